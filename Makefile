@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# mxguard build. Everything goes to build/; `make V=1` shows the commands.
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD := build
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+
+PKGS := libbpf libelf zlib inih libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -linih -lsystemd)
+LDAP_LIBS := -lldap -llber
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	  -D_GNU_SOURCE -Ibpf -Iuser -I$(BUILD) $(PKG_CFLAGS)
+BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	      -Wall -Werror -Ivmlinux/$(ARCH) -Ibpf
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
+.PHONY: all clean test test-unit test-bpf test-integration demo bench \
+	install vmlinux deps
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_HDRS := $(wildcard bpf/*.h)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+# Userspace: everything in user/ but the two mains goes into one library
+# that the binaries and the tests link.
+MAINS := user/mxguardd.c user/mxguardctl.c
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+USER_HDRS := $(wildcard user/*.h)
+LIB := $(BUILD)/libmxg.a
+BINS := $(BUILD)/mxguardd $(BUILD)/mxguardctl
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
+
+all: $(BINS)
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tools:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
+
+$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/mxguardd $(BUILD)/mxguardctl: $(BUILD)/%: $(BUILD)/user/%.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(PKG_LIBS) $(LDAP_LIBS) -o $@
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) | $(BUILD)/tests/unit
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -lcmocka -o $@
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tests/bpf
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -lcmocka -o $@
+
+$(BUILD)/tools/%: tools/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -o $@
+
+deps:
+	$(Q)tools/deps.sh
+
+test: all $(UNIT_BINS) $(BPFT_BINS)
+	$(Q)tests/run.sh $(BUILD)
+
+test-unit: $(UNIT_BINS)
+	$(Q)tests/run.sh $(BUILD) unit
+
+test-bpf: all $(BPFT_BINS)
+	$(Q)tests/run.sh $(BUILD) bpf
+
+test-integration: all
+	$(Q)tests/run.sh $(BUILD) integration
+
+demo: all
+	$(Q)tools/demo.sh $(BUILD)
+
+bench: all $(BUILD)/tools/mxg-bench
+	$(Q)tools/bench.sh $(BUILD)
+
+vmlinux:
+	$(Q)mkdir -p vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)/etc/mxguard
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
+	install -m 644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	test -e $(DESTDIR)/etc/mxguard/mxguard.conf || \
+		install -m 600 docs/mxguard.conf.example $(DESTDIR)/etc/mxguard/mxguard.conf
+
+clean:
+	rm -rf $(BUILD)

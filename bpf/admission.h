@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The admission core shared by the XDP and TC entry points: judge one frame
+ * and say whether to drop it. Only a SYN without ACK to a guarded port is
+ * judged; everything else leaves after the header walk and, for a SYN, one
+ * inlined array lookup.
+ *
+ * A judged SYN goes through the checks in ARCHITECTURE.md's order: allow
+ * list, deny list, penalty box, (connection caps), per-source token bucket.
+ * Every verdict is counted per class in a per-CPU array.
+ */
+#ifndef MXG_ADMISSION_H
+#define MXG_ADMISSION_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "mxguard.h"
+#include "maps.h"
+#include "parsing.h"
+#include "bucket.h"
+
+/* Compare-and-swap attempts on one source's TAT. Each failure means another
+ * CPU admitted a SYN from the same source in between, so the bucket is being
+ * drained from several CPUs at once: after this many, drop. */
+#define MXG_CAS_RETRIES 8
+
+static __always_inline void count_verdict(__u32 slot, __u32 what)
+{
+	struct mxg_stats *stats = bpf_map_lookup_elem(&mxg_stats, &slot);
+
+	if (stats && what < MXG_VERDICT_COUNT)
+		stats->count[what]++;
+}
+
+static __always_inline int ban_applies(const struct mxg_lpm_key *key,
+				       __u32 class_idx, __u64 now)
+{
+	struct mxg_ban *ban = bpf_map_lookup_elem(&mxg_bans, key);
+
+	if (!ban || !(ban->class_mask & (1U << class_idx)))
+		return 0;
+	/* Expired bans stay until the daemon sweeps them; they no longer
+	 * apply from the moment they expire. */
+	return !ban->expires_ns || ban->expires_ns > now;
+}
+
+/* Take one token from the source's bucket, creating the source if new. */
+static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
+						   __u32 class_idx,
+						   const struct mxg_class *cls,
+						   __u64 now)
+{
+	const __u8 *mask = syn->is_v4 ? cls->mask4 : cls->mask;
+	struct mxg_source_key key = { .class_idx = class_idx };
+	struct mxg_source *src;
+	__u64 tat, next;
+
+	/* Aggregate by prefix: a /64 of IPv6 addresses is one source. */
+#pragma unroll
+	for (int i = 0; i < MXG_ADDR_LEN; i += 4)
+		*(__u32 *)&key.addr[i] = *(const __u32 *)&syn->saddr[i] &
+					 *(const __u32 *)&mask[i];
+
+	src = bpf_map_lookup_elem(&mxg_sources, &key);
+	if (!src) {
+		/* burst >= 1, so a new source's first SYN always passes. */
+		struct mxg_source fresh = {
+			.tat_ns = now + cls->interval_ns,
+			.syns = 1,
+		};
+
+		if (!bpf_map_update_elem(&mxg_sources, &key, &fresh,
+					 BPF_NOEXIST))
+			return MXG_PASS;
+		/* Another CPU created it first: judge against its entry. */
+		src = bpf_map_lookup_elem(&mxg_sources, &key);
+		if (!src)
+			return MXG_PASS;
+	}
+
+	__sync_fetch_and_add(&src->syns, 1);
+	for (int i = 0; i < MXG_CAS_RETRIES; i++) {
+		tat = *(volatile __u64 *)&src->tat_ns;
+		next = mxg_bucket_take(tat, now, cls->interval_ns,
+				       cls->tolerance_ns);
+		if (!next)
+			break;
+		if (__sync_val_compare_and_swap(&src->tat_ns, tat, next) == tat)
+			return MXG_PASS;
+	}
+	__sync_fetch_and_add(&src->drops, 1);
+	return MXG_DROP_RATE;
+}
+
+static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
+						  __u32 class_idx,
+						  const struct mxg_class *cls)
+{
+	struct mxg_lpm_key key = { .prefixlen = MXG_ADDR_LEN * 8 };
+	__u64 now;
+
+	__builtin_memcpy(key.addr, syn->saddr, MXG_ADDR_LEN);
+	if (bpf_map_lookup_elem(&mxg_allow, &key))
+		return MXG_PASS_ALLOW;
+	if (bpf_map_lookup_elem(&mxg_deny, &key))
+		return MXG_DROP_DENY;
+
+	now = bpf_ktime_get_ns();
+	if (ban_applies(&key, class_idx, now))
+		return MXG_DROP_PENALTY;
+
+	if (!cls->interval_ns)
+		return MXG_PASS;
+	return take_token(syn, class_idx, cls, now);
+}
+
+/* Returns non-zero to drop the frame. */
+static __always_inline int judge_frame(void *data, void *data_end)
+{
+	struct mxg_syn syn;
+	struct mxg_port *port;
+	struct mxg_class *cls;
+	enum mxg_verdict verdict;
+	enum mxg_frame frame;
+	__u32 key, class_idx;
+
+	frame = parse_frame(data, data_end, &syn);
+	if (frame != MXG_FRAME_SYN) {
+		if (frame == MXG_FRAME_MALFORMED)
+			count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_MALFORMED);
+		else if (frame == MXG_FRAME_FRAGMENT)
+			count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_FRAGMENT);
+		return 0;
+	}
+
+	key = syn.dport;
+	port = bpf_map_lookup_elem(&mxg_ports, &key);
+	if (!port || !port->guarded)
+		return 0;
+	class_idx = port->class_idx;
+	if (class_idx >= MXG_MAX_CLASSES)
+		return 0;
+	cls = bpf_map_lookup_elem(&mxg_classes, &class_idx);
+	if (!cls || !cls->name[0])
+		return 0;
+
+	verdict = admit_syn(&syn, class_idx, cls);
+	count_verdict(class_idx, verdict);
+	return verdict >= MXG_DROP_DENY;
+}
+
+#endif /* MXG_ADMISSION_H */

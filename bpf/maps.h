@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The admission maps. Userspace pins each one under pin_dir by its name and
+ * reuses it on the next load, so a restart keeps counters, rate state and
+ * bans. Sizes here are defaults: the loader sets max_sources before load.
+ */
+#ifndef MXG_MAPS_H
+#define MXG_MAPS_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "mxguard.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MXG_PORTS);
+	__type(key, __u32);
+	__type(value, struct mxg_port);
+} mxg_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MXG_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct mxg_class);
+} mxg_classes SEC(".maps");
+
+/* LRU: a flood of spoofed sources recycles the oldest entries instead of
+ * filling the map and locking out new legitimate sources. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MXG_DEFAULT_MAX_SOURCES);
+	__type(key, struct mxg_source_key);
+	__type(value, struct mxg_source);
+} mxg_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MXG_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mxg_lpm_key);
+	__type(value, struct mxg_rule);
+} mxg_allow SEC(".maps"), mxg_deny SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MXG_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mxg_lpm_key);
+	__type(value, struct mxg_ban);
+} mxg_bans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MXG_MAX_CLASSES + 1);
+	__type(key, __u32);
+	__type(value, struct mxg_stats);
+} mxg_stats SEC(".maps");
+
+/* Written by userspace only; see struct mxg_link. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MXG_MAX_LINKS);
+	__type(key, __u32);
+	__type(value, struct mxg_link);
+} mxg_links SEC(".maps");
+
+#endif /* MXG_MAPS_H */

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The ABI between mxguard's BPF programs and its userspace: map names, map
+ * keys and values, enums and limits. Both sides include this file and
+ * nothing here may be re-declared elsewhere. Only fixed-width types, so the
+ * layout is the same for clang -target bpf and for the host compiler; the
+ * sizes that userspace relies on are checked at the bottom.
+ */
+#ifndef MXGUARD_H
+#define MXGUARD_H
+
+#ifdef __bpf__
+/* vmlinux.h provides the __u8.. types on the BPF side. */
+#else
+#include <linux/types.h>
+#endif
+
+/* Port classes: a port maps to at most one class. */
+#define MXG_MAX_CLASSES 8
+#define MXG_CLASS_NAME_LEN 16
+#define MXG_PORTS 65536
+
+/* Every source and rule address is 16 bytes; IPv4 is mapped into
+ * ::ffff:0:0/96, so one key type and one LPM trie serve both families. */
+#define MXG_ADDR_LEN 16
+#define MXG_V4_MAPPED_BITS 96
+
+/* Bounds for the admission parser (named, so the verifier and a reader
+ * see the same numbers). */
+#define MXG_VLAN_MAX 2		/* 802.1ad outer + 802.1Q inner */
+#define MXG_IPV6_EXT_MAX 8	/* extension headers walked before giving up */
+
+/* Default sizes; max_sources is set from the config before load. */
+#define MXG_DEFAULT_MAX_SOURCES 1048576
+#define MXG_MAX_RULES 65536	/* allow / deny / ban entries each */
+
+/* Pinned map names (also the names in the BPF object). */
+#define MXG_MAP_PORTS "mxg_ports"
+#define MXG_MAP_CLASSES "mxg_classes"
+#define MXG_MAP_SOURCES "mxg_sources"
+#define MXG_MAP_ALLOW "mxg_allow"
+#define MXG_MAP_DENY "mxg_deny"
+#define MXG_MAP_BANS "mxg_bans"
+#define MXG_MAP_STATS "mxg_stats"
+#define MXG_MAP_LINKS "mxg_links"
+
+/*
+ * What admission decided for one judged SYN. Every verdict is counted per
+ * class; the order of the DROP reasons is the order they are checked in.
+ */
+enum mxg_verdict {
+	MXG_PASS = 0,		/* within every limit */
+	MXG_PASS_ALLOW,		/* on the allow list: never limited */
+	MXG_DROP_DENY,		/* on the deny list */
+	MXG_DROP_PENALTY,	/* in the penalty box (ban) */
+	MXG_DROP_TOTAL_CONNS,	/* class is at total_conns */
+	MXG_DROP_SOURCE_CONNS,	/* source is at source_conns */
+	MXG_DROP_RATE,		/* source's token bucket is empty */
+	MXG_VERDICT_COUNT,
+};
+
+/* Frames that were not judged but are worth counting, in the extra stats
+ * slot at index MXG_MAX_CLASSES. Unguarded traffic is not counted at all:
+ * it must cost as little as possible. */
+enum mxg_global_counter {
+	MXG_GLOBAL_MALFORMED = 0, /* a header truncated or inconsistent */
+	MXG_GLOBAL_FRAGMENT,	  /* a non-first fragment, cannot be judged */
+	MXG_GLOBAL_COUNT,
+};
+
+/* mxg_ports: array [MXG_PORTS], index = destination port (host order). */
+struct mxg_port {
+	__u8 guarded;		/* 0: pass at once */
+	__u8 class_idx;		/* index into mxg_classes */
+	__u8 pad[2];
+};
+
+/*
+ * mxg_classes: array [MXG_MAX_CLASSES]. Written by userspace (config, the
+ * tuner, `mxguardctl limit set`), read per judged SYN. Everything the BPF
+ * side needs is precomputed here so the hot path does no division and no
+ * mask arithmetic.
+ */
+struct mxg_class {
+	char name[MXG_CLASS_NAME_LEN];	/* "" = slot unused */
+	__u64 interval_ns;	/* 1e9 / rate; 0 = no rate limit */
+	__u64 tolerance_ns;	/* interval_ns * (burst - 1): GCRA's tau */
+	/* interval, tolerance and the conns limits are already scaled by
+	 * the tuner; the configured values stay in userspace. */
+	__u32 rate_milli;	/* configured rate, new conns/s * 1000 */
+	__u32 burst;		/* configured burst */
+	__u32 source_conns;	/* 0 = no limit */
+	__u32 total_conns;	/* 0 = no limit */
+	__u8 ipv4_prefix;	/* source aggregation, bits of the IPv4 address */
+	__u8 ipv6_prefix;	/* source aggregation, bits of the IPv6 address */
+	__u8 pad[2];
+	__u32 scale_permille;	/* tuner's scale of rate and conns, 1000 = 100% */
+	__u8 mask[MXG_ADDR_LEN]; /* source mask for IPv6 */
+	__u8 mask4[MXG_ADDR_LEN]; /* source mask for IPv4-mapped addresses */
+};
+
+/* mxg_sources: LRU hash, key = masked source + class. */
+struct mxg_source_key {
+	__u8 addr[MXG_ADDR_LEN];
+	__u8 class_idx;
+	__u8 pad[3];		/* always zero: part of the hash */
+};
+
+struct mxg_source {
+	__u64 tat_ns;		/* GCRA theoretical arrival time (ktime) */
+	__u32 syns;		/* SYNs judged from this source */
+	__u32 drops;		/* of which dropped for rate */
+};
+
+/* mxg_allow, mxg_deny, mxg_bans: LPM tries over 16-byte addresses. */
+struct mxg_lpm_key {
+	__u32 prefixlen;	/* IPv4 /n is stored as /(96 + n) */
+	__u8 addr[MXG_ADDR_LEN];
+};
+
+/* Who put a rule there: a config reload replaces its own rules only. */
+enum mxg_origin {
+	MXG_ORIGIN_CONFIG = 1,
+	MXG_ORIGIN_CLI = 2,
+	MXG_ORIGIN_INSPECT = 3,	/* penalty box, from SMTP inspection */
+};
+
+struct mxg_rule {
+	__u32 origin;		/* enum mxg_origin */
+	__u32 pad;
+	__u64 created_ns;	/* CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
+};
+
+struct mxg_ban {
+	__u32 origin;		/* enum mxg_origin */
+	__u32 class_mask;	/* bit i = applies to class i */
+	__u64 created_ns;	/* CLOCK_MONOTONIC */
+	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0 = until removed */
+};
+
+/* mxg_stats: per-CPU array [MXG_MAX_CLASSES + 1]; slot MXG_MAX_CLASSES
+ * holds enum mxg_global_counter, the others enum mxg_verdict. */
+#define MXG_STATS_GLOBAL MXG_MAX_CLASSES
+struct mxg_stats {
+	__u64 count[MXG_VERDICT_COUNT];
+};
+
+/*
+ * mxg_links: array [MXG_MAX_LINKS], where the programs are attached. Only
+ * userspace writes and reads it; it is a map (not a file) because bpffs
+ * holds only BPF objects, and so that bpftool shows it too.
+ */
+#define MXG_MAX_LINKS 16
+enum mxg_link_mode {
+	MXG_LINK_NONE = 0,
+	MXG_LINK_XDP_NATIVE,
+	MXG_LINK_XDP_GENERIC,
+	MXG_LINK_TC,
+};
+
+struct mxg_link {
+	char ifname[16];	/* IFNAMSIZ */
+	__u32 ifindex;
+	__u32 mode;		/* enum mxg_link_mode */
+	__u32 prog_id;
+	__u32 pad;
+	__u64 netns_ino;	/* the network namespace the ifindex is in */
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
+_Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
+_Static_assert(sizeof(struct mxg_class) == 88, "mxg_class layout");
+_Static_assert(sizeof(struct mxg_source_key) == 20, "mxg_source_key layout");
+_Static_assert(sizeof(struct mxg_source) == 16, "mxg_source layout");
+_Static_assert(sizeof(struct mxg_lpm_key) == 20, "mxg_lpm_key layout");
+_Static_assert((int)MXG_GLOBAL_COUNT <= (int)MXG_VERDICT_COUNT, "global counters fit");
+#endif
+
+#endif /* MXGUARD_H */

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# Install the Debian packages mxguard needs to build, test, demo and bench.
+# Idempotent: only what is missing is installed, so it is cheap to run from
+# .ci/run and from `make test` on a machine that already has everything.
+set -euo pipefail
+
+pkgs=(
+	# build
+	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+	libldap-dev libinih-dev libsystemd-dev
+	# tests
+	libcmocka-dev iproute2 procps psmisc
+	# the real servers and clients the integration tests and the demo run
+	postfix swaks slapd ldap-utils
+	# swaks needs it for IPv6 (-6, [2001:db8::1])
+	libio-socket-inet6-perl
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+((${#missing[@]})) || exit 0
+
+if ((EUID != 0)); then
+	echo "deps.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix and slapd ask debconf questions; CI has no terminal. The tests run
+# private instances, so the system-wide ones stay unconfigured.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+# No init scripts may start the packaged daemons during installation.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e $policy ]]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=1
+fi
+trap 'if ((own_policy)); then rm -f "$policy"; fi' EXIT
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * mxguard.conf: the INI file, parsed and validated whole into a struct
+ * before anything is applied, so that a bad file never half-applies.
+ */
+#ifndef MXG_CONFIG_H
+#define MXG_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "mxguard.h"
+
+#define MXG_DEFAULT_CONFIG "/etc/mxguard/mxguard.conf"
+#define MXG_DEFAULT_PIN_DIR "/sys/fs/bpf/mxguard"
+#define MXG_MAX_IFACES 16
+#define MXG_MAX_PORTS_PER_CLASS 32
+#define MXG_MAX_CONFIG_RULES 4096
+
+enum mxg_attach_mode {
+	MXG_ATTACH_AUTO = 0,	/* native XDP, falling back to generic */
+	MXG_ATTACH_XDP,		/* native XDP only */
+	MXG_ATTACH_XDP_GENERIC,
+	MXG_ATTACH_TC,
+};
+
+enum mxg_on_exit { MXG_ON_EXIT_DETACH = 0, MXG_ON_EXIT_KEEP };
+
+struct mxg_class_config {
+	char name[MXG_CLASS_NAME_LEN];
+	uint16_t ports[MXG_MAX_PORTS_PER_CLASS];
+	unsigned nports;
+	uint32_t rate_milli;	/* 0 = no rate limit */
+	uint32_t burst;		/* >= 1; default max(1, rate) */
+	uint32_t source_conns;	/* 0 = no limit */
+	uint32_t total_conns;	/* 0 = no limit */
+	uint8_t ipv4_prefix;	/* default 32 */
+	uint8_t ipv6_prefix;	/* default 64 */
+};
+
+struct mxg_config {
+	char path[4096];
+	/* [global] */
+	char ifaces[MXG_MAX_IFACES][16];	/* IFNAMSIZ */
+	unsigned nifaces;
+	enum mxg_attach_mode attach;
+	char pin_dir[256];
+	char cgroup[256];	/* "" = find cgroup v2 in the mount table */
+	uint32_t max_sources;
+	enum mxg_on_exit on_exit;
+	/* [class NAME] */
+	struct mxg_class_config classes[MXG_MAX_CLASSES];
+	unsigned nclasses;
+	/* [allow], [deny]: key "cidr", may repeat and may hold a list */
+	struct mxg_lpm_key allow[MXG_MAX_CONFIG_RULES];
+	unsigned nallow;
+	struct mxg_lpm_key deny[MXG_MAX_CONFIG_RULES];
+	unsigned ndeny;
+};
+
+/*
+ * Parse and validate a config file into *cfg (defaults first: classes smtp
+ * 25,465,587 and ldap 389,636 exist unless the file redefines them).
+ * Returns 0, or -EINVAL with one message in err naming file, line, key and
+ * what is allowed ("mxguard.conf:12: [class smtp] rate: 'fast' is not a
+ * rate (examples: 10, 10/s, 30/min)"), or -errno if the file cannot be read.
+ */
+int mxg_config_load(const char *path, struct mxg_config *cfg,
+		    char *err, size_t errlen);
+/* The same from a string (for tests); name is used in messages. */
+int mxg_config_load_string(const char *name, const char *text,
+			   struct mxg_config *cfg, char *err, size_t errlen);
+
+/* Fill the BPF class record for one configured class (masks, GCRA
+ * interval and tolerance precomputed). */
+void mxg_class_to_bpf(const struct mxg_class_config *c, struct mxg_class *out);
+
+/* Every key the parser accepts, per section, for the docs test. */
+extern const char *const mxg_config_keys[];
+
+#endif

@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Load, pin, adopt, attach, detach; see loader.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "mxguard.skel.h"
+#include "loader.h"
+#include "log.h"
+
+/* Our tc filter's place in the clsact ingress hook: fixed, so a restart
+ * replaces its own filter and never stacks a second one. */
+#define MXG_TC_HANDLE 0x6d78	/* "mx" */
+#define MXG_TC_PRIORITY 0x6d78
+
+uint64_t mxg_netns_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+static int ensure_bpffs(const char *pin_dir, char *err, size_t errlen)
+{
+	char parent[256], *slash;
+	struct statfs fs;
+
+	snprintf(parent, sizeof(parent), "%s", pin_dir);
+	slash = strrchr(parent, '/');
+	if (!slash || slash == parent) {
+		snprintf(err, errlen, "pin_dir %s must be a directory inside a bpf filesystem (e.g. /sys/fs/bpf/mxguard)",
+			 pin_dir);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (statfs(parent, &fs)) {
+		snprintf(err, errlen, "cannot use %s: %s", parent,
+			 strerror(errno));
+		return -errno;
+	}
+	if (fs.f_type == BPF_FS_MAGIC)
+		return 0;
+	/* At boot bpffs is often not mounted yet; /sys/fs/bpf is its home. */
+	if (!strcmp(parent, "/sys/fs/bpf") &&
+	    !mount("bpf", parent, "bpf", 0, "mode=0700")) {
+		mxg_info("mounted bpffs at %s", parent);
+		return 0;
+	}
+	snprintf(err, errlen, "%s is not a bpf filesystem (mount -t bpf bpf %s)",
+		 parent, parent);
+	return -ENOTDIR;
+}
+
+int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
+			size_t errlen)
+{
+	int ret, fd;
+
+	ret = ensure_bpffs(pin_dir, err, errlen);
+	if (ret)
+		return ret;
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", pin_dir,
+			 strerror(errno));
+		return ret;
+	}
+	fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", pin_dir,
+			 strerror(errno));
+		return ret;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ret = -errno;
+		snprintf(err, errlen, "%s is locked: another mxguardd is running on it",
+			 pin_dir);
+		close(fd);
+		return ret;
+	}
+	*lock_fd = fd;
+	return 0;
+}
+
+/*
+ * A pinned map whose definition no longer matches would make the load fail.
+ * mxg_sources is sized by max_sources: when that changes, its rate state is
+ * dropped (it is only rate state) and the map is made anew.
+ */
+static void drop_resized_sources(const char *pin_dir, uint32_t max_sources)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MXG_MAP_SOURCES);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	    info.max_entries != max_sources) {
+		mxg_info("max_sources changed from %u to %u: per-source rate state starts anew",
+			 info.max_entries, max_sources);
+		unlink(path);
+	}
+	close(fd);
+}
+
+int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
+	     size_t errlen)
+{
+	struct bpf_map *map;
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", cfg->pin_dir);
+	drop_resized_sources(l->pin_dir, cfg->max_sources);
+
+	l->skel = mxguard__open();
+	if (!l->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open the BPF object: %s",
+			 strerror(errno));
+		return ret;
+	}
+	ret = bpf_map__set_max_entries(l->skel->maps.mxg_sources,
+				       cfg->max_sources);
+	if (ret)
+		goto fail;
+	/* With a pin path set, libbpf reuses a compatible pinned map and
+	 * pins a new one: adopting the previous state is the default. */
+	bpf_object__for_each_map(map, l->skel->obj) {
+		snprintf(path, sizeof(path), "%s/%s", l->pin_dir,
+			 bpf_map__name(map));
+		ret = bpf_map__set_pin_path(map, path);
+		if (ret)
+			goto fail;
+	}
+	ret = mxguard__load(l->skel);
+	if (ret) {
+		snprintf(err, errlen, "cannot load the BPF programs: %s (if the pins under %s are from another version, run mxguardctl unload; -v shows the verifier's log)",
+			 strerror(-ret), l->pin_dir);
+		return ret;
+	}
+
+	l->maps.ports = bpf_map__fd(l->skel->maps.mxg_ports);
+	l->maps.classes = bpf_map__fd(l->skel->maps.mxg_classes);
+	l->maps.sources = bpf_map__fd(l->skel->maps.mxg_sources);
+	l->maps.allow = bpf_map__fd(l->skel->maps.mxg_allow);
+	l->maps.deny = bpf_map__fd(l->skel->maps.mxg_deny);
+	l->maps.bans = bpf_map__fd(l->skel->maps.mxg_bans);
+	l->maps.stats = bpf_map__fd(l->skel->maps.mxg_stats);
+	l->maps.links = bpf_map__fd(l->skel->maps.mxg_links);
+	return 0;
+
+fail:
+	snprintf(err, errlen, "cannot prepare the BPF object: %s",
+		 strerror(-ret));
+	return ret;
+}
+
+static void link_pin_path(char *buf, size_t len, const char *pin_dir,
+			  const char *ifname)
+{
+	snprintf(buf, len, "%s/link_xdp_%s", pin_dir, ifname);
+}
+
+static uint32_t prog_id(int prog_fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(prog_fd, &info, &len) ? 0 : info.id;
+}
+
+static int tc_attach(int ifindex, int prog_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE,
+			    .priority = MXG_TC_PRIORITY, .prog_fd = prog_fd,
+			    .flags = BPF_TC_F_REPLACE);
+	int ret;
+
+	ret = bpf_tc_hook_create(&hook);
+	if (ret && ret != -EEXIST)
+		return ret;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int tc_detach(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE,
+			    .priority = MXG_TC_PRIORITY);
+
+	/* The clsact qdisc stays: other filters may live in it. */
+	return bpf_tc_detach(&hook, &opts);
+}
+
+/* Attach XDP through a pinned bpf_link: it outlives mxguardd (a crash
+ * keeps enforcing) and a restart swaps the program in place. */
+static int xdp_attach(const char *pin_dir, const char *ifname, int ifindex,
+		      int prog_fd, uint32_t flags)
+{
+	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	link_pin_path(path, sizeof(path), pin_dir, ifname);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		ret = bpf_link_update(fd, prog_fd, NULL) ? -errno : 0;
+		close(fd);
+		/* ENOLINK: the interface went away under the pinned link;
+		 * drop the dead pin and attach afresh. */
+		if (ret != -ENOLINK)
+			return ret;
+		unlink(path);
+		ret = 0;
+	}
+	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_pin(fd, path))
+		ret = -errno;
+	close(fd);	/* on a pin failure this detaches it again */
+	return ret;
+}
+
+static int xdp_detach(const char *pin_dir, const char *ifname)
+{
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	link_pin_path(path, sizeof(path), pin_dir, ifname);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* LINK_DETACH works even while a crashed daemon's fd or another
+	 * process still holds the link. */
+	if (bpf_link_detach(fd) && errno != ENOENT)
+		ret = -errno;
+	close(fd);
+	unlink(path);
+	return ret;
+}
+
+static int detach_one(const char *pin_dir, const struct mxg_link *link)
+{
+	if (link->mode == MXG_LINK_TC) {
+		if (link->netns_ino != mxg_netns_ino()) {
+			mxg_err("cannot detach tc from %s: it is in another network namespace (run this there)",
+				link->ifname);
+			return -EXDEV;
+		}
+		return tc_detach(link->ifindex);
+	}
+	return xdp_detach(pin_dir, link->ifname);
+}
+
+static const char *attach_hint(enum mxg_attach_mode mode)
+{
+	return mode == MXG_ATTACH_TC ? "" : " (try attach = tc)";
+}
+
+/* Attach to one interface in the configured mode; fills *link. */
+static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
+		      const char *ifname, const struct mxg_link *old,
+		      struct mxg_link *link, char *err, size_t errlen)
+{
+	int xdp_fd = bpf_program__fd(l->skel->progs.mxg_xdp);
+	int tc_fd = bpf_program__fd(l->skel->progs.mxg_tc);
+	int ifindex = if_nametoindex(ifname);
+	uint32_t mode;
+	int ret;
+
+	if (!ifindex) {
+		snprintf(err, errlen, "cannot attach to %s: no such interface",
+			 ifname);
+		return -ENODEV;
+	}
+	switch (cfg->attach) {
+	case MXG_ATTACH_TC:
+		mode = MXG_LINK_TC;
+		break;
+	case MXG_ATTACH_XDP_GENERIC:
+		mode = MXG_LINK_XDP_GENERIC;
+		break;
+	case MXG_ATTACH_XDP:
+		mode = MXG_LINK_XDP_NATIVE;
+		break;
+	default:
+		/* auto keeps what is attached, else tries native first. */
+		mode = old && (old->mode == MXG_LINK_XDP_NATIVE ||
+			       old->mode == MXG_LINK_XDP_GENERIC) ?
+			       old->mode : MXG_LINK_XDP_NATIVE;
+	}
+	/* A mode change, or an interface that came back with a new index,
+	 * starts from a clean attachment. */
+	if (old && (old->mode != mode || old->ifindex != (uint32_t)ifindex)) {
+		ret = detach_one(l->pin_dir, old);
+		if (ret && ret != -ENOENT)
+			mxg_err("cannot detach %s from %s: %s",
+				mxg_link_mode_name(old->mode), old->ifname,
+				strerror(-ret));
+	}
+
+	if (mode == MXG_LINK_TC) {
+		ret = tc_attach(ifindex, tc_fd);
+	} else {
+		ret = xdp_attach(l->pin_dir, ifname, ifindex, xdp_fd,
+				 mode == MXG_LINK_XDP_NATIVE ? XDP_FLAGS_DRV_MODE :
+							       XDP_FLAGS_SKB_MODE);
+		if (ret && cfg->attach == MXG_ATTACH_AUTO &&
+		    mode == MXG_LINK_XDP_NATIVE) {
+			mxg_info("native XDP on %s failed (%s): using generic XDP",
+				 ifname, strerror(-ret));
+			mode = MXG_LINK_XDP_GENERIC;
+			ret = xdp_attach(l->pin_dir, ifname, ifindex, xdp_fd,
+					 XDP_FLAGS_SKB_MODE);
+		}
+	}
+	if (ret) {
+		snprintf(err, errlen, "failed to attach %s to %s: %s%s",
+			 mxg_link_mode_name(mode), ifname, strerror(-ret),
+			 ret == -EBUSY || ret == -EEXIST ?
+				 " (another XDP program is attached there)" :
+				 attach_hint(cfg->attach));
+		return ret;
+	}
+	memset(link, 0, sizeof(*link));
+	snprintf(link->ifname, sizeof(link->ifname), "%s", ifname);
+	link->ifindex = ifindex;
+	link->mode = mode;
+	link->prog_id = prog_id(mode == MXG_LINK_TC ? tc_fd : xdp_fd);
+	link->netns_ino = mxg_netns_ino();
+	return 0;
+}
+
+static bool iface_configured(const struct mxg_config *cfg, const char *ifname)
+{
+	for (unsigned i = 0; i < cfg->nifaces; i++)
+		if (!strncmp(cfg->ifaces[i], ifname, sizeof(cfg->ifaces[i])))
+			return true;
+	return false;
+}
+
+int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
+		   char *err, size_t errlen)
+{
+	struct mxg_link links[MXG_MAX_LINKS], fresh;
+	const struct mxg_link *old;
+	uint64_t netns = mxg_netns_ino();
+	int ret;
+
+	ret = mxg_links_read(&l->maps, links);
+	if (ret) {
+		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_LINKS,
+			 strerror(-ret));
+		return ret;
+	}
+	/* Interfaces dropped from the config (in this namespace) first. */
+	for (uint32_t s = 0; s < MXG_MAX_LINKS; s++) {
+		if (links[s].mode == MXG_LINK_NONE || links[s].netns_ino != netns ||
+		    iface_configured(cfg, links[s].ifname))
+			continue;
+		ret = detach_one(l->pin_dir, &links[s]);
+		if (ret && ret != -ENOENT)
+			mxg_err("cannot detach from %s: %s", links[s].ifname,
+				strerror(-ret));
+		else
+			mxg_info("detached from %s", links[s].ifname);
+		memset(&links[s], 0, sizeof(links[s]));
+		mxg_link_write(&l->maps, s, &links[s]);
+	}
+
+	for (unsigned i = 0; i < cfg->nifaces; i++) {
+		int slot = -1, free_slot = -1;
+
+		for (int s = 0; s < MXG_MAX_LINKS; s++) {
+			if (links[s].mode == MXG_LINK_NONE) {
+				if (free_slot < 0)
+					free_slot = s;
+			} else if (links[s].netns_ino == netns &&
+				   !strncmp(links[s].ifname, cfg->ifaces[i],
+					    sizeof(links[s].ifname))) {
+				slot = s;
+			}
+		}
+		old = slot >= 0 ? &links[slot] : NULL;
+		if (slot < 0)
+			slot = free_slot;
+		if (slot < 0) {
+			snprintf(err, errlen, "cannot attach to %s: %u attachments recorded already",
+				 cfg->ifaces[i], MXG_MAX_LINKS);
+			return -ENOSPC;
+		}
+		ret = attach_one(l, cfg, cfg->ifaces[i], old, &fresh, err,
+				 errlen);
+		if (ret)
+			return ret;
+		links[slot] = fresh;
+		ret = mxg_link_write(&l->maps, slot, &fresh);
+		if (ret) {
+			snprintf(err, errlen, "cannot record the attachment to %s: %s",
+				 cfg->ifaces[i], strerror(-ret));
+			return ret;
+		}
+		mxg_info("%s %s on %s", old ? "adopted" : "attached",
+			 mxg_link_mode_name(fresh.mode), fresh.ifname);
+	}
+	return 0;
+}
+
+int mxg_detach_all(const struct mxg_maps *m, const char *pin_dir)
+{
+	struct mxg_link links[MXG_MAX_LINKS], none = {};
+	int failed = 0, ret;
+
+	ret = mxg_links_read(m, links);
+	if (ret)
+		return ret;
+	for (uint32_t s = 0; s < MXG_MAX_LINKS; s++) {
+		if (links[s].mode == MXG_LINK_NONE)
+			continue;
+		ret = detach_one(pin_dir, &links[s]);
+		if (ret && ret != -ENOENT) {
+			mxg_err("cannot detach %s from %s: %s",
+				mxg_link_mode_name(links[s].mode),
+				links[s].ifname, strerror(-ret));
+			failed++;
+			continue;
+		}
+		mxg_link_write(m, s, &none);
+	}
+	return failed;
+}
+
+int mxg_unpin_all(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	int ret = 0;
+
+	dir = opendir(pin_dir);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
+		if (unlink(path) && !ret)
+			ret = -errno;
+	}
+	closedir(dir);
+	if (rmdir(pin_dir) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+void mxg_loader_close(struct mxg_loader *l)
+{
+	mxguard__destroy(l->skel);
+	l->skel = NULL;
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
+	l->lock_fd = -1;
+}

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Operations on mxguard's maps; see maps.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "maps.h"
+
+static const struct {
+	const char *name;
+	size_t offset;
+} map_fds[] = {
+	{ MXG_MAP_PORTS, offsetof(struct mxg_maps, ports) },
+	{ MXG_MAP_CLASSES, offsetof(struct mxg_maps, classes) },
+	{ MXG_MAP_SOURCES, offsetof(struct mxg_maps, sources) },
+	{ MXG_MAP_ALLOW, offsetof(struct mxg_maps, allow) },
+	{ MXG_MAP_DENY, offsetof(struct mxg_maps, deny) },
+	{ MXG_MAP_BANS, offsetof(struct mxg_maps, bans) },
+	{ MXG_MAP_STATS, offsetof(struct mxg_maps, stats) },
+	{ MXG_MAP_LINKS, offsetof(struct mxg_maps, links) },
+};
+
+int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
+		  size_t errlen)
+{
+	char path[4096];
+	int err_code = 0;
+
+	*m = (struct mxg_maps)MXG_MAPS_INIT;
+	for (size_t i = 0; i < sizeof(map_fds) / sizeof(map_fds[0]); i++) {
+		int *fd = (int *)((char *)m + map_fds[i].offset);
+
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, map_fds[i].name);
+		*fd = bpf_obj_get(path);
+		if (*fd < 0) {
+			err_code = -errno;
+			if (err_code == -ENOENT)
+				snprintf(err, errlen,
+					 "nothing pinned under %s (is mxguardd running? see --pin-dir)",
+					 pin_dir);
+			else if (err_code == -EPERM || err_code == -EACCES)
+				snprintf(err, errlen,
+					 "cannot open %s: %s (run as root)",
+					 path, strerror(-err_code));
+			else
+				snprintf(err, errlen, "cannot open %s: %s",
+					 path, strerror(-err_code));
+			mxg_maps_close(m);
+			return err_code;
+		}
+	}
+	return 0;
+}
+
+void mxg_maps_close(struct mxg_maps *m)
+{
+	for (size_t i = 0; i < sizeof(map_fds) / sizeof(map_fds[0]); i++) {
+		int *fd = (int *)((char *)m + map_fds[i].offset);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+}
+
+uint64_t mxg_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int mxg_classes_read(const struct mxg_maps *m,
+		     struct mxg_class out[MXG_MAX_CLASSES])
+{
+	for (uint32_t i = 0; i < MXG_MAX_CLASSES; i++)
+		if (bpf_map_lookup_elem(m->classes, &i, &out[i]))
+			return -errno;
+	return 0;
+}
+
+int mxg_class_find(const struct mxg_maps *m, const char *name, uint32_t *idx,
+		   struct mxg_class *cls)
+{
+	struct mxg_class all[MXG_MAX_CLASSES];
+	int err = mxg_classes_read(m, all);
+
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < MXG_MAX_CLASSES; i++) {
+		if (all[i].name[0] && !strncmp(all[i].name, name,
+					       MXG_CLASS_NAME_LEN)) {
+			*idx = i;
+			*cls = all[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int mxg_class_write(const struct mxg_maps *m, uint32_t idx,
+		    const struct mxg_class *cls)
+{
+	return bpf_map_update_elem(m->classes, &idx, cls, BPF_ANY) ? -errno : 0;
+}
+
+void mxg_class_from_bpf(const struct mxg_class *cls,
+			struct mxg_class_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, cls->name, sizeof(out->name));
+	out->name[sizeof(out->name) - 1] = '\0';
+	out->rate_milli = cls->rate_milli;
+	out->burst = cls->burst;
+	out->source_conns = cls->source_conns;
+	out->total_conns = cls->total_conns;
+	out->ipv4_prefix = cls->ipv4_prefix;
+	out->ipv6_prefix = cls->ipv6_prefix;
+}
+
+int mxg_stats_read(const struct mxg_maps *m,
+		   struct mxg_stats out[MXG_MAX_CLASSES + 1])
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct mxg_stats *percpu;
+	int err = 0;
+
+	if (ncpus < 0)
+		return ncpus;
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out) * (MXG_MAX_CLASSES + 1));
+	for (uint32_t i = 0; i <= MXG_MAX_CLASSES; i++) {
+		if (bpf_map_lookup_elem(m->stats, &i, percpu)) {
+			err = -errno;
+			break;
+		}
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			for (int v = 0; v < MXG_VERDICT_COUNT; v++)
+				out[i].count[v] += percpu[cpu].count[v];
+	}
+	free(percpu);
+	return err;
+}
+
+static int stats_clear(const struct mxg_maps *m, uint32_t idx)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct mxg_stats *zero;
+	int err = 0;
+
+	if (ncpus < 0)
+		return ncpus;
+	zero = calloc(ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->stats, &idx, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+/* Slot of each configured class: the slot it already has, else a free one. */
+static int assign_slots(const struct mxg_class cur[MXG_MAX_CLASSES],
+			const struct mxg_config *cfg,
+			int slot_of[MXG_MAX_CLASSES], char *err, size_t errlen)
+{
+	bool taken[MXG_MAX_CLASSES] = { false };
+
+	for (unsigned c = 0; c < cfg->nclasses; c++) {
+		slot_of[c] = -1;
+		for (int s = 0; s < MXG_MAX_CLASSES; s++) {
+			if (!strncmp(cur[s].name, cfg->classes[c].name,
+				     MXG_CLASS_NAME_LEN) && cur[s].name[0]) {
+				slot_of[c] = s;
+				taken[s] = true;
+				break;
+			}
+		}
+	}
+	for (unsigned c = 0; c < cfg->nclasses; c++) {
+		if (slot_of[c] >= 0)
+			continue;
+		/* Prefer a slot that no class in the map uses either, so a
+		 * removed class's slot is not reused in the same reload. */
+		for (int pass = 0; pass < 2 && slot_of[c] < 0; pass++) {
+			for (int s = 0; s < MXG_MAX_CLASSES; s++) {
+				if (taken[s] || (pass == 0 && cur[s].name[0]))
+					continue;
+				slot_of[c] = s;
+				taken[s] = true;
+				break;
+			}
+		}
+		if (slot_of[c] < 0) {
+			snprintf(err, errlen, "no free class slot for '%s'",
+				 cfg->classes[c].name);
+			return -ENOSPC;
+		}
+	}
+	return 0;
+}
+
+int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
+		     char *err, size_t errlen)
+{
+	struct mxg_class cur[MXG_MAX_CLASSES], cls;
+	struct mxg_port *want = NULL, have;
+	int slot_of[MXG_MAX_CLASSES];
+	bool keep[MXG_MAX_CLASSES] = { false };
+	int ret;
+
+	ret = mxg_classes_read(m, cur);
+	if (ret) {
+		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_CLASSES,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = assign_slots(cur, cfg, slot_of, err, errlen);
+	if (ret)
+		return ret;
+
+	want = calloc(MXG_PORTS, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+
+	/* 1. Classes first: a port must never point at an empty slot. A slot
+	 * that changes hands starts with fresh counters. */
+	for (unsigned c = 0; c < cfg->nclasses; c++) {
+		uint32_t s = slot_of[c];
+
+		keep[s] = true;
+		mxg_class_to_bpf(&cfg->classes[c], &cls);
+		if (strncmp(cur[s].name, cls.name, MXG_CLASS_NAME_LEN)) {
+			ret = stats_clear(m, s);
+			if (ret)
+				goto fail;
+		}
+		ret = mxg_class_write(m, s, &cls);
+		if (ret)
+			goto fail;
+		for (unsigned p = 0; p < cfg->classes[c].nports; p++) {
+			want[cfg->classes[c].ports[p]].guarded = 1;
+			want[cfg->classes[c].ports[p]].class_idx = s;
+		}
+	}
+
+	/* 2. Ports: only the ones that change are written. */
+	for (uint32_t port = 0; port < MXG_PORTS; port++) {
+		if (bpf_map_lookup_elem(m->ports, &port, &have)) {
+			ret = -errno;
+			goto fail;
+		}
+		if (!memcmp(&have, &want[port], sizeof(have)))
+			continue;
+		if (bpf_map_update_elem(m->ports, &port, &want[port], BPF_ANY)) {
+			ret = -errno;
+			goto fail;
+		}
+	}
+
+	/* 3. Classes no longer configured, now that no port points at them. */
+	memset(&cls, 0, sizeof(cls));
+	for (uint32_t s = 0; s < MXG_MAX_CLASSES; s++) {
+		if (keep[s] || !cur[s].name[0])
+			continue;
+		ret = mxg_class_write(m, s, &cls);
+		if (ret)
+			goto fail;
+	}
+	free(want);
+	return 0;
+
+fail:
+	snprintf(err, errlen, "cannot write limits: %s", strerror(-ret));
+	free(want);
+	return ret;
+}
+
+int mxg_rule_add(int fd, const struct mxg_lpm_key *key, enum mxg_origin origin)
+{
+	struct mxg_rule rule = { .origin = origin, .created_ns = mxg_now_ns() };
+
+	return bpf_map_update_elem(fd, key, &rule, BPF_ANY) ? -errno : 0;
+}
+
+int mxg_rule_del(int fd, const struct mxg_lpm_key *key)
+{
+	return bpf_map_delete_elem(fd, key) ? -errno : 0;
+}
+
+int mxg_lpm_foreach(int fd, size_t value_size, mxg_lpm_fn fn, void *ctx)
+{
+	struct mxg_lpm_key *keys = NULL, *grown, key, *prev = NULL;
+	size_t n = 0, cap = 0;
+	unsigned char value[64];
+	int ret = 0;
+
+	if (value_size > sizeof(value))
+		return -EINVAL;
+	/* Collect the keys first: deleting while walking with get_next_key
+	 * would restart or skip entries. */
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(keys, cap * sizeof(*keys));
+			if (!grown) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			keys = grown;
+		}
+		keys[n] = key;
+		prev = &keys[n++];
+	}
+	if (errno != ENOENT) {
+		ret = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], value))
+			continue; /* removed meanwhile */
+		ret = fn(&keys[i], value, ctx);
+		if (ret < 0)
+			break;
+	}
+out:
+	free(keys);
+	return ret < 0 ? ret : 0;
+}
+
+struct sync_ctx {
+	int fd;
+	const struct mxg_lpm_key *keys;
+	unsigned n;
+	enum mxg_origin origin;
+};
+
+static bool key_in(const struct mxg_lpm_key *key,
+		   const struct mxg_lpm_key *keys, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!memcmp(key, &keys[i], sizeof(*key)))
+			return true;
+	return false;
+}
+
+static int drop_stale_rule(const struct mxg_lpm_key *key, const void *value,
+			   void *ctx_)
+{
+	const struct mxg_rule *rule = value;
+	struct sync_ctx *ctx = ctx_;
+	int ret;
+
+	if (rule->origin != ctx->origin || key_in(key, ctx->keys, ctx->n))
+		return 0;
+	ret = mxg_rule_del(ctx->fd, key);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int mxg_rules_sync(int fd, const struct mxg_lpm_key *keys, unsigned n,
+		   enum mxg_origin origin)
+{
+	struct sync_ctx ctx = { fd, keys, n, origin };
+	struct mxg_rule rule;
+	int ret;
+
+	/* Add before removing, so a rule present in both versions of the
+	 * config never disappears for a moment. A rule added by hand keeps
+	 * its origin: the config does not take it over. */
+	for (unsigned i = 0; i < n; i++) {
+		if (!bpf_map_lookup_elem(fd, &keys[i], &rule))
+			continue;
+		ret = mxg_rule_add(fd, &keys[i], origin);
+		if (ret)
+			return ret;
+	}
+	return mxg_lpm_foreach(fd, sizeof(struct mxg_rule), drop_stale_rule,
+			       &ctx);
+}
+
+int mxg_ban_add(int fd, const struct mxg_lpm_key *key, uint64_t ttl_ns,
+		uint32_t class_mask, enum mxg_origin origin)
+{
+	uint64_t now = mxg_now_ns();
+	struct mxg_ban ban = {
+		.origin = origin,
+		.class_mask = class_mask,
+		.created_ns = now,
+		.expires_ns = ttl_ns ? now + ttl_ns : 0,
+	};
+
+	return bpf_map_update_elem(fd, key, &ban, BPF_ANY) ? -errno : 0;
+}
+
+struct sweep_ctx {
+	int fd;
+	uint64_t now;
+	int swept;
+};
+
+static int sweep_one(const struct mxg_lpm_key *key, const void *value,
+		     void *ctx_)
+{
+	const struct mxg_ban *ban = value;
+	struct sweep_ctx *ctx = ctx_;
+
+	if (!ban->expires_ns || ban->expires_ns > ctx->now)
+		return 0;
+	if (!bpf_map_delete_elem(ctx->fd, key))
+		ctx->swept++;
+	return 0;
+}
+
+int mxg_bans_sweep(int fd, uint64_t now_ns)
+{
+	struct sweep_ctx ctx = { fd, now_ns, 0 };
+	int ret = mxg_lpm_foreach(fd, sizeof(struct mxg_ban), sweep_one, &ctx);
+
+	return ret ? ret : ctx.swept;
+}
+
+int mxg_links_read(const struct mxg_maps *m, struct mxg_link out[MXG_MAX_LINKS])
+{
+	for (uint32_t i = 0; i < MXG_MAX_LINKS; i++)
+		if (bpf_map_lookup_elem(m->links, &i, &out[i]))
+			return -errno;
+	return 0;
+}
+
+int mxg_link_write(const struct mxg_maps *m, uint32_t slot,
+		   const struct mxg_link *link)
+{
+	return bpf_map_update_elem(m->links, &slot, link, BPF_ANY) ? -errno : 0;
+}
+
+const char *mxg_link_mode_name(uint32_t mode)
+{
+	switch (mode) {
+	case MXG_LINK_XDP_NATIVE:
+		return "xdp";
+	case MXG_LINK_XDP_GENERIC:
+		return "xdp-generic";
+	case MXG_LINK_TC:
+		return "tc";
+	default:
+		return "none";
+	}
+}

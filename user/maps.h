@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Operations on mxguard's maps, shared by mxguardd and mxguardctl so that
+ * both change state the same way: open the pinned set, read and write
+ * classes, ports, rules, bans and counters.
+ */
+#ifndef MXG_MAPS_H_USER
+#define MXG_MAPS_H_USER
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "mxguard.h"
+#include "config.h"
+
+struct mxg_maps {
+	int ports, classes, sources, allow, deny, bans, stats, links;
+};
+
+#define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1 }
+
+/* Open every pinned map under pin_dir. -ENOENT when nothing is pinned
+ * there; -EPERM/-EACCES when not allowed. err gets a one-line reason. */
+int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
+		  size_t errlen);
+void mxg_maps_close(struct mxg_maps *m);
+
+/* CLOCK_MONOTONIC in ns: the clock bpf_ktime_get_ns() reads. */
+uint64_t mxg_now_ns(void);
+
+int mxg_classes_read(const struct mxg_maps *m,
+		     struct mxg_class out[MXG_MAX_CLASSES]);
+/* Find a class by name: -ENOENT if there is none. */
+int mxg_class_find(const struct mxg_maps *m, const char *name, uint32_t *idx,
+		   struct mxg_class *cls);
+int mxg_class_write(const struct mxg_maps *m, uint32_t idx,
+		    const struct mxg_class *cls);
+/* The configured limits of a class record, for `limit set`. */
+void mxg_class_from_bpf(const struct mxg_class *cls,
+			struct mxg_class_config *out);
+
+/* Sum the per-CPU counters: out[i] for class i, out[MXG_STATS_GLOBAL]. */
+int mxg_stats_read(const struct mxg_maps *m,
+		   struct mxg_stats out[MXG_MAX_CLASSES + 1]);
+
+/*
+ * Write the config's classes and ports. Class slots are kept by name across
+ * reloads, because source state and counters are indexed by slot; a new
+ * class takes a free slot, a removed one is cleared after its ports are.
+ */
+int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
+		     char *err, size_t errlen);
+
+/* Allow/deny rules (LPM tries of struct mxg_rule). */
+int mxg_rule_add(int fd, const struct mxg_lpm_key *key, enum mxg_origin origin);
+int mxg_rule_del(int fd, const struct mxg_lpm_key *key);
+/* Make the rules of one origin equal to keys[], leaving the others. */
+int mxg_rules_sync(int fd, const struct mxg_lpm_key *keys, unsigned n,
+		   enum mxg_origin origin);
+
+/* Bans: ttl_ns 0 = until removed. */
+int mxg_ban_add(int fd, const struct mxg_lpm_key *key, uint64_t ttl_ns,
+		uint32_t class_mask, enum mxg_origin origin);
+/* Delete expired bans; returns how many, or -errno. */
+int mxg_bans_sweep(int fd, uint64_t now_ns);
+
+/* Walk an LPM trie (or any map with struct mxg_lpm_key keys). Keys are
+ * collected first, so fn may delete. Stops at fn's first negative return. */
+typedef int (*mxg_lpm_fn)(const struct mxg_lpm_key *key, const void *value,
+			  void *ctx);
+int mxg_lpm_foreach(int fd, size_t value_size, mxg_lpm_fn fn, void *ctx);
+
+/* Attachment records (mxg_links). */
+int mxg_links_read(const struct mxg_maps *m,
+		   struct mxg_link out[MXG_MAX_LINKS]);
+int mxg_link_write(const struct mxg_maps *m, uint32_t slot,
+		   const struct mxg_link *link);
+const char *mxg_link_mode_name(uint32_t mode);
+
+#endif

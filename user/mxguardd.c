@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * mxguardd: loads mxguard's programs over the pinned state, writes the
+ * configured limits and rules, attaches to the configured interfaces, and
+ * keeps them current: SIGHUP re-reads the config, expired bans are swept.
+ *
+ * Safe at boot and after a crash: the config is validated whole before
+ * anything is touched, and an existing attachment is adopted, never torn
+ * down and re-made, so enforcement does not stop across a restart.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+#include "maps.h"
+
+#define SWEEP_INTERVAL_MS 5000
+
+struct daemon {
+	struct mxg_loader loader;
+	struct mxg_config *cfg;
+	int signal_fd;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: mxguardd [-c FILE] [-f] [-t] [-v]\n"
+		"  -c, --config FILE  configuration (default %s)\n"
+		"  -f, --foreground   stay in the foreground, log to stderr\n"
+		"  -t, --check        validate the configuration and exit\n"
+		"  -v, --verbose      also show libbpf's log\n"
+		"  -h, --help         this help\n",
+		MXG_DEFAULT_CONFIG);
+}
+
+/* Limits, ports and the config's allow/deny rules into the maps. */
+static int apply_state(struct daemon *d, const struct mxg_config *cfg)
+{
+	const struct mxg_maps *m = &d->loader.maps;
+	char err[512];
+	int ret;
+
+	ret = mxg_limits_apply(m, cfg, err, sizeof(err));
+	if (ret) {
+		mxg_err("%s", err);
+		return ret;
+	}
+	ret = mxg_rules_sync(m->allow, cfg->allow, cfg->nallow,
+			     MXG_ORIGIN_CONFIG);
+	if (!ret)
+		ret = mxg_rules_sync(m->deny, cfg->deny, cfg->ndeny,
+				     MXG_ORIGIN_CONFIG);
+	if (ret)
+		mxg_err("cannot write the allow/deny lists: %s", strerror(-ret));
+	return ret;
+}
+
+static int reload(struct daemon *d)
+{
+	struct mxg_config *cfg;
+	char err[512];
+	int ret;
+
+	sd_notify(0, "RELOADING=1");
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	ret = mxg_config_load(d->cfg->path, cfg, err, sizeof(err));
+	if (ret) {
+		mxg_err("reload refused, keeping the running config: %s", err);
+		goto out;
+	}
+	if (strcmp(cfg->pin_dir, d->cfg->pin_dir) ||
+	    cfg->max_sources != d->cfg->max_sources) {
+		mxg_err("reload: pin_dir and max_sources take effect at the next start only");
+		snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", d->cfg->pin_dir);
+		cfg->max_sources = d->cfg->max_sources;
+	}
+	ret = apply_state(d, cfg);
+	if (!ret)
+		ret = mxg_attach_all(&d->loader, cfg, err, sizeof(err));
+	if (ret) {
+		mxg_err("reload: %s", err);
+		goto out;
+	}
+	free(d->cfg);
+	d->cfg = cfg;
+	cfg = NULL;
+	mxg_info("reloaded %s", d->cfg->path);
+out:
+	free(cfg);
+	sd_notify(0, "READY=1");
+	return ret;
+}
+
+static int run(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd = { .fd = d->signal_fd, .events = POLLIN };
+	int ret;
+
+	for (;;) {
+		ret = poll(&pfd, 1, SWEEP_INTERVAL_MS);
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+		if (ret <= 0) {
+			ret = mxg_bans_sweep(d->loader.maps.bans, mxg_now_ns());
+			if (ret > 0)
+				mxg_debug("swept %d expired bans", ret);
+			continue;
+		}
+		if (read(d->signal_fd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			reload(d);
+			continue;
+		}
+		mxg_info("stopping on signal %u", si.ssi_signo);
+		return 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct daemon d = { .loader = { .lock_fd = -1 }, .signal_fd = -1 };
+	const char *config_path = MXG_DEFAULT_CONFIG;
+	bool foreground = false, check = false;
+	sigset_t mask;
+	char err[512];
+	int opt, ret;
+
+	mxg_prog_name = "mxguardd";
+	while ((opt = getopt_long(argc, argv, "c:ftvh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'v':
+			mxg_verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	mxg_log_setup_libbpf();
+
+	d.cfg = calloc(1, sizeof(*d.cfg));
+	if (!d.cfg) {
+		mxg_err("out of memory");
+		return 1;
+	}
+	/* Everything is validated before anything is touched. */
+	ret = mxg_config_load(config_path, d.cfg, err, sizeof(err));
+	if (ret) {
+		mxg_err("%s", err);
+		goto cleanup;
+	}
+	if (check) {
+		printf("%s: ok\n", config_path);
+		goto cleanup;
+	}
+	if (!d.cfg->nifaces) {
+		mxg_err("%s: [global] interfaces is empty: nothing to guard",
+			config_path);
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	if (geteuid() != 0) {
+		mxg_err("must run as root (it loads BPF programs and attaches them)");
+		ret = -EPERM;
+		goto cleanup;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	d.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (d.signal_fd < 0) {
+		ret = -errno;
+		mxg_err("cannot create a signalfd: %s", strerror(errno));
+		goto cleanup;
+	}
+
+	ret = mxg_pin_dir_prepare(d.cfg->pin_dir, &d.loader.lock_fd, err,
+				  sizeof(err));
+	if (!ret)
+		ret = mxg_load(&d.loader, d.cfg, err, sizeof(err));
+	if (ret) {
+		mxg_err("%s", err);
+		goto cleanup;
+	}
+	ret = apply_state(&d, d.cfg);
+	if (ret)
+		goto cleanup;
+	ret = mxg_attach_all(&d.loader, d.cfg, err, sizeof(err));
+	if (ret) {
+		mxg_err("%s", err);
+		goto cleanup;
+	}
+
+	if (!foreground) {
+		if (daemon(0, 0)) {
+			ret = -errno;
+			mxg_err("cannot go to the background: %s", strerror(errno));
+			goto cleanup;
+		}
+		mxg_log_to_syslog();
+	}
+	sd_notify(0, "READY=1");
+	mxg_info("ready");
+
+	ret = run(&d);
+	sd_notify(0, "STOPPING=1");
+	if (d.cfg->on_exit == MXG_ON_EXIT_DETACH) {
+		if (mxg_detach_all(&d.loader.maps, d.cfg->pin_dir))
+			ret = -EIO;
+		else
+			mxg_info("detached; state stays pinned under %s",
+				 d.cfg->pin_dir);
+	} else {
+		mxg_info("leaving the programs attached (on_exit = keep)");
+	}
+
+cleanup:
+	mxg_loader_close(&d.loader);
+	if (d.signal_fd >= 0)
+		close(d.signal_fd);
+	free(d.cfg);
+	return ret ? 1 : 0;
+}
