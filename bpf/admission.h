@@ -15,7 +15,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "mxguard.h"
-#include "maps.h"
+#include "maps.bpf.h"
 #include "parsing.h"
 #include "bucket.h"
 

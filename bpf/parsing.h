@@ -118,6 +118,13 @@ struct ipv6_opt_hdr_min {
 	__u8 hdrlen;
 };
 
+static __always_inline int ipv6_is_ext(__u8 next)
+{
+	return next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
+	       next == IPPROTO_DSTOPTS || next == IPPROTO_AH ||
+	       next == IPPROTO_FRAGMENT;
+}
+
 static __always_inline int parse_ipv6(struct cursor *c, struct mxg_syn *syn,
 				      __u32 *l4_len)
 {
@@ -174,7 +181,10 @@ static __always_inline int parse_ipv6(struct cursor *c, struct mxg_syn *syn,
 		}
 	}
 	/* More extension headers than we walk: not a SYN we can judge. */
-	return -MXG_FRAME_MALFORMED;
+	if (ipv6_is_ext(next))
+		return -MXG_FRAME_MALFORMED;
+	*l4_len = payload;
+	return next;
 }
 
 /* TCP: a SYN without ACK whose header fits what IP says it carries. */

@@ -25,7 +25,7 @@ int mxg_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns,
 
 /* Rate of new connections: "10" or "10/s", "30/m" or "30/min", "100/h";
  * decimals allowed ("0.5/s"); stored as per-second * 1000 (rate_milli),
- * must be >= 1 (0.001/s) and <= 10,000,000/s. */
+ * must be >= 1 (0.001/s) and <= 1,000,000/s. */
 int mxg_parse_rate(const char *s, uint32_t *rate_milli);
 
 /* Address: IPv4 dotted quad or IPv6; IPv4 is mapped into ::ffff:0:0/96.

@@ -4,8 +4,8 @@
  * reuses it on the next load, so a restart keeps counters, rate state and
  * bans. Sizes here are defaults: the loader sets max_sources before load.
  */
-#ifndef MXG_MAPS_H
-#define MXG_MAPS_H
+#ifndef MXG_MAPS_BPF_H
+#define MXG_MAPS_BPF_H
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -65,4 +65,4 @@ struct {
 	__type(value, struct mxg_link);
 } mxg_links SEC(".maps");
 
-#endif /* MXG_MAPS_H */
+#endif /* MXG_MAPS_BPF_H */

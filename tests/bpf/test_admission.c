@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The admission programs on crafted frames, through BPF_PROG_TEST_RUN: no
+ * interface is attached and nothing is pinned. Every fixture runs on both
+ * the XDP and the TC program, and checks the verdicts and the counter
+ * deltas it should cause, so a parser that drops what it cannot read, or
+ * counts what it should not judge, fails here.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "mxguard.skel.h"
+#include "config.h"
+#include "maps.h"
+#include "parse.h"
+#include "bpf/frames.h"
+
+#define XDP_DROP 1
+#define XDP_PASS 2
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
+/* smtp: one SYN per source, then 1/s. The deny list covers 198.18.66.0/24
+ * but the allow list holds one address inside it. */
+static const char *policy =
+	"[global]\n"
+	"interfaces = lo\n"
+	"[class smtp]\n"
+	"rate = 1/s\n"
+	"burst = 1\n"
+	"[class ldap]\n"
+	"rate = 1/s\n"
+	"burst = 2\n"
+	"[allow]\n"
+	"cidr = 198.18.66.7, 2001:db8:77::/48\n"
+	"[deny]\n"
+	"cidr = 198.18.66.0/24, 2001:db8:66::/48\n";
+
+struct env {
+	struct mxguard *skel;
+	struct mxg_maps maps;
+	struct mxg_config cfg;
+	uint32_t smtp, ldap;	/* class slots */
+};
+
+static struct env env;
+
+static int setup_all(void **state)
+{
+	char err[512];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "tests/bpf need root\n");
+		return -1;
+	}
+	env.skel = mxguard__open();
+	if (!env.skel)
+		return -1;
+	bpf_map__set_max_entries(env.skel->maps.mxg_sources, 4096);
+	if (mxguard__load(env.skel)) {
+		fprintf(stderr, "cannot load the BPF object\n");
+		return -1;
+	}
+	env.maps = (struct mxg_maps){
+		.ports = bpf_map__fd(env.skel->maps.mxg_ports),
+		.classes = bpf_map__fd(env.skel->maps.mxg_classes),
+		.sources = bpf_map__fd(env.skel->maps.mxg_sources),
+		.allow = bpf_map__fd(env.skel->maps.mxg_allow),
+		.deny = bpf_map__fd(env.skel->maps.mxg_deny),
+		.bans = bpf_map__fd(env.skel->maps.mxg_bans),
+		.stats = bpf_map__fd(env.skel->maps.mxg_stats),
+		.links = bpf_map__fd(env.skel->maps.mxg_links),
+	};
+	if (mxg_config_load_string("policy", policy, &env.cfg, err, sizeof(err)) ||
+	    mxg_limits_apply(&env.maps, &env.cfg, err, sizeof(err)) ||
+	    mxg_rules_sync(env.maps.allow, env.cfg.allow, env.cfg.nallow,
+			   MXG_ORIGIN_CONFIG) ||
+	    mxg_rules_sync(env.maps.deny, env.cfg.deny, env.cfg.ndeny,
+			   MXG_ORIGIN_CONFIG)) {
+		fprintf(stderr, "cannot apply the policy: %s\n", err);
+		return -1;
+	}
+	struct mxg_class cls;
+	if (mxg_class_find(&env.maps, "smtp", &env.smtp, &cls) ||
+	    mxg_class_find(&env.maps, "ldap", &env.ldap, &cls))
+		return -1;
+	return 0;
+}
+
+static int teardown_all(void **state)
+{
+	mxguard__destroy(env.skel);
+	return 0;
+}
+
+static void clear_map(int fd, size_t key_size)
+{
+	unsigned char key[64];
+
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		bpf_map_delete_elem(fd, key);
+	(void)key_size;
+}
+
+/* Each fixture starts with no rate state and no bans. */
+static int reset_state(void **state)
+{
+	clear_map(env.maps.sources, sizeof(struct mxg_source_key));
+	clear_map(env.maps.bans, sizeof(struct mxg_lpm_key));
+	return 0;
+}
+
+static void stats_now(struct mxg_stats out[MXG_MAX_CLASSES + 1])
+{
+	assert_int_equal(mxg_stats_read(&env.maps, out), 0);
+}
+
+/* Run one frame through a program; returns 1 for drop, 0 for pass. */
+static int run_prog(int prog_fd, bool xdp, const uint8_t *frame, int len)
+{
+	uint8_t out[FRAME_MAX + 256];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
+		    .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
+	int ret = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	assert_int_equal(ret, 0);
+	if (xdp) {
+		assert_true(opts.retval == XDP_PASS || opts.retval == XDP_DROP);
+		return opts.retval == XDP_DROP;
+	}
+	assert_true(opts.retval == TC_ACT_OK || opts.retval == TC_ACT_SHOT);
+	return opts.retval == TC_ACT_SHOT;
+}
+
+enum class_sel { SMTP, LDAP };
+
+/* Expected counter deltas of one fixture. */
+struct expect {
+	int drops;		/* frames dropped among the sends */
+	enum class_sel cls;
+	int pass, allow, deny, penalty, rate;
+	int malformed, fragment;
+};
+
+struct fixture {
+	const char *what;
+	struct frame_spec frame;
+	int sends;
+	struct expect x;
+};
+
+#define TCP4(addr, port, fl) .family = 4, .saddr = addr, .dport = port, .flags = fl
+#define SYN4(addr, port) TCP4(addr, port, F_SYN)
+#define SYN6(addr, port) .family = 6, .saddr = addr, .dport = port, .flags = F_SYN
+
+static const struct fixture fixtures[] = {
+	/* Judged SYNs in every encapsulation: first passes, second over rate. */
+	{ "ipv4 syn", { SYN4("198.18.1.1", 25) }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv4 syn, port 465", { SYN4("198.18.1.1", 465) }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv4 syn, port 587", { SYN4("198.18.1.1", 587) }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv4 syn with options", { SYN4("198.18.1.2", 25), .ip_opts = 12 }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv4 syn, 40 bytes of options", { SYN4("198.18.1.2", 25), .ip_opts = 40 }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv4 syn with tcp options", { SYN4("198.18.1.2", 25), .tcp_opts = 20 }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv4 syn with ethernet padding", { SYN4("198.18.1.2", 25), .ether_pad = 6 }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "802.1Q syn", { SYN4("198.18.1.3", 25), .vlans = 1 }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "802.1ad QinQ syn", { SYN4("198.18.1.4", 25), .vlans = 2 }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "QinQ ipv6 syn", { SYN6("2001:db8:1::4", 25), .vlans = 2 }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "first ipv4 fragment (MF) with the TCP header", { SYN4("198.18.1.5", 25), .breakage = BREAK_V4_FRAG_FIRST }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv6 syn", { SYN6("2001:db8:1::1", 25) }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv6 syn behind hop-by-hop, routing, dest opts",
+	  { SYN6("2001:db8:1::2", 25), .ext = { EXT_HOPOPTS, 43, 60 } }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv6 syn behind AH", { SYN6("2001:db8:1::2", 25), .ext = { 51 } }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv6 first fragment", { SYN6("2001:db8:1::3", 25), .ext = { 44 } }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ipv6 8 extension headers (the bound)",
+	  { SYN6("2001:db8:1::5", 25), .ext = { EXT_HOPOPTS, 60, 60, 60, 60, 60, 60, 60 } }, 2, { .drops = 1, .pass = 1, .rate = 1 } },
+	{ "ldap class, burst 2", { SYN4("198.18.1.6", 389) }, 3, { .cls = LDAP, .drops = 1, .pass = 2, .rate = 1 } },
+	{ "ldap 636", { SYN4("198.18.1.6", 636) }, 3, { .cls = LDAP, .drops = 1, .pass = 2, .rate = 1 } },
+
+	/* Lists: allow beats deny, deny beats everything else. */
+	{ "deny list", { SYN4("198.18.66.5", 25) }, 3, { .drops = 3, .deny = 3 } },
+	{ "deny list ipv6", { SYN6("2001:db8:66::9", 25) }, 2, { .drops = 2, .deny = 2 } },
+	{ "allow inside deny wins", { SYN4("198.18.66.7", 25) }, 4, { .pass = 4, .allow = 4 } },
+	{ "allow ipv6 never rate limited", { SYN6("2001:db8:77::1", 25) }, 4, { .pass = 4, .allow = 4 } },
+
+	/* Not judged: passed, and counted nowhere. */
+	{ "syn+ack", { TCP4("198.18.2.1", 25, F_SYN | F_ACK) }, 3, {} },
+	{ "ack", { TCP4("198.18.2.1", 25, F_ACK) }, 3, {} },
+	{ "rst", { TCP4("198.18.2.1", 25, F_RST) }, 3, {} },
+	{ "unguarded port 80", { SYN4("198.18.2.1", 80) }, 3, {} },
+	{ "unguarded port 0", { SYN4("198.18.2.1", 0) }, 3, {} },
+	{ "udp to 25", { SYN4("198.18.2.1", 25), .l4 = 17 }, 3, {} },
+	{ "ipv6 udp to 25", { SYN6("2001:db8:2::1", 25), .l4 = 17 }, 3, {} },
+	{ "arp", { .family = 0 }, 3, {} },
+	{ "vlan arp", { .family = 0, .vlans = 1 }, 3, {} },
+
+	/* Fragments that carry no TCP header. */
+	{ "later ipv4 fragment", { SYN4("198.18.3.1", 25), .breakage = BREAK_V4_FRAG_LATER }, 3, { .fragment = 3 } },
+	{ "later ipv6 fragment", { SYN6("2001:db8:3::1", 25), .ext = { 44 }, .breakage = BREAK_V4_FRAG_LATER }, 3, { .fragment = 3 } },
+
+	/* Malformed at every layer: never dropped, counted as malformed. */
+	/* (A frame shorter than an Ethernet header never reaches either hook:
+	 * the kernel, and BPF_PROG_TEST_RUN, refuse it.) */
+	{ "ethernet header only", { SYN4("198.18.4.1", 25), .truncate = 14 }, 3, { .malformed = 3 } },
+	{ "truncated vlan tag", { SYN4("198.18.4.1", 25), .vlans = 1, .truncate = 15 }, 3, { .malformed = 3 } },
+	{ "truncated ipv4 header", { SYN4("198.18.4.1", 25), .truncate = 14 + 12 }, 3, { .malformed = 3 } },
+	{ "truncated ipv4 options", { SYN4("198.18.4.1", 25), .ip_opts = 20, .truncate = 14 + 30 }, 3, { .malformed = 3 } },
+	{ "truncated tcp header", { SYN4("198.18.4.1", 25), .truncate = 14 + 20 + 12 }, 3, { .malformed = 3 } },
+	{ "ipv4 ihl 4", { SYN4("198.18.4.1", 25), .breakage = BREAK_IHL_SMALL }, 3, { .malformed = 3 } },
+	{ "ipv6 version behind ipv4 ethertype", { SYN4("198.18.4.1", 25), .breakage = BREAK_IP_VERSION }, 3, { .malformed = 3 } },
+	{ "ipv4 total length past the frame", { SYN4("198.18.4.1", 25), .breakage = BREAK_TOTLEN_LONG }, 3, { .malformed = 3 } },
+	{ "ipv4 total length below the header", { SYN4("198.18.4.1", 25), .breakage = BREAK_TOTLEN_SHORT }, 3, { .malformed = 3 } },
+	{ "ipv4 total length ends inside tcp", { SYN4("198.18.4.1", 25), .breakage = BREAK_TOTLEN_NO_TCP }, 3, { .malformed = 3 } },
+	{ "tcp data offset 4", { SYN4("198.18.4.1", 25), .breakage = BREAK_DOFF_SMALL }, 3, { .malformed = 3 } },
+	{ "tcp data offset past the segment", { SYN4("198.18.4.1", 25), .breakage = BREAK_DOFF_LONG }, 3, { .malformed = 3 } },
+	{ "truncated ipv6 header", { SYN6("2001:db8:4::1", 25), .truncate = 14 + 30 }, 3, { .malformed = 3 } },
+	{ "truncated ipv6 extension header", { SYN6("2001:db8:4::1", 25), .ext = { 60 }, .truncate = 14 + 40 + 1 }, 3, { .malformed = 3 } },
+	{ "ipv6 payload length past the frame", { SYN6("2001:db8:4::1", 25), .breakage = BREAK_PAYLOAD_LONG }, 3, { .malformed = 3 } },
+	{ "ipv6 extension header longer than the payload", { SYN6("2001:db8:4::1", 25), .ext = { 60 }, .breakage = BREAK_EXT_LEN_LONG }, 3, { .malformed = 3 } },
+	{ "ipv6 9 extension headers (past the bound)",
+	  { SYN6("2001:db8:4::1", 25), .ext = { EXT_HOPOPTS, 60, 60, 60, 60, 60, 60, 60, 60 } }, 3, { .malformed = 3 } },
+	{ "truncated ipv6 tcp header", { SYN6("2001:db8:4::1", 25), .truncate = 14 + 40 + 10 }, 3, { .malformed = 3 } },
+};
+
+static bool skb_refused(int prog_fd, const uint8_t *frame, int len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
+		    .data_size_in = len, .repeat = 1);
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	int ret;
+
+	stats_now(before);
+	ret = bpf_prog_test_run_opts(prog_fd, &opts);
+	stats_now(after);
+	/* A refused frame never ran: nothing may have been counted. */
+	if (ret == -EINVAL)
+		assert_memory_equal(before, after, sizeof(before));
+	return ret == -EINVAL;
+}
+
+static uint64_t delta(const struct mxg_stats *after, const struct mxg_stats *before,
+		      uint32_t slot, int what)
+{
+	return after[slot].count[what] - before[slot].count[what];
+}
+
+static void run_fixture(const struct fixture *f, bool xdp)
+{
+	int prog = bpf_program__fd(xdp ? env.skel->progs.mxg_xdp : env.skel->progs.mxg_tc);
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	uint8_t frame[FRAME_MAX];
+	uint32_t slot = f->x.cls == LDAP ? env.ldap : env.smtp;
+	int len = build_frame(&f->frame, frame), drops = 0;
+
+	/* The skb flavour of BPF_PROG_TEST_RUN refuses some truncated
+	 * frames outright (a real skb could still carry them to TC). */
+	if (!xdp && f->frame.truncate && skb_refused(prog, frame, len)) {
+		print_message("  %-4s %s (refused as an skb by the kernel)\n",
+			      "tc", f->what);
+		return;
+	}
+	print_message("  %-4s %s\n", xdp ? "xdp" : "tc", f->what);
+	reset_state(NULL);
+	stats_now(before);
+	for (int i = 0; i < f->sends; i++)
+		drops += run_prog(prog, xdp, frame, len);
+	stats_now(after);
+
+	assert_int_equal(drops, f->x.drops);
+	assert_int_equal(delta(after, before, slot, MXG_PASS) +
+			 delta(after, before, slot, MXG_PASS_ALLOW), f->x.pass);
+	assert_int_equal(delta(after, before, slot, MXG_PASS_ALLOW), f->x.allow);
+	assert_int_equal(delta(after, before, slot, MXG_DROP_DENY), f->x.deny);
+	assert_int_equal(delta(after, before, slot, MXG_DROP_PENALTY), f->x.penalty);
+	assert_int_equal(delta(after, before, slot, MXG_DROP_RATE), f->x.rate);
+	assert_int_equal(delta(after, before, MXG_STATS_GLOBAL, MXG_GLOBAL_MALFORMED),
+			 f->x.malformed);
+	assert_int_equal(delta(after, before, MXG_STATS_GLOBAL, MXG_GLOBAL_FRAGMENT),
+			 f->x.fragment);
+	/* Nothing else moved in any other class. */
+	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++)
+		for (int v = 0; c != slot && v < MXG_VERDICT_COUNT; v++)
+			assert_int_equal(delta(after, before, c, v), 0);
+}
+
+static void test_fixtures_xdp(void **state)
+{
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
+		run_fixture(&fixtures[i], true);
+}
+
+static void test_fixtures_tc(void **state)
+{
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
+		run_fixture(&fixtures[i], false);
+}
+
+static int send_syn(const char *saddr, uint16_t port)
+{
+	struct frame_spec spec = { .saddr = saddr, .dport = port, .flags = F_SYN,
+				   .family = strchr(saddr, ':') ? 6 : 4 };
+	uint8_t frame[FRAME_MAX];
+	int len = build_frame(&spec, frame);
+
+	return run_prog(bpf_program__fd(env.skel->progs.mxg_xdp), true, frame, len);
+}
+
+/* Sources are aggregated by prefix: one /64 is one source. */
+static void test_ipv6_prefix_aggregation(void **state)
+{
+	assert_int_equal(send_syn("2001:db8:5:1::1", 25), 0);
+	assert_int_equal(send_syn("2001:db8:5:1:ffff::2", 25), 1);	/* same /64 */
+	assert_int_equal(send_syn("2001:db8:5:2::1", 25), 0);	/* next /64 */
+	assert_int_equal(send_syn("198.18.5.1", 25), 0);
+	assert_int_equal(send_syn("198.18.5.2", 25), 0);	/* IPv4 /32 */
+}
+
+/* And the IPv4 prefix follows the class: /24 makes a /24 one source. */
+static void test_ipv4_prefix_aggregation(void **state)
+{
+	struct mxg_class_config c = env.cfg.classes[0];
+	struct mxg_class cls, saved;
+	uint32_t idx;
+
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.ipv4_prefix = 24;
+	mxg_class_to_bpf(&c, &cls);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+	assert_int_equal(send_syn("198.18.6.1", 25), 0);
+	assert_int_equal(send_syn("198.18.6.200", 25), 1);
+	assert_int_equal(send_syn("198.18.7.1", 25), 0);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+}
+
+/* A ban drops until it expires, and only in the classes it names. */
+static void test_ban_expiry(void **state)
+{
+	struct mxg_lpm_key key;
+	struct mxg_ban ban;
+
+	assert_int_equal(mxg_parse_cidr("198.18.8.0/24", &key), 0);
+	assert_int_equal(mxg_ban_add(env.maps.bans, &key, 60ULL * 1000000000ULL,
+				     1U << env.smtp, MXG_ORIGIN_CLI), 0);
+	assert_int_equal(send_syn("198.18.8.9", 25), 1);
+	assert_int_equal(send_syn("198.18.8.9", 389), 0);	/* ldap not banned */
+
+	/* Move the expiry into the past: the ban no longer applies even
+	 * before the daemon sweeps it. */
+	assert_int_equal(bpf_map_lookup_elem(env.maps.bans, &key, &ban), 0);
+	ban.expires_ns = mxg_now_ns() - 1;
+	assert_int_equal(bpf_map_update_elem(env.maps.bans, &key, &ban, BPF_ANY), 0);
+	assert_int_equal(send_syn("198.18.8.9", 25), 0);
+	assert_int_equal(mxg_bans_sweep(env.maps.bans, mxg_now_ns()), 1);
+	assert_int_not_equal(bpf_map_lookup_elem(env.maps.bans, &key, &ban), 0);
+
+	/* A ban without expiry holds, and the deny list is checked first. */
+	assert_int_equal(mxg_ban_add(env.maps.bans, &key, 0, ~0U, MXG_ORIGIN_CLI), 0);
+	assert_int_equal(send_syn("198.18.8.10", 25), 1);
+	assert_int_equal(send_syn("198.18.8.10", 389), 1);
+}
+
+/* Refill: rewinding a source's TAT by k intervals is k tokens back. */
+static void test_bucket_refill_and_burst(void **state)
+{
+	struct mxg_class_config c;
+	struct mxg_class cls, saved;
+	struct mxg_source_key key = {};
+	struct mxg_source src;
+	uint32_t idx;
+	bool v4;
+
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.rate_milli = 1000;
+	c.burst = 5;
+	mxg_class_to_bpf(&c, &cls);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(send_syn("198.18.9.1", 25), 0);
+	assert_int_equal(send_syn("198.18.9.1", 25), 1);
+	assert_int_equal(send_syn("198.18.9.1", 25), 1);
+
+	assert_int_equal(mxg_parse_addr("198.18.9.1", key.addr, &v4), 0);
+	key.class_idx = idx;
+	assert_int_equal(bpf_map_lookup_elem(env.maps.sources, &key, &src), 0);
+	assert_int_equal(src.syns, 7);
+	assert_int_equal(src.drops, 2);
+	src.tat_ns -= 2 * cls.interval_ns;
+	assert_int_equal(bpf_map_update_elem(env.maps.sources, &key, &src, BPF_EXIST), 0);
+	assert_int_equal(send_syn("198.18.9.1", 25), 0);
+	assert_int_equal(send_syn("198.18.9.1", 25), 0);
+	assert_int_equal(send_syn("198.18.9.1", 25), 1);
+
+	/* A long idle source is back to a full burst, not more. */
+	assert_int_equal(bpf_map_lookup_elem(env.maps.sources, &key, &src), 0);
+	src.tat_ns = 1;	/* long ago */
+	assert_int_equal(bpf_map_update_elem(env.maps.sources, &key, &src, BPF_EXIST), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(send_syn("198.18.9.1", 25), 0);
+	assert_int_equal(send_syn("198.18.9.1", 25), 1);
+
+	/* rate off: nothing is rate limited, nothing tracked. */
+	c.rate_milli = 0;
+	mxg_class_to_bpf(&c, &cls);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(send_syn("198.18.9.2", 25), 0);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+}
+
+/*
+ * Two CPUs judging the same source at once admit exactly `burst` SYNs: each
+ * thread is pinned to its own CPU and runs the program `repeat` times in
+ * the kernel, so the two loops really interleave on the bucket.
+ */
+#define RACE_BURST 20000
+#define RACE_REPEAT 20000
+
+struct racer {
+	int cpu, prog, len;
+	uint8_t frame[FRAME_MAX];
+	int ret;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	cpu_set_t set;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = r->frame,
+		    .data_size_in = r->len, .repeat = RACE_REPEAT);
+
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	r->ret = bpf_prog_test_run_opts(r->prog, &opts);
+	return NULL;
+}
+
+static void test_bucket_two_cpus(void **state)
+{
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	struct frame_spec spec = { SYN4("198.18.10.1", 25) };
+	struct mxg_class_config c;
+	struct mxg_class cls, saved;
+	struct racer r[2];
+	pthread_t t[2];
+	uint32_t idx;
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.rate_milli = 1;	/* 0.001/s: no refill during the test */
+	c.burst = RACE_BURST;
+	mxg_class_to_bpf(&c, &cls);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+
+	stats_now(before);
+	for (int i = 0; i < 2; i++) {
+		r[i].cpu = i;
+		r[i].prog = bpf_program__fd(i ? env.skel->progs.mxg_tc :
+					    env.skel->progs.mxg_xdp);
+		r[i].len = build_frame(&spec, r[i].frame);
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(r[i].ret, 0);
+	}
+	stats_now(after);
+	assert_int_equal(delta(after, before, idx, MXG_PASS), RACE_BURST);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_RATE),
+			 2 * RACE_REPEAT - RACE_BURST);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+}
+
+/* An unused class slot or a port pointing nowhere judges nothing. */
+static void test_port_to_empty_class(void **state)
+{
+	struct mxg_port port = { .guarded = 1, .class_idx = 7 };
+	struct mxg_port none = {};
+	uint32_t p = 2525;
+
+	assert_int_equal(bpf_map_update_elem(env.maps.ports, &p, &port, BPF_ANY), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send_syn("198.18.11.1", 2525), 0);
+	port.class_idx = 200;	/* out of range */
+	assert_int_equal(bpf_map_update_elem(env.maps.ports, &p, &port, BPF_ANY), 0);
+	assert_int_equal(send_syn("198.18.11.1", 2525), 0);
+	assert_int_equal(bpf_map_update_elem(env.maps.ports, &p, &none, BPF_ANY), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_fixtures_xdp, reset_state),
+		cmocka_unit_test_setup(test_fixtures_tc, reset_state),
+		cmocka_unit_test_setup(test_ipv6_prefix_aggregation, reset_state),
+		cmocka_unit_test_setup(test_ipv4_prefix_aggregation, reset_state),
+		cmocka_unit_test_setup(test_ban_expiry, reset_state),
+		cmocka_unit_test_setup(test_bucket_refill_and_burst, reset_state),
+		cmocka_unit_test_setup(test_bucket_two_cpus, reset_state),
+		cmocka_unit_test_setup(test_port_to_empty_class, reset_state),
+	};
+
+	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
+	return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}

@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Unit tests for user/config.c: defaults, overrides, lists over several
+ * lines, every kind of error with the line it names, the guarantee that a
+ * bad file leaves the caller's config untouched, and the numbers
+ * mxg_class_to_bpf() precomputes for the BPF side.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "parse.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NAME "t.conf"
+
+/* struct mxg_config is large (the rule lists): one per test, on the heap. */
+static int setup(void **state)
+{
+	*state = calloc(1, sizeof(struct mxg_config));
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static const struct mxg_class_config *class_by_name(
+	const struct mxg_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nclasses; i++)
+		if (!strcmp(cfg->classes[i].name, name))
+			return &cfg->classes[i];
+	return NULL;
+}
+
+static void load_ok(struct mxg_config *cfg, const char *text)
+{
+	char err[512] = "";
+	int ret = mxg_config_load_string(NAME, text, cfg, err, sizeof(err));
+
+	if (ret)
+		fail_msg("config refused (%d): %s\n--- config:\n%s", ret, err,
+			 text);
+	assert_string_equal(err, "");
+}
+
+static void test_defaults(void **state)
+{
+	struct mxg_config *cfg = *state;
+	const struct mxg_class_config *smtp, *ldap;
+
+	load_ok(cfg, "");
+	assert_string_equal(cfg->path, NAME);
+	assert_int_equal(cfg->nifaces, 0);
+	assert_int_equal(cfg->attach, MXG_ATTACH_AUTO);
+	assert_string_equal(cfg->pin_dir, MXG_DEFAULT_PIN_DIR);
+	assert_string_equal(cfg->cgroup, "");
+	assert_int_equal(cfg->max_sources, MXG_DEFAULT_MAX_SOURCES);
+	assert_int_equal(cfg->on_exit, MXG_ON_EXIT_DETACH);
+	assert_int_equal(cfg->nallow, 0);
+	assert_int_equal(cfg->ndeny, 0);
+
+	assert_int_equal(cfg->nclasses, 2);
+	smtp = &cfg->classes[0];
+	assert_string_equal(smtp->name, "smtp");
+	assert_int_equal(smtp->nports, 3);
+	assert_int_equal(smtp->ports[0], 25);
+	assert_int_equal(smtp->ports[1], 465);
+	assert_int_equal(smtp->ports[2], 587);
+	assert_int_equal(smtp->rate_milli, 10000);
+	assert_int_equal(smtp->burst, 20);
+	assert_int_equal(smtp->source_conns, 0);
+	assert_int_equal(smtp->total_conns, 0);
+	assert_int_equal(smtp->ipv4_prefix, 32);
+	assert_int_equal(smtp->ipv6_prefix, 64);
+
+	ldap = &cfg->classes[1];
+	assert_string_equal(ldap->name, "ldap");
+	assert_int_equal(ldap->nports, 2);
+	assert_int_equal(ldap->ports[0], 389);
+	assert_int_equal(ldap->ports[1], 636);
+	assert_int_equal(ldap->rate_milli, 50000);
+	assert_int_equal(ldap->burst, 100);
+	assert_int_equal(ldap->source_conns, 0);
+	assert_int_equal(ldap->total_conns, 0);
+	assert_int_equal(ldap->ipv4_prefix, 32);
+	assert_int_equal(ldap->ipv6_prefix, 64);
+
+	/* Comments and blank lines only: still the defaults. */
+	load_ok(cfg, "# nothing\n; here\n\n   \n");
+	assert_int_equal(cfg->nclasses, 2);
+}
+
+static void test_full(void **state)
+{
+	struct mxg_config *cfg = *state;
+	const struct mxg_class_config *c;
+	char buf[MXG_CIDR_STRLEN];
+
+	load_ok(cfg,
+		"\xEF\xBB\xBF# a BOM and a comment\n"
+		"[global]\n"
+		"interfaces = eth0, eth1.100 bond0:1\n"
+		"attach = xdp-generic\n"
+		"pin_dir = /sys/fs/bpf/mxg-test ; inline comment\n"
+		"cgroup: /sys/fs/cgroup/mail\n"
+		"max_sources = 1024\n"
+		"on_exit = keep\n"
+		"\n"
+		"[class smtp]\n"
+		"rate = 5/s\n"
+		"source_conns = 10\n"
+		"total_conns = 500\n"
+		"ipv4_prefix = 24\n"
+		"ipv6_prefix = 48\n"
+		"\n"
+		"[class ldap]\n"
+		"ports = 389\n"
+		"rate = off\n"
+		"burst = 1\n"
+		"total_conns = 900\n"
+		"source_conns = unlimited\n"
+		"\n"
+		"[class submission]\n"
+		"ports = 2525\n"
+		"rate = 2.5/s\n"
+		"\n"
+		"[ class  ldaps ]\n"
+		"ports = 636\n"
+		"rate = 30/min\n"
+		"burst = 7\n"
+		"\n"
+		"[allow]\n"
+		"cidr = 127.0.0.0/8, ::1\n"
+		"\n"
+		"[deny]\n"
+		"cidr = 198.18.0.0/15\n"
+		"cidr = 2001:db8::/32 192.0.2.7\n");
+
+	assert_int_equal(cfg->nifaces, 3);
+	assert_string_equal(cfg->ifaces[0], "eth0");
+	assert_string_equal(cfg->ifaces[1], "eth1.100");
+	assert_string_equal(cfg->ifaces[2], "bond0:1");
+	assert_int_equal(cfg->attach, MXG_ATTACH_XDP_GENERIC);
+	assert_string_equal(cfg->pin_dir, "/sys/fs/bpf/mxg-test");
+	assert_string_equal(cfg->cgroup, "/sys/fs/cgroup/mail");
+	assert_int_equal(cfg->max_sources, 1024);
+	assert_int_equal(cfg->on_exit, MXG_ON_EXIT_KEEP);
+
+	assert_int_equal(cfg->nclasses, 4);
+	c = class_by_name(cfg, "smtp");
+	assert_non_null(c);
+	assert_int_equal(c->nports, 3);		/* ports not given: default */
+	assert_int_equal(c->rate_milli, 5000);
+	assert_int_equal(c->burst, 20);		/* burst not given: default */
+	assert_int_equal(c->source_conns, 10);
+	assert_int_equal(c->total_conns, 500);
+	assert_int_equal(c->ipv4_prefix, 24);
+	assert_int_equal(c->ipv6_prefix, 48);
+
+	c = class_by_name(cfg, "ldap");
+	assert_non_null(c);
+	assert_int_equal(c->nports, 1);
+	assert_int_equal(c->ports[0], 389);
+	assert_int_equal(c->rate_milli, 0);
+	assert_int_equal(c->burst, 1);
+	assert_int_equal(c->source_conns, 0);
+	assert_int_equal(c->total_conns, 900);
+
+	/* New classes come after the defaults, in file order. */
+	c = &cfg->classes[2];
+	assert_string_equal(c->name, "submission");
+	assert_int_equal(c->nports, 1);
+	assert_int_equal(c->ports[0], 2525);
+	assert_int_equal(c->rate_milli, 2500);
+	assert_int_equal(c->burst, 3);		/* ceil(2.5) */
+	assert_int_equal(c->source_conns, 0);
+	assert_int_equal(c->ipv4_prefix, 32);
+	assert_int_equal(c->ipv6_prefix, 64);
+
+	c = &cfg->classes[3];
+	assert_string_equal(c->name, "ldaps");
+	assert_int_equal(c->rate_milli, 500);
+	assert_int_equal(c->burst, 7);
+
+	assert_int_equal(cfg->nallow, 2);
+	mxg_format_cidr(&cfg->allow[0], buf, sizeof(buf));
+	assert_string_equal(buf, "127.0.0.0/8");
+	mxg_format_cidr(&cfg->allow[1], buf, sizeof(buf));
+	assert_string_equal(buf, "::1/128");
+	assert_int_equal(cfg->ndeny, 3);
+	mxg_format_cidr(&cfg->deny[0], buf, sizeof(buf));
+	assert_string_equal(buf, "198.18.0.0/15");
+	mxg_format_cidr(&cfg->deny[1], buf, sizeof(buf));
+	assert_string_equal(buf, "2001:db8::/32");
+	mxg_format_cidr(&cfg->deny[2], buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.7/32");
+}
+
+static void test_new_class_burst(void **state)
+{
+	static const struct {
+		const char *rate;
+		uint32_t burst;
+	} cases[] = {
+		{ "off", 1 }, { "unlimited", 1 }, { "0.5/s", 1 },
+		{ "1/s", 1 }, { "1.001/s", 2 }, { "10", 10 }, { "100/min", 2 },
+	};
+	struct mxg_config *cfg = *state;
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(text, sizeof(text),
+			 "[class x]\nports = 10025\nrate = %s\n",
+			 cases[i].rate);
+		load_ok(cfg, text);
+		assert_int_equal(cfg->nclasses, 3);
+		assert_int_equal(cfg->classes[2].burst, cases[i].burst);
+	}
+
+	/* A new class without a rate is not rate limited. */
+	load_ok(cfg, "[class x]\nports = 10025\n");
+	assert_int_equal(cfg->classes[2].rate_milli, 0);
+	assert_int_equal(cfg->classes[2].burst, 1);
+}
+
+static void test_multiline(void **state)
+{
+	struct mxg_config *cfg = *state;
+	const struct mxg_class_config *c;
+
+	load_ok(cfg,
+		"[global]\n"
+		"interfaces = eth0\n"
+		"    eth1, eth2 ; the backup links\n"
+		"\teth3\n"
+		"  # an indented comment is a comment\n"
+		"    eth4\n"
+		"[class smtp]\n"
+		"ports = 25\n"
+		"  465\n"
+		"  587, 2525\n"
+		"[allow]\n"
+		"cidr = 10.0.0.0/8\n"
+		"  192.168.0.0/16, 172.16.0.0/12\n"
+		"cidr = fd00::/8\n"
+		"cidr =\n"
+		"[deny]\n"
+		"cidr = 203.0.113.0/24\n");
+	assert_int_equal(cfg->nifaces, 5);
+	assert_string_equal(cfg->ifaces[1], "eth1");
+	assert_string_equal(cfg->ifaces[2], "eth2");
+	assert_string_equal(cfg->ifaces[3], "eth3");
+	assert_string_equal(cfg->ifaces[4], "eth4");
+	c = class_by_name(cfg, "smtp");
+	assert_int_equal(c->nports, 4);
+	assert_int_equal(c->ports[3], 2525);
+	assert_int_equal(cfg->nallow, 4);
+	assert_int_equal(cfg->ndeny, 1);
+
+	/* An empty interface list is allowed here (mxguardd refuses it). */
+	load_ok(cfg, "[global]\ninterfaces =\n");
+	assert_int_equal(cfg->nifaces, 0);
+}
+
+struct bad_case {
+	const char *text;
+	unsigned line;		/* 0: the message has no line */
+	const char *want;	/* a part of the message after "t.conf:N: " */
+};
+
+static const struct bad_case bad_cases[] = {
+	/* structure */
+	{ "attach = xdp\n", 1, "attach: key outside of a section "
+	  "(sections: [global], [class NAME], [allow], [deny])" },
+	{ "[global]\njunk\n", 2, "expected 'key = value', '[section]' or "
+	  "a comment" },
+	{ "[global\nattach = xdp\n", 1, "section header without ']'" },
+	{ "[global] x\n", 1, "unexpected text after ']'" },
+	{ "[ldap]\nuri = ldap://x\n", 1, "[ldap]: unknown section (allowed: "
+	  "[global], [class NAME], [allow], [deny])" },
+	{ "\n\n[Global]\n", 3, "[Global]: unknown section" },
+	{ "[classic]\n", 1, "[classic]: unknown section" },
+	{ "[global]\nfoo = 1\n", 2, "[global] foo: unknown key (allowed: "
+	  "interfaces, attach, pin_dir, cgroup, max_sources, on_exit)" },
+	{ "[class smtp]\nport = 25\n", 2, "[class smtp] port: unknown key "
+	  "(allowed: ports, rate, burst, source_conns, total_conns, "
+	  "ipv4_prefix, ipv6_prefix)" },
+	{ "[deny]\naddr = 10.0.0.0/8\n", 2, "[deny] addr: unknown key "
+	  "(allowed: cidr)" },
+	{ "[global]\nattach = xdp\n\nattach = tc\n", 4,
+	  "[global] attach: given twice (first at line 2)" },
+	{ "[global]\nattach = xdp\n  tc\n", 3,
+	  "[global] attach: given twice (an indented line" },
+	{ "[global]\ninterfaces = eth0\ninterfaces = eth1\n", 3,
+	  "[global] interfaces: given twice (first at line 2)" },
+	{ "[class smtp]\nrate = 1\nrate = 2\n", 3,
+	  "[class smtp] rate: given twice (first at line 2)" },
+	{ "[global]\n[allow]\n[global]\n", 3,
+	  "[global] is given twice (first at line 1)" },
+	{ "[class smtp]\nrate = 1\n[class smtp]\n", 3,
+	  "[class smtp] is given twice (first at line 1)" },
+	{ "[class SMTP]\n", 1, "[class SMTP]: 'SMTP' is not a class name" },
+	{ "[class]\n", 1, "[class]: '' is not a class name" },
+	{ "[class abcdefghijklmnop]\n", 1, "is not a class name" },
+	/* a first error wins over the next one */
+	{ "[global]\nattach = x\non_exit = y\n", 2, "[global] attach: 'x'" },
+
+	/* [global] values */
+	{ "[global]\ninterfaces = eth0, bad/name\n", 2,
+	  "[global] interfaces: 'bad/name' is not an interface name" },
+	{ "[global]\ninterfaces = abcdefghijklmnop\n", 2,
+	  "'abcdefghijklmnop' is not an interface name" },
+	{ "[global]\ninterfaces = eth0\n  eth0\n", 3,
+	  "[global] interfaces: 'eth0' is given twice" },
+	{ "[global]\ninterfaces = a b c d e f g h i j k l m n o p q\n", 2,
+	  "'q' is one interface too many (at most 16)" },
+	{ "[global]\nattach = fast\n", 2, "[global] attach: 'fast' is not an "
+	  "attach mode (allowed: auto, xdp, xdp-generic, tc)" },
+	{ "[global]\nattach = XDP\n", 2, "'XDP' is not an attach mode" },
+	{ "[global]\npin_dir = sys/fs/bpf\n", 2,
+	  "[global] pin_dir: 'sys/fs/bpf' is not an absolute path" },
+	{ "[global]\ncgroup =\n", 2, "[global] cgroup: '' is not an absolute "
+	  "path" },
+	{ "[global]\nmax_sources = 1023\n", 2, "[global] max_sources: '1023' "
+	  "is not a number in 1024..16777216" },
+	{ "[global]\nmax_sources = 16777217\n", 2, "'16777217' is not a "
+	  "number" },
+	{ "[global]\nmax_sources = 1M\n", 2, "'1M' is not a number" },
+	{ "[global]\nmax_sources = 18446744073709551616\n", 2,
+	  "'18446744073709551616' is not a number" },
+	{ "[global]\non_exit = maybe\n", 2, "[global] on_exit: 'maybe' is not "
+	  "an exit action (allowed: detach, keep)" },
+
+	/* [class] values */
+	{ "[class smtp]\nrate = fast\n", 2, "[class smtp] rate: 'fast' is not "
+	  "a rate (examples: 10, 10/s, 30/min" },
+	{ "[class smtp]\nrate =\n", 2, "[class smtp] rate: '' is not a rate" },
+	{ "[class smtp]\nrate = -1/s\n", 2, "'-1/s' is not a rate" },
+	{ "[class smtp]\nrate = 0\n", 2, "'0' is not a rate" },
+	{ "[class smtp]\nports = 0\n", 2, "[class smtp] ports: '0' is not a "
+	  "port (allowed: 1..65535)" },
+	{ "[class smtp]\nports = 65536\n", 2, "'65536' is not a port" },
+	{ "[class smtp]\nports = 25,25\n", 2, "[class smtp] ports: port 25 "
+	  "is given twice" },
+	{ "[class smtp]\nports = 25\n  465 25\n", 3, "port 25 is given twice" },
+	{ "[class smtp]\nports = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18"
+	  " 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33\n", 2,
+	  "port 33 is one port too many (at most 32 per class)" },
+	{ "[class smtp]\nburst = 0\n", 2, "[class smtp] burst: '0' is not a "
+	  "number in 1..1000000" },
+	{ "[class smtp]\nburst = 1000001\n", 2, "'1000001' is not a number" },
+	{ "[class smtp]\nsource_conns = 0\n", 2, "[class smtp] source_conns: "
+	  "'0' is not a number in 1..1000000 or 'unlimited'" },
+	{ "[class ldap]\ntotal_conns = none\n", 2, "[class ldap] total_conns: "
+	  "'none' is not a number" },
+	{ "[class ldap]\ntotal_conns = 1000001\n", 2, "'1000001' is not a "
+	  "number" },
+	{ "[class smtp]\nipv4_prefix = 7\n", 2, "[class smtp] ipv4_prefix: "
+	  "'7' is not a prefix length in 8..32" },
+	{ "[class smtp]\nipv4_prefix = 33\n", 2, "'33' is not a prefix "
+	  "length in 8..32" },
+	{ "[class smtp]\nipv6_prefix = 15\n", 2, "[class smtp] ipv6_prefix: "
+	  "'15' is not a prefix length in 16..128" },
+	{ "[class smtp]\nipv6_prefix = 129\n", 2, "'129' is not a prefix" },
+
+	/* checks across keys */
+	{ "[global]\n\n[class foo]\nrate = 1/s\n", 3,
+	  "[class foo]: no ports (a class needs ports = PORT, ...)" },
+	{ "[class smtp]\nports =\n", 2, "[class smtp]: no ports" },
+	{ "[class sub]\nports = 587\n", 2, "[class sub] ports: port 587 is "
+	  "also in [class smtp] (a port belongs to one class)" },
+	{ "[class sub]\nports = 2525\n[class smtp]\nports = 25, 2525\n", 4,
+	  "[class smtp] ports: port 2525 is also in [class sub]" },
+	{ "[class ldap]\nrate = 1\n[class smtp]\nports = 25\n  389\n", 4,
+	  "[class smtp] ports: port 389 is also in [class ldap]" },
+	{ "[class c1]\nports=1\n[class c2]\nports=2\n[class c3]\nports=3\n"
+	  "[class c4]\nports=4\n[class c5]\nports=5\n[class c6]\nports=6\n"
+	  "[class c7]\nports=7\n", 13, "[class c7]: one class too many (at "
+	  "most 8, smtp and ldap included)" },
+
+	/* [allow], [deny] */
+	{ "[deny]\ncidr = 198.18.0.1/24\n", 2, "[deny] cidr: '198.18.0.1/24' "
+	  "has host bits set (did you mean 198.18.0.0/24?)" },
+	{ "[allow]\ncidr = 2001:db8::1/32\n", 2, "[allow] cidr: "
+	  "'2001:db8::1/32' has host bits set (did you mean 2001:db8::/32?)" },
+	{ "[allow]\ncidr = 10.0.0.0/33\n", 2, "[allow] cidr: '10.0.0.0/33' "
+	  "is not a CIDR (examples: 198.18.0.0/15, 2001:db8::/32, "
+	  "192.0.2.7)" },
+	{ "[allow]\ncidr = example.org\n", 2, "'example.org' is not a CIDR" },
+	{ "[allow]\ncidr = 10.0.0.0/8\ncidr = 10.0.0.0/8\n", 3,
+	  "[allow] cidr: '10.0.0.0/8' is given twice" },
+	{ "[deny]\ncidr = 192.0.2.7\n  192.0.2.7/32\n", 3,
+	  "[deny] cidr: '192.0.2.7/32' is given twice" },
+
+	/* lines */
+	{ "[global]\npin_dir = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 2,
+	  "line too long (at most 199 characters)" },
+};
+
+static void test_errors(void **state)
+{
+	struct mxg_config *cfg = *state;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad_cases); i++) {
+		const struct bad_case *bc = &bad_cases[i];
+		char err[512], prefix[64];
+		int ret;
+
+		memset(err, 0, sizeof(err));
+		ret = mxg_config_load_string(NAME, bc->text, cfg, err,
+					     sizeof(err));
+		if (ret != -EINVAL)
+			fail_msg("case %zu: accepted (%d):\n%s", i, ret,
+				 bc->text);
+		snprintf(prefix, sizeof(prefix), NAME ":%u: ", bc->line);
+		if (strncmp(err, prefix, strlen(prefix)) ||
+		    !strstr(err + strlen(prefix), bc->want))
+			fail_msg("case %zu: message\n  '%s'\nwanted\n  '%s%s'",
+				 i, err, prefix, bc->want);
+		/* one line, no trailing newline */
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static void test_too_many_rules(void **state)
+{
+	struct mxg_config *cfg = *state;
+	size_t len = 16 + (MXG_MAX_CONFIG_RULES + 1) * 32;
+	char *text = malloc(len), *p = text, err[256];
+	unsigned i;
+	int ret;
+
+	assert_non_null(text);
+	p += sprintf(p, "[deny]\n");
+	for (i = 0; i <= MXG_MAX_CONFIG_RULES; i++)
+		p += sprintf(p, "cidr = 10.%u.%u.0/24\n", i / 256, i % 256);
+	ret = mxg_config_load_string(NAME, text, cfg, err, sizeof(err));
+	assert_int_equal(ret, -EINVAL);
+	assert_string_equal(err, NAME ":4098: [deny] cidr: '10.16.0.0/24' is "
+			    "one rule too many (at most 4096)");
+
+	/* Exactly the maximum is fine. */
+	*strstr(text, "cidr = 10.16.0.0/24\n") = '\0';
+	load_ok(cfg, text);
+	assert_int_equal(cfg->ndeny, MXG_MAX_CONFIG_RULES);
+	free(text);
+}
+
+static void test_bad_file_leaves_cfg_untouched(void **state)
+{
+	struct mxg_config *cfg = *state;
+	struct mxg_config *saved = malloc(sizeof(*saved));
+	char err[256];
+	size_t i;
+
+	assert_non_null(saved);
+	load_ok(cfg, "[global]\ninterfaces = eth7\n[deny]\ncidr = 10.0.0.0/8\n");
+	memcpy(saved, cfg, sizeof(*saved));
+
+	for (i = 0; i < ARRAY_SIZE(bad_cases); i++) {
+		assert_int_equal(mxg_config_load_string(NAME, bad_cases[i].text,
+							cfg, err, sizeof(err)),
+				 -EINVAL);
+		assert_memory_equal(cfg, saved, sizeof(*saved));
+	}
+	/* Errors late in the file, after much has been parsed. */
+	assert_int_equal(mxg_config_load_string(NAME,
+			"[global]\ninterfaces = eth0\nattach = tc\n"
+			"[class smtp]\nrate = 1/s\n[allow]\ncidr = 1.2.3.0/24\n"
+			"[class new]\nrate = 5\n", cfg, err, sizeof(err)),
+			 -EINVAL);
+	assert_memory_equal(cfg, saved, sizeof(*saved));
+	free(saved);
+}
+
+static void test_err_buffer(void **state)
+{
+	struct mxg_config *cfg = *state;
+	char err[12];
+
+	/* No buffer, and a buffer too small: still refused, no overflow. */
+	assert_int_equal(mxg_config_load_string(NAME, "[x]\n", cfg, NULL, 0),
+			 -EINVAL);
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(mxg_config_load_string(NAME, "[x]\n", cfg, err,
+						sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.conf:1: [");
+}
+
+static void test_load_file(void **state)
+{
+	struct mxg_config *cfg = *state;
+	char path[] = "/tmp/mxg-test-config-XXXXXX";
+	static const char text[] = "[global]\ninterfaces = eth0\n"
+				   "[class smtp]\nrate = 3\n";
+	char err[512];
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+
+	assert_int_equal(mxg_config_load(path, cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->path, path);
+	assert_int_equal(cfg->nifaces, 1);
+	assert_int_equal(cfg->classes[0].rate_milli, 3000);
+
+	/* A NUL byte must not hide what follows it. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fwrite("[global]\nattach = tc\0\n[bogus]\n", 1, 30, f);
+	fclose(f);
+	assert_int_equal(mxg_config_load(path, cfg, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, ":2: line contains a NUL byte"));
+
+	/* Errors name the file as given. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[global]\n\nmax_sources = 5\n", f);
+	fclose(f);
+	assert_int_equal(mxg_config_load(path, cfg, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	assert_non_null(strstr(err, ":3: [global] max_sources: '5'"));
+
+	unlink(path);
+	assert_int_equal(mxg_config_load(path, cfg, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "cannot read: No such file or directory"));
+	assert_int_equal(mxg_config_load("/", cfg, err, sizeof(err)), -EISDIR);
+}
+
+static void test_class_to_bpf(void **state)
+{
+	static const uint8_t ones[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	static const uint8_t mask64[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	static const uint8_t mask4_24[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+	};
+	static const uint8_t mask4_8[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00,
+	};
+	static const uint8_t mask_20[16] = { 0xff, 0xff, 0xf0 };
+	struct mxg_config *cfg = *state;
+	struct mxg_class out;
+
+	load_ok(cfg, "[class ldap]\nrate = off\ntotal_conns = 900\n"
+		     "source_conns = 20\nipv4_prefix = 24\nipv6_prefix = 20\n"
+		     "[class slow]\nports = 10025\nrate = 0.5/s\nburst = 4\n"
+		     "ipv4_prefix = 8\nipv6_prefix = 128\n");
+
+	/* smtp defaults: 10/s burst 20, /32 and /64 */
+	mxg_class_to_bpf(&cfg->classes[0], &out);
+	assert_string_equal(out.name, "smtp");
+	assert_int_equal(out.rate_milli, 10000);
+	assert_int_equal(out.burst, 20);
+	assert_true(out.interval_ns == 100000000ULL);		/* 100 ms */
+	assert_true(out.tolerance_ns == 19 * 100000000ULL);
+	assert_int_equal(out.source_conns, 0);
+	assert_int_equal(out.total_conns, 0);
+	assert_int_equal(out.ipv4_prefix, 32);
+	assert_int_equal(out.ipv6_prefix, 64);
+	assert_int_equal(out.scale_permille, 1000);
+	assert_memory_equal(out.mask, mask64, 16);
+	assert_memory_equal(out.mask4, ones, 16);
+
+	/* ldap without rate limit: no interval, conns and /24 */
+	mxg_class_to_bpf(&cfg->classes[1], &out);
+	assert_string_equal(out.name, "ldap");
+	assert_true(out.interval_ns == 0);
+	assert_true(out.tolerance_ns == 0);
+	assert_int_equal(out.total_conns, 900);
+	assert_int_equal(out.source_conns, 20);
+	assert_memory_equal(out.mask4, mask4_24, 16);
+	assert_memory_equal(out.mask, mask_20, 16);
+
+	/* 0.5/s: one every 2 s, 3 intervals of burst credit */
+	mxg_class_to_bpf(&cfg->classes[2], &out);
+	assert_string_equal(out.name, "slow");
+	assert_true(out.interval_ns == 2000000000ULL);
+	assert_true(out.tolerance_ns == 6000000000ULL);
+	assert_memory_equal(out.mask, ones, 16);
+	assert_memory_equal(out.mask4, mask4_8, 16);
+	assert_int_equal(out.pad[0], 0);
+	assert_int_equal(out.pad[1], 0);
+}
+
+static void test_keys_list(void **state)
+{
+	static const char *const want[] = {
+		"global.interfaces", "global.attach", "global.pin_dir",
+		"global.cgroup", "global.max_sources", "global.on_exit",
+		"class.ports", "class.rate", "class.burst",
+		"class.source_conns", "class.total_conns", "class.ipv4_prefix",
+		"class.ipv6_prefix", "allow.cidr", "deny.cidr",
+	};
+	struct mxg_config *cfg = *state;
+	size_t i, n;
+
+	for (n = 0; mxg_config_keys[n]; n++)
+		;
+	assert_int_equal(n, ARRAY_SIZE(want));
+	for (i = 0; i < n; i++) {
+		char text[128], err[256], sect[32];
+		const char *dot = strchr(mxg_config_keys[i], '.');
+
+		assert_string_equal(mxg_config_keys[i], want[i]);
+		/* The parser knows every listed key: a bad value gets a
+		 * value error, not "unknown key". */
+		assert_non_null(dot);
+		snprintf(sect, sizeof(sect), "%.*s",
+			 (int)(dot - mxg_config_keys[i]), mxg_config_keys[i]);
+		snprintf(text, sizeof(text), "[%s%s]\n%s = !\n", sect,
+			 strcmp(sect, "class") ? "" : " smtp", dot + 1);
+		assert_int_equal(mxg_config_load_string(NAME, text, cfg, err,
+							sizeof(err)), -EINVAL);
+		assert_null(strstr(err, "unknown"));
+		assert_non_null(strstr(err, "'!'"));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_class_burst, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_multiline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_rules, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_bad_file_leaves_cfg_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_err_buffer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_class_to_bpf, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

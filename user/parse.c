@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The strict value parsers behind the config file and every mxguardctl
+ * argument. One implementation per kind of value, so that "10/s" or
+ * "198.18.0.0/15" means the same thing everywhere; every parser refuses
+ * empty input, signs, blanks, trailing junk and values out of range rather
+ * than guessing what the operator meant.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parse.h"
+
+/* Highest accepted rate. rate_milli is a u32 (4294967/s at most); one
+ * million new connections per second per source is beyond any real limit
+ * and leaves room. */
+#define MXG_RATE_MAX_MILLI (1000000ULL * 1000)
+/* Decimals accepted in a rate: enough for "0.001/s", and it keeps the
+ * fixed-point arithmetic below far from overflow. */
+#define MXG_RATE_MAX_DECIMALS 3
+
+static bool is_all_digits(const char *s, size_t len)
+{
+	size_t i;
+
+	if (!len)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* Digits only, checked by hand first: strtoull itself would skip leading
+ * blanks and accept a sign ("-1" wraps to UINT64_MAX). */
+static int parse_digits(const char *s, size_t len, uint64_t *out)
+{
+	char buf[32];
+	char *end;
+	unsigned long long v;
+
+	if (!is_all_digits(s, len))
+		return -EINVAL;
+	/* Longer than any u64, even with leading zeros stripped? */
+	while (len > 1 && *s == '0') {
+		s++;
+		len--;
+	}
+	if (len >= sizeof(buf))
+		return -ERANGE;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int mxg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	err = parse_digits(s, strlen(s), &v);
+	if (err)
+		return err;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int mxg_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+	int err;
+
+	err = mxg_parse_u64(s, min, max, &v);
+	if (err)
+		return err;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int mxg_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	if (!s)
+		return -EINVAL;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int mxg_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns,
+		       uint64_t *out_ns)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ns;
+	} units[] = {
+		{ "", 1000000000ULL },	/* a bare number is seconds */
+		{ "ms", 1000000ULL },
+		{ "s", 1000000000ULL },
+		{ "m", 60ULL * 1000000000ULL },
+		{ "h", 3600ULL * 1000000000ULL },
+		{ "d", 86400ULL * 1000000000ULL },
+	};
+	size_t ndigits, i;
+	uint64_t v;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	ndigits = strspn(s, "0123456789");
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(s + ndigits, units[i].suffix))
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		return -EINVAL;
+	err = parse_digits(s, ndigits, &v);
+	if (err)
+		return err;
+	if (v > UINT64_MAX / units[i].ns)
+		return -ERANGE;
+	v *= units[i].ns;
+	if (v < min_ns || v > max_ns)
+		return -ERANGE;
+	*out_ns = v;
+	return 0;
+}
+
+int mxg_parse_rate(const char *s, uint32_t *rate_milli)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t seconds;
+	} units[] = {
+		{ "", 1 }, { "/s", 1 }, { "/m", 60 }, { "/min", 60 },
+		{ "/h", 3600 },
+	};
+	const char *num_end, *dot;
+	uint64_t ipart, fpart = 0, scale = 1, num, den, v;
+	size_t ilen, flen = 0, i;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	num_end = s + strspn(s, "0123456789.");
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(num_end, units[i].suffix))
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		return -EINVAL;
+
+	dot = memchr(s, '.', num_end - s);
+	ilen = (dot ? dot : num_end) - s;
+	err = parse_digits(s, ilen, &ipart);
+	if (err)
+		return err;
+	if (dot) {
+		/* "5." and "5.1.2" are typos, not rates */
+		flen = num_end - dot - 1;
+		if (flen > MXG_RATE_MAX_DECIMALS)
+			return -EINVAL;
+		err = parse_digits(dot + 1, flen, &fpart);
+		if (err)
+			return err;
+		for (size_t k = 0; k < flen; k++)
+			scale *= 10;
+	}
+	/* Bound the integer part before multiplying; anything this large is
+	 * out of range whatever the unit. */
+	if (ipart > MXG_RATE_MAX_MILLI)
+		return -ERANGE;
+
+	/* rate_milli = value * 1000 / seconds, value = (ipart*scale + fpart)
+	 * / scale, rounded to the nearest milli-connection per second. */
+	num = (ipart * scale + fpart) * 1000;
+	den = scale * units[i].seconds;
+	v = (num + den / 2) / den;
+	if (v < 1 || v > MXG_RATE_MAX_MILLI)
+		return -ERANGE;
+	*rate_milli = (uint32_t)v;
+	return 0;
+}
+
+static bool is_v4_mapped(const uint8_t addr[MXG_ADDR_LEN])
+{
+	static const uint8_t prefix[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+
+	return !memcmp(addr, prefix, sizeof(prefix));
+}
+
+int mxg_parse_addr(const char *s, uint8_t addr[MXG_ADDR_LEN], bool *is_v4)
+{
+	uint8_t buf[MXG_ADDR_LEN] = { 0 };
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (inet_pton(AF_INET, s, buf + 12) == 1) {
+		buf[10] = 0xff;
+		buf[11] = 0xff;
+		*is_v4 = true;
+	} else if (inet_pton(AF_INET6, s, buf) == 1) {
+		*is_v4 = false;
+	} else {
+		return -EINVAL;
+	}
+	memcpy(addr, buf, MXG_ADDR_LEN);
+	return 0;
+}
+
+int mxg_parse_cidr(const char *s, struct mxg_lpm_key *key)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash;
+	uint8_t addr[MXG_ADDR_LEN];
+	uint32_t len;
+	size_t hlen;
+	unsigned bit;
+	bool v4;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	slash = strchr(s, '/');
+	hlen = slash ? (size_t)(slash - s) : strlen(s);
+	if (!hlen || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	err = mxg_parse_addr(host, addr, &v4);
+	if (err)
+		return err;
+	if (slash) {
+		err = mxg_parse_u32(slash + 1, 0, v4 ? 32 : 128, &len);
+		if (err)
+			return err;
+	} else {
+		len = v4 ? 32 : 128;
+	}
+	if (v4)
+		len += MXG_V4_MAPPED_BITS;
+
+	/* Host bits set mean the operator wrote something other than what
+	 * the trie would match; refuse instead of silently masking. */
+	for (bit = len; bit < MXG_ADDR_LEN * 8; bit++)
+		if (addr[bit / 8] & (0x80 >> (bit % 8)))
+			return -EINVAL;
+
+	key->prefixlen = len;
+	memcpy(key->addr, addr, MXG_ADDR_LEN);
+	return 0;
+}
+
+void mxg_format_addr(const uint8_t addr[MXG_ADDR_LEN], char *buf, size_t len)
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	if (!len)
+		return;
+	if (is_v4_mapped(addr))
+		inet_ntop(AF_INET, addr + 12, tmp, sizeof(tmp));
+	else
+		inet_ntop(AF_INET6, addr, tmp, sizeof(tmp));
+	snprintf(buf, len, "%s", tmp);
+}
+
+void mxg_format_cidr(const struct mxg_lpm_key *key, char *buf, size_t len)
+{
+	char tmp[INET6_ADDRSTRLEN];
+
+	if (!len)
+		return;
+	/* A mapped key shorter than /96 covers more than IPv4: print it as
+	 * the IPv6 prefix it is. */
+	if (is_v4_mapped(key->addr) && key->prefixlen >= MXG_V4_MAPPED_BITS) {
+		inet_ntop(AF_INET, key->addr + 12, tmp, sizeof(tmp));
+		snprintf(buf, len, "%s/%u", tmp,
+			 key->prefixlen - MXG_V4_MAPPED_BITS);
+	} else {
+		inet_ntop(AF_INET6, key->addr, tmp, sizeof(tmp));
+		snprintf(buf, len, "%s/%u", tmp, key->prefixlen);
+	}
+}
+
+struct ports_ctx {
+	uint16_t *ports;
+	unsigned max;
+	unsigned n;
+};
+
+static int add_port(const char *item, void *data)
+{
+	struct ports_ctx *ctx = data;
+	uint32_t port;
+	unsigned i;
+	int err;
+
+	err = mxg_parse_u32(item, 1, 65535, &port);
+	if (err)
+		return err;
+	for (i = 0; i < ctx->n; i++)
+		if (ctx->ports[i] == port)
+			return -EINVAL;
+	if (ctx->n >= ctx->max)
+		return -ERANGE;
+	ctx->ports[ctx->n++] = (uint16_t)port;
+	return 0;
+}
+
+int mxg_parse_ports(const char *s, uint16_t *ports, unsigned max, unsigned *n)
+{
+	struct ports_ctx ctx = { .ports = ports, .max = max };
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	err = mxg_foreach_item(s, add_port, &ctx);
+	if (err)
+		return err;
+	if (!ctx.n)
+		return -EINVAL;
+	*n = ctx.n;
+	return 0;
+}
+
+int mxg_foreach_item(const char *s, int (*fn)(const char *item, void *ctx),
+		     void *ctx)
+{
+	static const char seps[] = ", \t";
+	char *copy, *item, *next;
+	int err = 0;
+
+	if (!s)
+		return -EINVAL;
+	copy = strdup(s);
+	if (!copy)
+		return -ENOMEM;
+	for (item = copy; *item; item = next) {
+		item += strspn(item, seps);
+		if (!*item)
+			break;
+		next = item + strcspn(item, seps);
+		if (*next)
+			*next++ = '\0';
+		err = fn(item, ctx);
+		if (err < 0)
+			break;
+		err = 0;
+	}
+	free(copy);
+	return err;
+}
+
+int mxg_check_class_name(const char *s)
+{
+	size_t len;
+
+	if (!s)
+		return -EINVAL;
+	len = strlen(s);
+	if (!len || len >= MXG_CLASS_NAME_LEN)
+		return -EINVAL;
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len)
+		return -EINVAL;
+	return 0;
+}
