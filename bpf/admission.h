@@ -78,7 +78,10 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
 			return MXG_PASS;
 	}
 
-	__sync_fetch_and_add(&src->syns, 1);
+	/* Only `mxguardctl top` reads these two: an increment lost to a
+	 * race costs nothing, a locked add on every SYN costs ~5 ns. The
+	 * bucket itself is exact. */
+	src->syns++;
 	for (int i = 0; i < MXG_CAS_RETRIES; i++) {
 		tat = *(volatile __u64 *)&src->tat_ns;
 		next = mxg_bucket_take(tat, now, cls->interval_ns,
@@ -88,7 +91,7 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
 		if (__sync_val_compare_and_swap(&src->tat_ns, tat, next) == tat)
 			return MXG_PASS;
 	}
-	__sync_fetch_and_add(&src->drops, 1);
+	src->drops++;
 	return MXG_DROP_RATE;
 }
 
@@ -105,7 +108,11 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 	if (bpf_map_lookup_elem(&mxg_deny, &key))
 		return MXG_DROP_DENY;
 
-	now = bpf_ktime_get_ns();
+	/* The coarse clock (one tick, 1-4 ms) is ~13 ns cheaper per SYN than
+	 * bpf_ktime_get_ns() and fine for per-source rates up to a few
+	 * hundred per second; it is CLOCK_MONOTONIC_COARSE, so userspace's
+	 * CLOCK_MONOTONIC stamps compare with it to within a tick. */
+	now = bpf_ktime_get_coarse_ns();
 	if (ban_applies(&key, class_idx, now))
 		return MXG_DROP_PENALTY;
 
