@@ -122,6 +122,9 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/sbin|$(PREFIX)/sbin|g' docs/mxguardd.service > \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/mxguardd.service
 	test -e $(DESTDIR)/etc/mxguard/mxguard.conf || \
 		install -m 600 docs/mxguard.conf.example $(DESTDIR)/etc/mxguard/mxguard.conf
 

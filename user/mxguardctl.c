@@ -1077,13 +1077,13 @@ static const struct command commands[] = {
 	{ "limit", "show", cmd_limit_show, "[CLASS]", "a class's limits", true },
 	{ "limit", "set", cmd_limit_set, "CLASS KEY=VALUE...", "change limits (rate, burst, source_conns, total_conns, ipv4_prefix, ipv6_prefix)", true },
 	{ "allow", "add", cmd_allow_add, "CIDR...", "never limit these sources", true },
-	{ "allow", "del", cmd_allow_del, "CIDR...", "", true },
-	{ "allow", "list", cmd_allow_list, "", "", true },
+	{ "allow", "del", cmd_allow_del, "CIDR...", "remove from the allow list", true },
+	{ "allow", "list", cmd_allow_list, "", "the allow list, with each entry's origin", true },
 	{ "deny", "add", cmd_deny_add, "CIDR...", "drop every SYN from these sources", true },
-	{ "deny", "del", cmd_deny_del, "CIDR...", "", true },
-	{ "deny", "list", cmd_deny_list, "", "", true },
+	{ "deny", "del", cmd_deny_del, "CIDR...", "remove from the deny list", true },
+	{ "deny", "list", cmd_deny_list, "", "the deny list, with each entry's origin", true },
 	{ "ban", "add", cmd_ban_add, "ADDR|CIDR [--ttl DURATION] [--class CLASS]...", "put a source in the penalty box", true },
-	{ "ban", "del", cmd_ban_del, "ADDR|CIDR", "", true },
+	{ "ban", "del", cmd_ban_del, "ADDR|CIDR", "take a source out of the penalty box", true },
 	{ "ban", "list", cmd_ban_list, "", "bans in force, with time left", true },
 	{ "unload", NULL, cmd_unload, "", "detach everything and remove the pins", true },
 	{ "help", NULL, cmd_help, "", "this help", false },
@@ -1099,11 +1099,17 @@ static void usage(FILE *out)
 		"  --pin-dir DIR    where mxguardd pinned its maps (default %s)\n"
 		"  -v, --verbose    also show libbpf's log\n\n",
 		MXG_DEFAULT_PIN_DIR);
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %s%s%s %-44s %s\n", commands[i].object,
+	/* One line per command, its help on the next: the docs test reads
+	 * the command lines (lower-case words are object and verb, the
+	 * arguments are upper-case or bracketed). */
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		fprintf(out, "  %s%s%s%s%s\n", commands[i].object,
 			commands[i].verb ? " " : "",
 			commands[i].verb ? commands[i].verb : "",
-			commands[i].args, commands[i].help);
+			commands[i].args[0] ? " " : "", commands[i].args);
+		if (commands[i].help[0])
+			fprintf(out, "      %s\n", commands[i].help);
+	}
 }
 
 static int cmd_help(struct ctl *ctl, int argc, char **argv)
