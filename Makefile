@@ -91,10 +91,13 @@ $(BUILD)/tools/%: tools/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -o $@
 
+# The commands of the README install what is missing first (Debian
+# packages, idempotent), then build in a sub-make that sees them.
 deps:
 	$(Q)tools/deps.sh
 
-test: all $(UNIT_BINS) $(BPFT_BINS)
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS)
 	$(Q)tests/run.sh $(BUILD)
 
 test-unit: $(UNIT_BINS)
@@ -106,10 +109,12 @@ test-bpf: all $(BPFT_BINS)
 test-integration: all
 	$(Q)tests/run.sh $(BUILD) integration
 
-demo: all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh $(BUILD)
 
-bench: all $(BUILD)/tools/mxg-bench
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench
 	$(Q)tools/bench.sh $(BUILD)
 
 vmlinux:
