@@ -1,0 +1,491 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# shellcheck shell=bash
+#
+# Shared helpers for the integration tests and the demo: a private network
+# namespace lab (one server, two clients), a private real Postfix instance
+# in the server namespace, mxguardd/mxguardctl wrappers, bounded waits, and
+# one cleanup path that removes everything the run created, also on failure
+# and on Ctrl-C.
+#
+# Source it, then call lab_init BUILD NAME. Everything this file creates is
+# named after the caller's PID so that two runs never collide.
+#
+# Topology: the server namespace holds a bridge (198.18.0.1, 2001:db8::1)
+# with one veth port per client; each client namespace holds the other end
+# (client N: 198.18.0.1N, 2001:db8::1N). A bridge keeps one server address
+# for Postfix while mxguardd attaches to the per-client ports, where each
+# client's SYNs arrive. Nothing has a default route, so no packet can leave
+# the lab even if a program misbehaves.
+
+LAB_V4_PREFIX=198.18.0.0/24
+LAB_V6_PREFIX=2001:db8::/64
+LAB_SERVER4=198.18.0.1
+LAB_SERVER6=2001:db8::1
+LAB_CLIENT4=(198.18.0.11 198.18.0.12)
+LAB_CLIENT6=(2001:db8::11 2001:db8::12)
+# Server-side ports of the bridge, one per client; only visible inside the
+# server namespace, so they need no per-run suffix.
+LAB_SPORTS=(mxs1 mxs2)
+LAB_RCPT_DOMAIN=lab.example
+LAB_RCPTS=(alice bob carol)
+
+LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2=""
+LAB_TMP="" LAB_PIN="" LAB_PF_DIR="" LAB_PF_ADDED=0 LAB_PF_STARTED=0
+LAB_MXGD_PIDS=()
+LAB_BG_PIDS=()
+LAB_CGROUP_PROGS_BEFORE=""
+PF_MAIN_CF=/etc/postfix/main.cf
+PF_LOCK=/run/lock/mxguard-test-postfix.lock
+
+log() { printf '%s: %s\n' "${LAB_NAME:-lab}" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+skip() { log "SKIP: $*"; exit 77; }
+pass() { log "ok: $*"; }
+
+# not CMD...: succeeds when CMD fails (usable where `!` is not, e.g. as an
+# argument of check or wait_until).
+not() { ! "$@"; }
+
+# check COND-DESCRIPTION CMD...: run CMD; fail the test with the description
+# when it is false. Keeps the assertions readable in the tests.
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else die "$what"; fi
+}
+
+# lab_require_env: what the bpf/netns tests need; skip (77) with the reason
+# when it is missing, so tests/run.sh can report it.
+lab_require_env() {
+	((EUID == 0)) || skip "needs root"
+	command -v ip >/dev/null || skip "needs iproute2 (ip)"
+	ip netns list >/dev/null 2>&1 || skip "ip netns unavailable"
+	if ! mountpoint -q /sys/fs/bpf; then
+		mount -t bpf bpf /sys/fs/bpf 2>/dev/null || skip "cannot mount bpffs on /sys/fs/bpf"
+	fi
+	local probe="mxgprobe-$$"
+	ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces"
+	ip netns del "$probe"
+}
+
+# lab_init BUILD NAME: common start of every test. Sets BUILD, the names, the
+# temp dir and the cleanup trap.
+lab_init() {
+	BUILD=$(cd "$1" 2>/dev/null && pwd) || die "build dir '$1' not found"
+	LAB_NAME=$2
+	lab_require_env
+	MXGD="$BUILD/mxguardd"
+	MXGCTL="$BUILD/mxguardctl"
+	local b
+	# The demo's unguarded phase and a lab check can run without them.
+	if ((${LAB_NEED_MXG:-1})); then
+		for b in "$MXGD" "$MXGCTL"; do
+			[[ -x $b ]] || die "$b not built (run make)"
+		done
+	fi
+	# LAB_PREFIX lets the demo use its own names (mxdemo...).
+	local pfx=${LAB_PREFIX:-mxg}
+	LAB_NS_S="${pfx}s-$$" LAB_NS_C1="${pfx}c1-$$" LAB_NS_C2="${pfx}c2-$$"
+	LAB_PIN="/sys/fs/bpf/${pfx}-test-$$"
+	trap lab_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	LAB_TMP=$(mktemp -d "/tmp/mxg-$LAB_NAME-$$.XXXXXX")
+	# The postfix user must reach the instance's queue below it.
+	chmod 755 "$LAB_TMP"
+	# Programs already on the cgroup root (another run's, maybe): cleanup
+	# checks only for ours.
+	LAB_CGROUP_PROGS_BEFORE=$(cgroup_prog_ids)
+}
+
+# Cleanup runs on every exit: each step on its own, errors ignored, so one
+# failed step never leaves the rest behind.
+lab_cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	local pid ns
+	for pid in "${LAB_BG_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${LAB_MXGD_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${LAB_MXGD_PIDS[@]}"; do
+		wait_pid_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null
+	done
+	if [[ -n $LAB_PF_DIR ]] && ((LAB_PF_STARTED)); then
+		timeout 20 postfix -c "$LAB_PF_DIR" stop >/dev/null 2>&1
+	fi
+	if ((LAB_PF_ADDED)); then
+		pf_alt_dir_del "$LAB_PF_DIR"
+	fi
+	# Anything still running in our namespaces is ours: the namespaces
+	# were created by this run.
+	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_S"; do
+		[[ -n $ns ]] && ip netns list | grep -qw "^$ns" || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+	done
+	# Detach and unpin through the CLI first: a sock_ops program attached
+	# to the cgroup root outlives the namespaces.
+	if [[ -n $LAB_PIN && -d $LAB_PIN && -x ${MXGCTL:-} ]]; then
+		timeout 20 "$MXGCTL" --pin-dir "$LAB_PIN" unload >/dev/null 2>&1
+	fi
+	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_S"; do
+		[[ -n $ns ]] && ip netns del "$ns" 2>/dev/null
+	done
+	[[ -n $LAB_PIN && -e $LAB_PIN ]] && rm -rf "$LAB_PIN"
+	[[ -n $LAB_TMP && -d $LAB_TMP ]] && rm -rf "$LAB_TMP"
+	exit "$rc"
+}
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; false
+# after SECONDS. The only way tests wait for something to happen.
+wait_until() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+wait_pid_gone() { wait_until "$2" pid_gone "$1"; }
+
+# ---------------------------------------------------------------- netns lab
+
+# lab_netns_up: server namespace with a bridge, two clients on veth ports.
+lab_netns_up() {
+	local s=$LAB_NS_S i c
+	ip netns add "$s"
+	ip netns add "$LAB_NS_C1"
+	ip netns add "$LAB_NS_C2"
+	ip -n "$s" link set lo up
+	ip -n "$s" link add br0 type bridge
+	# Port state goes straight to forwarding; no STP waits.
+	ip -n "$s" link set br0 type bridge stp_state 0 forward_delay 0
+	ip -n "$s" addr add "$LAB_SERVER4/24" dev br0
+	ip -n "$s" addr add "$LAB_SERVER6/64" dev br0 nodad
+	ip -n "$s" link set br0 up
+	for i in 0 1; do
+		c=$LAB_NS_C1
+		((i == 1)) && c=$LAB_NS_C2
+		# Both ends are created inside the namespaces: the links never
+		# exist in the root namespace, so names cannot collide there.
+		ip -n "$s" link add "${LAB_SPORTS[i]}" type veth peer name eth0 netns "$c"
+		ip -n "$s" link set "${LAB_SPORTS[i]}" master br0 up
+		ip -n "$c" link set lo up
+		ip -n "$c" addr add "${LAB_CLIENT4[i]}/24" dev eth0
+		ip -n "$c" addr add "${LAB_CLIENT6[i]}/64" dev eth0 nodad
+		ip -n "$c" link set eth0 up
+	done
+	wait_until 10 lab_reachable || die "lab network did not come up"
+}
+
+lab_reachable() {
+	addr_reachable "$LAB_NS_C1" "$LAB_SERVER4" &&
+		addr_reachable "$LAB_NS_C2" "$LAB_SERVER4" &&
+		addr_reachable "$LAB_NS_C2" "$LAB_SERVER6"
+}
+
+# addr_reachable NS ADDR: a TCP connect to the closed port 9 on ADDR is
+# refused, i.e. neighbour discovery worked and the server answered. (No
+# ping on a minimal Debian; the refusal proves the same.)
+addr_reachable() {
+	ip netns exec "$1" python3 - "$2" <<'EOF' >/dev/null 2>&1
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], 9), timeout=1).close()
+except ConnectionRefusedError:
+    sys.exit(0)
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+# ------------------------------------------------------------------ Postfix
+
+# The default main.cf must list an instance dir before `postfix -c` accepts
+# it. Several runs may edit it at once: serialise with a lock and only add
+# or remove our own entry.
+pf_alt_dirs_get() { postconf -c /etc/postfix -h alternate_config_directories 2>/dev/null || true; }
+
+pf_alt_dir_add() {
+	local dir=$1
+	(
+		flock -w 30 9 || exit 1
+		if [[ ! -e $PF_MAIN_CF ]]; then
+			cp /etc/postfix/main.cf.proto "$PF_MAIN_CF"
+		fi
+		local cur
+		cur=$(pf_alt_dirs_get)
+		postconf -c /etc/postfix -e "alternate_config_directories = ${cur:+$cur, }$dir"
+	) 9>"$PF_LOCK"
+}
+
+pf_alt_dir_del() {
+	local dir=$1
+	(
+		flock -w 30 9 || exit 1
+		local cur new="" d
+		cur=$(pf_alt_dirs_get)
+		for d in ${cur//,/ }; do
+			[[ $d == "$dir" ]] && continue
+			new+="${new:+, }$d"
+		done
+		postconf -c /etc/postfix -e "alternate_config_directories = $new"
+	) 9>"$PF_LOCK"
+}
+
+# pf_start [EXTRA main.cf lines...]: a private Postfix in the server
+# namespace that relays $LAB_RCPT_DOMAIN to discard: and knows the
+# recipients in LAB_RCPTS. Its log is $PF_LOG.
+pf_start() {
+	local d=$LAB_TMP/postfix r
+	LAB_PF_DIR=$d
+	PF_LOG=$d/log/maillog
+	mkdir -p "$d/queue" "$d/data" "$d/log"
+	chown postfix: "$d/data"
+	for r in "${LAB_RCPTS[@]}"; do
+		printf '%s@%s OK\n' "$r" "$LAB_RCPT_DOMAIN"
+	done >"$d/recipients"
+	cat >"$d/main.cf" <<EOF
+# Private lab instance for $LAB_NAME (pid $$); removed at exit.
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = mxg-postfix-$$
+maillog_file = $PF_LOG
+maillog_file_prefixes = /var, /dev/stdout, $d/log
+myhostname = mx.$LAB_RCPT_DOMAIN
+mydomain = $LAB_RCPT_DOMAIN
+mydestination =
+inet_protocols = all
+inet_interfaces = $LAB_SERVER4, [$LAB_SERVER6]
+mynetworks = 198.18.0.0/15, [2001:db8::]/32
+relay_domains = $LAB_RCPT_DOMAIN
+relay_recipient_maps = hash:$d/recipients
+relay_transport = discard:
+local_transport = error:local delivery is disabled
+alias_maps =
+alias_database =
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
+smtpd_junk_command_limit = 1000
+smtpd_client_connection_count_limit = 0
+biff = no
+EOF
+	local line
+	for line in "$@"; do
+		printf '%s\n' "$line" >>"$d/main.cf"
+	done
+	cp /etc/postfix/master.cf "$d/master.cf"
+	# Debian chroots smtpd into the queue directory; the lab needs none.
+	# Postfix commands check inet_interfaces against the local addresses:
+	# run them where the server address exists.
+	ip netns exec "$LAB_NS_S" postconf -c "$d" -F '*/*/chroot = n'
+	ip netns exec "$LAB_NS_S" postmap -c "$d" "hash:$d/recipients" || die "postmap failed"
+	pf_alt_dir_add "$d" || die "cannot add $d to alternate_config_directories"
+	LAB_PF_ADDED=1
+	ip netns exec "$LAB_NS_S" postfix -c "$d" check >"$LAB_TMP/postfix-check.log" 2>&1 || true
+	LAB_PF_STARTED=1
+	ip netns exec "$LAB_NS_S" postfix -c "$d" start >"$LAB_TMP/postfix-start.log" 2>&1 ||
+		die "postfix start failed: $(cat "$LAB_TMP/postfix-start.log" "$PF_LOG" 2>/dev/null)"
+	wait_until 30 smtp_banner_ok "$LAB_NS_C1" "$LAB_SERVER4" ||
+		die "postfix does not answer on $LAB_SERVER4:25: $(tail -20 "$PF_LOG" 2>/dev/null)"
+}
+
+# smtp_banner_ok NS ADDR: Postfix greets with 220 within 2 s.
+smtp_banner_ok() {
+	ip netns exec "$1" python3 - "$2" <<'EOF' >/dev/null 2>&1
+import socket, sys
+s = socket.create_connection((sys.argv[1], 25), timeout=2)
+s.settimeout(2)
+ok = s.recv(512).startswith(b"220 ")
+s.sendall(b"QUIT\r\n")
+s.close()
+sys.exit(0 if ok else 1)
+EOF
+}
+
+# send_mail NS SERVER RCPT [swaks args...]: deliver one mail with swaks;
+# prints swaks' transcript; exit status is swaks'.
+send_mail() {
+	local ns=$1 server=$2 rcpt=$3
+	shift 3
+	ip netns exec "$ns" timeout 30 swaks --server "$server" --port 25 \
+		--to "$rcpt" --from "sender@client.example" --helo "client.example" \
+		--timeout 10 --hide-informational "$@" 2>&1
+}
+
+# queue_id_of TRANSCRIPT: the "queued as" id from a swaks transcript.
+queue_id_of() { sed -n 's/.*250 .*queued as \([0-9A-Za-z]*\).*/\1/p' <<<"$1" | tail -1; }
+
+pf_log_has() { grep -qE "$1" "$PF_LOG" 2>/dev/null; }
+
+# ---------------------------------------------------------------- mxguard
+
+# conf_write FILE ON_EXIT [extra lines...]: a config for the lab: the two
+# server-side ports, a per-run pin dir.
+conf_write() {
+	local f=$1 on_exit=$2 line
+	shift 2
+	{
+		printf '# mxguard lab config for %s (pid %s)\n' "$LAB_NAME" "$$"
+		printf '[global]\n'
+		printf 'interfaces = %s, %s\n' "${LAB_SPORTS[0]}" "${LAB_SPORTS[1]}"
+		printf 'attach = %s\n' "${LAB_ATTACH:-auto}"
+		printf 'pin_dir = %s\n' "$LAB_PIN"
+		printf 'max_sources = 4096\n'
+		printf 'on_exit = %s\n' "$on_exit"
+		for line in "$@"; do
+			printf '%s\n' "$line"
+		done
+	} >"$f"
+}
+
+# in_server_net CMD...: run CMD in the server's network namespace only.
+# Not `ip netns exec`: that also unshares the mount namespace and remounts
+# /sys, which hides the global bpffs at /sys/fs/bpf; mxguardd would then pin
+# into a private bpffs that mxguardctl, bpftool and the next daemon never
+# see. nsenter --net keeps the real /sys/fs/bpf.
+in_server_net() { nsenter --net="/run/netns/$LAB_NS_S" "$@"; }
+
+# mxgd_start CONF LOG: run mxguardd in the server namespace (it attaches to
+# interfaces there) and wait for its ready line. Sets MXGD_PID.
+mxgd_start() {
+	local conf=$1 logf=$2
+	# nsenter itself, not in_server_net: a backgrounded function would be
+	# a subshell and $! its pid, so signals would miss the daemon.
+	nsenter --net="/run/netns/$LAB_NS_S" "$MXGD" -c "$conf" -f 2>"$logf" &
+	MXGD_PID=$!
+	LAB_MXGD_PIDS+=("$MXGD_PID")
+	if ! wait_until 30 mxgd_ready "$logf" "$MXGD_PID"; then
+		die "mxguardd did not become ready: $(tail -20 "$logf")"
+	fi
+	kill -0 "$MXGD_PID" 2>/dev/null || die "mxguardd exited after ready: $(tail -20 "$logf")"
+}
+
+# A reaped pid may be reused: cleanup must not signal it any more.
+mxgd_forget() {
+	local p keep=()
+	for p in "${LAB_MXGD_PIDS[@]}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	LAB_MXGD_PIDS=("${keep[@]}")
+}
+
+mxgd_ready() {
+	grep -q 'mxguardd: ready' "$1" 2>/dev/null && return 0
+	# Dead before ready: stop polling now (the caller reports the log).
+	kill -0 "$2" 2>/dev/null || return 2
+	return 1
+}
+
+# mxgd_stop [SIGNAL]: signal the daemon and wait for it (bounded); returns
+# its exit status.
+mxgd_stop() {
+	local sig=${1:-TERM} rc=0 gone=0
+	# stderr muted from the signal to the reaping: bash prints a "Killed"
+	# job notice after kill -9 that is expected here, not news.
+	{
+		kill "-$sig" "$MXGD_PID"
+		if wait_pid_gone "$MXGD_PID" 20; then
+			gone=1
+			wait "$MXGD_PID" || rc=$?
+		fi
+	} 2>/dev/null
+	((gone)) || die "mxguardd did not exit within 20 s of SIG$sig"
+	mxgd_forget "$MXGD_PID"
+	return "$rc"
+}
+
+ctl() { "$MXGCTL" --pin-dir "$LAB_PIN" "$@"; }
+ctl_json() { "$MXGCTL" -j --pin-dir "$LAB_PIN" "$@"; }
+
+# json_get PATH: a value from the JSON on stdin; PATH is dot-separated
+# (classes.smtp.dropped.rate). Missing keys are an error, not 0.
+json_get() {
+	python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(json.dumps(v) if isinstance(v, (dict, list)) else v)
+' "$1"
+}
+
+# mxg_stat CLASS FIELD: one counter from `mxguardctl -j stats`.
+mxg_stat() {
+	local out
+	out=$(ctl_json stats) || die "mxguardctl -j stats failed: $out"
+	json_get "classes.$1.$2" <<<"$out" || die "no classes.$1.$2 in stats: $out"
+}
+
+# xdp_attached IFACE: an XDP program (any mode) is on the server-side port.
+xdp_attached() { ip -n "$LAB_NS_S" -d link show dev "$1" | grep -qE 'xdp|prog/xdp'; }
+# tc_attached IFACE: a tc/bpf program is on the port's ingress.
+tc_attached() {
+	ip netns exec "$LAB_NS_S" bpftool net show dev "$1" 2>/dev/null |
+		sed -n '/^tc:/,/^flow_dissector:/p' | grep -q "$1"
+}
+guard_attached() { xdp_attached "$1" || tc_attached "$1"; }
+
+# cgroup_prog_ids: ids of the programs on the cgroup v2 root (sock_ops).
+cgroup_prog_ids() {
+	local root
+	root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[[ -n $root ]] || return 0
+	bpftool -j cgroup show "$root" 2>/dev/null |
+		python3 -c 'import json,sys
+try: d = json.load(sys.stdin)
+except Exception: d = []
+print(" ".join(str(p["id"]) for p in d))' 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- clients
+
+# tcp_burst NS ADDR PORT COUNT TIMEOUT: COUNT sequential connects from NS,
+# each with TIMEOUT seconds; closes each at once. Prints "OK FAIL".
+# With TIMEOUT below the kernel's 1 s initial SYN retransmission timeout,
+# each attempt sends exactly one SYN, so a guard's counters can be matched
+# exactly against these numbers.
+tcp_burst() {
+	ip netns exec "$1" python3 - "$2" "$3" "$4" "$5" <<'EOF'
+import socket, sys
+addr, port, count, tmo = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+ok = fail = 0
+for _ in range(count):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(tmo)
+    try:
+        s.connect((addr, port))
+        ok += 1
+    except OSError:
+        fail += 1
+    finally:
+        s.close()
+print(ok, fail)
+EOF
+}
+
+# tcp_connects NS ADDR [TIMEOUT]: one connection attempt succeeds.
+tcp_connects() {
+	local r
+	r=$(tcp_burst "$1" "$2" 25 1 "${3:-0.5}") || return 1
+	[[ $r == "1 0" ]]
+}

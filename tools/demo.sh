@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# `make demo`: what mxguard does for a mail server under a connection flood.
+# A netns lab with a real Postfix; one client floods port 25 (as many
+# connects as it can for FLOOD_SECS, holding each accepted connection
+# open like a slow spammer), another sends one real mail per second with
+# swaks. Run twice, without and with mxguardd, and print a table.
+#
+# Usage: tools/demo.sh BUILD   (root; about a minute; cleans up on exit)
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+# The demo uses the test lab's helpers under its own names.
+LAB_PREFIX=mxdemo
+. "$SRC/tests/integration/lib.sh"
+
+FLOOD_SECS=10
+LEGIT_MAILS=10
+GUARD_RATE=5/s
+GUARD_BURST=10
+
+lab_init "${1:?usage: $0 BUILD}" demo
+log "setting up the lab (namespaces $LAB_NS_S, $LAB_NS_C1, $LAB_NS_C2)"
+lab_netns_up
+# A small server: 20 smtpd processes, as on a modest MX. The flood's aim
+# is to keep them all busy so that legitimate senders wait or time out.
+pf_start "default_process_limit = 20"
+
+FLOOD_ADDR=${LAB_CLIENT4[0]}
+
+# flood NS ADDR SECS: connect as fast as possible for SECS (at most 64
+# connects pending, at most 200 accepted connections held open for 0.5 s
+# each, at most 500000 attempts). Connect timeout 0.5 s, below the 1 s SYN
+# retransmission timeout, so attempts == SYNs sent. Prints
+# "attempts accepted".
+flood() {
+	ip netns exec "$1" python3 - "$2" "$3" <<'EOF'
+import errno, selectors, socket, sys, time
+addr, secs = sys.argv[1], float(sys.argv[2])
+MAX_PENDING, MAX_HELD, MAX_ATTEMPTS, HOLD, TMO = 64, 200, 500000, 0.5, 0.5
+sel = selectors.DefaultSelector()
+pending, held = {}, []
+attempts = accepted = 0
+end = time.monotonic() + secs
+while time.monotonic() < end and attempts < MAX_ATTEMPTS:
+    now = time.monotonic()
+    while len(pending) < MAX_PENDING and attempts < MAX_ATTEMPTS:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        attempts += 1
+        err = s.connect_ex((addr, 25))
+        if err == errno.EINPROGRESS:
+            sel.register(s, selectors.EVENT_WRITE)
+            pending[s] = now + TMO
+        elif err == 0:
+            accepted += 1
+            held.append((now + HOLD, s))
+        else:
+            s.close()
+    for key, _ in sel.select(timeout=0.02):
+        s = key.fileobj
+        sel.unregister(s)
+        del pending[s]
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            accepted += 1
+            held.append((now + HOLD, s))
+        else:
+            s.close()
+    now = time.monotonic()
+    for s, deadline in list(pending.items()):
+        if deadline <= now:
+            sel.unregister(s)
+            del pending[s]
+            s.close()
+    held.sort(key=lambda t: t[0])
+    while held and (held[0][0] <= now or len(held) > MAX_HELD):
+        held.pop(0)[1].close()
+for s in pending:
+    s.close()
+for _, s in held:
+    s.close()
+print(attempts, accepted)
+EOF
+}
+
+# postfix_connects ADDR: "connect from" lines for ADDR in Postfix's log.
+postfix_connects() { grep -c " connect from [^ ]*\[$1\]" "$PF_LOG" 2>/dev/null || true; }
+
+# Wait (bounded, 30 s) until Postfix has worked through its backlog: the
+# count of connections it accepted from the flooder stops changing.
+settle_postfix() {
+	local last=-1 now i stable=0
+	for ((i = 0; i < 60 && stable < 4; i++)); do
+		now=$(postfix_connects "$FLOOD_ADDR")
+		if [[ $now == "$last" ]]; then stable=$((stable + 1)); else stable=0; fi
+		last=$now
+		sleep 0.5
+	done
+}
+
+# run_phase NAME: one flood + legitimate run. Appends a row to ROWS.
+ROWS=()
+run_phase() {
+	local name=$1 pf0 i qids=() mail_pids=() qid sent=0 delivered=0 drops=-
+	pf0=$(postfix_connects "$FLOOD_ADDR")
+	local d0=0
+	if [[ $name != "no guard" ]]; then
+		d0=$(guard_drops)
+	fi
+	log "$name: flooding from $FLOOD_ADDR for ${FLOOD_SECS}s, one mail/s from ${LAB_CLIENT4[1]}"
+	flood "$LAB_NS_C1" "$LAB_SERVER4" "$FLOOD_SECS" >"$LAB_TMP/flood" &
+	local flood_pid=$!
+	LAB_BG_PIDS+=("$flood_pid")
+	for ((i = 0; i < LEGIT_MAILS; i++)); do
+		send_mail "$LAB_NS_C2" "$LAB_SERVER4" "${LAB_RCPTS[i % ${#LAB_RCPTS[@]}]}@$LAB_RCPT_DOMAIN" \
+			>"$LAB_TMP/mail.$i" 2>&1 &
+		mail_pids+=("$!")
+		LAB_BG_PIDS+=("$!")
+		sent=$((sent + 1))
+		# Pace: the legitimate sender's schedule, not a timing assertion.
+		sleep 1
+	done
+	wait "$flood_pid" || true
+	# The mail senders are bounded by send_mail's timeout (30 s).
+	for i in "${mail_pids[@]}"; do
+		wait "$i" 2>/dev/null || true
+	done
+	for ((i = 0; i < LEGIT_MAILS; i++)); do
+		qid=$(queue_id_of "$(cat "$LAB_TMP/mail.$i")")
+		[[ -n $qid ]] && qids+=("$qid")
+	done
+	for qid in "${qids[@]}"; do
+		wait_until 10 pf_log_has "$qid: .*status=sent" && delivered=$((delivered + 1))
+	done
+	settle_postfix
+	local attempts accepted
+	read -r attempts accepted <"$LAB_TMP/flood"
+	local pf_acc=$(($(postfix_connects "$FLOOD_ADDR") - pf0))
+	if [[ $name != "no guard" ]]; then
+		drops=$(($(guard_drops) - d0))
+	fi
+	ROWS+=("$(printf '%-10s %12s %12s %14s %10s %10s %12s' "$name" \
+		"$attempts" "$accepted" "$pf_acc" "$sent" "$delivered" "$drops")")
+}
+
+guard_drops() {
+	ctl_json stats | python3 -c '
+import json, sys
+print(sum(json.load(sys.stdin)["classes"]["smtp"]["dropped"].values()))'
+}
+
+run_phase "no guard"
+
+conf=$LAB_TMP/mxguard.conf
+conf_write "$conf" detach "[class smtp]" "ports = 25" "rate = $GUARD_RATE" "burst = $GUARD_BURST"
+log "starting mxguardd (smtp: rate $GUARD_RATE, burst $GUARD_BURST per source)"
+mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
+run_phase "mxguardd"
+mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.log")"
+ctl unload >/dev/null 2>&1 || true
+
+echo
+printf '%-10s %12s %12s %14s %10s %10s %12s\n' phase "flood SYNs" "flood conns" \
+	"Postfix accept" "mails sent" delivered "guard drops"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "flood SYNs: connection attempts by the flooder (one SYN each); flood conns:"
+echo "handshakes it completed; Postfix accept: its smtpd 'connect from' lines;"
+echo "mails sent/delivered: the legitimate sender's swaks runs / status=sent."
