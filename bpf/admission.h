@@ -6,7 +6,8 @@
  * inlined array lookup.
  *
  * A judged SYN goes through the checks in ARCHITECTURE.md's order: allow
- * list, deny list, penalty box, (connection caps), per-source token bucket.
+ * list, deny list, penalty box, class and source connection caps (counted
+ * by conns.bpf.h), per-source token bucket.
  * Every verdict is counted per class in a per-CPU array.
  */
 #ifndef MXG_ADMISSION_H
@@ -18,19 +19,12 @@
 #include "maps.bpf.h"
 #include "parsing.h"
 #include "bucket.h"
+#include "source.bpf.h"
 
 /* Compare-and-swap attempts on one source's TAT. Each failure means another
  * CPU admitted a SYN from the same source in between, so the bucket is being
  * drained from several CPUs at once: after this many, drop. */
 #define MXG_CAS_RETRIES 8
-
-static __always_inline void count_verdict(__u32 slot, __u32 what)
-{
-	struct mxg_stats *stats = bpf_map_lookup_elem(&mxg_stats, &slot);
-
-	if (stats && what < MXG_VERDICT_COUNT)
-		stats->count[what]++;
-}
 
 static __always_inline int ban_applies(const struct mxg_lpm_key *key,
 				       __u32 class_idx, __u64 now)
@@ -45,23 +39,14 @@ static __always_inline int ban_applies(const struct mxg_lpm_key *key,
 }
 
 /* Take one token from the source's bucket, creating the source if new. */
-static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
-						   __u32 class_idx,
+static __always_inline enum mxg_verdict take_token(const struct mxg_source_key *key,
 						   const struct mxg_class *cls,
 						   __u64 now)
 {
-	const __u8 *mask = syn->is_v4 ? cls->mask4 : cls->mask;
-	struct mxg_source_key key = { .class_idx = class_idx };
 	struct mxg_source *src;
 	__u64 tat, next;
 
-	/* Aggregate by prefix: a /64 of IPv6 addresses is one source. */
-#pragma unroll
-	for (int i = 0; i < MXG_ADDR_LEN; i += 4)
-		*(__u32 *)&key.addr[i] = *(const __u32 *)&syn->saddr[i] &
-					 *(const __u32 *)&mask[i];
-
-	src = bpf_map_lookup_elem(&mxg_sources, &key);
+	src = bpf_map_lookup_elem(&mxg_sources, key);
 	if (!src) {
 		/* burst >= 1, so a new source's first SYN always passes. */
 		struct mxg_source fresh = {
@@ -69,11 +54,11 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
 			.syns = 1,
 		};
 
-		if (!bpf_map_update_elem(&mxg_sources, &key, &fresh,
+		if (!bpf_map_update_elem(&mxg_sources, key, &fresh,
 					 BPF_NOEXIST))
 			return MXG_PASS;
 		/* Another CPU created it first: judge against its entry. */
-		src = bpf_map_lookup_elem(&mxg_sources, &key);
+		src = bpf_map_lookup_elem(&mxg_sources, key);
 		if (!src)
 			return MXG_PASS;
 	}
@@ -100,6 +85,7 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 						  const struct mxg_class *cls)
 {
 	struct mxg_lpm_key key = { .prefixlen = MXG_ADDR_LEN * 8 };
+	struct mxg_source_key src;
 	__u64 now;
 
 	__builtin_memcpy(key.addr, syn->saddr, MXG_ADDR_LEN);
@@ -116,20 +102,35 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 	if (ban_applies(&key, class_idx, now))
 		return MXG_DROP_PENALTY;
 
+	/* Aggregate by prefix: a /64 of IPv6 addresses is one source. */
+	source_key(&src, syn->saddr, syn->is_v4, class_idx, cls);
+	if (cls->total_conns) {
+		struct mxg_class_conns *total =
+			bpf_map_lookup_elem(&mxg_class_conns, &class_idx);
+
+		if (total && total->conns >= cls->total_conns)
+			return MXG_DROP_TOTAL_CONNS;
+	}
+	if (cls->source_conns) {
+		struct mxg_conn *c = bpf_map_lookup_elem(&mxg_conns, &src);
+
+		if (c && c->conns >= cls->source_conns)
+			return MXG_DROP_SOURCE_CONNS;
+	}
+
 	if (!cls->interval_ns)
 		return MXG_PASS;
-	return take_token(syn, class_idx, cls, now);
+	return take_token(&src, cls, now);
 }
 
 /* Returns non-zero to drop the frame. */
 static __always_inline int judge_frame(void *data, void *data_end)
 {
-	struct mxg_syn syn;
-	struct mxg_port *port;
-	struct mxg_class *cls;
+	const struct mxg_class *cls;
 	enum mxg_verdict verdict;
 	enum mxg_frame frame;
-	__u32 key, class_idx;
+	struct mxg_syn syn;
+	__u32 class_idx;
 
 	frame = parse_frame(data, data_end, &syn);
 	if (frame != MXG_FRAME_SYN) {
@@ -140,15 +141,8 @@ static __always_inline int judge_frame(void *data, void *data_end)
 		return 0;
 	}
 
-	key = syn.dport;
-	port = bpf_map_lookup_elem(&mxg_ports, &key);
-	if (!port || !port->guarded)
-		return 0;
-	class_idx = port->class_idx;
-	if (class_idx >= MXG_MAX_CLASSES)
-		return 0;
-	cls = bpf_map_lookup_elem(&mxg_classes, &class_idx);
-	if (!cls || !cls->name[0])
+	cls = port_class(syn.dport, &class_idx);
+	if (!cls)
 		return 0;
 
 	verdict = admit_syn(&syn, class_idx, cls);

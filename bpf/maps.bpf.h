@@ -68,4 +68,59 @@ struct {
 	__type(value, struct mxg_link);
 } mxg_links SEC(".maps");
 
+/* Sized like mxg_sources by the loader; allocated as used, since only
+ * sources that completed a handshake ever get an entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MXG_DEFAULT_MAX_SOURCES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mxg_source_key);
+	__type(value, struct mxg_conn);
+} mxg_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MXG_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct mxg_class_conns);
+} mxg_class_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mxg_conn_mark);
+} mxg_conn_marks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_settings);
+} mxg_settings SEC(".maps");
+
+/* The two lookups every program makes. */
+
+static __always_inline void count_verdict(__u32 slot, __u32 what)
+{
+	struct mxg_stats *stats = bpf_map_lookup_elem(&mxg_stats, &slot);
+
+	if (stats && what < MXG_VERDICT_COUNT)
+		stats->count[what]++;
+}
+
+/* The class of a destination (or local) port, NULL when not guarded. */
+static __always_inline const struct mxg_class *port_class(__u32 port,
+							  __u32 *class_idx)
+{
+	struct mxg_port *p = bpf_map_lookup_elem(&mxg_ports, &port);
+	struct mxg_class *cls;
+
+	if (!p || !p->guarded || p->class_idx >= MXG_MAX_CLASSES)
+		return NULL;
+	*class_idx = p->class_idx;
+	cls = bpf_map_lookup_elem(&mxg_classes, class_idx);
+	return cls && cls->name[0] ? cls : NULL;
+}
+
 #endif /* MXG_MAPS_BPF_H */

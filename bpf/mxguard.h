@@ -43,6 +43,10 @@
 #define MXG_MAP_BANS "mxg_bans"
 #define MXG_MAP_STATS "mxg_stats"
 #define MXG_MAP_LINKS "mxg_links"
+#define MXG_MAP_CONNS "mxg_conns"
+#define MXG_MAP_CLASS_CONNS "mxg_class_conns"
+#define MXG_MAP_CONN_MARKS "mxg_conn_marks"
+#define MXG_MAP_SETTINGS "mxg_settings"
 
 /*
  * What admission decided for one judged SYN. Every verdict is counted per
@@ -65,6 +69,7 @@ enum mxg_verdict {
 enum mxg_global_counter {
 	MXG_GLOBAL_MALFORMED = 0, /* a header truncated or inconsistent */
 	MXG_GLOBAL_FRAGMENT,	  /* a non-first fragment, cannot be judged */
+	MXG_GLOBAL_CONNS_UNTRACKED, /* a connection not counted: map full */
 	MXG_GLOBAL_COUNT,
 };
 
@@ -138,6 +143,38 @@ struct mxg_ban {
 	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0 = until removed */
 };
 
+/*
+ * Concurrent connections, counted by the sock_ops program when a passive
+ * connection on a guarded port is established and uncounted when it
+ * closes, whichever way. Not an LRU: an evicted count would be a lost one.
+ * mxg_conns: hash, key = masked source + class (as mxg_sources).
+ */
+struct mxg_conn {
+	__u32 conns;		/* established now */
+	__u32 pad;
+	__u64 last_ns;		/* last change, for the daemon's sweep of zeros */
+};
+
+/* mxg_class_conns: array [MXG_MAX_CLASSES], the class totals. */
+struct mxg_class_conns {
+	__u64 conns;
+};
+
+/* mxg_conn_marks: socket local storage on every counted socket, holding
+ * the exact key it was counted under, so it is uncounted once and under
+ * the same key even if the class's prefix changed in between. */
+struct mxg_conn_mark {
+	struct mxg_source_key key;
+	__u32 counted;		/* 1 from the count until the uncount */
+};
+
+/* mxg_settings: array [1], what the programs need beside the classes. */
+struct mxg_settings {
+	/* Only sockets of this network namespace are counted (the daemon's,
+	 * where the guarded interfaces are); 0 = every namespace. */
+	__u64 netns_cookie;
+};
+
 /* mxg_stats: per-CPU array [MXG_MAX_CLASSES + 1]; slot MXG_MAX_CLASSES
  * holds enum mxg_global_counter, the others enum mxg_verdict. */
 #define MXG_STATS_GLOBAL MXG_MAX_CLASSES
@@ -169,6 +206,8 @@ struct mxg_link {
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
+_Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
+_Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
 _Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
 _Static_assert(sizeof(struct mxg_class) == 88, "mxg_class layout");
 _Static_assert(sizeof(struct mxg_source_key) == 20, "mxg_source_key layout");

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "parse.h"
+#include "loader.h"
 #include "maps.h"
 #include "bpf/frames.h"
 
@@ -199,16 +200,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mxg-bench: cannot load the BPF object (root?)\n");
 		goto out;
 	}
-	m = (struct mxg_maps){
-		.ports = bpf_map__fd(skel->maps.mxg_ports),
-		.classes = bpf_map__fd(skel->maps.mxg_classes),
-		.sources = bpf_map__fd(skel->maps.mxg_sources),
-		.allow = bpf_map__fd(skel->maps.mxg_allow),
-		.deny = bpf_map__fd(skel->maps.mxg_deny),
-		.bans = bpf_map__fd(skel->maps.mxg_bans),
-		.stats = bpf_map__fd(skel->maps.mxg_stats),
-		.links = bpf_map__fd(skel->maps.mxg_links),
-	};
+	mxg_maps_from_skel(skel, &m);
 	if (mxg_config_load_string("bench", bench_config, cfg, err, sizeof(err)) ||
 	    mxg_limits_apply(&m, cfg, err, sizeof(err)) ||
 	    mxg_class_find(&m, "smtp", &smtp, &cls)) {

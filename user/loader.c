@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <mntent.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -158,20 +160,28 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 		return ret;
 	}
 
-	l->maps.ports = bpf_map__fd(l->skel->maps.mxg_ports);
-	l->maps.classes = bpf_map__fd(l->skel->maps.mxg_classes);
-	l->maps.sources = bpf_map__fd(l->skel->maps.mxg_sources);
-	l->maps.allow = bpf_map__fd(l->skel->maps.mxg_allow);
-	l->maps.deny = bpf_map__fd(l->skel->maps.mxg_deny);
-	l->maps.bans = bpf_map__fd(l->skel->maps.mxg_bans);
-	l->maps.stats = bpf_map__fd(l->skel->maps.mxg_stats);
-	l->maps.links = bpf_map__fd(l->skel->maps.mxg_links);
+	mxg_maps_from_skel(l->skel, &l->maps);
 	return 0;
 
 fail:
 	snprintf(err, errlen, "cannot prepare the BPF object: %s",
 		 strerror(-ret));
 	return ret;
+}
+
+void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m)
+{
+	m->ports = bpf_map__fd(skel->maps.mxg_ports);
+	m->classes = bpf_map__fd(skel->maps.mxg_classes);
+	m->sources = bpf_map__fd(skel->maps.mxg_sources);
+	m->allow = bpf_map__fd(skel->maps.mxg_allow);
+	m->deny = bpf_map__fd(skel->maps.mxg_deny);
+	m->bans = bpf_map__fd(skel->maps.mxg_bans);
+	m->stats = bpf_map__fd(skel->maps.mxg_stats);
+	m->links = bpf_map__fd(skel->maps.mxg_links);
+	m->conns = bpf_map__fd(skel->maps.mxg_conns);
+	m->class_conns = bpf_map__fd(skel->maps.mxg_class_conns);
+	m->settings = bpf_map__fd(skel->maps.mxg_settings);
 }
 
 static void link_pin_path(char *buf, size_t len, const char *pin_dir,
@@ -464,7 +474,7 @@ int mxg_unpin_all(const char *pin_dir)
 	if (!dir)
 		return -errno;
 	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, de->d_name);
 		if (unlink(path) && !ret)
@@ -473,6 +483,202 @@ int mxg_unpin_all(const char *pin_dir)
 	closedir(dir);
 	if (rmdir(pin_dir) && !ret)
 		ret = -errno;
+	return ret;
+}
+
+/* ---- the connection counter ---- */
+
+
+int mxg_find_cgroup2(const char *configured, char *out, size_t len,
+		     char *err, size_t errlen)
+{
+	struct mntent *ent;
+	struct statfs fs;
+	FILE *mounts;
+
+	if (configured && configured[0]) {
+		if (statfs(configured, &fs) || fs.f_type != CGROUP2_SUPER_MAGIC) {
+			snprintf(err, errlen, "[global] cgroup = %s is not a cgroup v2 directory (mount -t cgroup2 none %s)",
+				 configured, configured);
+			return -ENOTDIR;
+		}
+		snprintf(out, len, "%s", configured);
+		return 0;
+	}
+	mounts = setmntent("/proc/self/mounts", "r");
+	if (!mounts) {
+		snprintf(err, errlen, "cannot read /proc/self/mounts: %s",
+			 strerror(errno));
+		return -errno;
+	}
+	while ((ent = getmntent(mounts))) {
+		if (!strcmp(ent->mnt_type, "cgroup2")) {
+			snprintf(out, len, "%s", ent->mnt_dir);
+			endmntent(mounts);
+			return 0;
+		}
+	}
+	endmntent(mounts);
+	snprintf(err, errlen, "no cgroup v2 mount found, needed to count connections (mount -t cgroup2 none /sys/fs/cgroup, or set [global] cgroup)");
+	return -ENOENT;
+}
+
+/* Pin fd as pin_dir/name, atomically replacing what was pinned there (an
+ * old link is released, hence detached, only once the new one holds). */
+static int pin_replace(int fd, const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	/* bpffs refuses names with a dot. */
+	snprintf(tmp, sizeof(tmp), "%s/%s_new", pin_dir, name);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		int ret = -errno;
+
+		unlink(tmp);
+		return ret;
+	}
+	return 0;
+}
+
+static uint64_t netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+		cookie = 0;
+	close(fd);
+	return cookie;
+}
+
+/* Count the connections that already exist (idempotent: marked sockets
+ * are skipped). */
+static int seed_counts(struct mxg_loader *l)
+{
+	struct bpf_link *link;
+	char buf[256];
+	int fd, ret = 0;
+	ssize_t n;
+
+	link = bpf_program__attach_iter(l->skel->progs.mxg_conn_seed, NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+out:
+	bpf_link__destroy(link);
+	return ret;
+}
+
+int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
+		       char *err, size_t errlen)
+{
+	struct mxg_settings settings = { .netns_cookie = netns_cookie() };
+	struct bpf_link *close_link = NULL, *ops_link = NULL;
+	char cgroup[PATH_MAX];
+	uint32_t zero = 0;
+	int cg_fd = -1, ret;
+
+	ret = mxg_find_cgroup2(cfg->cgroup, cgroup, sizeof(cgroup), err,
+			       errlen);
+	if (ret)
+		return ret;
+	if (bpf_map_update_elem(l->maps.settings, &zero, &settings, BPF_ANY)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot write %s: %s", MXG_MAP_SETTINGS,
+			 strerror(errno));
+		return ret;
+	}
+
+	/* Order matters: the close tracepoint first, so that no counted
+	 * socket can close unseen; then sock_ops, so that no new connection
+	 * is missed; then the pass over the existing ones. A socket seen by
+	 * two of them is counted once: the mark says so. */
+	close_link = bpf_program__attach(l->skel->progs.mxg_conn_close);
+	if (!close_link) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot attach the connection close tracepoint: %s",
+			 strerror(errno));
+		goto out;
+	}
+	ret = pin_replace(bpf_link__fd(close_link), l->pin_dir, MXG_PIN_CONN_CLOSE);
+	if (ret) {
+		snprintf(err, errlen, "cannot pin the close tracepoint link: %s",
+			 strerror(-ret));
+		goto out;
+	}
+
+	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open cgroup %s: %s", cgroup,
+			 strerror(errno));
+		goto out;
+	}
+	ops_link = bpf_program__attach_cgroup(l->skel->progs.mxg_sockops, cg_fd);
+	if (!ops_link) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot attach sock_ops to cgroup %s: %s",
+			 cgroup, strerror(errno));
+		goto out;
+	}
+	ret = pin_replace(bpf_link__fd(ops_link), l->pin_dir, MXG_PIN_SOCKOPS);
+	if (ret) {
+		snprintf(err, errlen, "cannot pin the sock_ops link: %s",
+			 strerror(-ret));
+		goto out;
+	}
+
+	ret = seed_counts(l);
+	if (ret) {
+		snprintf(err, errlen, "cannot count the existing connections: %s",
+			 strerror(-ret));
+		goto out;
+	}
+	mxg_info("counting connections: sock_ops on %s", cgroup);
+out:
+	/* The pinned links keep them attached after this. */
+	bpf_link__destroy(ops_link);
+	bpf_link__destroy(close_link);
+	if (cg_fd >= 0)
+		close(cg_fd);
+	return ret;
+}
+
+int mxg_counter_detach(const char *pin_dir)
+{
+	static const char *const names[] = { MXG_PIN_SOCKOPS, MXG_PIN_CONN_CLOSE };
+	char path[PATH_MAX];
+	int ret = 0, fd;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		/* Tracing links have no LINK_DETACH: dropping the pin, the
+		 * last reference once no mxguardd runs, detaches them. */
+		if (bpf_link_detach(fd) && errno != EOPNOTSUPP && errno != EINVAL &&
+		    !ret)
+			ret = -errno;
+		close(fd);
+		unlink(path);
+	}
 	return ret;
 }
 

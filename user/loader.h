@@ -13,6 +13,10 @@
 
 struct mxguard;	/* the skeleton */
 
+/* Links pinned in pin_dir besides the maps. */
+#define MXG_PIN_SOCKOPS "link_sockops"
+#define MXG_PIN_CONN_CLOSE "link_conn_close"
+
 struct mxg_loader {
 	struct mxguard *skel;
 	struct mxg_maps maps;	/* the skeleton's map fds (not owned) */
@@ -44,6 +48,22 @@ int mxg_detach_all(const struct mxg_maps *m, const char *pin_dir);
 
 /* Remove every pin under pin_dir and the directory itself. */
 int mxg_unpin_all(const char *pin_dir);
+
+/* The connection counter: the close tracepoint, sock_ops on the cgroup v2
+ * root (or [global] cgroup), and a pass over the existing connections. It
+ * stays attached across a clean stop (it never drops anything), so the
+ * counts are still exact at the next start; unload removes it. */
+int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
+		       char *err, size_t errlen);
+int mxg_counter_detach(const char *pin_dir);
+
+/* The cgroup v2 directory: the configured one, checked, or the first
+ * cgroup2 mount. */
+int mxg_find_cgroup2(const char *configured, char *out, size_t len,
+		     char *err, size_t errlen);
+
+/* The map fds of a loaded skeleton (not owned). */
+void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m);
 
 void mxg_loader_close(struct mxg_loader *l);
 

@@ -22,6 +22,9 @@ static const struct {
 	{ MXG_MAP_BANS, offsetof(struct mxg_maps, bans) },
 	{ MXG_MAP_STATS, offsetof(struct mxg_maps, stats) },
 	{ MXG_MAP_LINKS, offsetof(struct mxg_maps, links) },
+	{ MXG_MAP_CONNS, offsetof(struct mxg_maps, conns) },
+	{ MXG_MAP_CLASS_CONNS, offsetof(struct mxg_maps, class_conns) },
+	{ MXG_MAP_SETTINGS, offsetof(struct mxg_maps, settings) },
 };
 
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
@@ -452,4 +455,39 @@ const char *mxg_link_mode_name(uint32_t mode)
 	default:
 		return "none";
 	}
+}
+
+int mxg_class_conns_read(const struct mxg_maps *m,
+			 uint64_t out[MXG_MAX_CLASSES])
+{
+	struct mxg_class_conns c;
+
+	for (uint32_t i = 0; i < MXG_MAX_CLASSES; i++) {
+		if (bpf_map_lookup_elem(m->class_conns, &i, &c))
+			return -errno;
+		out[i] = c.conns;
+	}
+	return 0;
+}
+
+int mxg_conns_sweep(int fd, uint64_t now_ns, uint64_t idle_ns)
+{
+	struct mxg_source_key key, next, *prev = NULL;
+	struct mxg_conn c;
+	int swept = 0;
+
+	/* Deleting the entry just returned by get_next_key makes the walk
+	 * restart, so keep the previous key only when it stays. A source
+	 * that connects again between the read and the delete loses that
+	 * one count (counts err low, never high); idle_ns makes it rare. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!bpf_map_lookup_elem(fd, &next, &c) && !c.conns &&
+		    now_ns > c.last_ns + idle_ns && !bpf_map_delete_elem(fd, &next)) {
+			swept++;
+			continue;	/* prev stays: its successor is new */
+		}
+		key = next;
+		prev = &key;
+	}
+	return errno == ENOENT ? swept : -errno;
 }

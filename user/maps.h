@@ -14,9 +14,10 @@
 
 struct mxg_maps {
 	int ports, classes, sources, allow, deny, bans, stats, links;
+	int conns, class_conns, settings;
 };
 
-#define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1 }
+#define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
 
 /* Open every pinned map under pin_dir. -ENOENT when nothing is pinned
  * there; -EPERM/-EACCES when not allowed. err gets a one-line reason. */
@@ -75,5 +76,12 @@ int mxg_links_read(const struct mxg_maps *m,
 int mxg_link_write(const struct mxg_maps *m, uint32_t slot,
 		   const struct mxg_link *link);
 const char *mxg_link_mode_name(uint32_t mode);
+
+/* Concurrent connections of every class (mxg_class_conns). */
+int mxg_class_conns_read(const struct mxg_maps *m,
+			 uint64_t out[MXG_MAX_CLASSES]);
+/* Delete per-source connection entries at zero and idle for idle_ns;
+ * returns how many, or -errno. */
+int mxg_conns_sweep(int fd, uint64_t now_ns, uint64_t idle_ns);
 
 #endif

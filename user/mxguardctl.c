@@ -92,44 +92,43 @@ static const enum mxg_verdict drop_order[] = {
 
 /* ---- sources: read in batches, the LRU may hold millions ---- */
 
-struct source_entry {
-	struct mxg_source_key key;
-	struct mxg_source val;
-};
-
-static int sources_read(const struct mxg_maps *m, struct source_entry **out,
-			size_t *n)
+/* Every key and value of a hash map whose keys are struct mxg_source_key,
+ * read BATCH at a time. */
+static int batch_read(int fd, size_t vsize, struct mxg_source_key **keys_out,
+		      void **vals_out, size_t *n)
 {
-	struct mxg_source_key keys[BATCH];
-	struct mxg_source vals[BATCH];
-	struct source_entry *all = NULL, *grown;
+	struct mxg_source_key *keys = NULL;
+	unsigned char *vals = NULL;
 	size_t cap = 0, count = 0;
 	__u64 in = 0, next = 0;
 	bool first = true;
-	int ret = 0;
+	int ret;
 
 	for (;;) {
 		__u32 got = BATCH;
 
-		ret = bpf_map_lookup_batch(m->sources, first ? NULL : &in,
-					   &next, keys, vals, &got, NULL);
+		if (count + BATCH > cap) {
+			void *k, *v;
+
+			cap = (count + BATCH) * 2;
+			k = realloc(keys, cap * sizeof(*keys));
+			v = k ? realloc(vals, cap * vsize) : NULL;
+			if (k)
+				keys = k;
+			if (!k || !v) {
+				ret = -ENOMEM;
+				break;
+			}
+			vals = v;
+		}
+		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &next,
+					   keys + count, vals + count * vsize,
+					   &got, NULL);
 		if (ret && errno != ENOENT) {
 			ret = -errno;
 			break;
 		}
-		if (count + got > cap) {
-			cap = (count + got) * 2;
-			grown = realloc(all, cap * sizeof(*all));
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			all = grown;
-		}
-		for (__u32 i = 0; i < got; i++) {
-			all[count].key = keys[i];
-			all[count++].val = vals[i];
-		}
+		count += got;
 		if (ret) {	/* ENOENT: that was the last batch */
 			ret = 0;
 			break;
@@ -138,12 +137,62 @@ static int sources_read(const struct mxg_maps *m, struct source_entry **out,
 		first = false;
 	}
 	if (ret) {
-		free(all);
+		free(keys);
+		free(vals);
 		return ret;
 	}
-	*out = all;
+	*keys_out = keys;
+	*vals_out = vals;
 	*n = count;
 	return 0;
+}
+
+/* One line of `top`: a source's rate state and its connections. */
+struct source_row {
+	struct mxg_source_key key;
+	struct mxg_source rate;
+	uint32_t conns;
+};
+
+/* Rows from the map top ranks by (sources or conns), the other map's
+ * figures looked up for each. */
+static int rows_read(const struct mxg_maps *m, bool by_conns,
+		     struct source_row **out, size_t *n)
+{
+	struct mxg_source_key *keys;
+	struct source_row *rows;
+	void *vals;
+	size_t count;
+	int ret;
+
+	ret = by_conns ? batch_read(m->conns, sizeof(struct mxg_conn), &keys, &vals, &count) :
+			 batch_read(m->sources, sizeof(struct mxg_source), &keys, &vals, &count);
+	if (ret)
+		return ret;
+	rows = calloc(count ? count : 1, sizeof(*rows));
+	if (!rows) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < count; i++) {
+		struct mxg_conn c;
+
+		rows[i].key = keys[i];
+		if (by_conns) {
+			rows[i].conns = ((struct mxg_conn *)vals)[i].conns;
+			bpf_map_lookup_elem(m->sources, &keys[i], &rows[i].rate);
+		} else {
+			rows[i].rate = ((struct mxg_source *)vals)[i];
+			if (!bpf_map_lookup_elem(m->conns, &keys[i], &c))
+				rows[i].conns = c.conns;
+		}
+	}
+	*out = rows;
+	*n = count;
+out:
+	free(keys);
+	free(vals);
+	return ret;
 }
 
 static void format_source(const struct mxg_source_key *key,
@@ -197,6 +246,24 @@ static void format_ports(const struct mxg_maps *m, uint32_t idx, char *buf,
 	}
 }
 
+/* The id of a pinned link, 0 when there is none. */
+static uint32_t pinned_link_id(const char *pin_dir, const char *name)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	struct mxg_link links[MXG_MAX_LINKS];
@@ -205,8 +272,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	__u32 info_len = sizeof(info);
 	struct json *j = &ctl->out;
 	int nallow, ndeny, nbans, ret;
-	struct source_entry *src = NULL;
+	struct mxg_source_key *keys = NULL;
+	void *vals = NULL;
 	size_t nsrc = 0;
+	uint32_t counting;
 	bool daemon_running = false;
 	int lock_fd;
 
@@ -218,12 +287,15 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	if (!ret)
 		ret = mxg_classes_read(&ctl->maps, classes);
 	if (!ret)
-		ret = sources_read(&ctl->maps, &src, &nsrc);
+		ret = batch_read(ctl->maps.sources, sizeof(struct mxg_source),
+				 &keys, &vals, &nsrc);
 	if (ret) {
 		ctl_error(ctl, "cannot read the maps: %s", strerror(-ret));
 		return ret;
 	}
-	free(src);
+	free(keys);
+	free(vals);
+	counting = pinned_link_id(ctl->pin_dir, MXG_PIN_SOCKOPS);
 	bpf_obj_get_info_by_fd(ctl->maps.sources, &info, &info_len);
 	nallow = count_entries(ctl->maps.allow, sizeof(struct mxg_lpm_key));
 	ndeny = count_entries(ctl->maps.deny, sizeof(struct mxg_lpm_key));
@@ -275,6 +347,11 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 			json_end_object(j);
 		}
 		json_end_array(j);
+		json_key(j, "counter");
+		json_begin_object(j);
+		json_kv_bool(j, "attached", counting != 0);
+		json_kv_u64(j, "link_id", counting);
+		json_end_object(j);
 		json_key(j, "sources");
 		json_begin_object(j);
 		json_kv_u64(j, "tracked", nsrc);
@@ -322,6 +399,11 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		printf("class       %s: ports %s\n", classes[c].name,
 		       nports ? buf : "none");
 	}
+	if (counting)
+		printf("counter     sock_ops on the cgroup v2 root (link id %u)\n",
+		       counting);
+	else
+		printf("counter     not attached: connections are not counted\n");
 	printf("sources     %zu tracked of %u\n", nsrc, info.max_entries);
 	printf("rules       allow %d, deny %d, bans %d\n", nallow, ndeny, nbans);
 	printf("tuner       off (scale 1.00)\n");
@@ -334,6 +416,7 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 {
 	struct mxg_stats stats[MXG_MAX_CLASSES + 1];
 	struct mxg_class classes[MXG_MAX_CLASSES];
+	uint64_t conns[MXG_MAX_CLASSES];
 	struct json *j = &ctl->out;
 	int ret;
 
@@ -344,6 +427,8 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 	ret = mxg_classes_read(&ctl->maps, classes);
 	if (!ret)
 		ret = mxg_stats_read(&ctl->maps, stats);
+	if (!ret)
+		ret = mxg_class_conns_read(&ctl->maps, conns);
 	if (ret) {
 		ctl_error(ctl, "cannot read the counters: %s", strerror(-ret));
 		return ret;
@@ -368,9 +453,7 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 				json_kv_u64(j, verdict_key[drop_order[d]],
 					    n[drop_order[d]]);
 			json_end_object(j);
-			/* Concurrent connections are counted by the sock_ops
-			 * program, which this version does not have yet. */
-			json_kv_u64(j, "conns", 0);
+			json_kv_u64(j, "conns", conns[c]);
 			json_end_object(j);
 		}
 		json_end_object(j);
@@ -378,12 +461,14 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_MALFORMED]);
 		json_kv_u64(j, "fragments",
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_FRAGMENT]);
+		json_kv_u64(j, "conns_untracked",
+			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_CONNS_UNTRACKED]);
 		json_end_object(j);
 		json_finish(j);
 		return 0;
 	}
 
-	printf("%-12s %12s %10s", "class", "passed", "allowed");
+	printf("%-12s %8s %12s %10s", "class", "conns", "passed", "allowed");
 	for (size_t d = 0; d < NDROPS; d++)
 		printf(" %12s", verdict_key[drop_order[d]]);
 	printf("\n");
@@ -392,29 +477,41 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 
 		if (!classes[c].name[0])
 			continue;
-		printf("%-12s %12" PRIu64 " %10" PRIu64, classes[c].name,
+		printf("%-12s %8" PRIu64 " %12" PRIu64 " %10" PRIu64,
+		       classes[c].name, conns[c],
 		       (uint64_t)(n[MXG_PASS] + n[MXG_PASS_ALLOW]),
 		       (uint64_t)n[MXG_PASS_ALLOW]);
 		for (size_t d = 0; d < NDROPS; d++)
 			printf(" %12" PRIu64, (uint64_t)n[drop_order[d]]);
 		printf("\n");
 	}
-	printf("(columns after 'allowed' are drops by reason)\n");
-	printf("malformed frames %" PRIu64 ", non-first fragments %" PRIu64 "\n",
+	printf("(conns: established now; after 'allowed': SYNs dropped by reason)\n");
+	printf("malformed frames %" PRIu64 ", non-first fragments %" PRIu64
+	       ", connections not counted (map full) %" PRIu64 "\n",
 	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_MALFORMED],
-	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_FRAGMENT]);
+	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_FRAGMENT],
+	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_CONNS_UNTRACKED]);
 	return 0;
 }
 
 /* ---- top ---- */
 
-static int by_syns(const void *a, const void *b)
+static int by_rate(const void *a, const void *b)
 {
-	const struct source_entry *x = a, *y = b;
+	const struct source_row *x = a, *y = b;
 
-	if (x->val.syns != y->val.syns)
-		return x->val.syns < y->val.syns ? 1 : -1;
-	return x->val.drops < y->val.drops ? 1 : x->val.drops > y->val.drops ? -1 : 0;
+	if (x->rate.syns != y->rate.syns)
+		return x->rate.syns < y->rate.syns ? 1 : -1;
+	return x->rate.drops < y->rate.drops ? 1 : x->rate.drops > y->rate.drops ? -1 : 0;
+}
+
+static int by_conns(const void *a, const void *b)
+{
+	const struct source_row *x = a, *y = b;
+
+	if (x->conns != y->conns)
+		return x->conns < y->conns ? 1 : -1;
+	return by_rate(a, b);
 }
 
 static int cmd_top(struct ctl *ctl, int argc, char **argv)
@@ -425,11 +522,12 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 		{}
 	};
 	struct mxg_class classes[MXG_MAX_CLASSES];
-	struct source_entry *src = NULL;
+	struct source_row *rows = NULL;
 	struct json *j = &ctl->out;
 	uint32_t limit = TOP_DEFAULT;
 	uint64_t now = mxg_now_ns();
-	size_t nsrc = 0;
+	bool conns = false;
+	size_t n = 0;
 	int opt, ret;
 
 	optind = 0;
@@ -443,11 +541,12 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (!strcmp(optarg, "rate"))
+			if (!strcmp(optarg, "rate") || !strcmp(optarg, "conns")) {
+				conns = !strcmp(optarg, "conns");
 				break;
-			if (!strcmp(optarg, "conns") || !strcmp(optarg, "unknown")) {
-				ctl_error(ctl, "top --by %s: not tracked by this version (only rate)",
-					  optarg);
+			}
+			if (!strcmp(optarg, "unknown")) {
+				ctl_error(ctl, "top --by unknown: recipients are not inspected by this version (only rate, conns)");
 				return -EOPNOTSUPP;
 			}
 			ctl_error(ctl, "top --by: '%s' is not one of rate, conns, unknown",
@@ -464,44 +563,45 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 	}
 	ret = mxg_classes_read(&ctl->maps, classes);
 	if (!ret)
-		ret = sources_read(&ctl->maps, &src, &nsrc);
+		ret = rows_read(&ctl->maps, conns, &rows, &n);
 	if (ret) {
-		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_SOURCES, strerror(-ret));
+		ctl_error(ctl, "cannot read the sources: %s", strerror(-ret));
 		return ret;
 	}
-	qsort(src, nsrc, sizeof(*src), by_syns);
-	if (nsrc > limit)
-		nsrc = limit;
+	qsort(rows, n, sizeof(*rows), conns ? by_conns : by_rate);
+	if (n > limit)
+		n = limit;
 
 	if (ctl->json) {
 		json_begin_object(j);
 		json_key(j, "sources");
 		json_begin_array(j);
 	} else {
-		printf("%-44s %-8s %10s %10s %10s\n", "source", "class", "syns",
-		       "dropped", "debt_ms");
+		printf("%-44s %-8s %8s %10s %10s %10s\n", "source", "class",
+		       "conns", "syns", "dropped", "debt_ms");
 	}
-	for (size_t i = 0; i < nsrc; i++) {
-		const struct mxg_class *cls = src[i].key.class_idx < MXG_MAX_CLASSES ?
-			&classes[src[i].key.class_idx] : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct mxg_class *cls = rows[i].key.class_idx < MXG_MAX_CLASSES ?
+			&classes[rows[i].key.class_idx] : NULL;
+		const char *name = cls && cls->name[0] ? cls->name : "?";
 		/* How far ahead of now the bucket's TAT is: the time the
 		 * source would have to stay quiet to have a full bucket. */
-		uint64_t debt = src[i].val.tat_ns > now ? src[i].val.tat_ns - now : 0;
+		uint64_t debt = rows[i].rate.tat_ns > now ? rows[i].rate.tat_ns - now : 0;
 		char addr[MXG_CIDR_STRLEN];
 
-		format_source(&src[i].key, cls, addr, sizeof(addr));
+		format_source(&rows[i].key, cls, addr, sizeof(addr));
 		if (ctl->json) {
 			json_begin_object(j);
 			json_kv_string(j, "source", addr);
-			json_kv_string(j, "class", cls && cls->name[0] ? cls->name : "?");
-			json_kv_u64(j, "syns", src[i].val.syns);
-			json_kv_u64(j, "dropped", src[i].val.drops);
+			json_kv_string(j, "class", name);
+			json_kv_u64(j, "conns", rows[i].conns);
+			json_kv_u64(j, "syns", rows[i].rate.syns);
+			json_kv_u64(j, "dropped", rows[i].rate.drops);
 			json_kv_u64(j, "debt_ms", debt / NSEC_PER_MSEC);
 			json_end_object(j);
 		} else {
-			printf("%-44s %-8s %10u %10u %10" PRIu64 "\n", addr,
-			       cls && cls->name[0] ? cls->name : "?",
-			       src[i].val.syns, src[i].val.drops,
+			printf("%-44s %-8s %8u %10u %10u %10" PRIu64 "\n", addr, name,
+			       rows[i].conns, rows[i].rate.syns, rows[i].rate.drops,
 			       (uint64_t)(debt / NSEC_PER_MSEC));
 		}
 	}
@@ -510,7 +610,7 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 		json_end_object(j);
 		json_finish(j);
 	}
-	free(src);
+	free(rows);
 	return 0;
 }
 
@@ -1040,6 +1140,8 @@ static int cmd_unload(struct ctl *ctl, int argc, char **argv)
 		return -EBUSY;
 	}
 	failed = mxg_detach_all(&ctl->maps, ctl->pin_dir);
+	if (!failed && mxg_counter_detach(ctl->pin_dir))
+		failed = 1;
 	if (failed) {
 		if (lock_fd >= 0)
 			close(lock_fd);

@@ -24,6 +24,7 @@
 #include "maps.h"
 
 #define SWEEP_INTERVAL_MS 5000
+#define CONNS_IDLE_NS (60ULL * 1000000000ULL)
 
 struct daemon {
 	struct mxg_loader loader;
@@ -87,6 +88,10 @@ static int reload(struct daemon *d)
 		cfg->max_sources = d->cfg->max_sources;
 	}
 	ret = apply_state(d, cfg);
+	if (ret)
+		goto out;
+	if (strcmp(cfg->cgroup, d->cfg->cgroup))
+		ret = mxg_counter_attach(&d->loader, cfg, err, sizeof(err));
 	if (!ret)
 		ret = mxg_attach_all(&d->loader, cfg, err, sizeof(err));
 	if (ret) {
@@ -103,6 +108,20 @@ out:
 	return ret;
 }
 
+/* Expired bans, and per-source connection entries idle at zero. */
+static void sweep(struct daemon *d)
+{
+	uint64_t now = mxg_now_ns();
+	int n;
+
+	n = mxg_bans_sweep(d->loader.maps.bans, now);
+	if (n > 0)
+		mxg_debug("swept %d expired bans", n);
+	n = mxg_conns_sweep(d->loader.maps.conns, now, CONNS_IDLE_NS);
+	if (n > 0)
+		mxg_debug("swept %d idle connection entries", n);
+}
+
 static int run(struct daemon *d)
 {
 	struct signalfd_siginfo si;
@@ -114,9 +133,7 @@ static int run(struct daemon *d)
 		if (ret < 0 && errno != EINTR)
 			return -errno;
 		if (ret <= 0) {
-			ret = mxg_bans_sweep(d->loader.maps.bans, mxg_now_ns());
-			if (ret > 0)
-				mxg_debug("swept %d expired bans", ret);
+			sweep(d);
 			continue;
 		}
 		if (read(d->signal_fd, &si, sizeof(si)) != sizeof(si))
@@ -226,7 +243,10 @@ int main(int argc, char **argv)
 	ret = apply_state(&d, d.cfg);
 	if (ret)
 		goto cleanup;
-	ret = mxg_attach_all(&d.loader, d.cfg, err, sizeof(err));
+	/* Counting before enforcing: the caps read the counts. */
+	ret = mxg_counter_attach(&d.loader, d.cfg, err, sizeof(err));
+	if (!ret)
+		ret = mxg_attach_all(&d.loader, d.cfg, err, sizeof(err));
 	if (ret) {
 		mxg_err("%s", err);
 		goto cleanup;
@@ -249,7 +269,7 @@ int main(int argc, char **argv)
 		if (mxg_detach_all(&d.loader.maps, d.cfg->pin_dir))
 			ret = -EIO;
 		else
-			mxg_info("detached; state stays pinned under %s",
+			mxg_info("detached; the connection counter and the state stay under %s (mxguardctl unload removes them)",
 				 d.cfg->pin_dir);
 	} else {
 		mxg_info("leaving the programs attached (on_exit = keep)");

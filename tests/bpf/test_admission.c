@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include "mxguard.skel.h"
 #include "config.h"
+#include "loader.h"
 #include "maps.h"
 #include "parse.h"
 #include "bpf/frames.h"
@@ -71,16 +72,7 @@ static int setup_all(void **state)
 		fprintf(stderr, "cannot load the BPF object\n");
 		return -1;
 	}
-	env.maps = (struct mxg_maps){
-		.ports = bpf_map__fd(env.skel->maps.mxg_ports),
-		.classes = bpf_map__fd(env.skel->maps.mxg_classes),
-		.sources = bpf_map__fd(env.skel->maps.mxg_sources),
-		.allow = bpf_map__fd(env.skel->maps.mxg_allow),
-		.deny = bpf_map__fd(env.skel->maps.mxg_deny),
-		.bans = bpf_map__fd(env.skel->maps.mxg_bans),
-		.stats = bpf_map__fd(env.skel->maps.mxg_stats),
-		.links = bpf_map__fd(env.skel->maps.mxg_links),
-	};
+	mxg_maps_from_skel(env.skel, &env.maps);
 	if (mxg_config_load_string("policy", policy, &env.cfg, err, sizeof(err)) ||
 	    mxg_limits_apply(&env.maps, &env.cfg, err, sizeof(err)) ||
 	    mxg_rules_sync(env.maps.allow, env.cfg.allow, env.cfg.nallow,
