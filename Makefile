@@ -89,7 +89,7 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/test
 
 $(BUILD)/tools/%: tools/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -lpthread -o $@
 
 # The commands of the README install what is missing first (Debian
 # packages, idempotent), then build in a sub-make that sees them.

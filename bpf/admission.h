@@ -104,18 +104,21 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 
 	/* Aggregate by prefix: a /64 of IPv6 addresses is one source. */
 	source_key(&src, syn->saddr, syn->is_v4, class_idx, cls);
-	if (cls->total_conns) {
+	if (cls->total_conns || cls->source_conns) {
 		struct mxg_class_conns *total =
 			bpf_map_lookup_elem(&mxg_class_conns, &class_idx);
+		__u64 open = total ? total->conns : 0;
+		struct mxg_conn *c;
 
-		if (total && total->conns >= cls->total_conns)
+		if (cls->total_conns && open >= cls->total_conns)
 			return MXG_DROP_TOTAL_CONNS;
-	}
-	if (cls->source_conns) {
-		struct mxg_conn *c = bpf_map_lookup_elem(&mxg_conns, &src);
-
-		if (c && c->conns >= cls->source_conns)
-			return MXG_DROP_SOURCE_CONNS;
+		/* No source holds more than its whole class: while the class
+		 * is below source_conns, the hash lookup can be skipped. */
+		if (cls->source_conns && open >= cls->source_conns) {
+			c = bpf_map_lookup_elem(&mxg_conns, &src);
+			if (c && c->conns >= cls->source_conns)
+				return MXG_DROP_SOURCE_CONNS;
+		}
 	}
 
 	if (!cls->interval_ns)

@@ -68,11 +68,11 @@ struct {
 	__type(value, struct mxg_link);
 } mxg_links SEC(".maps");
 
-/* Sized like mxg_sources by the loader; allocated as used, since only
- * sources that completed a handshake ever get an entry. */
+/* Entries are allocated as used. Its size never follows max_sources: a
+ * map resized on restart would lose the counts of open connections. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MXG_DEFAULT_MAX_SOURCES);
+	__uint(max_entries, MXG_MAX_CONN_SOURCES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mxg_source_key);
 	__type(value, struct mxg_conn);

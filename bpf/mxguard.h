@@ -33,6 +33,11 @@
 /* Default sizes; max_sources is set from the config before load. */
 #define MXG_DEFAULT_MAX_SOURCES 1048576
 #define MXG_MAX_RULES 65536	/* allow / deny / ban entries each */
+/* Sources with connections open at once (mxg_conns). Only sources that
+ * completed a handshake get an entry, so this is far below max_sources;
+ * past it a connection is left uncounted (fail open) and counted as such.
+ * The hash's bucket array costs 16 bytes per slot even when empty. */
+#define MXG_MAX_CONN_SOURCES 262144
 
 /* Pinned map names (also the names in the BPF object). */
 #define MXG_MAP_PORTS "mxg_ports"

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 #
-# `make bench`: the figures of mxguard's admission path, printed beside the
-# alternatives measured in the same run. Nothing here is asserted; see
+# `make bench`: the figures of mxguard's kernel side, each printed beside
+# the alternative measured in the same run. Nothing here is asserted; see
 # docs/design.md for the targets.
+#
+#   1. admission: ns per frame beside an XDP_PASS program, and map memory
+#      with MXG_BENCH_SOURCES (default 1M) sources tracked;
+#   2. conns: connections per second accepted by a real listener with and
+#      without the connection counter, in a network namespace of its own
+#      (loopback only) so nothing else on the host is counted or disturbed.
 set -euo pipefail
 
 build=${1:-build}
@@ -12,6 +18,17 @@ if ((EUID != 0)); then
 	exit 1
 fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-# BPF_PROG_TEST_RUN runs on the calling CPU; keep it on one so the
-# per-CPU counters and caches behave like one receive queue.
-taskset -c 0 "$build/tools/mxg-bench" "${MXG_BENCH_SOURCES:-1048576}"
+
+ns="mxgbench-$$"
+cleanup() { ip netns del "$ns" 2>/dev/null || true; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# BPF_PROG_TEST_RUN runs on the calling CPU; keep it on one so the per-CPU
+# counters and caches behave like one receive queue.
+taskset -c 0 "$build/tools/mxg-bench" admission "${MXG_BENCH_SOURCES:-1048576}"
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+nsenter --net="/run/netns/$ns" "$build/tools/mxg-bench" conns "${MXG_BENCH_CONN_MS:-2000}"

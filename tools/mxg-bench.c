@@ -8,7 +8,11 @@
  * Figures are printed, never asserted: they depend on the machine.
  */
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,51 +178,29 @@ static void row(const char *what, double ns, double base, const char *target)
 	printf("%-44s %9.1f %9.1f %+9.1f   %s\n", what, ns, base, ns - base, target);
 }
 
-int main(int argc, char **argv)
+static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
+			   uint32_t max_sources)
 {
-	uint32_t max_sources = MXG_DEFAULT_MAX_SOURCES;
-	struct mxg_config *cfg = calloc(1, sizeof(*cfg));
-	struct mxguard *skel = NULL;
-	struct mxg_maps m;
-	uint8_t frame[FRAME_MAX];
-	char err[512];
-	int pass_fd = -1, xdp_fd, len, ret = 1;
-	uint32_t smtp;
-	struct mxg_class cls;
 	unsigned long long total = 0;
+	uint8_t frame[FRAME_MAX];
+	struct mxg_class cls;
+	int pass_fd, xdp_fd, len;
+	uint32_t smtp;
+	struct bpf_map *map;
 
-	mxg_prog_name = "mxg-bench";
-	if (argc > 1 && mxg_parse_u32(argv[1], 1024, 16777216, &max_sources)) {
-		fprintf(stderr, "usage: mxg-bench [MAX_SOURCES]\n");
-		return 2;
-	}
-	if (!cfg)
-		return 1;
-	skel = mxguard__open();
-	if (!skel || bpf_map__set_max_entries(skel->maps.mxg_sources, max_sources) ||
-	    mxguard__load(skel)) {
-		fprintf(stderr, "mxg-bench: cannot load the BPF object (root?)\n");
-		goto out;
-	}
-	mxg_maps_from_skel(skel, &m);
-	if (mxg_config_load_string("bench", bench_config, cfg, err, sizeof(err)) ||
-	    mxg_limits_apply(&m, cfg, err, sizeof(err)) ||
-	    mxg_class_find(&m, "smtp", &smtp, &cls)) {
-		fprintf(stderr, "mxg-bench: %s\n", err);
-		goto out;
-	}
+	if (mxg_class_find(m, "smtp", &smtp, &cls))
+		return -ENOENT;
 	pass_fd = load_pass_prog();
 	if (pass_fd < 0) {
 		fprintf(stderr, "mxg-bench: cannot load the XDP_PASS program: %s\n",
 			strerror(errno));
-		goto out;
+		return -errno;
 	}
 	xdp_fd = bpf_program__fd(skel->progs.mxg_xdp);
 
 	printf("admission cost per frame, BPF_PROG_TEST_RUN, median of %d runs\n", ROUNDS);
 	printf("%-44s %9s %9s %9s   %s\n", "case", "mxg ns", "pass ns", "above",
 	       "target");
-
 	{
 		struct frame_spec s = { .family = 4, .saddr = "198.18.200.1",
 					.dport = 443, .flags = F_ACK };
@@ -251,12 +233,34 @@ int main(int argc, char **argv)
 		len = build_frame(&s, frame);
 		row("judged syn, known source, ipv6", ns_per_frame(xdp_fd, frame, len, REPEAT),
 		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 100 ns above");
+
+		/* The same with both connection caps on (two more lookups). */
+		struct mxg_class capped = cls;
+
+		struct mxg_class_conns open = { .conns = 500 };
+
+		capped.source_conns = 100;
+		capped.total_conns = 1000;
+		mxg_class_write(m, smtp, &capped);
+		row("  the same, conn caps on, class idle",
+		    ns_per_frame(xdp_fd, frame, len, REPEAT),
+		    ns_per_frame(pass_fd, frame, len, REPEAT), "reported");
+		/* With more open than source_conns, the source's own count
+		 * is looked up too. */
+		bpf_map_update_elem(m->class_conns, &smtp, &open, BPF_ANY);
+		row("  the same, conn caps on, class busy",
+		    ns_per_frame(xdp_fd, frame, len, REPEAT),
+		    ns_per_frame(pass_fd, frame, len, REPEAT), "reported");
+		open.conns = 0;
+		bpf_map_update_elem(m->class_conns, &smtp, &open, BPF_ANY);
+		mxg_class_write(m, smtp, &cls);
 	}
 
-	if (fill_sources(m.sources, max_sources, smtp)) {
+	if (fill_sources(m->sources, max_sources, smtp)) {
 		fprintf(stderr, "mxg-bench: cannot fill %s: %s\n", MXG_MAP_SOURCES,
 			strerror(errno));
-		goto out;
+		close(pass_fd);
+		return -errno;
 	}
 	{
 		char what[80];
@@ -267,25 +271,181 @@ int main(int argc, char **argv)
 			 max_sources);
 		row(what, mxg, pass, "reported (one run per frame)");
 	}
+	close(pass_fd);
 
 	printf("\nkernel memory of the maps with %u sources tracked (fdinfo memlock)\n",
 	       max_sources);
-	{
-		struct bpf_map *map;
+	bpf_object__for_each_map(map, skel->obj) {
+		unsigned long long b = map_memory(bpf_map__fd(map));
 
-		bpf_object__for_each_map(map, skel->obj) {
-			unsigned long long b = map_memory(bpf_map__fd(map));
-
-			total += b;
-			printf("  %-16s %10.1f MiB\n", bpf_map__name(map), b / 1048576.0);
-		}
-		printf("  %-16s %10.1f MiB   target <= 128 MiB at 1M sources (%.0f bytes/source)\n",
-		       "total", total / 1048576.0, (double)total / max_sources);
+		total += b;
+		printf("  %-16s %10.1f MiB\n", bpf_map__name(map), b / 1048576.0);
 	}
-	ret = 0;
+	printf("  %-16s %10.1f MiB   target <= 128 MiB at 1M sources (%.0f bytes/source)\n",
+	       "total", total / 1048576.0, (double)total / max_sources);
+	return 0;
+}
+
+/* ---- connections per second with and without the counter ---- */
+
+#define CONN_ROUNDS 3
+#define CONN_PORT 25
+
+static volatile int listener_stop;
+
+/* Accept and close at once: the server half of each connection. */
+static void *listener(void *arg)
+{
+	int lfd = *(int *)arg, fd;
+
+	while (!listener_stop) {
+		fd = accept(lfd, NULL, NULL);
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+/* Connections per second a client gets through for `ms` milliseconds. The
+ * client resets (SO_LINGER 0) after the server's FIN, so neither side keeps
+ * TIME_WAIT sockets and the ephemeral ports never run out. */
+static double conns_per_s(unsigned ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(CONN_PORT),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	uint64_t start = mxg_now_ns(), end = start + ms * 1000000ULL, now = start;
+	unsigned long n = 0;
+	char c;
+	int fd;
+
+	do {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0)
+			break;
+		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			(void)!read(fd, &c, 1);	/* the server's FIN */
+			n++;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		now = mxg_now_ns();
+	} while (now < end);
+	return n * 1e9 / (now - start);
+}
+
+static int bench_conns(struct mxguard *skel, struct mxg_maps *m, unsigned ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(CONN_PORT),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct mxg_settings settings = {};
+	double without[CONN_ROUNDS], with[CONN_ROUNDS];
+	char cgroup[4096], err[512];
+	uint64_t conns[MXG_MAX_CLASSES];
+	int lfd, cg_fd = -1, one = 1, ret = 0;
+	struct bpf_link *ops = NULL, *close_link = NULL;
+	uint32_t zero = 0;
+	pthread_t t;
+
+	if (mxg_find_cgroup2(NULL, cgroup, sizeof(cgroup), err, sizeof(err))) {
+		fprintf(stderr, "mxg-bench: %s\n", err);
+		return -ENOENT;
+	}
+	/* Count only this (private) network namespace's sockets. */
+	settings.netns_cookie = mxg_netns_cookie();
+	bpf_map_update_elem(m->settings, &zero, &settings, BPF_ANY);
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 4096)) {
+		fprintf(stderr, "mxg-bench: cannot listen on 127.0.0.1:%d: %s (run it in a network namespace of its own)\n",
+			CONN_PORT, strerror(errno));
+		return -errno;
+	}
+	pthread_create(&t, NULL, listener, &lfd);
+
+	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY);
+	for (int r = 0; r < CONN_ROUNDS; r++) {
+		without[r] = conns_per_s(ms);
+		close_link = bpf_program__attach(skel->progs.mxg_conn_close);
+		ops = bpf_program__attach_cgroup(skel->progs.mxg_sockops, cg_fd);
+		if (!ops || !close_link) {
+			fprintf(stderr, "mxg-bench: cannot attach the counter: %s\n",
+				strerror(errno));
+			ret = -errno;
+			break;
+		}
+		with[r] = conns_per_s(ms);
+		bpf_link__destroy(ops);
+		bpf_link__destroy(close_link);
+		ops = close_link = NULL;
+	}
+	listener_stop = 1;
+	shutdown(lfd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(lfd);
+	if (cg_fd >= 0)
+		close(cg_fd);
+	if (ret)
+		return ret;
+
+	qsort(without, CONN_ROUNDS, sizeof(double), cmp_double);
+	qsort(with, CONN_ROUNDS, sizeof(double), cmp_double);
+	mxg_class_conns_read(m, conns);
+	printf("\nconnections per second accepted by a listener on 127.0.0.1:%d, %u ms per round, median of %d, rounds alternating\n",
+	       CONN_PORT, ms, CONN_ROUNDS);
+	printf("  without the counter  %10.0f /s\n", without[CONN_ROUNDS / 2]);
+	printf("  with the counter     %10.0f /s   ratio %.2f   target >= 0.90\n",
+	       with[CONN_ROUNDS / 2], with[CONN_ROUNDS / 2] / without[CONN_ROUNDS / 2]);
+	printf("  connections counted after the run: %llu (every one was closed)\n",
+	       (unsigned long long)conns[0] + conns[1]);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: mxg-bench admission [MAX_SOURCES]\n"
+			"       mxg-bench conns [MILLISECONDS]\n");
+}
+
+int main(int argc, char **argv)
+{
+	uint32_t max_sources = MXG_DEFAULT_MAX_SOURCES, ms = 2000;
+	struct mxg_config *cfg = calloc(1, sizeof(*cfg));
+	struct mxguard *skel = NULL;
+	bool conns;
+	struct mxg_maps m;
+	char err[512];
+	int ret = 1;
+
+	mxg_prog_name = "mxg-bench";
+	if (argc < 2 || argc > 3 || (strcmp(argv[1], "admission") && strcmp(argv[1], "conns"))) {
+		usage();
+		return 2;
+	}
+	conns = !strcmp(argv[1], "conns");
+	if (argc == 3 && (conns ? mxg_parse_u32(argv[2], 100, 60000, &ms) :
+				  mxg_parse_u32(argv[2], 1024, 16777216, &max_sources))) {
+		usage();
+		return 2;
+	}
+	if (!cfg)
+		return 1;
+	skel = mxguard__open();
+	if (!skel || bpf_map__set_max_entries(skel->maps.mxg_sources, max_sources) ||
+	    mxguard__load(skel)) {
+		fprintf(stderr, "mxg-bench: cannot load the BPF object (root?)\n");
+		goto out;
+	}
+	mxg_maps_from_skel(skel, &m);
+	if (mxg_config_load_string("bench", bench_config, cfg, err, sizeof(err)) ||
+	    mxg_limits_apply(&m, cfg, err, sizeof(err))) {
+		fprintf(stderr, "mxg-bench: %s\n", err);
+		goto out;
+	}
+	ret = conns ? bench_conns(skel, &m, ms) : bench_admission(skel, &m, max_sources);
+	ret = ret ? 1 : 0;
 out:
-	if (pass_fd >= 0)
-		close(pass_fd);
 	mxguard__destroy(skel);
 	free(cfg);
 	return ret;

@@ -544,7 +544,7 @@ static int pin_replace(int fd, const char *pin_dir, const char *name)
 	return 0;
 }
 
-static uint64_t netns_cookie(void)
+uint64_t mxg_netns_cookie(void)
 {
 	uint64_t cookie = 0;
 	socklen_t len = sizeof(cookie);
@@ -588,7 +588,7 @@ out:
 int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 		       char *err, size_t errlen)
 {
-	struct mxg_settings settings = { .netns_cookie = netns_cookie() };
+	struct mxg_settings settings = { .netns_cookie = mxg_netns_cookie() };
 	struct bpf_link *close_link = NULL, *ops_link = NULL;
 	char cgroup[PATH_MAX];
 	uint32_t zero = 0;

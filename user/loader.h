@@ -67,6 +67,9 @@ void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m);
 
 void mxg_loader_close(struct mxg_loader *l);
 
+/* This network namespace's cookie (SO_NETNS_COOKIE), 0 if unknown. */
+uint64_t mxg_netns_cookie(void);
+
 /* The network namespace this process is in (inode of /proc/self/ns/net). */
 uint64_t mxg_netns_ino(void);
 

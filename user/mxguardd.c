@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 	const char *config_path = MXG_DEFAULT_CONFIG;
 	bool foreground = false, check = false;
 	sigset_t mask;
-	char err[512];
+	char err[512], cgroup[4096];
 	int opt, ret;
 
 	mxg_prog_name = "mxguardd";
@@ -217,6 +217,14 @@ int main(int argc, char **argv)
 	if (geteuid() != 0) {
 		mxg_err("must run as root (it loads BPF programs and attaches them)");
 		ret = -EPERM;
+		goto cleanup;
+	}
+
+	/* Like the config, checked before anything is touched. */
+	ret = mxg_find_cgroup2(d.cfg->cgroup, cgroup, sizeof(cgroup), err,
+			       sizeof(err));
+	if (ret) {
+		mxg_err("%s", err);
 		goto cleanup;
 	}
 

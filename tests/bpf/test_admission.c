@@ -480,6 +480,59 @@ static void test_bucket_two_cpus(void **state)
 	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
 }
 
+/* The connection caps read the counts the counter keeps: the class total
+ * first, then the source's own; a SYN dropped by a cap takes no token. */
+static void test_conn_caps(void **state)
+{
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	struct mxg_class_conns total = { .conns = 2 }, none = {};
+	struct mxg_conn conn = { .conns = 1 };
+	struct mxg_source_key key = {};
+	struct mxg_class_config c;
+	struct mxg_class cls, saved;
+	struct mxg_source src;
+	uint32_t idx;
+	bool v4;
+
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.total_conns = 2;
+	c.source_conns = 1;
+	c.burst = 10;
+	mxg_class_to_bpf(&c, &cls);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+
+	stats_now(before);
+	assert_int_equal(bpf_map_update_elem(env.maps.class_conns, &idx, &total, BPF_ANY), 0);
+	assert_int_equal(send_syn("198.18.12.1", 25), 1);	/* class full */
+	assert_int_equal(send_syn("198.18.12.1", 389), 0);	/* other class */
+
+	total.conns = 1;
+	assert_int_equal(bpf_map_update_elem(env.maps.class_conns, &idx, &total, BPF_ANY), 0);
+	assert_int_equal(mxg_parse_addr("198.18.12.1", key.addr, &v4), 0);
+	key.class_idx = idx;
+	assert_int_equal(bpf_map_update_elem(env.maps.conns, &key, &conn, BPF_ANY), 0);
+	assert_int_equal(send_syn("198.18.12.1", 25), 1);	/* source full */
+	assert_int_equal(send_syn("198.18.12.2", 25), 0);	/* another source */
+
+	/* Allowed sources are never capped; denied ones are denied first. */
+	assert_int_equal(send_syn("198.18.66.7", 25), 0);
+	assert_int_equal(send_syn("198.18.66.8", 25), 1);
+	stats_now(after);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_TOTAL_CONNS), 1);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_SOURCE_CONNS), 1);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_DENY), 1);
+	/* The capped source took no token from its bucket. */
+	assert_int_not_equal(bpf_map_lookup_elem(env.maps.sources, &key, &src), 0);
+
+	conn.conns = 0;
+	assert_int_equal(bpf_map_update_elem(env.maps.conns, &key, &conn, BPF_ANY), 0);
+	assert_int_equal(send_syn("198.18.12.1", 25), 0);
+	assert_int_equal(bpf_map_delete_elem(env.maps.conns, &key), 0);
+	assert_int_equal(bpf_map_update_elem(env.maps.class_conns, &idx, &none, BPF_ANY), 0);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+}
+
 /* An unused class slot or a port pointing nowhere judges nothing. */
 static void test_port_to_empty_class(void **state)
 {
@@ -506,6 +559,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ban_expiry, reset_state),
 		cmocka_unit_test_setup(test_bucket_refill_and_burst, reset_state),
 		cmocka_unit_test_setup(test_bucket_two_cpus, reset_state),
+		cmocka_unit_test_setup(test_conn_caps, reset_state),
 		cmocka_unit_test_setup(test_port_to_empty_class, reset_state),
 	};
 
