@@ -52,6 +52,10 @@
 #define MXG_MAP_CLASS_CONNS "mxg_class_conns"
 #define MXG_MAP_CONN_MARKS "mxg_conn_marks"
 #define MXG_MAP_SETTINGS "mxg_settings"
+#define MXG_MAP_RCPT_SLOT "mxg_rcpt_slot"
+#define MXG_MAP_RCPT_DOMAINS "mxg_rcpt_domains"
+#define MXG_MAP_MIRROR "mxg_mirror"
+#define MXG_MAP_HASH_KEY "mxg_hash_key"
 
 /*
  * What admission decided for one judged SYN. Every verdict is counted per
@@ -180,6 +184,50 @@ struct mxg_settings {
 	__u64 netns_cookie;
 };
 
+/*
+ * The recipient mirror. Addresses are normalised (bpf/rcpt.h) and hashed
+ * with keyed SipHash-2-4; the key is random per installation and pinned,
+ * so a remote sender cannot craft collisions.
+ *
+ * mxg_rcpt_slot: array of maps [1]; slot 0 holds the live inner hash
+ * (key __u64 hash, value struct mxg_rcpt). A full refresh fills a fresh
+ * inner map and swaps it in with one update of the slot, so a reader never
+ * sees a half-filled mirror.
+ * mxg_rcpt_domains: hash, key __u64 hash of a local domain, value __u32.
+ * mxg_mirror: array [1], the readiness record.
+ * mxg_hash_key: array [1], struct mxg_hash_key.
+ */
+#define MXG_RCPT_MAX 254	/* longest address accepted (RFC 5321 path - 2) */
+#define MXG_RCPT_BUF 256	/* buffers for normalised addresses */
+#define MXG_DELIM_MAX 8		/* recipient_delimiter characters */
+#define MXG_MAX_DOMAINS 4096
+
+struct mxg_hash_key {
+	__u64 k0, k1;
+};
+
+struct mxg_rcpt {
+	__u32 refs;		/* directory values that map to this address */
+	__u32 pad;
+};
+
+enum mxg_sync_mode {
+	MXG_SYNC_NONE = 0,
+	MXG_SYNC_SYNCREPL,
+	MXG_SYNC_POLL,
+};
+
+struct mxg_mirror {
+	__u64 generation;	/* bumped at every full refresh (swap) */
+	__u64 entries;		/* addresses in the live inner map */
+	__u64 synced_ns;	/* CLOCK_MONOTONIC of the last good sync */
+	__u64 max_age_ns;	/* older than this: not ready */
+	__u32 mode;		/* enum mxg_sync_mode */
+	__u32 connected;	/* the directory answers right now */
+	__u64 skipped;		/* directory values refused (bad address) */
+	char recipient_delimiter[MXG_DELIM_MAX];
+};
+
 /* mxg_stats: per-CPU array [MXG_MAX_CLASSES + 1]; slot MXG_MAX_CLASSES
  * holds enum mxg_global_counter, the others enum mxg_verdict. */
 #define MXG_STATS_GLOBAL MXG_MAX_CLASSES
@@ -212,6 +260,7 @@ struct mxg_link {
 #ifndef __bpf__
 _Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
 _Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
+_Static_assert(sizeof(struct mxg_mirror) == 56, "mxg_mirror layout");
 _Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
 _Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
 _Static_assert(sizeof(struct mxg_class) == 88, "mxg_class layout");
