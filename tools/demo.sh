@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 #
-# `make demo`: what mxguard does for a mail server under a connection flood.
-# A netns lab with a real Postfix; one client floods port 25 (as many
-# connects as it can for FLOOD_SECS, holding each accepted connection
-# open like a slow spammer), another sends one real mail per second with
-# swaks. Run twice, without and with mxguardd, and print a table.
+# `make demo`: what mxguard does for a mail host under a connection flood,
+# both halves of the 2013 incident, in a netns lab:
+#   mail       a real Postfix; one client floods port 25 (as many connects
+#              as it can for FLOOD_SECS, holding each accepted connection
+#              open like a slow spammer), another sends one real mail per
+#              second with swaks;
+#   directory  a real OpenLDAP slapd with a low fd limit (ulimit -n
+#              SLAPD_FDLIMIT, as the 2013 directory had 1024); one client
+#              piles up to LDAP_FLOOD connections on it and holds them,
+#              another does one search every LDAP_INTERVAL seconds.
+# Each half runs twice, without and with mxguardd, and prints a table.
 #
-# Usage: tools/demo.sh BUILD   (root; about a minute; cleans up on exit)
+# Usage: tools/demo.sh BUILD   (root; about two minutes; cleans up on exit)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # The demo uses the test lab's helpers under its own names.
@@ -18,6 +24,16 @@ FLOOD_SECS=10
 LEGIT_MAILS=10
 GUARD_RATE=5/s
 GUARD_BURST=10
+# The directory half. slapd needs ~13 descriptors of its own, so with 64 it
+# can hold ~50 clients: total_conns 40 stays below that, and the flooder's
+# source_conns 30 leaves 10 connections for every other client.
+SLAPD_FDLIMIT=64
+SLAPD_USERS=100
+LDAP_FLOOD=200
+LDAP_FLOOD_SECS=15
+LDAP_INTERVAL=0.5
+LDAP_TOTAL=40
+LDAP_SOURCE=30
 
 lab_init "${1:?usage: $0 BUILD}" demo
 log "setting up the lab (namespaces $LAB_NS_S, $LAB_NS_C1, $LAB_NS_C2)"
@@ -159,7 +175,79 @@ run_phase "mxguardd"
 mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.log")"
 ctl unload >/dev/null 2>&1 || true
 
+rm -rf "$LAB_PIN"
+
+# ---------------------------------------------------------------- directory
+
+# legit_searches NS SECS: one search every LDAP_INTERVAL s for SECS s (at
+# most 1000, each bounded at 3 s by ldap_search_ok). Prints "ok failed".
+legit_searches() {
+	local ns=$1 end=$((SECONDS + $2)) i ok=0 failed=0
+	for ((i = 0; i < 1000 && SECONDS < end; i++)); do
+		if ldap_search_ok "$ns" "user$((i % SLAPD_USERS + 1))"; then
+			ok=$((ok + 1))
+		else
+			failed=$((failed + 1))
+		fi
+		sleep "$LDAP_INTERVAL"
+	done
+	echo "$ok $failed"
+}
+
+# ldap_drops: the ldap class's drops by reason, "source_conns/total_conns/rate".
+ldap_drops() {
+	ctl_json stats | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["classes"]["ldap"]["dropped"]
+print("%d/%d/%d" % (d["source_conns"], d["total_conns"], d["rate"]))'
+}
+
+# run_ldap_phase NAME: a fresh slapd, the flood and the legitimate
+# searches at once. Appends a row to LDAP_ROWS.
+LDAP_ROWS=()
+run_ldap_phase() {
+	local name=$1 d0="" drops=- attempts established held ok failed
+	slapd_start "$SLAPD_FDLIMIT" "$SLAPD_USERS"
+	if [[ $name != "no guard" ]]; then
+		d0=$(ldap_drops)
+	fi
+	log "$name: ${LAB_CLIENT4[0]} piles up to $LDAP_FLOOD connections on slapd (fd limit $SLAPD_FDLIMIT) for ${LDAP_FLOOD_SECS}s; ${LAB_CLIENT4[1]} searches every ${LDAP_INTERVAL}s"
+	tcp_hold "$LAB_NS_C1" "$LAB_SERVER4" 389 "$LDAP_FLOOD" "$LDAP_FLOOD_SECS" 0.5 >"$LAB_TMP/ldapflood" &
+	local flood_pid=$!
+	LAB_BG_PIDS+=("$flood_pid")
+	# Let the flood build up first: the searches are meant to run
+	# against a directory already under siege.
+	sleep 1
+	read -r ok failed < <(legit_searches "$LAB_NS_C2" $((LDAP_FLOOD_SECS - 3)))
+	wait "$flood_pid" || true
+	read -r attempts established held <"$LAB_TMP/ldapflood"
+	if [[ $name != "no guard" ]]; then
+		local s0 t0 r0 s1 t1 r1
+		IFS=/ read -r s0 t0 r0 <<<"$d0"
+		IFS=/ read -r s1 t1 r1 <<<"$(ldap_drops)"
+		drops="$((s1 - s0))/$((t1 - t0))/$((r1 - r0))"
+	fi
+	LDAP_ROWS+=("$(printf '%-10s %10s %10s %8s %8s %10s %12s %18s' "$name" \
+		"$attempts" "$established" "$held" "$ok" "$failed" "$(slapd_fd_errors)" "$drops")")
+	cp "$SLAPD_LOG" "$LAB_TMP/slapd-$name.log"
+	if [[ $name == "no guard" ]]; then
+		SLAPD_ERR_SAMPLE=$(grep -m1 -E 'Too many open files|errno=2[34]' "$SLAPD_LOG" || true)
+	fi
+	slapd_stop
+}
+
+SLAPD_ERR_SAMPLE=""
+run_ldap_phase "no guard"
+
+conf_write "$conf" detach "[class ldap]" "source_conns = $LDAP_SOURCE" "total_conns = $LDAP_TOTAL"
+log "starting mxguardd (ldap: total_conns $LDAP_TOTAL, source_conns $LDAP_SOURCE)"
+mxgd_start "$conf" "$LAB_TMP/mxguardd.ldap.log"
+run_ldap_phase "mxguardd"
+mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.ldap.log")"
+ctl unload >/dev/null 2>&1 || true
+
 echo
+echo "mail: Postfix (20 smtpd processes) under a connection flood"
 printf '%-10s %12s %12s %14s %10s %10s %12s\n' phase "flood SYNs" "flood conns" \
 	"Postfix accept" "mails sent" delivered "guard drops"
 printf '%s\n' "${ROWS[@]}"
@@ -167,3 +255,18 @@ echo
 echo "flood SYNs: connection attempts by the flooder (one SYN each); flood conns:"
 echo "handshakes it completed; Postfix accept: its smtpd 'connect from' lines;"
 echo "mails sent/delivered: the legitimate sender's swaks runs / status=sent."
+echo
+echo "directory: slapd (ulimit -n $SLAPD_FDLIMIT) under a connection flood"
+printf '%-10s %10s %10s %8s %8s %10s %12s %18s\n' phase "flood SYNs" "flood conns" \
+	"held" "legit ok" "legit fail" "slapd EMFILE" "drops src/tot/rate"
+printf '%s\n' "${LDAP_ROWS[@]}"
+echo
+echo "flood SYNs/conns: the flooder's connection attempts / handshakes completed;"
+echo "held: most connections it held at once; legit ok/fail: the other client's"
+echo "ldapsearch runs (3 s limit each); slapd EMFILE: lines where slapd could not"
+echo "accept for lack of descriptors (it then stops listening until one closes);"
+echo "drops: SYNs mxguard dropped by reason (source_conns/total_conns/rate)."
+echo "guard: [class ldap] total_conns = $LDAP_TOTAL, source_conns = $LDAP_SOURCE."
+if [[ -n $SLAPD_ERR_SAMPLE ]]; then
+	echo "slapd without the guard logged: ${SLAPD_ERR_SAMPLE#* * }"
+fi

@@ -3,7 +3,8 @@
 #
 # Shared helpers for the integration tests and the demo: a private network
 # namespace lab (one server, two clients), a private real Postfix instance
-# in the server namespace, mxguardd/mxguardctl wrappers, bounded waits, and
+# and a private real OpenLDAP slapd in the server namespace,
+# mxguardd/mxguardctl wrappers, bounded waits, and
 # one cleanup path that removes everything the run created, also on failure
 # and on Ctrl-C.
 #
@@ -33,6 +34,7 @@ LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2=""
 LAB_TMP="" LAB_PIN="" LAB_PF_DIR="" LAB_PF_ADDED=0 LAB_PF_STARTED=0
 LAB_MXGD_PIDS=()
 LAB_BG_PIDS=()
+LAB_SLAPD_PID="" SLAPD_DIR="" SLAPD_LOG="" SLAPD_NUSERS=1
 LAB_CGROUP_PROGS_BEFORE=""
 PF_MAIN_CF=/etc/postfix/main.cf
 PF_LOCK=/run/lock/mxguard-test-postfix.lock
@@ -111,6 +113,12 @@ lab_cleanup() {
 	for pid in "${LAB_MXGD_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
+	# slapd would also go with the namespace sweep below; stopping it by
+	# its pid first lets it close its database cleanly.
+	if [[ -n $LAB_SLAPD_PID ]]; then
+		kill -TERM "$LAB_SLAPD_PID" 2>/dev/null
+		wait_pid_gone "$LAB_SLAPD_PID" 5 || kill -KILL "$LAB_SLAPD_PID" 2>/dev/null
+	fi
 	for pid in "${LAB_MXGD_PIDS[@]}"; do
 		wait_pid_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null
 	done
@@ -489,3 +497,162 @@ tcp_connects() {
 	r=$(tcp_burst "$1" "$2" 25 1 "${3:-0.5}") || return 1
 	[[ $r == "1 0" ]]
 }
+
+# tcp_hold NS ADDR PORT COUNT SECS TMO: a connection flooder that tries to
+# hold COUNT connections open at once for SECS seconds, like a client that
+# piles up connections on a directory. At most 32 connects are pending at a
+# time, each with a TMO-second connect timeout (below the kernel's 1 s SYN
+# retransmission timeout: one SYN per attempt); failed attempts are retried
+# until SECS are over, at most COUNT*20 attempts in all. Nothing is sent on
+# the connections. Prints "attempts established max_held".
+tcp_hold() {
+	ip netns exec "$1" python3 - "$2" "$3" "$4" "$5" "$6" <<'EOF'
+import errno, selectors, socket, sys, time
+addr, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+secs, tmo = float(sys.argv[4]), float(sys.argv[5])
+MAX_PENDING, max_attempts = 32, count * 20
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+sel = selectors.DefaultSelector()
+pending, held = {}, []
+attempts = established = max_held = 0
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    now = time.monotonic()
+    while (len(pending) + len(held) < count and len(pending) < MAX_PENDING
+           and attempts < max_attempts):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setblocking(False)
+        attempts += 1
+        err = s.connect_ex((addr, port))
+        if err in (errno.EINPROGRESS, 0):
+            sel.register(s, selectors.EVENT_WRITE)
+            pending[s] = now + tmo
+        else:
+            s.close()
+    for key, _ in sel.select(timeout=0.05):
+        s = key.fileobj
+        sel.unregister(s)
+        del pending[s]
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+            established += 1
+            held.append(s)
+        else:
+            s.close()
+    max_held = max(max_held, len(held))
+    now = time.monotonic()
+    for s, deadline in list(pending.items()):
+        if deadline <= now:
+            sel.unregister(s)
+            del pending[s]
+            s.close()
+for s in list(pending) + held:
+    s.close()
+print(attempts, established, max_held)
+EOF
+}
+
+# ------------------------------------------------------------------ slapd
+
+SLAPD_SUFFIX="dc=lab,dc=example"
+
+# slapd_start FDLIMIT NUSERS: a private OpenLDAP slapd in the server
+# namespace on $LAB_SERVER4:389 and [$LAB_SERVER6]:389, with an mdb
+# database in $LAB_TMP/slapd loaded with slapadd (NUSERS people, uid
+# user1..userN with mail user1@$LAB_RCPT_DOMAIN...), its descriptors
+# limited to FDLIMIT (ulimit -n) so that a connection flood can exhaust
+# them as in the 2013 cascade. Logs at -d 256 (one SRCH line per search,
+# and accept failures, which slapd logs at any level) to $SLAPD_LOG. Sets
+# LAB_SLAPD_PID; cleanup stops it.
+slapd_start() {
+	local fdlimit=$1 nusers=$2 d=$LAB_TMP/slapd i
+	SLAPD_DIR=$d
+	SLAPD_LOG=$d/slapd.log
+	SLAPD_NUSERS=$nusers
+	# A fresh database and log at every start: slapadd refuses entries
+	# that exist, and log counts start from zero.
+	rm -rf "$d"
+	mkdir -p "$d/db"
+	cat >"$d/slapd.conf" <<EOF
+# Private lab directory for $LAB_NAME (pid $$); removed at exit.
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/misc.schema
+pidfile $d/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+suffix "$SLAPD_SUFFIX"
+rootdn "cn=admin,$SLAPD_SUFFIX"
+directory $d/db
+maxsize 67108864
+index objectClass eq
+index uid,mail eq
+EOF
+	{
+		printf 'dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: lab\ndc: lab\n\n' "$SLAPD_SUFFIX"
+		printf 'dn: ou=people,%s\nobjectClass: top\nobjectClass: organizationalUnit\nou: people\n\n' "$SLAPD_SUFFIX"
+		for ((i = 1; i <= nusers; i++)); do
+			printf 'dn: uid=user%d,ou=people,%s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: user%d\ncn: User %d\nsn: %d\nmail: user%d@%s\nmailLocalAddress: user%d@%s\n\n' \
+				"$i" "$SLAPD_SUFFIX" "$i" "$i" "$i" "$i" "$LAB_RCPT_DOMAIN" "$i" "$LAB_RCPT_DOMAIN"
+		done
+	} >"$d/data.ldif"
+	slapadd -q -f "$d/slapd.conf" -l "$d/data.ldif" >"$d/slapadd.log" 2>&1 ||
+		die "slapadd failed: $(tail -5 "$d/slapadd.log")"
+	# ip netns exec and bash both exec: $! is slapd's own pid. The fd
+	# limit is set in that shell, so it applies to slapd only.
+	ip netns exec "$LAB_NS_S" bash -c 'ulimit -n "$1" && exec slapd -f "$2" -h "$3" -d 256' \
+		_ "$fdlimit" "$d/slapd.conf" "ldap://$LAB_SERVER4:389/ ldap://[$LAB_SERVER6]:389/" \
+		>"$SLAPD_LOG" 2>&1 </dev/null &
+	LAB_SLAPD_PID=$!
+	wait_until 30 ldap_search_ok "$LAB_NS_C2" ||
+		die "slapd does not answer on $LAB_SERVER4:389: $(tail -20 "$SLAPD_LOG")"
+	local lim
+	lim=$(awk '/^Max open files/ { print $4 }' "/proc/$LAB_SLAPD_PID/limits" 2>/dev/null || true)
+	[[ $lim == "$fdlimit" ]] || die "slapd's fd limit is '$lim', not $fdlimit"
+}
+
+# slapd_stop: stop the lab's slapd (bounded); cleanup does it too.
+slapd_stop() {
+	[[ -n $LAB_SLAPD_PID ]] || return 0
+	kill -TERM "$LAB_SLAPD_PID" 2>/dev/null || true
+	wait_pid_gone "$LAB_SLAPD_PID" 10 || kill -KILL "$LAB_SLAPD_PID" 2>/dev/null || true
+	wait "$LAB_SLAPD_PID" 2>/dev/null || true
+	LAB_SLAPD_PID=""
+}
+
+# ldap_search_ok NS [UID [SERVER]]: one anonymous search for uid=UID
+# (default user1) from NS finds its entry within 3 s.
+ldap_search_ok() {
+	local ns=$1 uid=${2:-user1} server=${3:-$LAB_SERVER4} out
+	out=$(ip netns exec "$ns" timeout 3 ldapsearch -x -LLL -H "ldap://$server:389/" \
+		-o nettimeout=2 -l 2 -b "ou=people,$SLAPD_SUFFIX" "(uid=$uid)" mail 2>&1) || return 1
+	grep -q "^mail: $uid@$LAB_RCPT_DOMAIN\$" <<<"$out"
+}
+
+# ldap_search_loop NS COUNT INTERVAL: COUNT searches from NS, one every
+# INTERVAL seconds (each bounded at 3 s). Prints "ok failed".
+ldap_search_loop() {
+	local ns=$1 n=$2 interval=$3 i ok=0 failed=0
+	for ((i = 0; i < n; i++)); do
+		if ldap_search_ok "$ns" "user$((i % ${SLAPD_NUSERS:-1} + 1))"; then
+			ok=$((ok + 1))
+		else
+			failed=$((failed + 1))
+		fi
+		sleep "$interval"
+	done
+	echo "$ok $failed"
+}
+
+# slapd_searches [PATTERN]: SRCH lines in slapd's log (matching PATTERN).
+slapd_searches() { grep 'SRCH base=' "$SLAPD_LOG" 2>/dev/null | grep -c -- "${1:-.}" || true; }
+
+# slapd_fd_errors: lines where slapd ran out of descriptors (accept()
+# failing with EMFILE/ENFILE, which also mutes its listener).
+slapd_fd_errors() {
+	grep -cE 'Too many open files|errno=2[34]\b|EMFILE|ENFILE' "$SLAPD_LOG" 2>/dev/null || true
+}
+
+# slapd_accepts ADDR: connections slapd accepted from ADDR.
+slapd_accepts() { grep -c "ACCEPT from IP=$1:" "$SLAPD_LOG" 2>/dev/null || true; }
