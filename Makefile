@@ -14,7 +14,7 @@ BPFTOOL ?= bpftool
 PKGS := libbpf libelf zlib inih libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -linih -lsystemd)
-LDAP_LIBS := -lldap -llber
+LIBS := $(PKG_LIBS) -lldap -llber -lpthread
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -77,19 +77,19 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/mxguardd $(BUILD)/mxguardctl: $(BUILD)/%: $(BUILD)/user/%.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(PKG_LIBS) $(LDAP_LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -o $@
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -o $@
 
 $(BUILD)/tools/%: tools/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(PKG_LIBS) $(LDAP_LIBS) -lpthread -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -o $@
 
 # The commands of the README install what is missing first (Debian
 # packages, idempotent), then build in a sub-make that sees them.

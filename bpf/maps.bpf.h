@@ -99,6 +99,50 @@ struct {
 	__type(value, struct mxg_settings);
 } mxg_settings SEC(".maps");
 
+/* The recipient mirror (see mxguard.h). The inner map here is only the
+ * template: mxguardd creates each generation's inner map itself, sized to
+ * the directory, and swaps it into slot 0. */
+struct mxg_rcpt_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct mxg_rcpt);
+};
+
+/* A map of the inner type that nothing swaps in: declaring it makes clang
+ * emit struct mxg_rcpt in full, which the inner maps' BTF (and so
+ * bpftool's field names) refers to; only a forward declaration otherwise. */
+struct mxg_rcpt_inner mxg_rcpt_template SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct mxg_rcpt_inner);
+} mxg_rcpt_slot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MXG_MAX_DOMAINS);
+	__type(key, __u64);
+	__type(value, __u32);
+} mxg_rcpt_domains SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_mirror);
+} mxg_mirror SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_hash_key);
+} mxg_hash_key SEC(".maps");
+
 /* The two lookups every program makes. */
 
 static __always_inline void count_verdict(__u32 slot, __u32 what)

@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(
 	# build
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libldap-dev libinih-dev libsystemd-dev
+	libldap-dev libinih-dev libsystemd-dev uthash-dev
 	# tests
 	libcmocka-dev iproute2 procps psmisc
 	# the real servers and clients the integration tests and the demo run

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <ini.h>
+#include <ldap.h>
 
 #include "config.h"
 #include "parse.h"
@@ -31,7 +32,7 @@
 #define MAX_SOURCES_MIN 1024
 #define MAX_SOURCES_MAX 16777216
 
-#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny]"
+#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect]"
 #define RATE_EXAMPLES "examples: 10, 10/s, 30/min, 0.5/s, 100/h, off"
 #define CIDR_EXAMPLES "examples: 198.18.0.0/15, 2001:db8::/32, 192.0.2.7"
 
@@ -41,6 +42,8 @@ enum section {
 	SECT_CLASS,
 	SECT_ALLOW,
 	SECT_DENY,
+	SECT_LDAP,
+	SECT_SMTP_INSPECT,
 };
 
 /* What the reader saw on the line inih is about to hand to the handler. */
@@ -90,6 +93,22 @@ static int set_prefix(struct parser *p, const struct key_def *k,
 		      const char *value);
 static int set_cidr(struct parser *p, const struct key_def *k,
 		    const char *value);
+static int set_ldap_string(struct parser *p, const struct key_def *k,
+			   const char *value);
+static int set_ldap_path(struct parser *p, const struct key_def *k,
+			 const char *value);
+static int set_starttls(struct parser *p, const struct key_def *k,
+			const char *value);
+static int set_attributes(struct parser *p, const struct key_def *k,
+			  const char *value);
+static int set_domains(struct parser *p, const struct key_def *k,
+		       const char *value);
+static int set_sync(struct parser *p, const struct key_def *k,
+		    const char *value);
+static int set_ldap_duration(struct parser *p, const struct key_def *k,
+			     const char *value);
+static int set_delimiter(struct parser *p, const struct key_def *k,
+			 const char *value);
 
 /* Every accepted key, once: the parser's table and mxg_config_keys[] are
  * both generated from this list so they cannot drift apart. */
@@ -108,7 +127,20 @@ static int set_cidr(struct parser *p, const struct key_def *k,
 	X(class, CLASS, ipv4_prefix, 0, set_prefix)			\
 	X(class, CLASS, ipv6_prefix, 0, set_prefix)			\
 	X(allow, ALLOW, cidr, KEY_LIST | KEY_REPEAT, set_cidr)		\
-	X(deny, DENY, cidr, KEY_LIST | KEY_REPEAT, set_cidr)
+	X(deny, DENY, cidr, KEY_LIST | KEY_REPEAT, set_cidr)		\
+	X(ldap, LDAP, uri, 0, set_ldap_string)				\
+	X(ldap, LDAP, starttls, 0, set_starttls)			\
+	X(ldap, LDAP, ca_file, 0, set_ldap_path)			\
+	X(ldap, LDAP, bind_dn, 0, set_ldap_string)			\
+	X(ldap, LDAP, bind_password_file, 0, set_ldap_path)		\
+	X(ldap, LDAP, base, 0, set_ldap_string)				\
+	X(ldap, LDAP, filter, 0, set_ldap_string)			\
+	X(ldap, LDAP, attributes, KEY_LIST, set_attributes)		\
+	X(ldap, LDAP, domains, KEY_LIST, set_domains)			\
+	X(ldap, LDAP, sync, 0, set_sync)				\
+	X(ldap, LDAP, poll_interval, 0, set_ldap_duration)		\
+	X(ldap, LDAP, max_age, 0, set_ldap_duration)			\
+	X(smtp_inspect, SMTP_INSPECT, recipient_delimiter, 0, set_delimiter)
 
 #define KEY_DEF(s, S, k, f, fn) { SECT_##S, #k, f, fn },
 static const struct key_def key_defs[] = { MXG_CONFIG_KEYS(KEY_DEF) };
@@ -129,11 +161,15 @@ struct parser {
 	unsigned key_line[NKEYS];	/* per key_defs entry, this section */
 
 	/* Where each section was first given; sections may not repeat. */
-	unsigned global_line, allow_line, deny_line;
+	unsigned global_line, allow_line, deny_line, ldap_line, inspect_line;
+	/* [ldap] keys checked together at the end, and where they were. */
+	unsigned ldap_key_line[NKEYS];
 	unsigned class_line[MXG_MAX_CLASSES];
 	unsigned ports_line[MXG_MAX_CLASSES];
 	bool burst_given[MXG_MAX_CLASSES];
 	bool is_default[MXG_MAX_CLASSES];
+
+	bool attributes_given;		/* [ldap] attributes replaced defaults */
 
 	bool failed;
 	char *err;
@@ -487,6 +523,224 @@ static int set_cidr(struct parser *p, const struct key_def *k,
 	return err;
 }
 
+/* ---- [ldap] and [smtp_inspect] ----------------------------------------- */
+
+static int set_ldap_string(struct parser *p, const struct key_def *k,
+			   const char *value)
+{
+	struct mxg_ldap_config *l = &p->cfg.ldap;
+	char *dst;
+	size_t size;
+
+	if (!strcmp(k->name, "uri")) {
+		dst = l->uri;
+		size = sizeof(l->uri);
+		if (strncmp(value, "ldap://", 7) && strncmp(value, "ldaps://", 8) &&
+		    strncmp(value, "ldapi://", 8))
+			return fail_value(p, k, value, "an LDAP URI (ldap://HOST[:PORT], ldaps://HOST[:PORT] or ldapi://PATH)");
+		if (strpbrk(value, " \t,"))
+			return fail_value(p, k, value, "one LDAP URI (no blanks or lists)");
+	} else if (!strcmp(k->name, "bind_dn") || !strcmp(k->name, "base")) {
+		LDAPDN dn = NULL;
+		bool bind = !strcmp(k->name, "bind_dn");
+
+		dst = bind ? l->bind_dn : l->base;
+		size = bind ? sizeof(l->bind_dn) : sizeof(l->base);
+		/* libldap's own DN parser: what it refuses, the directory
+		 * would refuse at every connection. */
+		if (ldap_str2dn(value, &dn, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+			return fail_value(p, k, value, "a DN (example: ou=people,dc=example,dc=org)");
+		ldap_dnfree(dn);
+	} else {
+		dst = l->filter;
+		size = sizeof(l->filter);
+		/* The directory checks the syntax; this catches the common
+		 * slip of a filter without its parentheses. */
+		if (value[0] != '(' || value[strlen(value) - 1] != ')')
+			return fail_value(p, k, value, "an LDAP filter (example: (objectClass=inetOrgPerson))");
+	}
+	if (strlen(value) >= size)
+		return fail(p, "%s %s: longer than %zu characters", p->label,
+			    k->name, size - 1);
+	strcpy(dst, value);
+	return 0;
+}
+
+static int set_ldap_path(struct parser *p, const struct key_def *k,
+			 const char *value)
+{
+	struct mxg_ldap_config *l = &p->cfg.ldap;
+	bool password = !strcmp(k->name, "bind_password_file");
+	char *dst = password ? l->bind_password_file : l->ca_file;
+	struct stat st;
+
+	if (value[0] != '/' || strlen(value) >= sizeof(l->ca_file))
+		return fail_value(p, k, value, "an absolute path");
+	if (stat(value, &st) || !S_ISREG(st.st_mode))
+		return fail(p, "%s %s: '%s' is not a readable file", p->label,
+			    k->name, value);
+	/* A password others can read is a password others have. */
+	if (password && (st.st_mode & 077))
+		return fail(p, "%s %s: '%s' is readable by group or others (chmod 600 it)",
+			    p->label, k->name, value);
+	strcpy(dst, value);
+	return 0;
+}
+
+static int set_starttls(struct parser *p, const struct key_def *k,
+			const char *value)
+{
+	if (mxg_parse_bool(value, &p->cfg.ldap.starttls))
+		return fail_value(p, k, value, "yes or no");
+	return 0;
+}
+
+static int add_attribute(const char *item, void *data)
+{
+	struct item_ctx *ic = data;
+	struct parser *p = ic->p;
+	struct mxg_ldap_config *l = &p->cfg.ldap;
+	size_t len = strlen(item);
+
+	/* An attribute description: a name or a numeric OID. */
+	if (!len || len >= sizeof(l->attributes[0]) ||
+	    strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789-.;") != len)
+		return fail_value(p, ic->k, item, "an attribute name (example: mail)");
+	for (unsigned i = 0; i < l->nattributes; i++)
+		if (!strcasecmp(l->attributes[i], item))
+			return fail(p, "%s %s: '%s' is given twice", p->label,
+				    ic->k->name, item);
+	if (l->nattributes >= MXG_LDAP_MAX_ATTRS)
+		return fail(p, "%s %s: at most %d attributes", p->label,
+			    ic->k->name, MXG_LDAP_MAX_ATTRS);
+	strcpy(l->attributes[l->nattributes++], item);
+	return 0;
+}
+
+static int add_domain(const char *item, void *data)
+{
+	struct item_ctx *ic = data;
+	struct parser *p = ic->p;
+	struct mxg_ldap_config *l = &p->cfg.ldap;
+	char d[MXG_DOMAIN_LEN + 2];
+	size_t len = strlen(item);
+
+	if (len && item[len - 1] == '.')
+		len--;
+	if (!len || len > MXG_DOMAIN_LEN ||
+	    strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789-.") < len || item[0] == '.' || item[0] == '-')
+		return fail_value(p, ic->k, item, "a domain name (example: example.org)");
+	for (size_t i = 0; i < len; i++)
+		d[i] = tolower((unsigned char)item[i]);
+	d[len] = '\0';
+	for (unsigned i = 0; i < l->ndomains; i++)
+		if (!strcmp(l->domains[i], d))
+			return fail(p, "%s %s: '%s' is given twice", p->label,
+				    ic->k->name, item);
+	if (l->ndomains >= MXG_MAX_CONFIG_DOMAINS)
+		return fail(p, "%s %s: at most %d domains", p->label,
+			    ic->k->name, MXG_MAX_CONFIG_DOMAINS);
+	strcpy(l->domains[l->ndomains++], d);
+	return 0;
+}
+
+static int set_attributes(struct parser *p, const struct key_def *k,
+			  const char *value)
+{
+	struct item_ctx ic = { p, k };
+
+	/* Given at all, the list replaces the default one. */
+	if (!p->attributes_given) {
+		p->cfg.ldap.nattributes = 0;
+		p->attributes_given = true;
+	}
+	return mxg_foreach_item(value, add_attribute, &ic);
+}
+
+static int set_domains(struct parser *p, const struct key_def *k,
+		       const char *value)
+{
+	struct item_ctx ic = { p, k };
+
+	return mxg_foreach_item(value, add_domain, &ic);
+}
+
+static int set_sync(struct parser *p, const struct key_def *k,
+		    const char *value)
+{
+	if (!strcmp(value, "syncrepl"))
+		p->cfg.ldap.sync = MXG_SYNC_SYNCREPL;
+	else if (!strcmp(value, "poll"))
+		p->cfg.ldap.sync = MXG_SYNC_POLL;
+	else
+		return fail_value(p, k, value, "a sync mode (allowed: syncrepl, poll)");
+	return 0;
+}
+
+#define NSEC_PER_SEC 1000000000ULL
+
+static int set_ldap_duration(struct parser *p, const struct key_def *k,
+			     const char *value)
+{
+	bool poll = !strcmp(k->name, "poll_interval");
+	uint64_t *dst = poll ? &p->cfg.ldap.poll_interval_ns :
+			       &p->cfg.ldap.max_age_ns;
+
+	if (mxg_parse_duration(value, NSEC_PER_SEC, 30ULL * 86400 * NSEC_PER_SEC, dst))
+		return fail_value(p, k, value, "a duration from 1s to 30d (examples: 60, 5m, 1h)");
+	return 0;
+}
+
+static int set_delimiter(struct parser *p, const struct key_def *k,
+			 const char *value)
+{
+	size_t len = strlen(value);
+
+	/* Postfix's recipient_delimiter: one or more of these characters. */
+	if (len >= MXG_DELIM_MAX ||
+	    strspn(value, "+-_=.#%&~") != len)
+		return fail_value(p, k, value, "a set of delimiter characters (examples: +, +-; at most %d of + - _ = . # %% & ~)",
+				  MXG_DELIM_MAX - 1);
+	strcpy(p->cfg.recipient_delimiter, value);
+	return 0;
+}
+
+static const struct key_def *find_key(enum section sect, const char *name);
+
+/* Where an [ldap] key was given, else the section header. */
+static unsigned ldap_line_of(struct parser *p, const char *name)
+{
+	unsigned line = p->ldap_key_line[key_index(find_key(SECT_LDAP, name))];
+
+	return line ? line : p->ldap_line;
+}
+
+/* The [ldap] keys that only make sense together. */
+static int check_ldap(struct parser *p)
+{
+	struct mxg_ldap_config *l = &p->cfg.ldap;
+
+#define LINE_OF(name) ldap_line_of(p, name)
+	if (!l->enabled)
+		return 0;
+	if (!l->uri[0])
+		return fail_at(p, p->ldap_line, "[ldap]: uri is required (example: uri = ldap://127.0.0.1/)");
+	if (!l->base[0])
+		return fail_at(p, p->ldap_line, "[ldap]: base is required (example: base = ou=people,dc=example,dc=org)");
+	if (!l->ndomains)
+		return fail_at(p, LINE_OF("domains"), "[ldap] domains: at least one local domain is required");
+	if (l->bind_dn[0] && !l->bind_password_file[0])
+		return fail_at(p, LINE_OF("bind_dn"), "[ldap] bind_dn: needs bind_password_file");
+	if (l->starttls && !strncmp(l->uri, "ldaps://", 8))
+		return fail_at(p, LINE_OF("starttls"), "[ldap] starttls: not with an ldaps:// uri (it is TLS already)");
+	if (l->sync == MXG_SYNC_POLL && l->max_age_ns <= l->poll_interval_ns)
+		return fail_at(p, LINE_OF("max_age"), "[ldap] max_age: must be longer than poll_interval, or the mirror is stale between two polls");
+#undef LINE_OF
+	return 0;
+}
+
 /* ---- sections ---------------------------------------------------------- */
 
 static void list_keys(enum section sect, char *buf, size_t len)
@@ -570,6 +824,13 @@ static int begin_section(struct parser *p, char *name)
 	} else if (!strcmp(name, "deny")) {
 		p->sect = SECT_DENY;
 		first = &p->deny_line;
+	} else if (!strcmp(name, "ldap")) {
+		p->sect = SECT_LDAP;
+		first = &p->ldap_line;
+		p->cfg.ldap.enabled = true;
+	} else if (!strcmp(name, "smtp_inspect")) {
+		p->sect = SECT_SMTP_INSPECT;
+		first = &p->inspect_line;
 	} else if (!strncmp(name, "class", 5) &&
 		   (!name[5] || isspace((unsigned char)name[5]))) {
 		char *cname = name + 5;
@@ -748,6 +1009,8 @@ static int handle_pair(void *user, const char *section, const char *name,
 		}
 	} else {
 		p->key_line[idx] = p->lineno;
+		if (p->sect == SECT_LDAP)
+			p->ldap_key_line[idx] = p->lineno;
 	}
 	return k->set(p, k, value) ? 0 : 1;
 }
@@ -813,6 +1076,14 @@ static void init_defaults(struct parser *p)
 		p->is_default[i] = true;
 	}
 	cfg->nclasses = NDEFAULT_CLASSES;
+	strcpy(cfg->recipient_delimiter, "+");
+	strcpy(cfg->ldap.filter, "(objectClass=*)");
+	strcpy(cfg->ldap.attributes[0], "mail");
+	strcpy(cfg->ldap.attributes[1], "mailAlternateAddress");
+	cfg->ldap.nattributes = 2;
+	cfg->ldap.sync = MXG_SYNC_SYNCREPL;
+	cfg->ldap.poll_interval_ns = 60 * NSEC_PER_SEC;
+	cfg->ldap.max_age_ns = 900 * NSEC_PER_SEC;
 }
 
 int mxg_config_load_string(const char *name, const char *text,
@@ -855,6 +1126,8 @@ int mxg_config_load_string(const char *name, const char *text,
 			"cannot parse this line");
 	if (!p->failed)
 		check_classes(p);
+	if (!p->failed)
+		check_ldap(p);
 	if (p->failed) {
 		ret = -EINVAL;
 		goto out;

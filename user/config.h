@@ -38,6 +38,29 @@ struct mxg_class_config {
 	uint8_t ipv6_prefix;	/* default 64 */
 };
 
+#define MXG_LDAP_MAX_ATTRS 16
+#define MXG_MAX_CONFIG_DOMAINS 1024
+#define MXG_DOMAIN_LEN 254
+
+/* [ldap]: where the recipient mirror reads valid addresses from. */
+struct mxg_ldap_config {
+	bool enabled;			/* an [ldap] section was given */
+	char uri[256];			/* ldap://, ldaps://, ldapi:// */
+	bool starttls;
+	char ca_file[256];
+	char bind_dn[512];		/* "" = anonymous */
+	char bind_password_file[256];	/* mode 0600 or stricter */
+	char base[512];
+	char filter[512];
+	char attributes[MXG_LDAP_MAX_ATTRS][64];
+	unsigned nattributes;
+	char domains[MXG_MAX_CONFIG_DOMAINS][MXG_DOMAIN_LEN + 1];
+	unsigned ndomains;		/* lower-case, no trailing dot */
+	uint32_t sync;			/* enum mxg_sync_mode */
+	uint64_t poll_interval_ns;
+	uint64_t max_age_ns;
+};
+
 struct mxg_config {
 	char path[4096];
 	/* [global] */
@@ -56,6 +79,10 @@ struct mxg_config {
 	unsigned nallow;
 	struct mxg_lpm_key deny[MXG_MAX_CONFIG_RULES];
 	unsigned ndeny;
+	/* [ldap] */
+	struct mxg_ldap_config ldap;
+	/* [smtp_inspect] */
+	char recipient_delimiter[MXG_DELIM_MAX];	/* "" = none */
 };
 
 /*

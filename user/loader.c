@@ -182,6 +182,10 @@ void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m)
 	m->conns = bpf_map__fd(skel->maps.mxg_conns);
 	m->class_conns = bpf_map__fd(skel->maps.mxg_class_conns);
 	m->settings = bpf_map__fd(skel->maps.mxg_settings);
+	m->rcpt_slot = bpf_map__fd(skel->maps.mxg_rcpt_slot);
+	m->rcpt_domains = bpf_map__fd(skel->maps.mxg_rcpt_domains);
+	m->mirror = bpf_map__fd(skel->maps.mxg_mirror);
+	m->hash_key = bpf_map__fd(skel->maps.mxg_hash_key);
 }
 
 static void link_pin_path(char *buf, size_t len, const char *pin_dir,

@@ -25,6 +25,10 @@ static const struct {
 	{ MXG_MAP_CONNS, offsetof(struct mxg_maps, conns) },
 	{ MXG_MAP_CLASS_CONNS, offsetof(struct mxg_maps, class_conns) },
 	{ MXG_MAP_SETTINGS, offsetof(struct mxg_maps, settings) },
+	{ MXG_MAP_RCPT_SLOT, offsetof(struct mxg_maps, rcpt_slot) },
+	{ MXG_MAP_RCPT_DOMAINS, offsetof(struct mxg_maps, rcpt_domains) },
+	{ MXG_MAP_MIRROR, offsetof(struct mxg_maps, mirror) },
+	{ MXG_MAP_HASH_KEY, offsetof(struct mxg_maps, hash_key) },
 };
 
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,

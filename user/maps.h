@@ -15,9 +15,11 @@
 struct mxg_maps {
 	int ports, classes, sources, allow, deny, bans, stats, links;
 	int conns, class_conns, settings;
+	int rcpt_slot, rcpt_domains, mirror, hash_key;
 };
 
-#define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
+#define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, \
+			-1, -1, -1, -1 }
 
 /* Open every pinned map under pin_dir. -ENOENT when nothing is pinned
  * there; -EPERM/-EACCES when not allowed. err gets a one-line reason. */

@@ -27,6 +27,8 @@
 #include "log.h"
 #include "maps.h"
 #include "parse.h"
+#include "rcpt.h"
+#include "recipients.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 #define NSEC_PER_MSEC 1000000ULL
@@ -246,6 +248,36 @@ static void format_ports(const struct mxg_maps *m, uint32_t idx, char *buf,
 	}
 }
 
+static const char *sync_mode_name(uint32_t mode)
+{
+	switch (mode) {
+	case MXG_SYNC_SYNCREPL:
+		return "syncrepl";
+	case MXG_SYNC_POLL:
+		return "poll";
+	default:
+		return "none";
+	}
+}
+
+/* The readiness record as JSON members (status and rcpt stats). */
+static void print_mirror_json(struct json *j, const struct mxg_mirror *rec,
+			      uint64_t now)
+{
+	json_kv_string(j, "mode", sync_mode_name(rec->mode));
+	json_kv_bool(j, "ready", mxg_mirror_ready(rec, now));
+	json_kv_bool(j, "connected", rec->connected);
+	json_kv_u64(j, "entries", rec->entries);
+	json_kv_u64(j, "generation", rec->generation);
+	json_key(j, "age_s");
+	if (rec->synced_ns)
+		json_u64(j, (now > rec->synced_ns ? now - rec->synced_ns : 0) / NSEC_PER_SEC);
+	else
+		json_null(j);
+	json_kv_u64(j, "max_age_s", rec->max_age_ns / NSEC_PER_SEC);
+	json_kv_u64(j, "skipped", rec->skipped);
+}
+
 /* The id of a pinned link, 0 when there is none. */
 static uint32_t pinned_link_id(const char *pin_dir, const char *name)
 {
@@ -273,6 +305,7 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	struct json *j = &ctl->out;
 	int nallow, ndeny, nbans, ret;
 	struct mxg_source_key *keys = NULL;
+	struct mxg_mirror mirror;
 	void *vals = NULL;
 	size_t nsrc = 0;
 	uint32_t counting;
@@ -286,6 +319,8 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	ret = mxg_links_read(&ctl->maps, links);
 	if (!ret)
 		ret = mxg_classes_read(&ctl->maps, classes);
+	if (!ret)
+		ret = mxg_mirror_read(&ctl->maps, &mirror);
 	if (!ret)
 		ret = batch_read(ctl->maps.sources, sizeof(struct mxg_source),
 				 &keys, &vals, &nsrc);
@@ -370,7 +405,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_double(j, 1.0);
 		json_end_object(j);
 		json_key(j, "mirror");
-		json_null(j);
+		json_begin_object(j);
+		print_mirror_json(j, &mirror, mxg_now_ns());
+		json_end_object(j);
 		json_end_object(j);
 		json_finish(j);
 		return 0;
@@ -407,6 +444,14 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	printf("sources     %zu tracked of %u\n", nsrc, info.max_entries);
 	printf("rules       allow %d, deny %d, bans %d\n", nallow, ndeny, nbans);
 	printf("tuner       off (scale 1.00)\n");
+	if (mirror.mode == MXG_SYNC_NONE)
+		printf("mirror      off (no [ldap])\n");
+	else
+		printf("mirror      %s, %llu addresses, generation %llu, %s\n",
+		       sync_mode_name(mirror.mode),
+		       (unsigned long long)mirror.entries,
+		       (unsigned long long)mirror.generation,
+		       mxg_mirror_ready(&mirror, mxg_now_ns()) ? "ready" : "not ready");
 	return 0;
 }
 
@@ -1120,6 +1165,90 @@ static int cmd_ban_list(struct ctl *ctl, int argc, char **argv)
 	return ret;
 }
 
+/* ---- rcpt ---- */
+
+static int cmd_rcpt_check(struct ctl *ctl, int argc, char **argv)
+{
+	struct mxg_rcpt_answer ans;
+	struct json *j = &ctl->out;
+	const char *why = "";
+	int ret;
+
+	if (argc != 1) {
+		ctl_error(ctl, "usage: rcpt check ADDRESS");
+		return -EINVAL;
+	}
+	ret = mxg_rcpt_check(&ctl->maps, argv[0], &ans, &why);
+	if (ret == -EINVAL) {
+		ctl_error(ctl, "'%s' is not an address the mirror can hold: %s",
+			  argv[0], why);
+		return ret;
+	}
+	if (ret) {
+		ctl_error(ctl, "cannot read the recipient mirror: %s", strerror(-ret));
+		return ret;
+	}
+	if (ctl->json) {
+		json_begin_object(j);
+		json_kv_string(j, "address", ans.normalized);
+		json_kv_bool(j, "known", ans.known);
+		json_kv_bool(j, "local_domain", ans.local_domain);
+		json_kv_bool(j, "mirror_ready", ans.ready);
+		json_end_object(j);
+		json_finish(j);
+		return 0;
+	}
+	printf("%s: %s%s%s\n", ans.normalized,
+	       ans.known ? "known" : ans.local_domain ? "unknown" : "not a local domain",
+	       ans.known && !ans.local_domain ? " (but not in a local domain)" : "",
+	       ans.ready ? "" : " (mirror not ready: nobody is judged by it)");
+	return 0;
+}
+
+static int cmd_rcpt_stats(struct ctl *ctl, int argc, char **argv)
+{
+	struct json *j = &ctl->out;
+	struct mxg_mirror rec;
+	uint64_t now = mxg_now_ns();
+	bool ready;
+	int domains, ret;
+
+	if (argc) {
+		ctl_error(ctl, "rcpt stats takes no arguments");
+		return -EINVAL;
+	}
+	ret = mxg_mirror_read(&ctl->maps, &rec);
+	if (ret) {
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_MIRROR, strerror(-ret));
+		return ret;
+	}
+	ready = mxg_mirror_ready(&rec, now);
+	domains = count_entries(ctl->maps.rcpt_domains, sizeof(uint64_t));
+	if (ctl->json) {
+		json_begin_object(j);
+		print_mirror_json(j, &rec, now);
+		json_kv_u64(j, "domains", domains < 0 ? 0 : domains);
+		json_end_object(j);
+		json_finish(j);
+		return 0;
+	}
+	printf("mode        %s\n", sync_mode_name(rec.mode));
+	printf("ready       %s\n", ready ? "yes" : "no (nobody is judged by it)");
+	printf("connected   %s\n", rec.connected ? "yes" : "no");
+	printf("entries     %llu\n", (unsigned long long)rec.entries);
+	printf("generation  %llu\n", (unsigned long long)rec.generation);
+	if (rec.synced_ns)
+		printf("synced      %llu s ago (not ready past %llu s)\n",
+		       (unsigned long long)((now > rec.synced_ns ? now - rec.synced_ns : 0) / NSEC_PER_SEC),
+		       (unsigned long long)(rec.max_age_ns / NSEC_PER_SEC));
+	else
+		printf("synced      never\n");
+	printf("skipped     %llu directory values that are not addresses\n",
+	       (unsigned long long)rec.skipped);
+	printf("domains     %d local\n", domains);
+	return 0;
+}
+
 /* ---- unload ---- */
 
 static int cmd_unload(struct ctl *ctl, int argc, char **argv)
@@ -1187,6 +1316,8 @@ static const struct command commands[] = {
 	{ "ban", "add", cmd_ban_add, "ADDR|CIDR [--ttl DURATION] [--class CLASS]...", "put a source in the penalty box", true },
 	{ "ban", "del", cmd_ban_del, "ADDR|CIDR", "take a source out of the penalty box", true },
 	{ "ban", "list", cmd_ban_list, "", "bans in force, with time left", true },
+	{ "rcpt", "check", cmd_rcpt_check, "ADDRESS", "is it a valid recipient, per the mirror", true },
+	{ "rcpt", "stats", cmd_rcpt_stats, "", "the recipient mirror: entries, age, sync mode", true },
 	{ "unload", NULL, cmd_unload, "", "detach everything and remove the pins", true },
 	{ "help", NULL, cmd_help, "", "this help", false },
 };

@@ -22,6 +22,9 @@
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "mirror.h"
+#include "recipients.h"
+#include "mxguard.skel.h"
 
 #define SWEEP_INTERVAL_MS 5000
 #define CONNS_IDLE_NS (60ULL * 1000000000ULL)
@@ -29,6 +32,7 @@
 struct daemon {
 	struct mxg_loader loader;
 	struct mxg_config *cfg;
+	struct mxg_mirror_writer *mirror;	/* NULL without [ldap] */
 	int signal_fd;
 };
 
@@ -66,6 +70,41 @@ static int apply_state(struct daemon *d, const struct mxg_config *cfg)
 	return ret;
 }
 
+/* The local domains, the record's config part, and the writer thread:
+ * restarted only when what it reads from changes. */
+static int apply_mirror(struct daemon *d, const struct mxg_config *cfg,
+			bool restart)
+{
+	const struct mxg_maps *m = &d->loader.maps;
+	struct mxg_inner_btf btf = {
+		.btf_fd = bpf_object__btf_fd(d->loader.skel->obj),
+		.key_type_id = bpf_map__btf_key_type_id(d->loader.skel->maps.mxg_rcpt_template),
+		.value_type_id = bpf_map__btf_value_type_id(d->loader.skel->maps.mxg_rcpt_template),
+	};
+	struct mxg_hash_key key;
+	int ret;
+
+	ret = mxg_hash_key_ensure(m, &key);
+	if (!ret)
+		ret = mxg_domains_sync(m, &key, &cfg->ldap);
+	if (!ret)
+		ret = mxg_mirror_record_config(m, cfg);
+	if (ret) {
+		mxg_err("cannot set up the recipient mirror's maps: %s", strerror(-ret));
+		return ret;
+	}
+	if (!restart)
+		return 0;
+	mxg_mirror_stop(d->mirror);
+	d->mirror = NULL;
+	if (!cfg->ldap.enabled)
+		return 0;
+	ret = mxg_mirror_start(&d->mirror, cfg, m, &btf);
+	if (ret)
+		mxg_err("cannot start the recipient mirror: %s", strerror(-ret));
+	return ret;
+}
+
 static int reload(struct daemon *d)
 {
 	struct mxg_config *cfg;
@@ -94,6 +133,11 @@ static int reload(struct daemon *d)
 		ret = mxg_counter_attach(&d->loader, cfg, err, sizeof(err));
 	if (!ret)
 		ret = mxg_attach_all(&d->loader, cfg, err, sizeof(err));
+	if (!ret)
+		ret = apply_mirror(d, cfg,
+				   memcmp(&cfg->ldap, &d->cfg->ldap, sizeof(cfg->ldap)) ||
+				   strcmp(cfg->recipient_delimiter,
+					  d->cfg->recipient_delimiter));
 	if (ret) {
 		mxg_err("reload: %s", err);
 		goto out;
@@ -259,7 +303,6 @@ int main(int argc, char **argv)
 		mxg_err("%s", err);
 		goto cleanup;
 	}
-
 	if (!foreground) {
 		if (daemon(0, 0)) {
 			ret = -errno;
@@ -268,11 +311,17 @@ int main(int argc, char **argv)
 		}
 		mxg_log_to_syslog();
 	}
+	/* After the fork: a thread does not survive it. */
+	ret = apply_mirror(&d, d.cfg, true);
+	if (ret)
+		goto cleanup;
 	sd_notify(0, "READY=1");
 	mxg_info("ready");
 
 	ret = run(&d);
 	sd_notify(0, "STOPPING=1");
+	mxg_mirror_stop(d.mirror);
+	d.mirror = NULL;
 	if (d.cfg->on_exit == MXG_ON_EXIT_DETACH) {
 		if (mxg_detach_all(&d.loader.maps, d.cfg->pin_dir))
 			ret = -EIO;
@@ -284,6 +333,7 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
+	mxg_mirror_stop(d.mirror);
 	mxg_loader_close(&d.loader);
 	if (d.signal_fd >= 0)
 		close(d.signal_fd);

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -286,13 +288,37 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	/* structure */
 	{ "attach = xdp\n", 1, "attach: key outside of a section "
-	  "(sections: [global], [class NAME], [allow], [deny])" },
+	  "(sections: [global], [class NAME], [allow], [deny], [ldap], "
+	  "[smtp_inspect])" },
 	{ "[global]\njunk\n", 2, "expected 'key = value', '[section]' or "
 	  "a comment" },
 	{ "[global\nattach = xdp\n", 1, "section header without ']'" },
 	{ "[global] x\n", 1, "unexpected text after ']'" },
-	{ "[ldap]\nuri = ldap://x\n", 1, "[ldap]: unknown section (allowed: "
-	  "[global], [class NAME], [allow], [deny])" },
+	{ "[tune]\nenabled = yes\n", 1, "[tune]: unknown section (allowed: "
+	  "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect])" },
+
+	/* [ldap] */
+	{ "[ldap]\nbase = dc=x\ndomains = x.org\n", 1, "[ldap]: uri is required" },
+	{ "[ldap]\nuri = ldap://h/\ndomains = x.org\n", 1, "[ldap]: base is required" },
+	{ "[ldap]\nuri = ldap://h/\nbase = dc=x\n", 1, "[ldap] domains: at least one local domain" },
+	{ "[ldap]\nuri = http://h/\n", 2, "[ldap] uri: 'http://h/' is not an LDAP URI" },
+	{ "[ldap]\nuri = ldap://a/ ldap://b/\n", 2, "is not one LDAP URI" },
+	{ "[ldap]\nbase = dc=x,,\n", 2, "[ldap] base: 'dc=x,,' is not a DN" },
+	{ "[ldap]\nfilter = objectClass=*\n", 2, "[ldap] filter: 'objectClass=*' is not an LDAP filter" },
+	{ "[ldap]\nattributes = mail, mail\n", 2, "[ldap] attributes: 'mail' is given twice" },
+	{ "[ldap]\nattributes = ma il!\n", 2, "[ldap] attributes: 'il!' is not an attribute name" },
+	{ "[ldap]\ndomains = -x.org\n", 2, "[ldap] domains: '-x.org' is not a domain name" },
+	{ "[ldap]\ndomains = x.org, X.org.\n", 2, "[ldap] domains: 'X.org.' is given twice" },
+	{ "[ldap]\nsync = push\n", 2, "[ldap] sync: 'push' is not a sync mode (allowed: syncrepl, poll)" },
+	{ "[ldap]\npoll_interval = 0\n", 2, "[ldap] poll_interval: '0' is not a duration" },
+	{ "[ldap]\nbind_password_file = relative\n", 2, "is not an absolute path" },
+	{ "[ldap]\nbind_password_file = /nonexistent/pw\n", 2, "'/nonexistent/pw' is not a readable file" },
+	{ "[ldap]\nuri = ldaps://h/\nbase = dc=x\ndomains = x.org\nstarttls = yes\n", 5,
+	  "[ldap] starttls: not with an ldaps:// uri" },
+	{ "[ldap]\nuri = ldap://h/\nbase = dc=x\ndomains = x.org\nsync = poll\npoll_interval = 10m\nmax_age = 5m\n", 7,
+	  "[ldap] max_age: must be longer than poll_interval" },
+	{ "[smtp_inspect]\nrecipient_delimiter = ab\n", 2, "[smtp_inspect] recipient_delimiter: 'ab' is not a set of delimiter characters" },
+	{ "[smtp_inspect]\nmode = drop\n", 2, "[smtp_inspect] mode: unknown key (allowed: recipient_delimiter)" },
 	{ "\n\n[Global]\n", 3, "[Global]: unknown section" },
 	{ "[classic]\n", 1, "[classic]: unknown section" },
 	{ "[global]\nfoo = 1\n", 2, "[global] foo: unknown key (allowed: "
@@ -616,6 +642,60 @@ static void test_class_to_bpf(void **state)
 	assert_int_equal(out.pad[1], 0);
 }
 
+/* A whole [ldap] section, and the password file's permissions. */
+static void test_ldap(void **state)
+{
+	struct mxg_config *cfg = *state;
+	char pw[] = "/tmp/mxg-test-pw-XXXXXX", text[1024], err[512];
+	int fd = mkstemp(pw);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret\n", 7), 7);
+	close(fd);
+	assert_int_equal(chmod(pw, 0600), 0);
+
+	load_ok(cfg, "[global]\n");
+	assert_false(cfg->ldap.enabled);
+	assert_string_equal(cfg->recipient_delimiter, "+");
+	assert_int_equal(cfg->ldap.nattributes, 2);
+	assert_string_equal(cfg->ldap.attributes[1], "mailAlternateAddress");
+
+	snprintf(text, sizeof(text),
+		 "[ldap]\n"
+		 "uri = ldap://198.18.0.1:389/\n"
+		 "bind_dn = cn=mxguard,dc=lab,dc=example\n"
+		 "bind_password_file = %s\n"
+		 "base = ou=people,dc=lab,dc=example\n"
+		 "filter = (objectClass=inetOrgPerson)\n"
+		 "attributes = mail, mailLocalAddress\n"
+		 "domains = Lab.Example., other.example\n"
+		 "sync = poll\n"
+		 "poll_interval = 30s\n"
+		 "max_age = 10m\n"
+		 "[smtp_inspect]\n"
+		 "recipient_delimiter = +-\n", pw);
+	load_ok(cfg, text);
+	assert_true(cfg->ldap.enabled);
+	assert_string_equal(cfg->ldap.uri, "ldap://198.18.0.1:389/");
+	assert_string_equal(cfg->ldap.bind_password_file, pw);
+	assert_int_equal(cfg->ldap.nattributes, 2);
+	assert_string_equal(cfg->ldap.attributes[1], "mailLocalAddress");
+	assert_int_equal(cfg->ldap.ndomains, 2);
+	assert_string_equal(cfg->ldap.domains[0], "lab.example");
+	assert_int_equal(cfg->ldap.sync, MXG_SYNC_POLL);
+	assert_int_equal(cfg->ldap.poll_interval_ns, 30000000000ULL);
+	assert_int_equal(cfg->ldap.max_age_ns, 600000000000ULL);
+	assert_string_equal(cfg->recipient_delimiter, "+-");
+
+	/* Readable by others: refused, naming the fix. */
+	assert_int_equal(chmod(pw, 0640), 0);
+	assert_int_equal(mxg_config_load_string(NAME, text, cfg, err,
+						sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:4: [ldap] bind_password_file:"));
+	assert_non_null(strstr(err, "readable by group or others (chmod 600 it)"));
+	unlink(pw);
+}
+
 static void test_keys_list(void **state)
 {
 	static const char *const want[] = {
@@ -624,6 +704,11 @@ static void test_keys_list(void **state)
 		"class.ports", "class.rate", "class.burst",
 		"class.source_conns", "class.total_conns", "class.ipv4_prefix",
 		"class.ipv6_prefix", "allow.cidr", "deny.cidr",
+		"ldap.uri", "ldap.starttls", "ldap.ca_file", "ldap.bind_dn",
+		"ldap.bind_password_file", "ldap.base", "ldap.filter",
+		"ldap.attributes", "ldap.domains", "ldap.sync",
+		"ldap.poll_interval", "ldap.max_age",
+		"smtp_inspect.recipient_delimiter",
 	};
 	struct mxg_config *cfg = *state;
 	size_t i, n;
@@ -667,6 +752,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_class_to_bpf, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_ldap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),
 	};
 

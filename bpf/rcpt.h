@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Recipient addresses as the mirror knows them: one normal form and one
+ * keyed hash. The LDAP side that fills the mirror, `mxguardctl rcpt check`
+ * and the BPF SMTP inspector all include this file, so they cannot
+ * disagree on what "the same address" is: a difference here would turn a
+ * valid recipient into an unknown one.
+ *
+ * Written for the verifier as much as for the host compiler:
+ *  - every loop runs a fixed number of times, bounded by a named constant;
+ *    buffers are MXG_RCPT_BUF bytes and every index stays inside them;
+ *  - the data-dependent positions (the last '@', the first delimiter, the
+ *    length) are computed without branches (the mxg_rcpt_lt()/_sel()
+ *    masks below). Were they set under an `if`, each iteration would fork
+ *    the verifier into a path per possible position and the number of
+ *    states would grow with the square of the address length. As opaque
+ *    values they cost one walk of each loop.
+ * On the host the same code is simply a little slower than a strchr()
+ * version, which does not matter for an LDAP value or a CLI argument.
+ */
+#ifndef MXG_RCPT_H
+#define MXG_RCPT_H
+
+#include "mxguard.h"
+
+#ifdef __bpf__
+/* Inlined into the inspector: a call would pass through the stack. */
+#define MXG_RCPT_INLINE static inline __attribute__((always_inline))
+#else
+#define MXG_RCPT_INLINE static inline
+#endif
+
+/* Why an address has no normal form. Not errno: BPF has none. The
+ * functions return them negated. */
+enum mxg_rcpt_err {
+	MXG_RCPT_ETOOLONG = 1,	/* over MXG_RCPT_MAX bytes (never truncated) */
+	MXG_RCPT_ENOAT,		/* no '@' */
+	MXG_RCPT_ECTRL,		/* a byte < 0x20 (NUL included) or 0x7f */
+	MXG_RCPT_EEMPTY,	/* empty local part or domain */
+};
+
+#define MXG_SIP_BLOCKS (MXG_RCPT_BUF / 8)
+#define MXG_RCPT_MASK (MXG_RCPT_BUF - 1)
+
+#if (MXG_RCPT_BUF & MXG_RCPT_MASK) || MXG_RCPT_BUF < MXG_RCPT_MAX + 2
+#error "MXG_RCPT_BUF must be a power of two and hold MXG_RCPT_MAX + 2 bytes"
+#endif
+
+/*
+ * Branch-free comparisons, as masks (all ones or zero). Operands are below
+ * 2^63, so the sign of the 64-bit difference is the answer. BPF has no
+ * conditional move or set-on-compare: a C comparison becomes a jump, and
+ * each jump is a fork for the verifier; these keep it on a single path.
+ */
+MXG_RCPT_INLINE __u64 mxg_rcpt_lt(__u64 a, __u64 b)
+{
+	__s64 d = (__s64)(a - b);
+	__u64 mask;
+
+	/* Both sides opaque to the optimiser, which would otherwise see a
+	 * compare in the shift, or a select in what uses the mask, and lower
+	 * either to a jump again. The verifier still sees plain ALU ops. */
+	asm("" : "+r"(d));
+	mask = (__u64)(d >> 63);
+	asm("" : "+r"(mask));
+	return mask;
+}
+
+MXG_RCPT_INLINE __u64 mxg_rcpt_eq(__u64 a, __u64 b)
+{
+	return mxg_rcpt_lt(a ^ b, 1);
+}
+
+/* mask ? a : b */
+MXG_RCPT_INLINE __u64 mxg_rcpt_sel(__u64 mask, __u64 a, __u64 b)
+{
+	return b ^ ((a ^ b) & mask);
+}
+
+/* ---- SipHash-2-4 ---------------------------------------------------- */
+
+#define MXG_SIP_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define MXG_SIPROUND(v0, v1, v2, v3)				\
+	do {							\
+		v0 += v1; v1 = MXG_SIP_ROTL(v1, 13); v1 ^= v0;	\
+		v0 = MXG_SIP_ROTL(v0, 32);			\
+		v2 += v3; v3 = MXG_SIP_ROTL(v3, 16); v3 ^= v2;	\
+		v0 += v3; v3 = MXG_SIP_ROTL(v3, 21); v3 ^= v0;	\
+		v2 += v1; v1 = MXG_SIP_ROTL(v1, 17); v1 ^= v2;	\
+		v2 = MXG_SIP_ROTL(v2, 32);			\
+	} while (0)
+
+/* Eight bytes at off as a little-endian word, on any host and without
+ * alignment. The index wraps inside the buffer: only bytes of the final
+ * block that the caller masks off can wrap, so the wrap is never seen. */
+MXG_RCPT_INLINE __u64 mxg_sip_load(const __u8 *buf, __u32 off)
+{
+	__u64 m = 0;
+	__u32 k;
+
+	for (k = 0; k < 8; k++)
+		m |= (__u64)buf[(off + k) & MXG_RCPT_MASK] << (8 * k);
+	return m;
+}
+
+/*
+ * SipHash-2-4 of the len bytes at buf + off. buf is MXG_RCPT_BUF bytes and
+ * off + len <= MXG_RCPT_BUF; the final block is read whole and all but its
+ * len % 8 bytes are masked off, so what lies past the message (padding,
+ * or the rest of an address for mxg_domain_key) never counts.
+ */
+MXG_RCPT_INLINE __u64 mxg_siphash_at(const struct mxg_hash_key *key,
+				     const __u8 *buf, __u32 off, __u32 len)
+{
+	__u64 v0 = 0x736f6d6570736575ULL ^ key->k0;
+	__u64 v1 = 0x646f72616e646f6dULL ^ key->k1;
+	__u64 v2 = 0x6c7967656e657261ULL ^ key->k0;
+	__u64 v3 = 0x7465646279746573ULL ^ key->k1;
+	__u64 b = (__u64)len << 56;
+	__u32 nblocks = len / 8, i;
+
+	for (i = 0; i < MXG_SIP_BLOCKS; i++) {
+		__u64 m = mxg_sip_load(buf, off + i * 8);
+
+		if (i >= nblocks) {
+			/* len % 8 < 8, so the shift is defined; 0 bytes
+			 * gives an empty mask. */
+			b |= m & ((1ULL << ((len % 8) * 8)) - 1);
+			break;
+		}
+		v3 ^= m;
+		MXG_SIPROUND(v0, v1, v2, v3);
+		MXG_SIPROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+
+	v3 ^= b;
+	MXG_SIPROUND(v0, v1, v2, v3);
+	MXG_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	MXG_SIPROUND(v0, v1, v2, v3);
+	MXG_SIPROUND(v0, v1, v2, v3);
+	MXG_SIPROUND(v0, v1, v2, v3);
+	MXG_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* SipHash-2-4, 64-bit output, of buf[0..len), len <= MXG_RCPT_BUF; buf
+ * is MXG_RCPT_BUF bytes (see mxg_siphash_at). */
+MXG_RCPT_INLINE __u64 mxg_siphash(const struct mxg_hash_key *key,
+				  const __u8 *buf, __u32 len)
+{
+	return mxg_siphash_at(key, buf, 0, len);
+}
+
+/* ---- Normal form ---------------------------------------------------- */
+
+/*
+ * The normal form of an address:
+ *  - one pair of surrounding angle brackets is removed ("<a@b>");
+ *  - ASCII A-Z are lower-cased, bytes >= 0x80 are kept as they are;
+ *  - the local part ends at the LAST '@' (a quoted local part may hold one);
+ *  - the local part is cut at its first character in delims (Postfix's
+ *    recipient_delimiter: "+" or "+-"; "" = none), unless that character
+ *    is its first one: like Postfix, "+foo@b" and "-x+y@b" stay whole.
+ *    A quoted local part ('"' first) is never cut: a cut inside the quotes
+ *    would give a form no directory holds. Delimiters are matched before
+ *    lower-casing, as Postfix matches them; only 0x21..0x7e can be
+ *    delimiters, others are ignored (the config should refuse them);
+ *  - one trailing '.' of the domain is removed.
+ * Refused, never truncated: over MXG_RCPT_MAX bytes once the brackets are
+ * gone, a byte < 0x20 or 0x7f (so a NUL within inlen too), no '@', an
+ * empty local part or domain (also "a@.").
+ *
+ * in holds inlen bytes; out is MXG_RCPT_BUF bytes and is zero past the
+ * result, ready for mxg_siphash(). Returns the length and sets *at to the
+ * index of the '@' in out, or returns -enum mxg_rcpt_err (out is then
+ * undefined).
+ */
+MXG_RCPT_INLINE int mxg_rcpt_normalize(const char *in, __u32 inlen,
+				       char out[MXG_RCPT_BUF],
+				       const char delims[MXG_DELIM_MAX],
+				       __u32 *at)
+{
+	__u64 dlo = 0, dhi = 0;		/* delimiter set, bit per ASCII byte */
+	__u64 start, n, i;
+	__u64 pos_at = MXG_RCPT_BUF;	/* last '@'; none: past any length */
+	__u64 pos_delim = MXG_RCPT_BUF;	/* first delimiter, same */
+	__u64 bad = 0, more = ~0ULL, local, dom, len, gap;
+
+	if (inlen > MXG_RCPT_MAX + 2)
+		return -MXG_RCPT_ETOOLONG;
+	if (inlen == 0)
+		return -MXG_RCPT_ENOAT;
+	/* Branch-free too: an `if` here would double what follows. */
+	start = mxg_rcpt_eq((__u8)in[0], '<') &
+		mxg_rcpt_eq((__u8)in[inlen - 1], '>') &
+		mxg_rcpt_lt(1, inlen) & 1;
+	n = inlen - 2 * start;
+	if (n > MXG_RCPT_MAX)
+		return -MXG_RCPT_ETOOLONG;
+
+	/* All MXG_DELIM_MAX bytes, masked after the NUL: a break would
+	 * leave the verifier a path per delimiter count. */
+	for (i = 0; i < MXG_DELIM_MAX; i++) {
+		__u64 d = (__u8)delims[i];
+		__u64 bit;
+
+		more &= ~mxg_rcpt_eq(d, 0);
+		bit = (1ULL << (d & 63)) & more &
+		      mxg_rcpt_lt(0x20, d) & mxg_rcpt_lt(d, 0x7f);
+		dlo |= bit & mxg_rcpt_lt(d, 64);
+		dhi |= bit & ~mxg_rcpt_lt(d, 64);
+	}
+
+	/*
+	 * Pass 1: copy and lower-case, check every byte, note the last '@'
+	 * and the first delimiter. It runs over the whole buffer, not up to
+	 * n: a loop that stopped at n would leave the verifier one path per
+	 * length. Past n it reads in[0] (inlen >= 1 here) and discards it.
+	 */
+	for (i = 0; i < MXG_RCPT_MAX; i++) {
+		__u64 valid = mxg_rcpt_lt(i, n);
+		__u64 c = (__u8)in[(start + i) & valid] & valid;
+		__u64 word = mxg_rcpt_sel(mxg_rcpt_lt(c, 64), dlo, dhi);
+		__u64 delim = -((word >> (c & 63)) & 1) & mxg_rcpt_lt(c, 128);
+		__u64 upper = ~mxg_rcpt_lt(c, 'A') & mxg_rcpt_lt(c, 'Z' + 1);
+
+		bad |= valid & (mxg_rcpt_lt(c, 0x20) | mxg_rcpt_eq(c, 0x7f));
+		pos_at = mxg_rcpt_sel(mxg_rcpt_eq(c, '@'), i, pos_at);
+		pos_delim = mxg_rcpt_sel(delim &
+					 mxg_rcpt_eq(pos_delim, MXG_RCPT_BUF),
+					 i, pos_delim);
+		out[i] = (char)(c + (upper & ('a' - 'A')));
+	}
+	out[MXG_RCPT_MAX] = 0;
+	out[MXG_RCPT_MAX + 1] = 0;
+
+	if (bad)
+		return -MXG_RCPT_ECTRL;
+	if (pos_at >= n)
+		return -MXG_RCPT_ENOAT;
+
+	/* The first delimiter overall is the first of the local part when it
+	 * comes before the last '@'. */
+	local = mxg_rcpt_sel(mxg_rcpt_lt(0, pos_delim) &
+			     mxg_rcpt_lt(pos_delim, pos_at) &
+			     ~mxg_rcpt_eq((__u8)out[0], '"'),
+			     pos_delim, pos_at);
+	dom = n - pos_at - 1;
+	dom -= mxg_rcpt_lt(0, dom) &
+	       mxg_rcpt_eq((__u8)out[(n - 1) & MXG_RCPT_MASK], '.') & 1;
+	if (local == 0 || dom == 0)
+		return -MXG_RCPT_EEMPTY;
+	len = local + 1 + dom;
+	gap = pos_at - local;	/* the "+detail" bytes to drop */
+
+	/*
+	 * Pass 2: close the gap and zero everything past len. In place and
+	 * forwards: position i reads from i or i + gap, never from a
+	 * position already written.
+	 */
+	for (i = 0; i < MXG_RCPT_BUF; i++) {
+		__u64 from = i + (gap & ~mxg_rcpt_lt(i, local));
+
+		out[i] = (char)((__u8)out[from & MXG_RCPT_MASK] &
+				mxg_rcpt_lt(i, len));
+	}
+
+	*at = (__u32)local;
+	return (int)len;
+}
+
+/* The mirror's key of a normalised address (out, len from
+ * mxg_rcpt_normalize). */
+MXG_RCPT_INLINE __u64 mxg_rcpt_key(const struct mxg_hash_key *key,
+				   const char out[MXG_RCPT_BUF], __u32 len)
+{
+	return mxg_siphash(key, (const __u8 *)out, len);
+}
+
+/*
+ * The key of the domain alone (mxg_rcpt_domains), the bytes after the '@'
+ * at index at. Hashed in place rather than copied to a zeroed buffer first:
+ * the final block is masked to the domain's length anyway, and 256 bytes
+ * of BPF stack is half of what the inspector has. Equal to
+ * mxg_siphash() of the domain in a buffer of its own (the tests check it).
+ */
+MXG_RCPT_INLINE __u64 mxg_domain_key(const struct mxg_hash_key *key,
+				     const char out[MXG_RCPT_BUF], __u32 len,
+				     __u32 at)
+{
+	if (at >= len)
+		return mxg_siphash_at(key, (const __u8 *)out, 0, 0);
+	return mxg_siphash_at(key, (const __u8 *)out, at + 1, len - at - 1);
+}
+
+/* ---- Readiness ------------------------------------------------------ */
+
+/*
+ * Whether the mirror may judge a recipient unknown: it has entries, it was
+ * synced at least once, and not longer than max_age_ns ago. Anything else
+ * fails open. now_ns below synced_ns is a clock read on one CPU racing the
+ * daemon's update on another, not staleness.
+ */
+MXG_RCPT_INLINE int mxg_mirror_ready(const struct mxg_mirror *m,
+				     __u64 now_ns)
+{
+	if (!m->entries || !m->synced_ns)
+		return 0;
+	if (now_ns < m->synced_ns)
+		return 1;
+	return now_ns - m->synced_ns <= m->max_age_ns;
+}
+
+#ifndef __bpf__
+/* ---- Userspace only ------------------------------------------------- */
+
+/* A short lower-case cause, for log lines and `rcpt check`. Takes the
+ * negated return value or the enum itself. */
+static inline const char *mxg_rcpt_strerror(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case MXG_RCPT_ETOOLONG:
+		return "address longer than 254 bytes";
+	case MXG_RCPT_ENOAT:
+		return "no '@' in address";
+	case MXG_RCPT_ECTRL:
+		return "control byte in address";
+	case MXG_RCPT_EEMPTY:
+		return "empty local part or domain";
+	case 0:
+		return "success";
+	default:
+		return "unknown address error";
+	}
+}
+
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF, no truncated sequence. The LDAP side refuses other values: the
+ * BPF side treats bytes >= 0x80 as opaque, so an invalid address would only
+ * ever hash to a key nobody sends, and skipping it is counted instead.
+ * Returns 1 if valid.
+ */
+static inline int mxg_utf8_valid(const char *s, __u32 len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	__u32 i = 0;
+
+	while (i < len) {
+		__u32 c = p[i], need, cp, min, k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {	/* 0xc0, 0xc1: overlong */
+			need = 1;
+			cp = c & 0x1f;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2;
+			cp = c & 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (len - i - 1 < need)
+			return 0;
+		for (k = 1; k <= need; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+#endif /* !__bpf__ */
+
+#endif /* MXG_RCPT_H */
