@@ -68,6 +68,17 @@ struct mxg_mirror_writer {
 	char last_error[512];
 };
 
+static void uuids_free(struct uuid_entry **table)
+{
+	struct uuid_entry *e, *tmp;
+
+	HASH_ITER(hh, *table, e, tmp) {
+		HASH_DEL(*table, e);
+		free(e->hashes);
+		free(e);
+	}
+}
+
 /* ---- the readiness record ---------------------------------------------- */
 
 static int record_update(struct mxg_mirror_writer *w,
@@ -253,7 +264,6 @@ static int inner_remove(struct inner *in, uint64_t h)
 /* The fresh map becomes the live one. */
 static int swap_in(struct mxg_mirror_writer *w)
 {
-	struct uuid_entry *e, *tmp;
 	uint64_t before = w->live.entries;
 	bool first = w->swaps++ == 0;
 	int ret = slot_set(w, w->fresh.fd);
@@ -264,11 +274,7 @@ static int swap_in(struct mxg_mirror_writer *w)
 	w->live = w->fresh;
 	w->fresh.fd = -1;
 	w->refreshing = false;
-	HASH_ITER(hh, w->uuids, e, tmp) {
-		HASH_DEL(w->uuids, e);
-		free(e->hashes);
-		free(e);
-	}
+	uuids_free(&w->uuids);
 	w->uuids = w->fresh_uuids;
 	w->fresh_uuids = NULL;
 	record_update(w, mark_swapped, w);
@@ -335,8 +341,14 @@ static int entry_hashes(struct mxg_mirror_writer *w, LDAP *ld, LDAPMessage *e,
 			k = mxg_rcpt_key(&w->key, norm, len);
 			for (uint32_t j = 0; j < count && !dup; j++)
 				dup = h[j] == k;
-			if (!dup && count < MAX_VALUES_PER_ENTRY)
-				h[count++] = k;
+			if (dup)
+				continue;
+			if (count == MAX_VALUES_PER_ENTRY) {
+				skip_value(w, v, "more addresses in one entry than "
+					   "mxguard takes (256)");
+				continue;
+			}
+			h[count++] = k;
 		}
 		ldap_value_free_len(vals);
 	}
@@ -540,6 +552,19 @@ static int offers_syncrepl(struct mxg_mirror_writer *w, LDAP *ld, bool *found)
 	return 0;
 }
 
+/* ---- full refreshes ---------------------------------------------------- */
+
+/* The attribute list for the search, and an empty map to fill. */
+static int refresh_begin(struct mxg_mirror_writer *w,
+			 char *attrs[MXG_LDAP_MAX_ATTRS + 1])
+{
+	for (unsigned i = 0; i < w->cfg.nattributes; i++)
+		attrs[i] = w->cfg.attributes[i];
+	attrs[w->cfg.nattributes] = NULL;
+	uuids_free(&w->fresh_uuids);
+	return inner_create(w, &w->fresh, w->live.entries);
+}
+
 /* ---- poll: a paged full refresh ---------------------------------------- */
 
 static int refresh_paged(struct mxg_mirror_writer *w, LDAP *ld)
@@ -549,13 +574,9 @@ static int refresh_paged(struct mxg_mirror_writer *w, LDAP *ld)
 	char *attrs[MXG_LDAP_MAX_ATTRS + 1];
 	int ret = 0, rc, err;
 
-	for (unsigned i = 0; i < w->cfg.nattributes; i++)
-		attrs[i] = w->cfg.attributes[i];
-	attrs[w->cfg.nattributes] = NULL;
-	ret = inner_create(w, &w->fresh, w->live.entries);
+	ret = refresh_begin(w, attrs);
 	if (ret)
 		return ret;
-	w->fresh_uuids = NULL;
 	do {
 		LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL }, **rctrls = NULL;
 		LDAPMessage *res = NULL, *e;
@@ -696,13 +717,9 @@ static int run_syncrepl(struct mxg_mirror_writer *w, LDAP *ld)
 	ldap_sync_t ls;
 	int rc, ret = 0;
 
-	for (unsigned i = 0; i < w->cfg.nattributes; i++)
-		attrs[i] = w->cfg.attributes[i];
-	attrs[w->cfg.nattributes] = NULL;
-	ret = inner_create(w, &w->fresh, w->live.entries);
+	ret = refresh_begin(w, attrs);
 	if (ret)
 		return ret;
-	w->fresh_uuids = NULL;
 	w->refreshing = true;
 
 	ldap_sync_initialize(&ls);
@@ -749,6 +766,7 @@ static int run_syncrepl(struct mxg_mirror_writer *w, LDAP *ld)
 out:
 	if (w->refreshing) {
 		inner_close(&w->fresh);
+		uuids_free(&w->fresh_uuids);
 		w->refreshing = false;
 	}
 	/* ldap_sync_destroy would unbind the session: ours to close. */
@@ -848,7 +866,6 @@ fail:
 
 void mxg_mirror_stop(struct mxg_mirror_writer *w)
 {
-	struct uuid_entry *e, *tmp;
 	int fd;
 
 	if (!w)
@@ -867,16 +884,8 @@ void mxg_mirror_stop(struct mxg_mirror_writer *w)
 	}
 	inner_close(&w->live);
 	inner_close(&w->fresh);
-	HASH_ITER(hh, w->uuids, e, tmp) {
-		HASH_DEL(w->uuids, e);
-		free(e->hashes);
-		free(e);
-	}
-	HASH_ITER(hh, w->fresh_uuids, e, tmp) {
-		HASH_DEL(w->fresh_uuids, e);
-		free(e->hashes);
-		free(e);
-	}
+	uuids_free(&w->uuids);
+	uuids_free(&w->fresh_uuids);
 	if (w->wake[0] >= 0)
 		close(w->wake[0]);
 	if (w->wake[1] >= 0)

@@ -92,6 +92,35 @@ static const enum mxg_verdict drop_order[] = {
 };
 #define NDROPS (sizeof(drop_order) / sizeof(drop_order[0]))
 
+/* The classes, or an error said; every command that names classes. */
+static int read_classes(struct ctl *ctl, struct mxg_class classes[MXG_MAX_CLASSES])
+{
+	int ret = mxg_classes_read(&ctl->maps, classes);
+
+	if (ret)
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_CLASSES, strerror(-ret));
+	return ret;
+}
+
+/* {"NAME": [ ... ]}: the shape of every list command's JSON. */
+static void json_list_begin(struct ctl *ctl, const char *name)
+{
+	if (!ctl->json)
+		return;
+	json_begin_object(&ctl->out);
+	json_key(&ctl->out, name);
+	json_begin_array(&ctl->out);
+}
+
+static void json_list_end(struct ctl *ctl)
+{
+	if (!ctl->json)
+		return;
+	json_end_array(&ctl->out);
+	json_end_object(&ctl->out);
+	json_finish(&ctl->out);
+}
+
 /* ---- sources: read in batches, the LRU may hold millions ---- */
 
 /* Every key and value of a hash map whose keys are struct mxg_source_key,
@@ -617,14 +646,10 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 	if (n > limit)
 		n = limit;
 
-	if (ctl->json) {
-		json_begin_object(j);
-		json_key(j, "sources");
-		json_begin_array(j);
-	} else {
+	json_list_begin(ctl, "sources");
+	if (!ctl->json)
 		printf("%-44s %-8s %8s %10s %10s %10s\n", "source", "class",
 		       "conns", "syns", "dropped", "debt_ms");
-	}
 	for (size_t i = 0; i < n; i++) {
 		const struct mxg_class *cls = rows[i].key.class_idx < MXG_MAX_CLASSES ?
 			&classes[rows[i].key.class_idx] : NULL;
@@ -650,11 +675,7 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 			       (uint64_t)(debt / NSEC_PER_MSEC));
 		}
 	}
-	if (ctl->json) {
-		json_end_array(j);
-		json_end_object(j);
-		json_finish(j);
-	}
+	json_list_end(ctl);
 	free(rows);
 	return 0;
 }
@@ -709,16 +730,10 @@ static int cmd_limit_show(struct ctl *ctl, int argc, char **argv)
 		ctl_error(ctl, "usage: limit show [CLASS]");
 		return -EINVAL;
 	}
-	ret = mxg_classes_read(&ctl->maps, classes);
-	if (ret) {
-		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_CLASSES, strerror(-ret));
+	ret = read_classes(ctl, classes);
+	if (ret)
 		return ret;
-	}
-	if (ctl->json) {
-		json_begin_object(&ctl->out);
-		json_key(&ctl->out, "classes");
-		json_begin_array(&ctl->out);
-	}
+	json_list_begin(ctl, "classes");
 	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++) {
 		if (!classes[c].name[0] ||
 		    (argc && strncmp(classes[c].name, argv[0], MXG_CLASS_NAME_LEN)))
@@ -726,11 +741,7 @@ static int cmd_limit_show(struct ctl *ctl, int argc, char **argv)
 		found = true;
 		print_class(ctl, &classes[c]);
 	}
-	if (ctl->json) {
-		json_end_array(&ctl->out);
-		json_end_object(&ctl->out);
-		json_finish(&ctl->out);
-	}
+	json_list_end(ctl);
 	if (argc && !found) {
 		ctl_error(ctl, "no class '%s'", argv[0]);
 		return -ENOENT;
@@ -964,20 +975,12 @@ static int rule_list(struct ctl *ctl, const char *object, int argc)
 		ctl_error(ctl, "%s list takes no arguments", object);
 		return -EINVAL;
 	}
-	if (ctl->json) {
-		json_begin_object(&ctl->out);
-		json_key(&ctl->out, object);
-		json_begin_array(&ctl->out);
-	} else {
+	json_list_begin(ctl, object);
+	if (!ctl->json)
 		printf("%-44s %-8s %10s\n", "cidr", "origin", "age_s");
-	}
 	ret = mxg_lpm_foreach(rules_fd(ctl, object), sizeof(struct mxg_rule),
 			      print_rule, &ctx);
-	if (ctl->json) {
-		json_end_array(&ctl->out);
-		json_end_object(&ctl->out);
-		json_finish(&ctl->out);
-	}
+	json_list_end(ctl);
 	return ret;
 }
 
@@ -1142,26 +1145,16 @@ static int cmd_ban_list(struct ctl *ctl, int argc, char **argv)
 		ctl_error(ctl, "ban list takes no arguments");
 		return -EINVAL;
 	}
-	ret = mxg_classes_read(&ctl->maps, classes);
-	if (ret) {
-		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_CLASSES, strerror(-ret));
+	ret = read_classes(ctl, classes);
+	if (ret)
 		return ret;
-	}
-	if (ctl->json) {
-		json_begin_object(&ctl->out);
-		json_key(&ctl->out, "bans");
-		json_begin_array(&ctl->out);
-	} else {
+	json_list_begin(ctl, "bans");
+	if (!ctl->json)
 		printf("%-44s %-16s %-8s %12s\n", "cidr", "classes", "reason",
 		       "expires_in");
-	}
 	ret = mxg_lpm_foreach(ctl->maps.bans, sizeof(struct mxg_ban), print_ban,
 			      &ctx);
-	if (ctl->json) {
-		json_end_array(&ctl->out);
-		json_end_object(&ctl->out);
-		json_finish(&ctl->out);
-	}
+	json_list_end(ctl);
 	return ret;
 }
 
