@@ -79,9 +79,10 @@ $(BUILD)/mxguardd $(BUILD)/mxguardctl: $(BUILD)/%: $(BUILD)/user/%.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) | $(BUILD)/tests/unit
+# libsodium only as a second, independent SipHash for test_rcpt.
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) $(BPF_HDRS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -lsodium -o $@
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)

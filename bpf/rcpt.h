@@ -11,7 +11,7 @@
  *    buffers are MXG_RCPT_BUF bytes and every index stays inside them;
  *  - the data-dependent positions (the last '@', the first delimiter, the
  *    length) are computed without branches (the mxg_rcpt_lt()/_sel()
- *    masks below). Were they set under an `if`, each iteration would fork
+ *    flags below). Were they set under an `if`, each iteration would fork
  *    the verifier into a path per possible position and the number of
  *    states would grow with the square of the address length. As opaque
  *    values they cost one walk of each loop.
@@ -24,10 +24,14 @@
 #include "mxguard.h"
 
 #ifdef __bpf__
-/* Inlined into the inspector: a call would pass through the stack. */
+/* The small helpers are inlined into the inspector; SipHash is one BPF
+ * subprogram, so its rounds are in the program once however many keys the
+ * caller computes (the verifier still checks it per call site). */
 #define MXG_RCPT_INLINE static inline __attribute__((always_inline))
+#define MXG_RCPT_SUBPROG static __attribute__((noinline))
 #else
 #define MXG_RCPT_INLINE static inline
+#define MXG_RCPT_SUBPROG static inline
 #endif
 
 /* Why an address has no normal form. Not errno: BPF has none. The
@@ -47,23 +51,26 @@ enum mxg_rcpt_err {
 #endif
 
 /*
- * Branch-free comparisons, as masks (all ones or zero). Operands are below
- * 2^63, so the sign of the 64-bit difference is the answer. BPF has no
- * conditional move or set-on-compare: a C comparison becomes a jump, and
- * each jump is a fork for the verifier; these keep it on a single path.
+ * Branch-free comparisons, as flags (1 or 0). Operands are below 2^63, so
+ * the sign of the 64-bit difference is the answer. BPF has no conditional
+ * move or set-on-compare: a C comparison or ?: becomes a jump, and every
+ * jump forks the verifier. Flags are 0/1 and select by multiplication,
+ * not all-ones masks: recent verifiers (maybe_fork_scalars(), 6.19 and
+ * stable backports such as 6.18.y) fork on a [-1, 0] value ANDed or ORed
+ * with a constant, the pattern LLVM emits for selects, which would bring
+ * the forks back.
  */
 MXG_RCPT_INLINE __u64 mxg_rcpt_lt(__u64 a, __u64 b)
 {
-	__s64 d = (__s64)(a - b);
-	__u64 mask;
+	__u64 d = a - b;
 
 	/* Both sides opaque to the optimiser, which would otherwise see a
-	 * compare in the shift, or a select in what uses the mask, and lower
-	 * either to a jump again. The verifier still sees plain ALU ops. */
+	 * compare in the shift, or a select in what uses the flag, and
+	 * lower either to a jump again. The verifier sees plain ALU ops. */
 	asm("" : "+r"(d));
-	mask = (__u64)(d >> 63);
-	asm("" : "+r"(mask));
-	return mask;
+	d >>= 63;
+	asm("" : "+r"(d));
+	return d;
 }
 
 MXG_RCPT_INLINE __u64 mxg_rcpt_eq(__u64 a, __u64 b)
@@ -71,10 +78,10 @@ MXG_RCPT_INLINE __u64 mxg_rcpt_eq(__u64 a, __u64 b)
 	return mxg_rcpt_lt(a ^ b, 1);
 }
 
-/* mask ? a : b */
-MXG_RCPT_INLINE __u64 mxg_rcpt_sel(__u64 mask, __u64 a, __u64 b)
+/* flag ? a : b */
+MXG_RCPT_INLINE __u64 mxg_rcpt_sel(__u64 flag, __u64 a, __u64 b)
 {
-	return b ^ ((a ^ b) & mask);
+	return b + (a - b) * flag;
 }
 
 /* ---- SipHash-2-4 ---------------------------------------------------- */
@@ -110,8 +117,8 @@ MXG_RCPT_INLINE __u64 mxg_sip_load(const __u8 *buf, __u32 off)
  * len % 8 bytes are masked off, so what lies past the message (padding,
  * or the rest of an address for mxg_domain_key) never counts.
  */
-MXG_RCPT_INLINE __u64 mxg_siphash_at(const struct mxg_hash_key *key,
-				     const __u8 *buf, __u32 off, __u32 len)
+MXG_RCPT_SUBPROG __u64 mxg_siphash_at(const struct mxg_hash_key *key,
+				      const __u8 *buf, __u32 off, __u32 len)
 {
 	__u64 v0 = 0x736f6d6570736575ULL ^ key->k0;
 	__u64 v1 = 0x646f72616e646f6dULL ^ key->k1;
@@ -174,8 +181,9 @@ MXG_RCPT_INLINE __u64 mxg_siphash(const struct mxg_hash_key *key,
  * gone, a byte < 0x20 or 0x7f (so a NUL within inlen too), no '@', an
  * empty local part or domain (also "a@.").
  *
- * in holds inlen bytes; out is MXG_RCPT_BUF bytes and is zero past the
- * result, ready for mxg_siphash(). Returns the length and sets *at to the
+ * in holds inlen bytes (in BPF: an MXG_RCPT_BUF buffer; nothing is read
+ * before inlen is checked against MXG_RCPT_MAX + 2); out is MXG_RCPT_BUF
+ * bytes and is zero past the result, ready for mxg_siphash(). Returns the length and sets *at to the
  * index of the '@' in out, or returns -enum mxg_rcpt_err (out is then
  * undefined).
  */
@@ -188,31 +196,30 @@ MXG_RCPT_INLINE int mxg_rcpt_normalize(const char *in, __u32 inlen,
 	__u64 start, n, i;
 	__u64 pos_at = MXG_RCPT_BUF;	/* last '@'; none: past any length */
 	__u64 pos_delim = MXG_RCPT_BUF;	/* first delimiter, same */
-	__u64 bad = 0, more = ~0ULL, local, dom, len, gap;
+	__u64 bad = 0, more = 1, local, dom, len, gap;
 
 	if (inlen > MXG_RCPT_MAX + 2)
 		return -MXG_RCPT_ETOOLONG;
 	if (inlen == 0)
 		return -MXG_RCPT_ENOAT;
 	/* Branch-free too: an `if` here would double what follows. */
-	start = mxg_rcpt_eq((__u8)in[0], '<') &
-		mxg_rcpt_eq((__u8)in[inlen - 1], '>') &
-		mxg_rcpt_lt(1, inlen) & 1;
+	start = mxg_rcpt_eq((__u8)in[0], '<') *
+		mxg_rcpt_eq((__u8)in[inlen - 1], '>') * mxg_rcpt_lt(1, inlen);
 	n = inlen - 2 * start;
 	if (n > MXG_RCPT_MAX)
 		return -MXG_RCPT_ETOOLONG;
 
-	/* All MXG_DELIM_MAX bytes, masked after the NUL: a break would
+	/* All MXG_DELIM_MAX bytes, ignored after the NUL: a break would
 	 * leave the verifier a path per delimiter count. */
 	for (i = 0; i < MXG_DELIM_MAX; i++) {
 		__u64 d = (__u8)delims[i];
 		__u64 bit;
 
-		more &= ~mxg_rcpt_eq(d, 0);
-		bit = (1ULL << (d & 63)) & more &
-		      mxg_rcpt_lt(0x20, d) & mxg_rcpt_lt(d, 0x7f);
-		dlo |= bit & mxg_rcpt_lt(d, 64);
-		dhi |= bit & ~mxg_rcpt_lt(d, 64);
+		more *= 1 - mxg_rcpt_eq(d, 0);
+		bit = (1ULL << (d & 63)) * more *
+		      mxg_rcpt_lt(0x20, d) * mxg_rcpt_lt(d, 0x7f);
+		dlo |= bit * mxg_rcpt_lt(d, 64);
+		dhi |= bit * (1 - mxg_rcpt_lt(d, 64));
 	}
 
 	/*
@@ -223,17 +230,18 @@ MXG_RCPT_INLINE int mxg_rcpt_normalize(const char *in, __u32 inlen,
 	 */
 	for (i = 0; i < MXG_RCPT_MAX; i++) {
 		__u64 valid = mxg_rcpt_lt(i, n);
-		__u64 c = (__u8)in[(start + i) & valid] & valid;
+		__u64 c = (__u8)in[(start + i) * valid] * valid;
 		__u64 word = mxg_rcpt_sel(mxg_rcpt_lt(c, 64), dlo, dhi);
-		__u64 delim = -((word >> (c & 63)) & 1) & mxg_rcpt_lt(c, 128);
-		__u64 upper = ~mxg_rcpt_lt(c, 'A') & mxg_rcpt_lt(c, 'Z' + 1);
+		__u64 delim = ((word >> (c & 63)) & 1) * mxg_rcpt_lt(c, 128);
+		__u64 upper = (1 - mxg_rcpt_lt(c, 'A')) *
+			      mxg_rcpt_lt(c, 'Z' + 1);
 
-		bad |= valid & (mxg_rcpt_lt(c, 0x20) | mxg_rcpt_eq(c, 0x7f));
+		bad |= valid * (mxg_rcpt_lt(c, 0x20) | mxg_rcpt_eq(c, 0x7f));
 		pos_at = mxg_rcpt_sel(mxg_rcpt_eq(c, '@'), i, pos_at);
-		pos_delim = mxg_rcpt_sel(delim &
+		pos_delim = mxg_rcpt_sel(delim *
 					 mxg_rcpt_eq(pos_delim, MXG_RCPT_BUF),
 					 i, pos_delim);
-		out[i] = (char)(c + (upper & ('a' - 'A')));
+		out[i] = (char)(c + upper * ('a' - 'A'));
 	}
 	out[MXG_RCPT_MAX] = 0;
 	out[MXG_RCPT_MAX + 1] = 0;
@@ -245,13 +253,13 @@ MXG_RCPT_INLINE int mxg_rcpt_normalize(const char *in, __u32 inlen,
 
 	/* The first delimiter overall is the first of the local part when it
 	 * comes before the last '@'. */
-	local = mxg_rcpt_sel(mxg_rcpt_lt(0, pos_delim) &
-			     mxg_rcpt_lt(pos_delim, pos_at) &
-			     ~mxg_rcpt_eq((__u8)out[0], '"'),
+	local = mxg_rcpt_sel(mxg_rcpt_lt(0, pos_delim) *
+			     mxg_rcpt_lt(pos_delim, pos_at) *
+			     (1 - mxg_rcpt_eq((__u8)out[0], '"')),
 			     pos_delim, pos_at);
 	dom = n - pos_at - 1;
-	dom -= mxg_rcpt_lt(0, dom) &
-	       mxg_rcpt_eq((__u8)out[(n - 1) & MXG_RCPT_MASK], '.') & 1;
+	dom -= mxg_rcpt_lt(0, dom) *
+	       mxg_rcpt_eq((__u8)out[(n - 1) & MXG_RCPT_MASK], '.');
 	if (local == 0 || dom == 0)
 		return -MXG_RCPT_EEMPTY;
 	len = local + 1 + dom;
@@ -263,9 +271,9 @@ MXG_RCPT_INLINE int mxg_rcpt_normalize(const char *in, __u32 inlen,
 	 * position already written.
 	 */
 	for (i = 0; i < MXG_RCPT_BUF; i++) {
-		__u64 from = i + (gap & ~mxg_rcpt_lt(i, local));
+		__u64 from = i + gap * (1 - mxg_rcpt_lt(i, local));
 
-		out[i] = (char)((__u8)out[from & MXG_RCPT_MASK] &
+		out[i] = (char)((__u8)out[from & MXG_RCPT_MASK] *
 				mxg_rcpt_lt(i, len));
 	}
 
@@ -285,16 +293,18 @@ MXG_RCPT_INLINE __u64 mxg_rcpt_key(const struct mxg_hash_key *key,
  * The key of the domain alone (mxg_rcpt_domains), the bytes after the '@'
  * at index at. Hashed in place rather than copied to a zeroed buffer first:
  * the final block is masked to the domain's length anyway, and 256 bytes
- * of BPF stack is half of what the inspector has. Equal to
- * mxg_siphash() of the domain in a buffer of its own (the tests check it).
+ * of BPF stack is half of what the inspector has. Equal to mxg_siphash()
+ * of the domain in a buffer of its own (the tests check it). at < len as
+ * mxg_rcpt_normalize() returns them; otherwise the domain counts as empty.
  */
 MXG_RCPT_INLINE __u64 mxg_domain_key(const struct mxg_hash_key *key,
 				     const char out[MXG_RCPT_BUF], __u32 len,
 				     __u32 at)
 {
-	if (at >= len)
-		return mxg_siphash_at(key, (const __u8 *)out, 0, 0);
-	return mxg_siphash_at(key, (const __u8 *)out, at + 1, len - at - 1);
+	__u64 dlen = ((__u64)len - at - 1) * mxg_rcpt_lt(at, len);
+
+	return mxg_siphash_at(key, (const __u8 *)out, (at + 1) & MXG_RCPT_MASK,
+			      (__u32)dlen);
 }
 
 /* ---- Readiness ------------------------------------------------------ */

@@ -11,7 +11,7 @@ pkgs=(
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libldap-dev libinih-dev libsystemd-dev uthash-dev
 	# tests
-	libcmocka-dev iproute2 procps psmisc
+	libcmocka-dev libsodium-dev iproute2 procps psmisc
 	# the real servers and clients the integration tests and the demo run
 	postfix swaks slapd ldap-utils
 	# swaks needs it for IPv6 (-6, [2001:db8::1])
