@@ -115,7 +115,7 @@ demo: deps
 	$(Q)tools/demo.sh $(BUILD)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench $(BUILD)/tools/mirror-bench
 	$(Q)tools/bench.sh $(BUILD)
 
 vmlinux:

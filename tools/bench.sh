@@ -9,7 +9,10 @@
 #      with MXG_BENCH_SOURCES (default 1M) sources tracked;
 #   2. conns: connections per second accepted by a real listener with and
 #      without the connection counter, in a network namespace of its own
-#      (loopback only) so nothing else on the host is counted or disturbed.
+#      (loopback only) so nothing else on the host is counted or disturbed;
+#   3. the recipient mirror (tools/mirror-bench.sh): full sync, change
+#      latency and lookups against a real slapd with each of
+#      MXG_BENCH_MIRROR_SIZES users (default "100000 1000000").
 set -euo pipefail
 
 build=${1:-build}
@@ -32,3 +35,6 @@ taskset -c 0 "$build/tools/mxg-bench" admission "${MXG_BENCH_SOURCES:-1048576}"
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 nsenter --net="/run/netns/$ns" "$build/tools/mxg-bench" conns "${MXG_BENCH_CONN_MS:-2000}"
+
+MXG_BENCH_MIRROR_SIZES=${MXG_BENCH_MIRROR_SIZES:-100000 1000000} \
+	"$(dirname "$0")/mirror-bench.sh" "$build"

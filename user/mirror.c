@@ -191,38 +191,53 @@ static int slot_set(struct mxg_mirror_writer *w, int fd)
 	return bpf_map_update_elem(w->maps.rcpt_slot, &zero, &fd, BPF_ANY) ? -errno : 0;
 }
 
-/* Twice the size, everything copied over; the live one is swapped. */
+#define GROW_BATCH 4096
+
+/* Twice the size, everything copied over in batches (three syscalls per
+ * entry one by one made growing the slowest part of a large sync); the
+ * live one is swapped. */
 static int inner_grow(struct mxg_mirror_writer *w, struct inner *in, bool live)
 {
+	uint64_t keys[GROW_BATCH], in_batch = 0, out_batch = 0;
+	struct mxg_rcpt vals[GROW_BATCH];
 	struct inner big;
-	uint64_t k, *prev = NULL, next;
-	struct mxg_rcpt v;
+	bool first = true;
 	int ret;
 
-	ret = inner_create(w, &big, (uint64_t)in->max_entries * 2);
+	/* inner_create() adds a quarter and rounds up: twice the size. */
+	ret = inner_create(w, &big, in->max_entries);
 	if (ret)
 		return ret;
-	while (!bpf_map_get_next_key(in->fd, prev, &next)) {
-		if (!bpf_map_lookup_elem(in->fd, &next, &v) &&
-		    bpf_map_update_elem(big.fd, &next, &v, BPF_NOEXIST)) {
+	for (;;) {
+		__u32 n = GROW_BATCH;
+		int rc = bpf_map_lookup_batch(in->fd, first ? NULL : &in_batch,
+					      &out_batch, keys, vals, &n, NULL);
+
+		if (rc && errno != ENOENT) {
 			ret = -errno;
-			inner_close(&big);
-			return ret;
+			goto fail;
 		}
-		k = next;
-		prev = &k;
+		if (n && bpf_map_update_batch(big.fd, keys, vals, &n, NULL)) {
+			ret = -errno;
+			goto fail;
+		}
+		if (rc)		/* ENOENT: that was the last batch */
+			break;
+		in_batch = out_batch;
+		first = false;
 	}
 	big.entries = in->entries;
 	if (live) {
 		ret = slot_set(w, big.fd);
-		if (ret) {
-			inner_close(&big);
-			return ret;
-		}
+		if (ret)
+			goto fail;
 	}
 	inner_close(in);
 	*in = big;
 	return 0;
+fail:
+	inner_close(&big);
+	return ret;
 }
 
 static int inner_add(struct mxg_mirror_writer *w, struct inner *in, bool live,
@@ -230,13 +245,16 @@ static int inner_add(struct mxg_mirror_writer *w, struct inner *in, bool live,
 {
 	struct mxg_rcpt v = { .refs = 1 };
 
-	if (!bpf_map_lookup_elem(in->fd, &h, &v)) {
-		v.refs++;
-		return bpf_map_update_elem(in->fd, &h, &v, BPF_EXIST) ? -errno : 0;
-	}
+	/* Most addresses are new: try the insert first. */
 	if (!bpf_map_update_elem(in->fd, &h, &v, BPF_NOEXIST)) {
 		in->entries++;
 		return 0;
+	}
+	if (errno == EEXIST) {
+		if (bpf_map_lookup_elem(in->fd, &h, &v))
+			return -errno;
+		v.refs++;
+		return bpf_map_update_elem(in->fd, &h, &v, BPF_EXIST) ? -errno : 0;
 	}
 	if (errno != E2BIG)
 		return -errno;
@@ -313,12 +331,12 @@ static void skip_value(struct mxg_mirror_writer *w, const struct berval *v,
 static int entry_hashes(struct mxg_mirror_writer *w, LDAP *ld, LDAPMessage *e,
 			uint64_t **out, uint32_t *n)
 {
-	uint64_t *h = calloc(MAX_VALUES_PER_ENTRY, sizeof(*h));
+	/* Collected here, then copied to an allocation of the right size:
+	 * syncrepl keeps one per entry for as long as the mirror lives. */
+	uint64_t h[MAX_VALUES_PER_ENTRY];
 	char norm[MXG_RCPT_BUF];
 	uint32_t count = 0, at;
 
-	if (!h)
-		return -ENOMEM;
 	for (unsigned a = 0; a < w->cfg.nattributes; a++) {
 		struct berval **vals = ldap_get_values_len(ld, e, w->cfg.attributes[a]);
 
@@ -352,7 +370,13 @@ static int entry_hashes(struct mxg_mirror_writer *w, LDAP *ld, LDAPMessage *e,
 		}
 		ldap_value_free_len(vals);
 	}
-	*out = h;
+	*out = NULL;
+	if (count) {
+		*out = malloc(count * sizeof(**out));
+		if (!*out)
+			return -ENOMEM;
+		memcpy(*out, h, count * sizeof(**out));
+	}
 	*n = count;
 	return 0;
 }

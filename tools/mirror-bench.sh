@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# `make bench`, recipient mirror part: a private slapd with N generated
+# users (MXG_BENCH_MIRROR_SIZES, default 100,000 and 1,000,000) and
+# mxguardd following it with syncrepl, in a network namespace of its own
+# (loopback and one veth pair, nothing else), measuring for each N:
+#   - the full sync: seconds from mxguardd's start to a ready mirror with
+#     every address, and the inner map's kernel memory per address;
+#   - a change in the directory to the map (LDAP modify returned -> the new
+#     address known; also from the modify's request), p50 and p99 over
+#     MXG_BENCH_MIRROR_CHANGES changes;
+#   - lookups per second, mxg_rcpt_check() beside LDAP equality searches on
+#     the same slapd, in-process (tools/mirror-bench.c) and as the command
+#     lines an operator would run (mxguardctl rcpt check vs ldapsearch).
+# Targets (issue 4) are printed beside the figures, never asserted: the
+# figures depend on the machine. Everything the run creates (namespace,
+# slapd, mxguardd, pins, temp dirs) is removed on exit, also on failure.
+#
+# Usage: tools/mirror-bench.sh BUILD   (root; bench.sh calls it)
+# Knobs: MXG_BENCH_MIRROR_SIZES ("100000 1000000"), _CHANGES (100),
+# _LOOKUP_MS (2000 per side), _CLI_RUNS (200 per tool), _SYNC_MAX_S (180:
+# the bound on one full sync). slapadd of 1M entries dominates the ~1 min.
+set -euo pipefail
+
+build=$(cd "${1:-build}" && pwd)
+sizes=${MXG_BENCH_MIRROR_SIZES:-100000 1000000}
+changes=${MXG_BENCH_MIRROR_CHANGES:-100}
+lookup_ms=${MXG_BENCH_MIRROR_LOOKUP_MS:-2000}
+cli_runs=${MXG_BENCH_MIRROR_CLI_RUNS:-200}
+sync_max_s=${MXG_BENCH_MIRROR_SYNC_MAX_S:-180}
+
+mxgd=$build/mxguardd
+ctl=$build/mxguardctl
+helper=$build/tools/mirror-bench
+
+if ((EUID != 0)); then
+	echo "mirror-bench: needs root (namespaces, BPF)" >&2
+	exit 1
+fi
+# `make bench` builds mxg-bench only; the helper comes from the same
+# pattern rule (tools/NAME.c -> BUILD/tools/NAME), made here when stale.
+make -s -C "$(dirname "$0")/.." --no-print-directory BUILD="$build" "$helper" >&2
+for b in "$mxgd" "$ctl" "$helper"; do
+	[[ -x $b ]] || { echo "mirror-bench: $b not built (make bench)" >&2; exit 1; }
+done
+for t in slapd slapadd slappasswd ldapsearch; do
+	command -v "$t" >/dev/null || { echo "mirror-bench: $t missing (tools/deps.sh)" >&2; exit 1; }
+done
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+# Named after our pid: bpffs is global, and another bench or test run may
+# be using its own names at the same time.
+ns=mxgmirror-$$
+pin=/sys/fs/bpf/mxg-mirror-bench-$$
+tmp=$(mktemp -d "/tmp/mxg-mirror-bench-$$.XXXXXX")
+slapd_pid="" mxgd_pid=""
+
+suffix="dc=bench,dc=example"
+base="ou=people,$suffix"
+rootdn="cn=admin,$suffix"
+domain=bench.example
+uri=ldap://127.0.0.1:389/
+
+log() { printf 'mirror: %s\n' "$*" >&2; }
+
+# stop_pid PID SECS: TERM, then KILL if it is still there after SECS.
+stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+stop_mxgd() {
+	[[ -n $mxgd_pid ]] && stop_pid "$mxgd_pid" 20
+	mxgd_pid=""
+	# Detach and unpin through the CLI: its sock_ops program sits on the
+	# cgroup root, which outlives the namespace.
+	if [[ -d $pin ]]; then
+		timeout 20 "$ctl" --pin-dir "$pin" unload >/dev/null 2>&1 || true
+		rm -rf "$pin"
+	fi
+}
+
+stop_slapd() {
+	# TERM first: slapd closes its database cleanly.
+	[[ -n $slapd_pid ]] && stop_pid "$slapd_pid" 10
+	slapd_pid=""
+}
+
+# Each step on its own, errors ignored: one failed step never leaves the
+# rest behind.
+cleanup() {
+	local rc=$? pid
+	set +e
+	trap - EXIT INT TERM
+	stop_mxgd
+	stop_slapd
+	if ip netns list | grep -qw "^$ns"; then
+		# Anything left in our namespace is ours.
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+		ip netns del "$ns"
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# innet CMD...: CMD in our namespace. nsenter --net, not `ip netns exec`:
+# that also remounts /sys and would hide the global bpffs from mxguardd.
+innet() { nsenter --net="/run/netns/$ns" "$@"; }
+
+# seconds_since START: $EPOCHREALTIME arithmetic (bash has no floats).
+seconds_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# cpu_s PID: user and system CPU seconds the process has used so far.
+tck=$(getconf CLK_TCK)
+cpu_s() { awk -v t="$tck" '{ printf "%.1f %.1f\n", $14 / t, $15 / t }' "/proc/$1/stat"; }
+
+# kv KEY < key=value lines
+kv() { sed -n "s/^$1=//p"; }
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+# mxguardd needs an interface to guard; a veth pair that carries nothing.
+ip -n "$ns" link add mxm0 type veth peer name mxm1
+ip -n "$ns" link set mxm0 up
+ip -n "$ns" link set mxm1 up
+
+declare -A R	# R[N,figure]
+
+# gen_ldif N FILE: N users; every odd one has an alias in mailLocalAddress
+# (misc schema), so about 1.5 N addresses. awk, not a shell loop: 1M
+# entries in seconds.
+gen_ldif() {
+	awk -v n="$1" -v sfx="$suffix" -v dom="$domain" 'BEGIN {
+		printf "dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: bench\ndc: bench\n\n", sfx
+		printf "dn: ou=people,%s\nobjectClass: top\nobjectClass: organizationalUnit\nou: people\n\n", sfx
+		for (i = 1; i <= n; i++) {
+			printf "dn: uid=user%d,ou=people,%s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: user%d\ncn: User %d\nsn: %d\nmail: user%d@%s\n", i, sfx, i, i, i, i, dom
+			if (i % 2)
+				printf "mailLocalAddress: alias%d@%s\n", i, dom
+			printf "\n"
+		}
+	}' >"$2"
+}
+
+slapd_answers() {
+	innet timeout 3 ldapsearch -x -LLL -H "$uri" -o nettimeout=2 -b "" -s base \
+		"(objectClass=*)" supportedControl 2>/dev/null | grep -q 1.3.6.1.4.1.4203.1.9.1.1
+}
+
+# time_runs TOOL ADDR...: seconds for one command line per address, run in
+# our namespace by a shell of its own so both tools pay the same fork and
+# exec. The answers are the C helper's business; here only the exit
+# status is checked.
+time_runs() {
+	local tool=$1 a start
+	shift
+	start=$EPOCHREALTIME
+	for a in "$@"; do
+		case $tool in
+		mxguardctl)
+			"$ctl" --pin-dir "$pin" rcpt check "$a" >/dev/null ;;
+		ldapsearch)
+			ldapsearch -x -LLL -H "$uri" -D "$rootdn" -y "$pwfile" -b "$base" \
+				"(|(mail=$a)(mailLocalAddress=$a))" mail >/dev/null ;;
+		esac
+	done
+	awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'
+}
+
+run_size() {
+	local n=$1 d=$tmp/n$1 t expected out pw pwfile i k mu ms su ss su0 ss0
+	local -a addrs=()
+	expected=$((n + (n + 1) / 2))
+	mkdir -p "$d/db"
+	log "N=$n: $n users, $expected addresses"
+
+	t=$EPOCHREALTIME
+	gen_ldif "$n" "$d/data.ldif"
+	R[$n,ldif_s]=$(seconds_since "$t")
+
+	pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+	pwfile=$d/ldap.secret
+	# ldapsearch -y takes the whole file as the password: no newline.
+	(umask 077 && printf '%s' "$pw" >"$pwfile")
+	cat >"$d/slapd.conf" <<EOF
+# Private bench directory (mirror-bench.sh, pid $$); removed at exit.
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/misc.schema
+pidfile $d/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload syncprov
+# slapadd indexes with as many threads as there are cores.
+tool-threads 2
+database mdb
+suffix "$suffix"
+rootdn "$rootdn"
+rootpw $(slappasswd -s "$pw")
+directory $d/db
+# A sparse map: room for 1M entries and their indexes (~2-3 GiB), not
+# allocated up front.
+maxsize 17179869184
+index objectClass eq
+index entryCSN,entryUUID eq
+index mail,mailLocalAddress eq
+overlay syncprov
+EOF
+	chmod 600 "$d/slapd.conf"
+
+	t=$EPOCHREALTIME
+	slapadd -q -f "$d/slapd.conf" -l "$d/data.ldif" >"$d/slapadd.log" 2>&1 || {
+		log "slapadd failed: $(tail -5 "$d/slapadd.log")"
+		return 1
+	}
+	R[$n,slapadd_s]=$(seconds_since "$t")
+	rm -f "$d/data.ldif"
+	log "N=$n: slapadd -q ${R[$n,slapadd_s]} s"
+
+	# nsenter itself, not innet: a backgrounded function is a subshell
+	# and $! would be its pid. nsenter execs, so $! is slapd's own pid;
+	# -d keeps it in the foreground, level 0 keeps its log quiet.
+	nsenter --net="/run/netns/$ns" slapd -f "$d/slapd.conf" -h "$uri" -d 0 \
+		>"$d/slapd.log" 2>&1 </dev/null &
+	slapd_pid=$!
+	for ((i = 0; i < 300; i++)); do
+		slapd_answers && break
+		kill -0 "$slapd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	slapd_answers || { log "slapd does not answer: $(tail -5 "$d/slapd.log")"; return 1; }
+
+	cat >"$d/mxguard.conf" <<EOF
+# mirror-bench.sh (pid $$)
+[global]
+interfaces = mxm0
+pin_dir = $pin
+max_sources = 4096
+on_exit = detach
+[ldap]
+uri = $uri
+bind_dn = $rootdn
+bind_password_file = $pwfile
+base = $base
+filter = (objectClass=inetOrgPerson)
+attributes = mail, mailLocalAddress
+domains = $domain
+sync = syncrepl
+max_age = 15m
+EOF
+
+	# The clock starts just before mxguardd does: the figure includes
+	# loading its programs, as an operator's restart would.
+	read -r su0 ss0 < <(cpu_s "$slapd_pid")
+	t=${EPOCHREALTIME/./}
+	nsenter --net="/run/netns/$ns" "$mxgd" -c "$d/mxguard.conf" -f 2>"$d/mxguardd.log" &
+	mxgd_pid=$!
+	if ! out=$("$helper" wait "$pin" "$expected" "$sync_max_s" "$t"); then
+		log "N=$n: mirror not ready within $sync_max_s s: $(tail -5 "$d/mxguardd.log")"
+		return 1
+	fi
+	R[$n,load_s]=$(kv maps_s <<<"$out")
+	R[$n,sync_s]=$(kv ready_s <<<"$out")
+	R[$n,rss_mib]=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$mxgd_pid/status")
+	# Where the sync's time went, at a glance: each side's CPU in user
+	# space and in the kernel (for mxguardd, mostly bpf() calls).
+	read -r mu ms < <(cpu_s "$mxgd_pid")
+	read -r su ss < <(cpu_s "$slapd_pid")
+	R[$n,mxgd_cpu]="$mu / $ms"
+	R[$n,slapd_cpu]=$(awk -v a="$su" -v b="$su0" -v c="$ss" -v d="$ss0" 'BEGIN { printf "%.1f / %.1f", a - b, c - d }')
+	log "N=$n: full sync ${R[$n,sync_s]} s (programs loaded after ${R[$n,load_s]} s)"
+
+	out=$("$helper" mem "$pin")
+	R[$n,entries]=$(kv entries <<<"$out")
+	R[$n,memlock_mib]=$(kv memlock <<<"$out" | awk '{ printf "%.1f", $1 / 1048576 }')
+	R[$n,bpe]=$(kv bytes_per_entry <<<"$out")
+	R[$n,max_entries]=$(kv max_entries <<<"$out")
+	log "N=$n: inner map ${R[$n,memlock_mib]} MiB memlock, ${R[$n,bpe]} bytes per entry, max_entries ${R[$n,max_entries]}"
+
+	# Before the changes below: they move addresses the mix expects.
+	out=$(innet "$helper" lookups "$pin" "$uri" "$rootdn" "$pwfile" "$base" \
+		"$domain" "$n" "$lookup_ms")
+	R[$n,mirror_lps]=$(kv mirror_per_s <<<"$out")
+	R[$n,ldap_lps]=$(kv ldap_per_s <<<"$out")
+	R[$n,lookup_wrong]="$(kv mirror_wrong <<<"$out")/$(kv ldap_wrong <<<"$out")"
+	log "N=$n: lookups/s mirror ${R[$n,mirror_lps]}, ldap ${R[$n,ldap_lps]} (wrong answers ${R[$n,lookup_wrong]})"
+
+	# Half known, half unknown, as in the C mix.
+	for ((i = 0; i < cli_runs; i++)); do
+		k=$((RANDOM * 32768 + RANDOM))
+		k=$((k % n + 1))
+		if ((i % 2)); then addrs+=("user$k@$domain"); else addrs+=("nobody$k@$domain"); fi
+	done
+	local runner
+	runner="$(declare -p ctl pin uri rootdn pwfile base); $(declare -f time_runs); time_runs \"\$@\""
+	t=$(innet bash -c "$runner" _ mxguardctl "${addrs[@]}")
+	R[$n,ctl_rps]=$(awk -v t="$t" -v r="$cli_runs" 'BEGIN { printf "%.0f", r / t }')
+	t=$(innet bash -c "$runner" _ ldapsearch "${addrs[@]}")
+	R[$n,ldapsearch_rps]=$(awk -v t="$t" -v r="$cli_runs" 'BEGIN { printf "%.0f", r / t }')
+	log "N=$n: command lines/s mxguardctl ${R[$n,ctl_rps]}, ldapsearch ${R[$n,ldapsearch_rps]}"
+
+	if ! out=$(innet "$helper" latency "$pin" "$uri" "$rootdn" "$pwfile" "$base" \
+		"$domain" "$n" "$changes"); then
+		log "N=$n: changes lost: $out"
+	fi
+	R[$n,p50]=$(kv p50_ms <<<"$out")
+	R[$n,p99]=$(kv p99_ms <<<"$out")
+	R[$n,pmax]=$(kv max_ms <<<"$out")
+	R[$n,lost]=$(kv lost <<<"$out")
+	R[$n,sent_p50]=$(kv sent_p50_ms <<<"$out")
+	R[$n,sent_p99]=$(kv sent_p99_ms <<<"$out")
+	log "N=$n: change -> map p50 ${R[$n,p50]} ms, p99 ${R[$n,p99]} ms, max ${R[$n,pmax]} ms, lost ${R[$n,lost]}"
+
+	stop_mxgd
+	stop_slapd
+	rm -rf "$d"
+}
+
+total=$EPOCHREALTIME
+done_sizes=()
+for n in $sizes; do
+	run_size "$n"
+	done_sizes+=("$n")
+done
+
+# ratio A B: A / B with one decimal, "-" when B is missing or zero.
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else printf "-" }'; }
+
+# row LABEL TARGET FIELD: one line of the table, a column per size.
+row() {
+	local label=$1 target=$2 field=$3 n
+	printf '  %-44s' "$label"
+	for n in "${done_sizes[@]}"; do
+		printf ' %14s' "${R[$n,$field]:--}"
+	done
+	printf '   %s\n' "$target"
+}
+
+for n in "${done_sizes[@]}"; do
+	R[$n,lookup_ratio]=$(ratio "${R[$n,mirror_lps]}" "${R[$n,ldap_lps]}")
+	R[$n,cli_ratio]=$(ratio "${R[$n,ctl_rps]}" "${R[$n,ldapsearch_rps]}")
+	R[$n,users]=$n
+done
+
+echo
+echo "recipient mirror: slapd (mdb, syncprov) on loopback, mxguardd with syncrepl"
+printf '  %-44s' "users"
+for n in "${done_sizes[@]}"; do printf ' %14s' "$n"; done
+printf '   %s\n' "target (issue 4)"
+row "addresses in the mirror" "" entries
+row "LDIF generated, s" "" ldif_s
+row "slapadd -q, s" "" slapadd_s
+row "full sync: mxguardd start -> ready, s" "1M users: <= 15 s" sync_s
+row "  of which loading programs, s" "" load_s
+row "  mxguardd CPU, user / system s" "" mxgd_cpu
+row "  slapd CPU, user / system s" "" slapd_cpu
+row "inner map kernel memory (memlock), MiB" "" memlock_mib
+row "  bytes per address" "<= 96" bpe
+row "  max_entries" "" max_entries
+row "mxguardd peak RSS, MiB" "" rss_mib
+row "change -> map, p50 ms ($changes changes)" "" p50
+row "change -> map, p99 ms" "< 1000 ms" p99
+row "change -> map, max ms" "" pmax
+row "  from the modify's request, p50 ms" "" sent_p50
+row "  from the modify's request, p99 ms" "" sent_p99
+row "changes not seen within 5 s" "0" lost
+row "lookups/s, mxg_rcpt_check (in-process)" "" mirror_lps
+row "lookups/s, LDAP equality search (1 conn)" "" ldap_lps
+row "  mirror / LDAP" "" lookup_ratio
+row "  wrong answers, mirror/LDAP" "0/0" lookup_wrong
+row "runs/s, mxguardctl rcpt check ($cli_runs)" "" ctl_rps
+row "runs/s, ldapsearch (bind + search)" "" ldapsearch_rps
+row "  mxguardctl / ldapsearch" "" cli_ratio
+echo "  (mirror part: $(seconds_since "$total") s)"
