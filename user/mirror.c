@@ -139,6 +139,13 @@ static void mark_disconnected(struct mxg_mirror *rec, void *arg)
 	rec->connected = 0;
 }
 
+/* The mode in use, which is poll when syncrepl was asked for but the
+ * server does not offer it. */
+static void mark_mode(struct mxg_mirror *rec, void *arg)
+{
+	rec->mode = *(const uint32_t *)arg;
+}
+
 /* ---- inner maps --------------------------------------------------------- */
 
 static uint32_t round_pow2(uint64_t n)
@@ -523,7 +530,8 @@ static int session_open(struct mxg_mirror_writer *w, LDAP **out)
 		memset(pw.bv_val, 0, pw.bv_len);
 		free(pw.bv_val);
 		if (rc != LDAP_SUCCESS) {
-			set_error(w, ld, rc, "bind as the bind_dn");
+			set_error(w, ld, rc, rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+				  rc == LDAP_TIMEOUT ? "connect" : "bind as the bind_dn");
 			goto fail;
 		}
 	}
@@ -586,6 +594,9 @@ static int refresh_begin(struct mxg_mirror_writer *w,
 		attrs[i] = w->cfg.attributes[i];
 	attrs[w->cfg.nattributes] = NULL;
 	uuids_free(&w->fresh_uuids);
+	/* "skipped" counts the bad values of the mirror being built (and of
+	 * the changes after it), not every time they are read again. */
+	w->skipped = w->skipped_logged = 0;
 	return inner_create(w, &w->fresh, w->live.entries);
 }
 
@@ -819,9 +830,14 @@ static void *writer_main(void *arg)
 				mxg_info("recipient mirror: %s does not offer syncrepl (RFC 4533): polling every %llu s",
 					 w->cfg.uri,
 					 (unsigned long long)(w->cfg.poll_interval_ns / 1000000000ULL));
-			if (!ret)
-				ret = w->cfg.sync == MXG_SYNC_SYNCREPL && syncrepl ?
-					      run_syncrepl(w, ld) : run_poll(w, ld);
+			if (!ret) {
+				uint32_t mode = w->cfg.sync == MXG_SYNC_SYNCREPL && syncrepl ?
+						MXG_SYNC_SYNCREPL : MXG_SYNC_POLL;
+
+				record_update(w, mark_mode, &mode);
+				ret = mode == MXG_SYNC_SYNCREPL ? run_syncrepl(w, ld) :
+								  run_poll(w, ld);
+			}
 			session_close(w, ld);
 			if (!ret || atomic_load(&w->stop))
 				break;

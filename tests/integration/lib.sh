@@ -56,6 +56,23 @@ check() {
 	if "$@"; then pass "$what"; else die "$what"; fi
 }
 
+# soft CHECK...: run a check (check, or any command that dies on failure)
+# in a subshell, so that a failure is logged and recorded but the test
+# goes on: one run then shows every independent failure, not just the
+# first. soft_verdict at the end fails the test if any was recorded.
+LAB_SOFT_FAILED=()
+soft() {
+	if ("$@"); then :; else LAB_SOFT_FAILED+=("${*:1:2}"); fi
+}
+soft_verdict() {
+	local f
+	((${#LAB_SOFT_FAILED[@]} == 0)) && return 0
+	for f in "${LAB_SOFT_FAILED[@]}"; do
+		log "failed: $f"
+	done
+	die "${#LAB_SOFT_FAILED[@]} check(s) failed (see above)"
+}
+
 # lab_require_env: what the bpf/netns tests need; skip (77) with the reason
 # when it is missing, so tests/run.sh can report it.
 lab_require_env() {
@@ -115,10 +132,10 @@ lab_cleanup() {
 	done
 	# slapd would also go with the namespace sweep below; stopping it by
 	# its pid first lets it close its database cleanly.
-	if [[ -n $LAB_SLAPD_PID ]]; then
-		kill -TERM "$LAB_SLAPD_PID" 2>/dev/null
-		wait_pid_gone "$LAB_SLAPD_PID" 5 || kill -KILL "$LAB_SLAPD_PID" 2>/dev/null
-	fi
+	for pid in "${SLAPD_PID_OF[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+		wait_pid_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null
+	done
 	for pid in "${LAB_MXGD_PIDS[@]}"; do
 		wait_pid_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null
 	done
@@ -159,6 +176,30 @@ wait_until() {
 		sleep 0.1
 	done
 	"$@"
+}
+
+# wait_within SECONDS CMD...: like wait_until, but against the wall clock
+# (each CMD may take a while, e.g. an mxguardctl run), for a bound that
+# is itself the assertion ("shows up within 2 s"). Sets WAITED to the
+# seconds it took (3 decimals).
+WAITED=""
+wait_within() {
+	local secs=$1 start now i
+	shift
+	start=${EPOCHREALTIME/[.,]/}
+	# Also bounded by count: a clock that jumps cannot make it spin.
+	for ((i = 0; i < secs * 100 + 10; i++)); do
+		if "$@"; then
+			now=${EPOCHREALTIME/[.,]/}
+			WAITED=$(printf '%d.%03d' $(((now - start) / 1000000)) $(((now - start) / 1000 % 1000)))
+			return 0
+		fi
+		now=${EPOCHREALTIME/[.,]/}
+		((now - start < secs * 1000000)) || break
+		sleep 0.05
+	done
+	WAITED=">$secs"
+	return 1
 }
 
 pid_gone() { ! kill -0 "$1" 2>/dev/null; }
@@ -553,27 +594,35 @@ EOF
 
 # ------------------------------------------------------------------ slapd
 
+# Every slapd of a run is an instance with a NAME: its files live in
+# $LAB_TMP/NAME (slapd.conf, db/, data.ldif, slapd.log) and its pid, port
+# and log are kept by name, so a test can run a directory with the
+# syncprov overlay beside one without, stop one and start it again on the
+# same database. slapd_start is the one-instance shorthand (name "slapd",
+# port 389) that test_admission, test_conns and the demo use.
 SLAPD_SUFFIX="dc=lab,dc=example"
+SLAPD_PEOPLE="ou=people,$SLAPD_SUFFIX"
+SLAPD_ROOTDN="cn=admin,$SLAPD_SUFFIX"
+# Lab-only secrets: the directory lives and dies with the run, inside a
+# namespace nothing outside can reach.
+SLAPD_ROOTPW="lab-root-$$"
+# The dedicated read-only account docs/ldap.md recommends for mxguardd,
+# with the size limit lifted (the syncrepl refresh is one search).
+SLAPD_BIND_DN="cn=mxguard,ou=services,$SLAPD_SUFFIX"
+SLAPD_BIND_PW="lab-mxguard-$$"
+# The junk entry (slapd_junk_ldif) carries this many values that are not
+# addresses.
+SLAPD_JUNK_VALUES=4
+declare -gA SLAPD_PID_OF=() SLAPD_PORT_OF=()
 
-# slapd_start FDLIMIT NUSERS: a private OpenLDAP slapd in the server
-# namespace on $LAB_SERVER4:389 and [$LAB_SERVER6]:389, with an mdb
-# database in $LAB_TMP/slapd loaded with slapadd (NUSERS people, uid
-# user1..userN with mail user1@$LAB_RCPT_DOMAIN...), its descriptors
-# limited to FDLIMIT (ulimit -n) so that a connection flood can exhaust
-# them as in the 2013 cascade. Logs at -d 256 (one SRCH line per search,
-# and accept failures, which slapd logs at any level) to $SLAPD_LOG. Sets
-# LAB_SLAPD_PID; cleanup stops it.
-slapd_start() {
-	local fdlimit=$1 nusers=$2 d=$LAB_TMP/slapd i
-	SLAPD_DIR=$d
-	SLAPD_LOG=$d/slapd.log
-	SLAPD_NUSERS=$nusers
-	# A fresh database and log at every start: slapadd refuses entries
-	# that exist, and log counts start from zero.
-	rm -rf "$d"
-	mkdir -p "$d/db"
-	cat >"$d/slapd.conf" <<EOF
-# Private lab directory for $LAB_NAME (pid $$); removed at exit.
+# slapd_conf_write NAME SYNCPROV: the instance's slapd.conf, an mdb
+# database with the misc schema (mailLocalAddress); SYNCPROV=1 adds the
+# syncprov overlay (RFC 4533) and the indexes it needs.
+slapd_conf_write() {
+	local name=$1 syncprov=$2 d=$LAB_TMP/$1
+	{
+		cat <<EOF
+# Private lab directory "$name" for $LAB_NAME (pid $$); removed at exit.
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
@@ -581,45 +630,199 @@ include /etc/ldap/schema/misc.schema
 pidfile $d/slapd.pid
 modulepath /usr/lib/ldap
 moduleload back_mdb
+EOF
+		((syncprov)) && echo "moduleload syncprov"
+		cat <<EOF
 database mdb
 suffix "$SLAPD_SUFFIX"
-rootdn "cn=admin,$SLAPD_SUFFIX"
+rootdn "$SLAPD_ROOTDN"
+rootpw $SLAPD_ROOTPW
 directory $d/db
-maxsize 67108864
+maxsize 268435456
 index objectClass eq
 index uid,mail eq
+# Passwords are for binding only; everything else is readable, as the
+# tests' anonymous searches expect.
+access to attrs=userPassword by self read by anonymous auth by * none
+access to * by * read
+limits dn.exact="$SLAPD_BIND_DN" size=unlimited time=unlimited
 EOF
-	{
-		printf 'dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: lab\ndc: lab\n\n' "$SLAPD_SUFFIX"
-		printf 'dn: ou=people,%s\nobjectClass: top\nobjectClass: organizationalUnit\nou: people\n\n' "$SLAPD_SUFFIX"
-		for ((i = 1; i <= nusers; i++)); do
-			printf 'dn: uid=user%d,ou=people,%s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: user%d\ncn: User %d\nsn: %d\nmail: user%d@%s\nmailLocalAddress: user%d@%s\n\n' \
-				"$i" "$SLAPD_SUFFIX" "$i" "$i" "$i" "$i" "$LAB_RCPT_DOMAIN" "$i" "$LAB_RCPT_DOMAIN"
-		done
-	} >"$d/data.ldif"
-	slapadd -q -f "$d/slapd.conf" -l "$d/data.ldif" >"$d/slapadd.log" 2>&1 ||
-		die "slapadd failed: $(tail -5 "$d/slapadd.log")"
+		if ((syncprov)); then
+			echo "index entryCSN,entryUUID eq"
+			echo "overlay syncprov"
+		fi
+	} >"$d/slapd.conf"
+}
+
+# slapd_base_ldif: the suffix, ou=people, and the bind account.
+slapd_base_ldif() {
+	printf 'dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: lab\ndc: lab\n\n' "$SLAPD_SUFFIX"
+	printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: people\n\n' "$SLAPD_PEOPLE"
+	printf 'dn: ou=services,%s\nobjectClass: top\nobjectClass: organizationalUnit\nou: services\n\n' "$SLAPD_SUFFIX"
+	printf 'dn: %s\nobjectClass: top\nobjectClass: person\ncn: mxguard\nsn: mxguard\nuserPassword: %s\n\n' "$SLAPD_BIND_DN" "$SLAPD_BIND_PW"
+}
+
+# person_ldif UID MAIL [LOCAL-ADDRESS...]: one mail user under ou=people.
+person_ldif() {
+	local uid=$1 mail=$2 a
+	shift 2
+	printf 'dn: uid=%s,%s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: %s\ncn: %s\nsn: %s\nmail: %s\n' \
+		"$uid" "$SLAPD_PEOPLE" "$uid" "$uid" "$uid" "$mail"
+	for a in "$@"; do
+		printf 'mailLocalAddress: %s\n' "$a"
+	done
+	printf '\n'
+}
+
+# slapd_people_ldif NUSERS STYLE: uid user1..userN, mail userI@$LAB_RCPT_DOMAIN.
+#   same   mailLocalAddress repeats the mail value (one address each)
+#   alias  even users have a second address aliasI@; odd users repeat
+#          their mail in upper case (still one address: the mirror must
+#          fold case and count it once); user7 and user9 also share
+#          team@ (two entries, one address). Distinct addresses:
+#          NUSERS + NUSERS/2 + (1 if NUSERS >= 9).
+slapd_people_ldif() {
+	local n=$1 style=$2 i dom=$LAB_RCPT_DOMAIN
+	for ((i = 1; i <= n; i++)); do
+		if [[ $style == same ]]; then
+			person_ldif "user$i" "user$i@$dom" "user$i@$dom"
+		elif ((i % 2 == 0)); then
+			person_ldif "user$i" "user$i@$dom" "alias$i@$dom"
+		elif ((i == 7 || i == 9)); then
+			person_ldif "user$i" "user$i@$dom" "USER$i@${dom^^}" "team@$dom"
+		else
+			person_ldif "user$i" "user$i@$dom" "USER$i@${dom^^}"
+		fi
+	done
+}
+
+# slapd_people_distinct NUSERS: the distinct addresses of the alias style.
+slapd_people_distinct() { echo $(($1 + $1 / 2 + ($1 >= 9 ? 1 : 0))); }
+
+# slapd_junk_ldif: one entry whose SLAPD_JUNK_VALUES address values are
+# none: no '@', 300 bytes, a control byte, Latin-1 (not UTF-8). slapd's
+# own syntax checks would refuse some of them; slapadd -q takes them as
+# they are, which is what a directory fed by another tool can hold.
+slapd_junk_ldif() {
+	local long ctl latin1
+	long=$(printf 'x%.0s' {1..300})
+	ctl=$(printf 'ctl\001x@%s' "$LAB_RCPT_DOMAIN" | base64 -w0)
+	latin1=$(printf 'caf\351@%s' "$LAB_RCPT_DOMAIN" | base64 -w0)
+	printf 'dn: uid=junk,%s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: junk\ncn: junk\nsn: junk\n' "$SLAPD_PEOPLE"
+	printf 'mail: no-at-sign\nmail: %s@%s\nmail:: %s\nmailLocalAddress:: %s\n\n' "$long" "$LAB_RCPT_DOMAIN" "$ctl" "$latin1"
+}
+
+# slapd_create NAME SYNCPROV LDIF: a fresh instance loaded from the LDIF
+# file with slapadd (fast: no server round trips for 10,000 entries).
+slapd_create() {
+	local name=$1 syncprov=$2 ldif=$3 d=$LAB_TMP/$1
+	# A fresh database and log at every create: slapadd refuses entries
+	# that exist, and log counts start from zero.
+	rm -rf "$d"
+	mkdir -p "$d/db"
+	slapd_conf_write "$name" "$syncprov"
+	slapadd -q -f "$d/slapd.conf" -l "$ldif" >"$d/slapadd.log" 2>&1 ||
+		die "slapadd ($name) failed: $(tail -5 "$d/slapadd.log")"
+}
+
+# slapd_add_offline NAME LDIF: add entries to a stopped instance's
+# database, as a change made while the directory is down.
+slapd_add_offline() {
+	local d=$LAB_TMP/$1
+	[[ -z ${SLAPD_PID_OF[$1]:-} ]] || die "slapd_add_offline: $1 is running"
+	slapadd -q -f "$d/slapd.conf" -l "$2" >>"$d/slapadd.log" 2>&1 ||
+		die "slapadd ($1, offline) failed: $(tail -5 "$d/slapadd.log")"
+}
+
+# slapd_run NAME PORT FDLIMIT: run the instance's slapd in the server
+# namespace on $LAB_SERVER4:PORT and [$LAB_SERVER6]:PORT, its descriptors
+# limited to FDLIMIT (ulimit -n), logging at -d 256 (one SRCH line per
+# search, and accept failures, which slapd logs at any level) to
+# $LAB_TMP/NAME/slapd.log (appended: a restart keeps the earlier lines).
+# Waits until its root DSE answers; cleanup stops it.
+slapd_run() {
+	local name=$1 port=$2 fdlimit=$3 d=$LAB_TMP/$1
+	[[ -z ${SLAPD_PID_OF[$name]:-} ]] || die "slapd_run: $name already runs"
 	# ip netns exec and bash both exec: $! is slapd's own pid. The fd
 	# limit is set in that shell, so it applies to slapd only.
 	ip netns exec "$LAB_NS_S" bash -c 'ulimit -n "$1" && exec slapd -f "$2" -h "$3" -d 256' \
-		_ "$fdlimit" "$d/slapd.conf" "ldap://$LAB_SERVER4:389/ ldap://[$LAB_SERVER6]:389/" \
-		>"$SLAPD_LOG" 2>&1 </dev/null &
-	LAB_SLAPD_PID=$!
+		_ "$fdlimit" "$d/slapd.conf" "ldap://$LAB_SERVER4:$port/ ldap://[$LAB_SERVER6]:$port/" \
+		>>"$d/slapd.log" 2>&1 </dev/null &
+	SLAPD_PID_OF[$name]=$!
+	SLAPD_PORT_OF[$name]=$port
+	wait_until 30 slapd_answers "$name" ||
+		die "slapd $name does not answer on $LAB_SERVER4:$port: $(tail -20 "$d/slapd.log")"
+}
+
+# slapd_uri NAME: where the instance listens.
+slapd_uri() { echo "ldap://$LAB_SERVER4:${SLAPD_PORT_OF[$1]}/"; }
+
+# slapd_answers NAME: its root DSE can be read within 3 s.
+slapd_answers() {
+	in_server_net timeout 3 ldapsearch -x -LLL -H "$(slapd_uri "$1")" -o nettimeout=2 \
+		-s base -b "" namingContexts >/dev/null 2>&1
+}
+
+# slapd_kill NAME: stop one instance (bounded) and reap it.
+slapd_kill() {
+	local pid=${SLAPD_PID_OF[$1]:-}
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_pid_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "SLAPD_PID_OF[$1]"
+	[[ $1 != slapd ]] || LAB_SLAPD_PID=""
+}
+
+# slapd_log_count NAME PATTERN: lines of the instance's log matching the
+# extended regex (e.g. BIND requests by a DN: retries a client made).
+slapd_log_count() { grep -cE -- "$2" "$LAB_TMP/$1/slapd.log" 2>/dev/null || true; }
+
+# ldap_write NAME LDAPMODIFY-ARGS...: ldapmodify as the rootdn against the
+# instance, LDIF on stdin; quiet unless it fails.
+ldap_write() {
+	local name=$1 out
+	shift
+	out=$(in_server_net timeout 10 ldapmodify -x -H "$(slapd_uri "$name")" -o nettimeout=3 \
+		-D "$SLAPD_ROOTDN" -w "$SLAPD_ROOTPW" "$@" 2>&1) || {
+		log "ldapmodify ($name $*) failed: $out"
+		return 1
+	}
+}
+ldap_add() { ldap_write "$1" -a; }
+ldap_modify() { ldap_write "$1"; }
+# ldap_delete NAME DN
+ldap_delete() {
+	printf 'dn: %s\nchangetype: delete\n\n' "$2" | ldap_write "$1"
+}
+
+# slapd_start FDLIMIT NUSERS: the one-instance shorthand: a fresh "slapd"
+# (no syncprov) with NUSERS people, uid user1..userN with mail
+# user1@$LAB_RCPT_DOMAIN..., on port 389, fd limit FDLIMIT (so that a
+# connection flood can exhaust it as in the 2013 cascade). Sets
+# SLAPD_DIR, SLAPD_LOG and LAB_SLAPD_PID; cleanup stops it.
+slapd_start() {
+	local fdlimit=$1 nusers=$2 ldif=$LAB_TMP/slapd-data.ldif
+	SLAPD_DIR=$LAB_TMP/slapd
+	SLAPD_LOG=$SLAPD_DIR/slapd.log
+	SLAPD_NUSERS=$nusers
+	{
+		slapd_base_ldif
+		slapd_people_ldif "$nusers" same
+	} >"$ldif"
+	slapd_create slapd 0 "$ldif"
+	slapd_run slapd 389 "$fdlimit"
+	LAB_SLAPD_PID=${SLAPD_PID_OF[slapd]}
+	# Through the lab network too, as the tests' clients search.
 	wait_until 30 ldap_search_ok "$LAB_NS_C2" ||
-		die "slapd does not answer on $LAB_SERVER4:389: $(tail -20 "$SLAPD_LOG")"
+		die "slapd does not answer on $LAB_SERVER4:389 from a client: $(tail -20 "$SLAPD_LOG")"
 	local lim
 	lim=$(awk '/^Max open files/ { print $4 }' "/proc/$LAB_SLAPD_PID/limits" 2>/dev/null || true)
 	[[ $lim == "$fdlimit" ]] || die "slapd's fd limit is '$lim', not $fdlimit"
 }
 
 # slapd_stop: stop the lab's slapd (bounded); cleanup does it too.
-slapd_stop() {
-	[[ -n $LAB_SLAPD_PID ]] || return 0
-	kill -TERM "$LAB_SLAPD_PID" 2>/dev/null || true
-	wait_pid_gone "$LAB_SLAPD_PID" 10 || kill -KILL "$LAB_SLAPD_PID" 2>/dev/null || true
-	wait "$LAB_SLAPD_PID" 2>/dev/null || true
-	LAB_SLAPD_PID=""
-}
+slapd_stop() { slapd_kill slapd; }
 
 # ldap_search_ok NS [UID [SERVER]]: one anonymous search for uid=UID
 # (default user1) from NS finds its entry within 3 s.
