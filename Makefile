@@ -115,7 +115,8 @@ demo: deps
 	$(Q)tools/demo.sh $(BUILD)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench $(BUILD)/tools/mirror-bench
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench $(BUILD)/tools/mirror-bench \
+		$(BUILD)/tools/lookup-bench
 	$(Q)tools/bench.sh $(BUILD)
 
 vmlinux:

@@ -38,3 +38,7 @@ nsenter --net="/run/netns/$ns" "$build/tools/mxg-bench" conns "${MXG_BENCH_CONN_
 
 MXG_BENCH_MIRROR_SIZES=${MXG_BENCH_MIRROR_SIZES:-100000 1000000} \
 	"$(dirname "$0")/mirror-bench.sh" "$build"
+
+# 4. recipient lookups for the MTA: mxguard's socketmap beside Postfix's
+#    own ldap: table against the same slapd (exits 77 without postfix-ldap).
+"$(dirname "$0")/lookup-bench.sh" "$build" || [[ $? == 77 ]]

@@ -13,7 +13,7 @@ pkgs=(
 	# tests
 	libcmocka-dev libsodium-dev iproute2 procps psmisc
 	# the real servers and clients the integration tests and the demo run
-	postfix swaks slapd ldap-utils
+	postfix postfix-ldap swaks slapd ldap-utils
 	# swaks needs it for IPv6 (-6, [2001:db8::1])
 	libio-socket-inet6-perl
 )

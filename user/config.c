@@ -32,7 +32,7 @@
 #define MAX_SOURCES_MIN 1024
 #define MAX_SOURCES_MAX 16777216
 
-#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect]"
+#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup]"
 #define RATE_EXAMPLES "examples: 10, 10/s, 30/min, 0.5/s, 100/h, off"
 #define CIDR_EXAMPLES "examples: 198.18.0.0/15, 2001:db8::/32, 192.0.2.7"
 
@@ -44,6 +44,7 @@ enum section {
 	SECT_DENY,
 	SECT_LDAP,
 	SECT_SMTP_INSPECT,
+	SECT_LOOKUP,
 };
 
 /* What the reader saw on the line inih is about to hand to the handler. */
@@ -109,6 +110,10 @@ static int set_ldap_duration(struct parser *p, const struct key_def *k,
 			     const char *value);
 static int set_delimiter(struct parser *p, const struct key_def *k,
 			 const char *value);
+static int set_lookup_socket(struct parser *p, const struct key_def *k,
+			     const char *value);
+static int set_lookup_mode(struct parser *p, const struct key_def *k,
+			   const char *value);
 
 /* Every accepted key, once: the parser's table and mxg_config_keys[] are
  * both generated from this list so they cannot drift apart. */
@@ -140,7 +145,9 @@ static int set_delimiter(struct parser *p, const struct key_def *k,
 	X(ldap, LDAP, sync, 0, set_sync)				\
 	X(ldap, LDAP, poll_interval, 0, set_ldap_duration)		\
 	X(ldap, LDAP, max_age, 0, set_ldap_duration)			\
-	X(smtp_inspect, SMTP_INSPECT, recipient_delimiter, 0, set_delimiter)
+	X(smtp_inspect, SMTP_INSPECT, recipient_delimiter, 0, set_delimiter) \
+	X(lookup, LOOKUP, socket, 0, set_lookup_socket)			\
+	X(lookup, LOOKUP, mode, 0, set_lookup_mode)
 
 #define KEY_DEF(s, S, k, f, fn) { SECT_##S, #k, f, fn },
 static const struct key_def key_defs[] = { MXG_CONFIG_KEYS(KEY_DEF) };
@@ -162,6 +169,7 @@ struct parser {
 
 	/* Where each section was first given; sections may not repeat. */
 	unsigned global_line, allow_line, deny_line, ldap_line, inspect_line;
+	unsigned lookup_line;
 	/* [ldap] keys checked together at the end, and where they were. */
 	unsigned ldap_key_line[NKEYS];
 	unsigned class_line[MXG_MAX_CLASSES];
@@ -707,6 +715,59 @@ static int set_delimiter(struct parser *p, const struct key_def *k,
 	return 0;
 }
 
+/* ---- [lookup] --------------------------------------------------------- */
+
+static int set_lookup_socket(struct parser *p, const struct key_def *k,
+			     const char *value)
+{
+	size_t len = strlen(value);
+
+	/* A unix socket path must fit sun_path with its NUL; a trailing '/'
+	 * names a directory, not a socket. */
+	if (value[0] != '/' || len >= MXG_LOOKUP_PATH_MAX ||
+	    value[len - 1] == '/')
+		return fail_value(p, k, value, "an absolute path for a unix socket (example: /run/mxguard/lookup.sock; at most %d characters)",
+				  MXG_LOOKUP_PATH_MAX - 1);
+	memcpy(p->cfg.lookup.socket, value, len + 1);
+	return 0;
+}
+
+static int set_lookup_mode(struct parser *p, const struct key_def *k,
+			   const char *value)
+{
+	size_t len = strlen(value);
+	unsigned long mode;
+
+	/* Octal digits only, as chmod takes them: "666" means 0666, never
+	 * decimal 666. Permission bits only; no setuid, setgid or sticky. */
+	if (!len || len > 4 || strspn(value, "01234567") != len)
+		goto bad;
+	mode = strtoul(value, NULL, 8);
+	if (mode > 0777)
+		goto bad;
+	/* Without write permission for anyone, no client can connect. */
+	if (!(mode & 0222))
+		return fail(p, "%s %s: '%s' lets no one connect (a client needs write permission; examples: 0666, 0660)",
+			    p->label, k->name, value);
+	p->cfg.lookup.mode = (uint32_t)mode;
+	return 0;
+bad:
+	return fail_value(p, k, value, "an octal file mode (examples: 0666, 0660)");
+}
+
+/* [lookup] without a socket serves nothing, and without [ldap] the mirror
+ * it answers from never fills: every answer would be TEMP forever. */
+static int check_lookup(struct parser *p)
+{
+	if (!p->cfg.lookup.enabled)
+		return 0;
+	if (!p->cfg.lookup.socket[0])
+		return fail_at(p, p->lookup_line, "[lookup]: socket is required (example: socket = /run/mxguard/lookup.sock)");
+	if (!p->cfg.ldap.enabled)
+		return fail_at(p, p->lookup_line, "[lookup]: needs an [ldap] section (the answers come from its mirror)");
+	return 0;
+}
+
 static const struct key_def *find_key(enum section sect, const char *name);
 
 /* Where an [ldap] key was given, else the section header. */
@@ -831,6 +892,10 @@ static int begin_section(struct parser *p, char *name)
 	} else if (!strcmp(name, "smtp_inspect")) {
 		p->sect = SECT_SMTP_INSPECT;
 		first = &p->inspect_line;
+	} else if (!strcmp(name, "lookup")) {
+		p->sect = SECT_LOOKUP;
+		first = &p->lookup_line;
+		p->cfg.lookup.enabled = true;
 	} else if (!strncmp(name, "class", 5) &&
 		   (!name[5] || isspace((unsigned char)name[5]))) {
 		char *cname = name + 5;
@@ -1077,6 +1142,7 @@ static void init_defaults(struct parser *p)
 	}
 	cfg->nclasses = NDEFAULT_CLASSES;
 	strcpy(cfg->recipient_delimiter, "+");
+	cfg->lookup.mode = MXG_LOOKUP_DEFAULT_MODE;
 	strcpy(cfg->ldap.filter, "(objectClass=*)");
 	strcpy(cfg->ldap.attributes[0], "mail");
 	strcpy(cfg->ldap.attributes[1], "mailAlternateAddress");
@@ -1128,6 +1194,8 @@ int mxg_config_load_string(const char *name, const char *text,
 		check_classes(p);
 	if (!p->failed)
 		check_ldap(p);
+	if (!p->failed)
+		check_lookup(p);
 	if (p->failed) {
 		ret = -EINVAL;
 		goto out;

@@ -61,6 +61,15 @@ struct mxg_ldap_config {
 	uint64_t max_age_ns;
 };
 
+/* [lookup]: the socketmap service for the MTA (user/lookup.h). */
+#define MXG_LOOKUP_PATH_MAX 108		/* sizeof(sockaddr_un.sun_path) */
+#define MXG_LOOKUP_DEFAULT_MODE 0666
+struct mxg_lookup_config {
+	bool enabled;			/* a [lookup] section was given */
+	char socket[MXG_LOOKUP_PATH_MAX];	/* absolute path */
+	uint32_t mode;			/* permission bits of the socket file */
+};
+
 struct mxg_config {
 	char path[4096];
 	/* [global] */
@@ -83,6 +92,8 @@ struct mxg_config {
 	struct mxg_ldap_config ldap;
 	/* [smtp_inspect] */
 	char recipient_delimiter[MXG_DELIM_MAX];	/* "" = none */
+	/* [lookup] */
+	struct mxg_lookup_config lookup;
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "lookup.h"
 #include "maps.h"
 #include "mirror.h"
 #include "recipients.h"
@@ -33,6 +34,7 @@ struct daemon {
 	struct mxg_loader loader;
 	struct mxg_config *cfg;
 	struct mxg_mirror_writer *mirror;	/* NULL without [ldap] */
+	struct mxg_lookup_server *lookup;	/* NULL without [lookup] */
 	int signal_fd;
 };
 
@@ -105,6 +107,46 @@ static int apply_mirror(struct daemon *d, const struct mxg_config *cfg,
 	return ret;
 }
 
+static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc)
+{
+	struct mxg_lookup_opts opts = {
+		.path = lc->socket,
+		.mode = lc->mode,
+		.answer = mxg_lookup_answer_rcpt,
+		.ctx = &d->loader.maps,
+	};
+	char err[512];
+	int ret;
+
+	ret = mxg_lookup_start(&d->lookup, &opts, err, sizeof(err));
+	if (ret)
+		mxg_err("%s", err);
+	else
+		mxg_info("lookup: serving recipient lookups on %s (mode %04o)",
+			 lc->socket, lc->mode);
+	return ret;
+}
+
+/* The MTA lookup socket: after the mirror it answers from, restarted only
+ * when [lookup] changes (old is NULL at start). A reload whose new socket
+ * cannot be made puts the old one back, so the MTA keeps its answers. */
+static int apply_lookup(struct daemon *d, const struct mxg_config *cfg,
+			const struct mxg_config *old)
+{
+	int ret;
+
+	if (old && !memcmp(&cfg->lookup, &old->lookup, sizeof(cfg->lookup)))
+		return 0;
+	mxg_lookup_stop(d->lookup);
+	d->lookup = NULL;
+	if (!cfg->lookup.enabled)
+		return 0;
+	ret = start_lookup(d, &cfg->lookup);
+	if (ret && old && old->lookup.enabled && !start_lookup(d, &old->lookup))
+		mxg_err("reload: kept the lookup socket %s", old->lookup.socket);
+	return ret;
+}
+
 static int reload(struct daemon *d)
 {
 	struct mxg_config *cfg;
@@ -142,6 +184,9 @@ static int reload(struct daemon *d)
 		mxg_err("reload: %s", err);
 		goto out;
 	}
+	ret = apply_lookup(d, cfg, d->cfg);
+	if (ret)
+		goto out;
 	free(d->cfg);
 	d->cfg = cfg;
 	cfg = NULL;
@@ -267,11 +312,17 @@ int main(int argc, char **argv)
 	/* Like the config, checked before anything is touched. */
 	ret = mxg_find_cgroup2(d.cfg->cgroup, cgroup, sizeof(cgroup), err,
 			       sizeof(err));
+	if (!ret && d.cfg->lookup.enabled)
+		ret = mxg_lookup_check_path(d.cfg->lookup.socket, err, sizeof(err));
 	if (ret) {
 		mxg_err("%s", err);
 		goto cleanup;
 	}
 
+	/* A write to a peer that has gone must be an EPIPE, not the end of
+	 * the daemon: libldap writes its unbind to a directory that may have
+	 * closed the connection, and the lookup socket's clients come and go. */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -313,6 +364,8 @@ int main(int argc, char **argv)
 	}
 	/* After the fork: a thread does not survive it. */
 	ret = apply_mirror(&d, d.cfg, true);
+	if (!ret)
+		ret = apply_lookup(&d, d.cfg, NULL);
 	if (ret)
 		goto cleanup;
 	sd_notify(0, "READY=1");
@@ -320,6 +373,10 @@ int main(int argc, char **argv)
 
 	ret = run(&d);
 	sd_notify(0, "STOPPING=1");
+	/* Before the mirror it reads: the socket file goes first, so the
+	 * MTA gets "no such file" (a temporary error), never a stale answer. */
+	mxg_lookup_stop(d.lookup);
+	d.lookup = NULL;
 	mxg_mirror_stop(d.mirror);
 	d.mirror = NULL;
 	if (d.cfg->on_exit == MXG_ON_EXIT_DETACH) {
@@ -333,6 +390,7 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
+	mxg_lookup_stop(d.lookup);
 	mxg_mirror_stop(d.mirror);
 	mxg_loader_close(&d.loader);
 	if (d.signal_fd >= 0)

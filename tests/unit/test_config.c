@@ -289,13 +289,14 @@ static const struct bad_case bad_cases[] = {
 	/* structure */
 	{ "attach = xdp\n", 1, "attach: key outside of a section "
 	  "(sections: [global], [class NAME], [allow], [deny], [ldap], "
-	  "[smtp_inspect])" },
+	  "[smtp_inspect], [lookup])" },
 	{ "[global]\njunk\n", 2, "expected 'key = value', '[section]' or "
 	  "a comment" },
 	{ "[global\nattach = xdp\n", 1, "section header without ']'" },
 	{ "[global] x\n", 1, "unexpected text after ']'" },
 	{ "[tune]\nenabled = yes\n", 1, "[tune]: unknown section (allowed: "
-	  "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect])" },
+	  "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], "
+	  "[lookup])" },
 
 	/* [ldap] */
 	{ "[ldap]\nbase = dc=x\ndomains = x.org\n", 1, "[ldap]: uri is required" },
@@ -319,6 +320,22 @@ static const struct bad_case bad_cases[] = {
 	  "[ldap] max_age: must be longer than poll_interval" },
 	{ "[smtp_inspect]\nrecipient_delimiter = ab\n", 2, "[smtp_inspect] recipient_delimiter: 'ab' is not a set of delimiter characters" },
 	{ "[smtp_inspect]\nmode = drop\n", 2, "[smtp_inspect] mode: unknown key (allowed: recipient_delimiter)" },
+	/* [lookup] */
+	{ "[lookup]\nsocket = run/lookup.sock\n", 2, "[lookup] socket: 'run/lookup.sock' is not an absolute path for a unix socket" },
+	{ "[lookup]\nsocket = /run/mxguard/\n", 2, "[lookup] socket: '/run/mxguard/' is not an absolute path" },
+	{ "[lookup]\nsocket = /run/mxguard/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", 2,
+	  "is not an absolute path for a unix socket (example: /run/mxguard/lookup.sock; at most 107 characters)" },
+	{ "[lookup]\nmode = 666x\n", 2, "[lookup] mode: '666x' is not an octal file mode (examples: 0666, 0660)" },
+	{ "[lookup]\nmode = 0888\n", 2, "'0888' is not an octal file mode" },
+	{ "[lookup]\nmode = 4666\n", 2, "'4666' is not an octal file mode" },
+	{ "[lookup]\nmode = 01234\n", 2, "'01234' is not an octal file mode" },
+	{ "[lookup]\nmode =\n", 2, "[lookup] mode: '' is not an octal file mode" },
+	{ "[lookup]\nmode = 0444\n", 2, "[lookup] mode: '0444' lets no one connect" },
+	{ "[lookup]\nsocket = /run/a.sock\nsocket = /run/b.sock\n", 3, "[lookup] socket: given twice (first at line 2)" },
+	{ "[lookup]\nport = 1\n", 2, "[lookup] port: unknown key (allowed: socket, mode)" },
+	{ "\n[lookup]\nmode = 0660\n", 2, "[lookup]: socket is required (example: socket = /run/mxguard/lookup.sock)" },
+	{ "[global]\n[lookup]\nsocket = /run/a.sock\n", 2, "[lookup]: needs an [ldap] section" },
+	{ "[lookup]\n[ldap]\n[lookup]\n", 3, "[lookup] is given twice (first at line 1)" },
 	{ "\n\n[Global]\n", 3, "[Global]: unknown section" },
 	{ "[classic]\n", 1, "[classic]: unknown section" },
 	{ "[global]\nfoo = 1\n", 2, "[global] foo: unknown key (allowed: "
@@ -643,6 +660,38 @@ static void test_class_to_bpf(void **state)
 }
 
 /* A whole [ldap] section, and the password file's permissions. */
+static void test_lookup(void **state)
+{
+	struct mxg_config *cfg = *state;
+	static const char ldap[] = "[ldap]\nuri = ldap://198.18.0.1/\n"
+				   "base = dc=lab,dc=example\n"
+				   "domains = lab.example\n";
+	char text[512];
+
+	/* Off without the section. */
+	load_ok(cfg, ldap);
+	assert_false(cfg->lookup.enabled);
+	assert_string_equal(cfg->lookup.socket, "");
+	assert_int_equal(cfg->lookup.mode, 0666);
+
+	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /run/mxguard/lookup.sock\n", ldap);
+	load_ok(cfg, text);
+	assert_true(cfg->lookup.enabled);
+	assert_string_equal(cfg->lookup.socket, "/run/mxguard/lookup.sock");
+	assert_int_equal(cfg->lookup.mode, 0666);
+
+	/* Octal with or without the leading zero, as chmod takes it. */
+	snprintf(text, sizeof(text), "[lookup]\nsocket = /run/l.sock\nmode = 660\n%s", ldap);
+	load_ok(cfg, text);
+	assert_int_equal(cfg->lookup.mode, 0660);
+	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /run/l.sock\nmode = 0600\n", ldap);
+	load_ok(cfg, text);
+	assert_int_equal(cfg->lookup.mode, 0600);
+	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /r/%0104d\n", ldap, 0);
+	load_ok(cfg, text);
+	assert_int_equal(strlen(cfg->lookup.socket), 107);
+}
+
 static void test_ldap(void **state)
 {
 	struct mxg_config *cfg = *state;
@@ -709,6 +758,7 @@ static void test_keys_list(void **state)
 		"ldap.attributes", "ldap.domains", "ldap.sync",
 		"ldap.poll_interval", "ldap.max_age",
 		"smtp_inspect.recipient_delimiter",
+		"lookup.socket", "lookup.mode",
 	};
 	struct mxg_config *cfg = *state;
 	size_t i, n;
@@ -753,6 +803,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_class_to_bpf, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ldap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),
 	};
 

@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Unit tests for user/lookup.c: the netstring parser, the mapping of a
+ * mirror answer to a socketmap reply, and the server itself on a unix
+ * socket in a temporary directory with a fake answer function (no BPF,
+ * no privileges): pipelined and split requests, every malformed request
+ * with the connection kept or closed as the protocol allows, Exim's
+ * write-shutdown-read, the client cap, stale and live socket files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lookup.h"
+#include "rcpt.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the parser -------------------------------------------------------- */
+
+struct ns_case {
+	const char *in;
+	size_t len;		/* 0: strlen(in) */
+	int want;		/* 1, 0, -EMSGSIZE, -EPROTO */
+	size_t hdr;
+	uint64_t plen;
+	const char *why;	/* part of the reason for -EPROTO */
+};
+
+static const struct ns_case ns_cases[] = {
+	{ "3:abc,", 0, 1, 2, 3, NULL },
+	{ "0:,", 0, 1, 2, 0, NULL },
+	{ "3:abc,4:more,", 0, 1, 2, 3, NULL },	/* the first one only */
+	{ "10:rcpt a@b.c,", 0, 1, 3, 10, NULL },
+	{ "", 0, 0, 0, 0, NULL },
+	{ "1", 0, 0, 0, 0, NULL },
+	{ "12", 0, 0, 0, 0, NULL },
+	{ "3:", 0, 0, 2, 3, NULL },
+	{ "3:ab", 0, 0, 2, 3, NULL },
+	{ "3:abc", 0, 0, 2, 3, NULL },
+	{ "4096:", 0, 0, 5, 4096, NULL },
+	{ "4097:", 0, -EMSGSIZE, 5, 4097, NULL },
+	{ "9999999999:", 0, -EMSGSIZE, 11, 9999999999ULL, NULL },
+	{ "3:abcd", 0, -EPROTO, 0, 0, "no ',' after its payload" },
+	{ "3:abc;", 0, -EPROTO, 0, 0, "no ',' after its payload" },
+	{ ":abc,", 0, -EPROTO, 0, 0, "no length before ':'" },
+	{ "x:abc,", 0, -EPROTO, 0, 0, "no length at its start" },
+	{ "1x:a,", 0, -EPROTO, 0, 0, "non-digit in its length" },
+	{ "-1:a,", 0, -EPROTO, 0, 0, "no length at its start" },
+	{ " 3:abc,", 0, -EPROTO, 0, 0, "no length at its start" },
+	{ "03:abc,", 0, -EPROTO, 0, 0, "leading zero" },
+	{ "00:,", 0, -EPROTO, 0, 0, "leading zero" },
+	{ "12345678901:", 0, -EPROTO, 0, 0, "more than 10 digits" },
+	{ "3\0:abc,", 7, -EPROTO, 0, 0, "non-digit" },
+	{ "rcpt a@b\n", 0, -EPROTO, 0, 0, "no length at its start" },
+};
+
+static void test_netstring_parse(void **state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ns_cases); i++) {
+		const struct ns_case *t = &ns_cases[i];
+		size_t len = t->len ? t->len : strlen(t->in), hdr = 0;
+		uint64_t plen = 0;
+		const char *why = NULL;
+		int ret = mxg_netstring_parse(t->in, len, MXG_LOOKUP_REQ_MAX,
+					      &hdr, &plen, &why);
+
+		if (ret != t->want)
+			fail_msg("'%s': got %d, want %d", t->in, ret, t->want);
+		if (ret == 1 || ret == -EMSGSIZE) {
+			assert_int_equal(hdr, t->hdr);
+			assert_int_equal(plen, t->plen);
+		}
+		if (ret == -EPROTO && !strstr(why, t->why))
+			fail_msg("'%s': reason '%s', want '%s'", t->in, why, t->why);
+	}
+}
+
+/* ---- requests and answers ---------------------------------------------- */
+
+/* The fake mirror: "known@lab.example" is known, other lab.example
+ * addresses are not, "slow@..." is "not ready". */
+static void fake_answer(void *ctx, const char *key, size_t keylen,
+			char *reply)
+{
+	int *calls = ctx;
+
+	if (calls)
+		(*calls)++;
+	if (keylen == 17 && !memcmp(key, "known@lab.example", 17))
+		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "OK known@lab.example");
+	else if (keylen >= 5 && !memcmp(key, "slow@", 5))
+		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "TEMP mirror not ready");
+	else
+		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "NOTFOUND ");
+}
+
+static void test_request(void **state)
+{
+	char reply[MXG_LOOKUP_REPLY_MAX];
+	int calls = 0;
+
+	mxg_lookup_request("rcpt known@lab.example", 22, fake_answer, &calls, reply);
+	assert_string_equal(reply, "OK known@lab.example");
+	/* Any map name, even an empty one. */
+	mxg_lookup_request(" known@lab.example", 18, fake_answer, &calls, reply);
+	assert_string_equal(reply, "OK known@lab.example");
+	mxg_lookup_request("x other@lab.example", 19, fake_answer, &calls, reply);
+	assert_string_equal(reply, "NOTFOUND ");
+	assert_int_equal(calls, 3);
+	mxg_lookup_request("rcptknown@lab.example", 21, fake_answer, &calls, reply);
+	assert_string_equal(reply, "PERM request is not 'NAME KEY'");
+	mxg_lookup_request("rcpt a\0b@lab.example", 20, fake_answer, &calls, reply);
+	assert_string_equal(reply, "PERM request contains a NUL byte");
+	mxg_lookup_request("", 0, fake_answer, &calls, reply);
+	assert_string_equal(reply, "PERM request is not 'NAME KEY'");
+	assert_int_equal(calls, 3);
+}
+
+static void test_rcpt_reply(void **state)
+{
+	struct mxg_rcpt_answer a = { .normalized = "alice@lab.example" };
+	char reply[MXG_LOOKUP_REPLY_MAX];
+
+	a.known = a.local_domain = a.ready = true;
+	mxg_lookup_rcpt_reply(0, &a, NULL, reply);
+	assert_string_equal(reply, "OK alice@lab.example");
+	/* Fail safe: a local domain without a ready mirror is a 4xx, known
+	 * or not, never a 550. */
+	a.ready = false;
+	mxg_lookup_rcpt_reply(0, &a, NULL, reply);
+	assert_string_equal(reply, "TEMP mirror not ready");
+	a.known = false;
+	mxg_lookup_rcpt_reply(0, &a, NULL, reply);
+	assert_string_equal(reply, "TEMP mirror not ready");
+	a.ready = true;
+	mxg_lookup_rcpt_reply(0, &a, NULL, reply);
+	assert_string_equal(reply, "NOTFOUND ");
+	/* Foreign domains are not ours to validate, ready or not. */
+	a.local_domain = false;
+	mxg_lookup_rcpt_reply(0, &a, NULL, reply);
+	assert_string_equal(reply, "NOTFOUND ");
+	a.ready = false;
+	mxg_lookup_rcpt_reply(0, &a, NULL, reply);
+	assert_string_equal(reply, "NOTFOUND ");
+	/* Postfix's "@domain" and bare "user" lookups. */
+	mxg_lookup_rcpt_reply(-EINVAL, &a, mxg_rcpt_strerror(MXG_RCPT_EEMPTY), reply);
+	assert_string_equal(reply, "NOTFOUND ");
+	mxg_lookup_rcpt_reply(-EINVAL, &a, mxg_rcpt_strerror(MXG_RCPT_ENOAT), reply);
+	assert_string_equal(reply, "NOTFOUND ");
+	mxg_lookup_rcpt_reply(-EINVAL, &a, mxg_rcpt_strerror(MXG_RCPT_ECTRL), reply);
+	assert_string_equal(reply, "PERM bad address: control byte in address");
+	mxg_lookup_rcpt_reply(-EINVAL, &a, mxg_rcpt_strerror(MXG_RCPT_ETOOLONG), reply);
+	assert_string_equal(reply, "PERM bad address: address longer than 254 bytes");
+	mxg_lookup_rcpt_reply(-ENOENT, &a, NULL, reply);
+	assert_string_equal(reply, "TEMP mirror unavailable: No such file or directory");
+}
+
+/* ---- the server -------------------------------------------------------- */
+
+struct srv {
+	char dir[64];
+	char path[128];
+	struct mxg_lookup_server *s;
+	int calls;
+};
+
+static int srv_setup(void **state)
+{
+	struct srv *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	strcpy(t->dir, "/tmp/mxg-test-lookup-XXXXXX");
+	if (!mkdtemp(t->dir))
+		return -1;
+	snprintf(t->path, sizeof(t->path), "%s/lookup.sock", t->dir);
+	*state = t;
+	return 0;
+}
+
+static int srv_teardown(void **state)
+{
+	struct srv *t = *state;
+
+	mxg_lookup_stop(t->s);
+	unlink(t->path);
+	rmdir(t->dir);
+	free(t);
+	return 0;
+}
+
+static int srv_start(struct srv *t, unsigned max_clients, unsigned idle_ms,
+		     char *err, size_t errlen)
+{
+	struct mxg_lookup_opts o = {
+		.path = t->path,
+		.mode = 0660,
+		.max_clients = max_clients,
+		.idle_ms = idle_ms,
+		.answer = fake_answer,
+		.ctx = &t->calls,
+	};
+
+	return mxg_lookup_start(&t->s, &o, err, errlen);
+}
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -errno;
+	}
+	/* A test that waits for a reply that never comes fails, it does not
+	 * hang. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_all(int fd, const void *buf, size_t len)
+{
+	assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void send_str(int fd, const char *s)
+{
+	send_all(fd, s, strlen(s));
+}
+
+/* Read exactly one netstring reply; returns its payload in buf, or NULL
+ * at EOF. */
+static const char *recv_reply(int fd, char *buf, size_t size)
+{
+	size_t n = 0, len = 0;
+	char c;
+
+	for (;;) {
+		ssize_t r = read(fd, &c, 1);
+
+		if (r == 0 && n == 0)
+			return NULL;
+		assert_int_equal(r, 1);
+		if (c == ':')
+			break;
+		assert_true(c >= '0' && c <= '9');
+		len = len * 10 + (size_t)(c - '0');
+		n++;
+	}
+	assert_true(len + 1 < size);
+	for (n = 0; n < len + 1;) {
+		ssize_t r = read(fd, buf + n, len + 1 - n);
+
+		assert_true(r > 0);
+		n += (size_t)r;
+	}
+	assert_int_equal(buf[len], ',');
+	buf[len] = '\0';
+	return buf;
+}
+
+static void expect_reply(int fd, const char *want)
+{
+	char buf[1024];
+	const char *got = recv_reply(fd, buf, sizeof(buf));
+
+	if (!got)
+		fail_msg("EOF, want '%s'", want);
+	if (strcmp(got, want))
+		fail_msg("reply '%s', want '%s'", got, want);
+}
+
+static void expect_eof(int fd)
+{
+	char buf[16];
+
+	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
+}
+
+static void test_server_answers(void **state)
+{
+	struct srv *t = *state;
+	char err[512], big[8192];
+	struct stat st;
+	int fd, i;
+
+	assert_int_equal(srv_start(t, 0, 0, err, sizeof(err)), 0);
+	assert_int_equal(stat(t->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0660);
+
+	fd = dial(t->path);
+	assert_true(fd >= 0);
+	send_str(fd, "22:rcpt known@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+	send_str(fd, "22:rcpt other@lab.example,");
+	expect_reply(fd, "NOTFOUND ");
+	send_str(fd, "21:rcpt slow@lab.example,");
+	expect_reply(fd, "TEMP mirror not ready");
+
+	/* Pipelined in one write, and split at every odd place. */
+	send_str(fd, "22:rcpt known@lab.example,22:rcpt other@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+	expect_reply(fd, "NOTFOUND ");
+	for (const char *p = "22:rcpt known@lab.example,"; *p; p++) {
+		send_all(fd, p, 1);
+		usleep(1000);
+	}
+	expect_reply(fd, "OK known@lab.example");
+
+	/* Malformed but framed: answered, and the connection stays. */
+	send_str(fd, "21:rcptknown@lab.example,");
+	expect_reply(fd, "PERM request is not 'NAME KEY'");
+	send_all(fd, "22:rcpt kn\0wn@lab.example,", 26);
+	expect_reply(fd, "PERM request contains a NUL byte");
+	/* 64 KiB and more: answered, the payload skipped as it comes. */
+	send_str(fd, "70000:");
+	memset(big, 'a', sizeof(big));
+	for (i = 0; i < 70000 / (int)sizeof(big); i++)
+		send_all(fd, big, sizeof(big));
+	send_all(fd, big, 70000 % sizeof(big));
+	send_str(fd, ",");
+	expect_reply(fd, "PERM request longer than 4096 bytes");
+	send_str(fd, "22:rcpt known@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+	close(fd);
+
+	/* Broken framing: a reply saying why, then the end. */
+	fd = dial(t->path);
+	send_str(fd, "22:rcpt known@lab.example;");
+	expect_reply(fd, "PERM bad netstring: no ',' after its payload");
+	expect_eof(fd);
+	close(fd);
+	fd = dial(t->path);
+	send_str(fd, "rcpt known@lab.example\n");
+	expect_reply(fd, "PERM bad netstring: no length at its start");
+	expect_eof(fd);
+	close(fd);
+	fd = dial(t->path);
+	send_str(fd, "5:");
+	send_all(fd, big, 5);
+	send_str(fd, "X");
+	expect_reply(fd, "PERM bad netstring: no ',' after its payload");
+	expect_eof(fd);
+	close(fd);
+	fd = dial(t->path);
+	send_str(fd, "5000:");
+	send_all(fd, big, 5000);
+	send_str(fd, "X");
+	expect_reply(fd, "PERM request longer than 4096 bytes");
+	expect_reply(fd, "PERM bad netstring: no ',' after its payload");
+	expect_eof(fd);
+	close(fd);
+
+	/* Exim's readsocket: write, shut down, read to the end. */
+	fd = dial(t->path);
+	send_str(fd, "22:rcpt known@lab.example,");
+	shutdown(fd, SHUT_WR);
+	expect_reply(fd, "OK known@lab.example");
+	expect_eof(fd);
+	close(fd);
+	/* ... with a length that does not match: said, not swallowed. */
+	fd = dial(t->path);
+	send_str(fd, "30:rcpt known@lab.example,");
+	shutdown(fd, SHUT_WR);
+	expect_reply(fd, "PERM bad netstring: incomplete at end of input");
+	expect_eof(fd);
+	close(fd);
+
+	/* Other clients were never disturbed. */
+	fd = dial(t->path);
+	send_str(fd, "22:rcpt known@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+	close(fd);
+
+	mxg_lookup_stop(t->s);
+	t->s = NULL;
+	assert_int_equal(stat(t->path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+/* A client that writes many requests and reads nothing for a while: its
+ * replies stop being produced when its out buffer is full, and all arrive
+ * once it reads, in order. The writes come from a thread, since they
+ * block once the socket buffers are full. */
+#define BP_REQUESTS 20000
+static const char bp_req[] = "22:rcpt known@lab.example,";
+
+static void *bp_writer(void *arg)
+{
+	int fd = *(int *)arg;
+
+	for (int i = 0; i < BP_REQUESTS; i++)
+		if (send(fd, bp_req, sizeof(bp_req) - 1, MSG_NOSIGNAL) !=
+		    (ssize_t)(sizeof(bp_req) - 1))
+			return (void *)1;
+	return NULL;
+}
+
+static void test_server_backpressure(void **state)
+{
+	struct srv *t = *state;
+	char err[512], buf[1024];
+	pthread_t writer;
+	void *res;
+	int fd, i;
+
+	assert_int_equal(srv_start(t, 0, 0, err, sizeof(err)), 0);
+	fd = dial(t->path);
+	assert_int_equal(pthread_create(&writer, NULL, bp_writer, &fd), 0);
+	usleep(300000);
+	for (i = 0; i < BP_REQUESTS; i++) {
+		const char *got = recv_reply(fd, buf, sizeof(buf));
+
+		assert_non_null(got);
+		assert_string_equal(got, "OK known@lab.example");
+	}
+	pthread_join(writer, &res);
+	assert_null(res);
+	assert_int_equal(t->calls, BP_REQUESTS);
+	close(fd);
+}
+
+static void test_server_cap_and_idle(void **state)
+{
+	struct srv *t = *state;
+	char err[512], buf[16];
+	struct pollfd p;
+	int fd[3];
+
+	assert_int_equal(srv_start(t, 2, 300, err, sizeof(err)), 0);
+	fd[0] = dial(t->path);
+	fd[1] = dial(t->path);
+	send_str(fd[0], "22:rcpt known@lab.example,");
+	expect_reply(fd[0], "OK known@lab.example");
+	send_str(fd[1], "22:rcpt known@lab.example,");
+	expect_reply(fd[1], "OK known@lab.example");
+	/* The third is closed at once. */
+	fd[2] = dial(t->path);
+	assert_true(fd[2] >= 0);
+	expect_eof(fd[2]);
+	close(fd[2]);
+	/* Idle ones are closed after idle_ms (the tick is 1 s). */
+	p.fd = fd[0];
+	p.events = POLLIN;
+	assert_int_equal(poll(&p, 1, 3000), 1);
+	assert_int_equal(read(fd[0], buf, sizeof(buf)), 0);
+	close(fd[0]);
+	close(fd[1]);
+	/* Room again. */
+	fd[0] = dial(t->path);
+	send_str(fd[0], "22:rcpt known@lab.example,");
+	expect_reply(fd[0], "OK known@lab.example");
+	close(fd[0]);
+}
+
+static void test_server_socket_files(void **state)
+{
+	struct srv *t = *state;
+	struct mxg_lookup_server *other = NULL;
+	struct mxg_lookup_opts o = { .mode = 0666, .answer = fake_answer };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char err[512], path[160];
+	int fd;
+
+	/* A stale socket (its server gone) is replaced. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	strcpy(sa.sun_path, t->path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	assert_int_equal(srv_start(t, 0, 0, err, sizeof(err)), 0);
+	fd = dial(t->path);
+	send_str(fd, "22:rcpt known@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+	close(fd);
+
+	/* A live one is not. */
+	o.path = t->path;
+	assert_int_equal(mxg_lookup_start(&other, &o, err, sizeof(err)), -EADDRINUSE);
+	assert_null(other);
+	assert_non_null(strstr(err, "another process serves it"));
+	fd = dial(t->path);
+	send_str(fd, "22:rcpt known@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+	close(fd);
+
+	/* Nor a file that is not a socket. */
+	snprintf(path, sizeof(path), "%s/file", t->dir);
+	fd = creat(path, 0600);
+	close(fd);
+	o.path = path;
+	assert_int_equal(mxg_lookup_start(&other, &o, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "not a socket is in the way"));
+	assert_int_equal(access(path, F_OK), 0);
+	unlink(path);
+
+	/* A missing directory is named. */
+	snprintf(path, sizeof(path), "%s/nodir/lookup.sock", t->dir);
+	o.path = path;
+	assert_int_equal(mxg_lookup_start(&other, &o, err, sizeof(err)), -ENOENT);
+	snprintf(path, sizeof(path), "directory %s/nodir does not exist", t->dir);
+	if (!strstr(err, path))
+		fail_msg("message: %s", err);
+
+	/* Stop removes only its own file: here someone replaced it. */
+	assert_int_equal(unlink(t->path), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	mxg_lookup_stop(t->s);
+	t->s = NULL;
+	assert_int_equal(access(t->path, F_OK), 0);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_netstring_parse),
+		cmocka_unit_test(test_request),
+		cmocka_unit_test(test_rcpt_reply),
+		cmocka_unit_test_setup_teardown(test_server_answers, srv_setup,
+						srv_teardown),
+		cmocka_unit_test_setup_teardown(test_server_backpressure,
+						srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_server_cap_and_idle,
+						srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_server_socket_files,
+						srv_setup, srv_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
