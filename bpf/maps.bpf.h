@@ -143,6 +143,40 @@ struct {
 	__type(value, struct mxg_hash_key);
 } mxg_hash_key SEC(".maps");
 
+/* SMTP inspection (smtp.bpf.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_inspect);
+} mxg_inspect SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MXG_MAX_FLOWS);
+	__type(key, struct mxg_flow_key);
+	__type(value, struct mxg_flow);
+} mxg_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MXG_MAX_RCPT_SOURCES);
+	__type(key, struct mxg_source_key);
+	__type(value, struct mxg_rcpt_source);
+} mxg_rcpt_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_rcpt_stats);
+} mxg_rcpt_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} mxg_events SEC(".maps");
+
 /* The two lookups every program makes. */
 
 static __always_inline void count_verdict(__u32 slot, __u32 what)

@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 #include "admission.h"
 #include "conns.bpf.h"
+#include "smtp.bpf.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
@@ -31,6 +32,14 @@ int mxg_tc(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 
 	return judge_frame(data, data_end) ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+/* SMTP inspection, on TC ingress whatever admission is attached with:
+ * it needs the payload, which may be in paged skb data. */
+SEC("tc")
+int mxg_smtp(struct __sk_buff *skb)
+{
+	return inspect_segment(skb) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("sockops")

@@ -56,6 +56,11 @@
 #define MXG_MAP_RCPT_DOMAINS "mxg_rcpt_domains"
 #define MXG_MAP_MIRROR "mxg_mirror"
 #define MXG_MAP_HASH_KEY "mxg_hash_key"
+#define MXG_MAP_FLOWS "mxg_flows"
+#define MXG_MAP_RCPT_SOURCES "mxg_rcpt_sources"
+#define MXG_MAP_RCPT_STATS "mxg_rcpt_stats"
+#define MXG_MAP_INSPECT "mxg_inspect"
+#define MXG_MAP_EVENTS "mxg_events"
 
 /*
  * What admission decided for one judged SYN. Every verdict is counted per
@@ -82,11 +87,19 @@ enum mxg_global_counter {
 	MXG_GLOBAL_COUNT,
 };
 
+/* How the SMTP inspector treats a port's sessions. */
+enum mxg_port_inspect {
+	MXG_INSPECT_NONE = 0,	/* not read */
+	MXG_INSPECT_PLAIN,	/* SMTP in clear text until STARTTLS */
+	MXG_INSPECT_TLS,	/* implicit TLS (465): uninspectable */
+};
+
 /* mxg_ports: array [MXG_PORTS], index = destination port (host order). */
 struct mxg_port {
 	__u8 guarded;		/* 0: pass at once */
 	__u8 class_idx;		/* index into mxg_classes */
-	__u8 pad[2];
+	__u8 inspect;		/* enum mxg_port_inspect */
+	__u8 pad;
 };
 
 /*
@@ -201,6 +214,8 @@ struct mxg_settings {
 #define MXG_RCPT_BUF 256	/* buffers for normalised addresses */
 #define MXG_DELIM_MAX 8		/* recipient_delimiter characters */
 #define MXG_MAX_DOMAINS 4096
+#define MXG_MAX_FLOWS 16384	/* SMTP sessions followed at once */
+#define MXG_MAX_RCPT_SOURCES 65536 /* sources with recipient counts */
 
 struct mxg_hash_key {
 	__u64 k0, k1;
@@ -226,6 +241,115 @@ struct mxg_mirror {
 	__u32 connected;	/* the directory answers right now */
 	__u64 skipped;		/* directory values refused (bad address) */
 	char recipient_delimiter[MXG_DELIM_MAX];
+};
+
+/*
+ * SMTP inspection: a TC ingress program reads the client's commands on
+ * plain-text SMTP sessions and classifies each RCPT TO as known, unknown
+ * (local domain, not in the mirror) or foreign.
+ */
+enum mxg_inspect_mode {
+	MXG_INSPECT_OFF = 0,
+	MXG_INSPECT_OBSERVE,	/* count only */
+	MXG_INSPECT_PENALIZE,	/* and put sources over the threshold in the penalty box */
+	MXG_INSPECT_DROP,	/* and drop segments whose recipients are all unknown */
+};
+
+/* mxg_inspect: array [1]. */
+struct mxg_inspect {
+	__u32 mode;		/* enum mxg_inspect_mode */
+	__u32 unknown_threshold;/* unknown recipients within window... */
+	__u64 window_ns;
+	__u64 penalty_ns;	/* ...put the source in the box for this long */
+};
+
+/* What the inspector counted (mxg_rcpt_stats: per-CPU array [1]). */
+enum mxg_rcpt_counter {
+	MXG_RCPT_KNOWN = 0,
+	MXG_RCPT_UNKNOWN,
+	MXG_RCPT_FOREIGN,
+	MXG_RCPT_NULL_SENDER,	/* MAIL FROM:<>, a bounce */
+	MXG_RCPT_UNINSPECTABLE,	/* sessions under TLS (STARTTLS, port 465) */
+	MXG_RCPT_NOT_JUDGED,	/* recipients seen while the mirror was not ready */
+	MXG_RCPT_INVALID,	/* RCPT arguments the normaliser refused */
+	MXG_RCPT_PENALIZED,	/* sources put in the penalty box */
+	MXG_RCPT_DROPPED,	/* segments dropped (mode drop) */
+	MXG_RCPT_LOST,		/* sessions no longer followed (a gap in the stream) */
+	MXG_RCPT_COUNTERS,
+};
+
+struct mxg_rcpt_stats {
+	__u64 count[MXG_RCPT_COUNTERS];
+};
+
+/* mxg_flows: LRU hash, one SMTP session (client to server direction). */
+struct mxg_flow_key {
+	__u8 saddr[MXG_ADDR_LEN];
+	__u8 daddr[MXG_ADDR_LEN];
+	__u16 sport;
+	__u16 dport;		/* network order, as on the wire */
+};
+
+enum mxg_flow_state {
+	MXG_FLOW_CMD = 0,	/* reading commands */
+	MXG_FLOW_DATA,		/* message body, until CRLF . CRLF */
+	MXG_FLOW_BDAT,		/* a BDAT chunk, bdat_left bytes */
+	MXG_FLOW_TLS,		/* encrypted from here on */
+	MXG_FLOW_LOST,		/* a gap in the stream: no longer followed */
+};
+
+/* The command a line starts with, as far as read. */
+enum mxg_verb {
+	MXG_VERB_UNKNOWN = 0,	/* still matching the first bytes */
+	MXG_VERB_RCPT,
+	MXG_VERB_MAIL,
+	MXG_VERB_DATA,
+	MXG_VERB_BDAT,
+	MXG_VERB_STARTTLS,
+	MXG_VERB_OTHER,		/* anything else: skip to the end of the line */
+};
+
+#define MXG_VERBS 5		/* RCPT, MAIL, DATA, BDAT, STARTTLS */
+
+/* mxg_flows value: where one session's reader stands. */
+struct mxg_flow {
+	__u32 next_seq;		/* next byte expected from the client */
+	__u32 bdat_left;	/* BDAT chunk bytes still to skip */
+	__u64 tail;		/* last bytes of the body, for CRLF . CRLF */
+	__u16 col;		/* bytes of the current line read so far */
+	__u16 addr_len;		/* bytes of the argument address collected */
+	__u8 state;		/* enum mxg_flow_state */
+	__u8 verb;		/* enum mxg_verb */
+	__u8 alive;		/* verbs still matching the line, bit per verb */
+	__u8 arg;		/* where in the argument (enum in smtp.bpf.h) */
+	__u8 flags;		/* line flags (smtp.bpf.h) */
+	__u8 pad[3];
+	char addr[MXG_RCPT_BUF]; /* the address of MAIL FROM / RCPT TO */
+};
+
+/* mxg_rcpt_sources: LRU hash, key struct mxg_source_key (SMTP class):
+ * what one source did within the current window. */
+struct mxg_rcpt_source {
+	__u64 window_start_ns;
+	__u32 known;
+	__u32 unknown;
+	__u32 foreign;
+	__u32 null_sender;
+	__u32 unknown_total;	/* since first seen, for top --by unknown */
+	__u32 penalties;
+};
+
+/* mxg_events: ring buffer, sampled events for mxguardd to log. */
+enum mxg_event_type {
+	MXG_EVENT_PENALTY = 1,	/* a source went into the penalty box */
+	MXG_EVENT_DROP,		/* a segment of unknown recipients was dropped */
+};
+
+struct mxg_event {
+	__u64 time_ns;
+	__u32 type;		/* enum mxg_event_type */
+	__u32 unknown;		/* unknown recipients in the window */
+	__u8 addr[MXG_ADDR_LEN];
 };
 
 /* mxg_stats: per-CPU array [MXG_MAX_CLASSES + 1]; slot MXG_MAX_CLASSES
@@ -261,6 +385,10 @@ struct mxg_link {
 _Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
 _Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
 _Static_assert(sizeof(struct mxg_mirror) == 56, "mxg_mirror layout");
+_Static_assert(sizeof(struct mxg_flow_key) == 36, "mxg_flow_key layout");
+_Static_assert(sizeof(struct mxg_flow) == 32 + MXG_RCPT_BUF, "mxg_flow layout");
+_Static_assert(sizeof(struct mxg_rcpt_source) == 32, "mxg_rcpt_source layout");
+_Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");
 _Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
 _Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
 _Static_assert(sizeof(struct mxg_class) == 88, "mxg_class layout");

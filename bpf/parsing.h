@@ -47,6 +47,7 @@ struct mxg_syn {
 	__u8 saddr[MXG_ADDR_LEN];	/* IPv4 mapped into ::ffff:0:0/96 */
 	__u16 dport;			/* host order */
 	__u8 is_v4;
+	void *l3;			/* the IP header, for a reader that needs more */
 };
 
 /* Ethernet and up to MXG_VLAN_MAX tags; returns the inner ethertype
@@ -105,6 +106,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct mxg_syn *syn,
 	syn->saddr[11] = 0xff;
 	__builtin_memcpy(&syn->saddr[12], &ip->saddr, 4);
 	syn->is_v4 = 1;
+	syn->l3 = ip;
 
 	*l4_len = tot_len - hdr_len;
 	c->pos += hdr_len;
@@ -144,6 +146,7 @@ static __always_inline int parse_ipv6(struct cursor *c, struct mxg_syn *syn,
 		return -MXG_FRAME_MALFORMED;
 	__builtin_memcpy(syn->saddr, &ip6->saddr, MXG_ADDR_LEN);
 	syn->is_v4 = 0;
+	syn->l3 = ip6;
 	next = ip6->nexthdr;
 	c->pos = ip6 + 1;
 
@@ -204,25 +207,29 @@ static __always_inline enum mxg_frame parse_tcp(struct cursor *c,
 	return MXG_FRAME_SYN;
 }
 
+/* From the link layer to the transport header: returns the IP protocol
+ * with the cursor on its header, or a negative enum mxg_frame. */
+static __always_inline int parse_to_l4(struct cursor *c, struct mxg_syn *syn,
+				       __u32 *l4_len)
+{
+	__be16 proto = parse_eth(c);
+
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(c, syn, l4_len);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(c, syn, l4_len);
+	return proto ? -MXG_FRAME_OTHER : -MXG_FRAME_MALFORMED;
+}
+
 /* The whole walk from the link layer to TCP. */
 static __always_inline enum mxg_frame parse_frame(void *data, void *data_end,
 						  struct mxg_syn *syn)
 {
 	struct cursor c = { .pos = data, .end = data_end };
 	__u32 l4_len = 0;
-	__be16 proto;
 	int l4;
 
-	proto = parse_eth(&c);
-	if (proto == bpf_htons(ETH_P_IP))
-		l4 = parse_ipv4(&c, syn, &l4_len);
-	else if (proto == bpf_htons(ETH_P_IPV6))
-		l4 = parse_ipv6(&c, syn, &l4_len);
-	else if (!proto)
-		return MXG_FRAME_MALFORMED;
-	else
-		return MXG_FRAME_OTHER;
-
+	l4 = parse_to_l4(&c, syn, &l4_len);
 	if (l4 < 0)
 		return -l4;
 	if (l4 != IPPROTO_TCP)

@@ -214,6 +214,18 @@ static int assign_slots(const struct mxg_class cur[MXG_MAX_CLASSES],
 	return 0;
 }
 
+/* The SMTP inspector reads the ports of the class named "smtp"; 465 is
+ * SMTP over implicit TLS (RFC 8314), counted but unreadable. */
+#define MXG_SMTP_CLASS "smtp"
+#define MXG_SMTPS_PORT 465
+
+static uint8_t port_inspect(const struct mxg_class_config *c, uint16_t port)
+{
+	if (strcmp(c->name, MXG_SMTP_CLASS))
+		return MXG_INSPECT_NONE;
+	return port == MXG_SMTPS_PORT ? MXG_INSPECT_TLS : MXG_INSPECT_PLAIN;
+}
+
 int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
 		     char *err, size_t errlen)
 {
@@ -253,8 +265,11 @@ int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
 		if (ret)
 			goto fail;
 		for (unsigned p = 0; p < cfg->classes[c].nports; p++) {
-			want[cfg->classes[c].ports[p]].guarded = 1;
-			want[cfg->classes[c].ports[p]].class_idx = s;
+			uint16_t port = cfg->classes[c].ports[p];
+
+			want[port].guarded = 1;
+			want[port].class_idx = s;
+			want[port].inspect = port_inspect(&cfg->classes[c], port);
 		}
 	}
 

@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FRAME_MAX 2048
+#define FRAME_MAX 4096
 
-enum { F_SYN = 0x02, F_ACK = 0x10, F_RST = 0x04, F_FIN = 0x01 };
+enum { F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10 };
 
 /* How to break a frame. */
 enum breakage {
@@ -49,6 +49,11 @@ struct frame_spec {
 	enum breakage breakage;
 	int truncate;		/* keep only this many bytes (0 = all) */
 	int ether_pad;		/* link-layer padding after the datagram */
+	const char *payload;	/* TCP payload (payload_len bytes) */
+	int payload_len;
+	uint32_t seq;		/* TCP sequence number */
+	uint16_t sport;		/* 0: 40000 */
+	const char *daddr;	/* NULL: 198.18.0.1 / 2001:db8::1 */
 };
 
 #define EXT_HOPOPTS 255	/* stands for 0 in frame_spec.ext */
@@ -64,7 +69,7 @@ static inline int build_frame(const struct frame_spec *s, uint8_t *buf)
 {
 	uint8_t *p = buf, *ip, *tcp, *len_field = NULL;
 	uint8_t next_hdr_proto = s->l4 ? s->l4 : 6;
-	int l4_len = (s->l4 ? 8 : 20 + s->tcp_opts), n;
+	int l4_len = (s->l4 ? 8 : 20 + s->tcp_opts + s->payload_len), n;
 
 	memset(buf, 0, FRAME_MAX);
 	memcpy(p, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
@@ -97,7 +102,7 @@ static inline int build_frame(const struct frame_spec *s, uint8_t *buf)
 		ip[8] = 64;
 		ip[9] = next_hdr_proto;
 		inet_pton(AF_INET, s->saddr, ip + 12);
-		inet_pton(AF_INET, "198.18.0.1", ip + 16);
+		inet_pton(AF_INET, s->daddr ? s->daddr : "198.18.0.1", ip + 16);
 		memset(ip + 20, 1, s->ip_opts);	/* NOP options */
 		p += hdr;
 		switch (s->breakage) {
@@ -132,7 +137,7 @@ static inline int build_frame(const struct frame_spec *s, uint8_t *buf)
 		ip[0] = 0x60;
 		ip[7] = 64;
 		inet_pton(AF_INET6, s->saddr, ip + 8);
-		inet_pton(AF_INET6, "2001:db8::1", ip + 24);
+		inet_pton(AF_INET6, s->daddr ? s->daddr : "2001:db8::1", ip + 24);
 		len_field = ip + 4;
 		p += 40;
 		for (n = 0; n < EXT_MAX && s->ext[n]; n++) {
@@ -166,16 +171,22 @@ static inline int build_frame(const struct frame_spec *s, uint8_t *buf)
 		put16(tcp + 4, 8);
 		p += 8;
 	} else {
-		put16(tcp, 40000);
+		put16(tcp, s->sport ? s->sport : 40000);
 		put16(tcp + 2, s->dport);
+		tcp[4] = s->seq >> 24;
+		tcp[5] = s->seq >> 16;
+		tcp[6] = s->seq >> 8;
+		tcp[7] = s->seq;
 		tcp[12] = ((20 + s->tcp_opts) / 4) << 4;
 		tcp[13] = s->flags;
 		memset(tcp + 20, 1, s->tcp_opts);
+		if (s->payload_len)
+			memcpy(tcp + 20 + s->tcp_opts, s->payload, s->payload_len);
 		if (s->breakage == BREAK_DOFF_SMALL)
 			tcp[12] = 4 << 4;
 		if (s->breakage == BREAK_DOFF_LONG)
 			tcp[12] = 15 << 4;
-		p += 20 + s->tcp_opts;
+		p += 20 + s->tcp_opts + s->payload_len;
 	}
 	/* Fragment offset for IPv6 is set on the first fragment header. */
 	if (s->family == 6) {

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The SMTP reader (bpf/smtp.bpf.h) on crafted sessions, through
+ * BPF_PROG_TEST_RUN: each test opens a session with a SYN and sends the
+ * client's side segment by segment with the right sequence numbers, then
+ * checks what was counted, who went into the penalty box, and which
+ * segments were dropped. The mirror is filled by the same normaliser and
+ * hash userspace uses, so a disagreement between the two sides fails here.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "mxguard.skel.h"
+#include "config.h"
+#include "loader.h"
+#include "maps.h"
+#include "parse.h"
+#include "rcpt.h"
+#include "recipients.h"
+#include "bpf/frames.h"
+
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+#define NSEC 1000000000ULL
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *policy =
+	"[global]\n"
+	"interfaces = lo\n"
+	"[class smtp]\n"
+	"rate = off\n"
+	"[ldap]\n"
+	"uri = ldap://198.18.0.1/\n"
+	"base = dc=lab,dc=example\n"
+	"domains = lab.example\n";
+
+static const char *const known[] = {
+	"alice@lab.example", "bob@lab.example", "carol@lab.example",
+};
+
+static struct {
+	struct mxguard *skel;
+	struct mxg_maps maps;
+	struct mxg_config cfg;
+	struct mxg_hash_key key;
+	int inner;
+	uint16_t sport;
+} env;
+
+static void set_inspect(uint32_t mode, uint32_t threshold)
+{
+	struct mxg_inspect in = {
+		.mode = mode,
+		.unknown_threshold = threshold,
+		.window_ns = 60 * NSEC,
+		.penalty_ns = 600 * NSEC,
+	};
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(env.skel->maps.mxg_inspect),
+					     &zero, &in, BPF_ANY), 0);
+}
+
+static void set_ready(bool ready)
+{
+	struct mxg_mirror rec = {};
+	uint32_t zero = 0;
+
+	assert_int_equal(mxg_mirror_read(&env.maps, &rec), 0);
+	rec.entries = ARRAY_SIZE(known);
+	rec.synced_ns = ready ? mxg_now_ns() : 0;
+	rec.max_age_ns = 3600 * NSEC;
+	strcpy(rec.recipient_delimiter, "+");
+	assert_int_equal(bpf_map_update_elem(env.maps.mirror, &zero, &rec, BPF_ANY), 0);
+}
+
+static int setup_all(void **state)
+{
+	char err[512], norm[MXG_RCPT_BUF], delims[MXG_DELIM_MAX] = "+";
+	struct mxg_rcpt one = { .refs = 1 };
+	uint32_t zero = 0, at;
+
+	if (geteuid() != 0)
+		return -1;
+	env.skel = mxguard__open();
+	if (!env.skel)
+		return -1;
+	bpf_map__set_max_entries(env.skel->maps.mxg_sources, 4096);
+	if (mxguard__load(env.skel))
+		return -1;
+	mxg_maps_from_skel(env.skel, &env.maps);
+	if (mxg_config_load_string("policy", policy, &env.cfg, err, sizeof(err)) ||
+	    mxg_limits_apply(&env.maps, &env.cfg, err, sizeof(err))) {
+		fprintf(stderr, "policy: %s\n", err);
+		return -1;
+	}
+	if (mxg_hash_key_ensure(&env.maps, &env.key) ||
+	    mxg_domains_sync(&env.maps, &env.key, &env.cfg.ldap))
+		return -1;
+	env.inner = bpf_map_create(BPF_MAP_TYPE_HASH, "mxg_rcpt", 8, 8, 1024,
+				   &(struct bpf_map_create_opts){
+					   .sz = sizeof(struct bpf_map_create_opts),
+					   .map_flags = BPF_F_NO_PREALLOC });
+	if (env.inner < 0)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+		int len = mxg_rcpt_normalize(known[i], strlen(known[i]), norm, delims, &at);
+		uint64_t h = mxg_rcpt_key(&env.key, norm, len);
+
+		if (len < 0 || bpf_map_update_elem(env.inner, &h, &one, BPF_ANY))
+			return -1;
+	}
+	if (bpf_map_update_elem(env.maps.rcpt_slot, &zero, &env.inner, BPF_ANY))
+		return -1;
+	return 0;
+}
+
+static int teardown_all(void **state)
+{
+	close(env.inner);
+	mxguard__destroy(env.skel);
+	return 0;
+}
+
+static void clear_map(int fd)
+{
+	unsigned char key[64];
+
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		bpf_map_delete_elem(fd, key);
+}
+
+static int reset(void **state)
+{
+	clear_map(bpf_map__fd(env.skel->maps.mxg_flows));
+	clear_map(bpf_map__fd(env.skel->maps.mxg_rcpt_sources));
+	clear_map(env.maps.bans);
+	set_inspect(MXG_INSPECT_PENALIZE, 3);
+	set_ready(true);
+	env.sport++;
+	return 0;
+}
+
+struct rcpt_counts {
+	uint64_t c[MXG_RCPT_COUNTERS];
+};
+
+static void counts(struct rcpt_counts *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct mxg_rcpt_stats *per = calloc(ncpus, sizeof(*per));
+	uint32_t zero = 0;
+
+	assert_non_null(per);
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.skel->maps.mxg_rcpt_stats),
+					     &zero, per), 0);
+	for (int cpu = 0; cpu < ncpus; cpu++)
+		for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
+			out->c[i] += per[cpu].count[i];
+	free(per);
+}
+
+/* One session's client side. */
+struct session {
+	const char *saddr;
+	uint16_t dport;
+	uint32_t seq;		/* next sequence number to send */
+};
+
+static int run(const struct frame_spec *spec)
+{
+	uint8_t frame[FRAME_MAX], out[FRAME_MAX + 256];
+	int len = build_frame(spec, frame);
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame,
+		    .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
+
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(env.skel->progs.mxg_smtp),
+						&opts), 0);
+	assert_true(opts.retval == TC_ACT_OK || opts.retval == TC_ACT_SHOT);
+	return opts.retval == TC_ACT_SHOT;
+}
+
+static void open_session(struct session *s, const char *saddr, uint16_t dport)
+{
+	struct frame_spec spec = { .family = strchr(saddr, ':') ? 6 : 4,
+				   .saddr = saddr, .dport = dport,
+				   .flags = F_SYN, .sport = env.sport,
+				   .seq = 1000 };
+
+	s->saddr = saddr;
+	s->dport = dport;
+	s->seq = 1001;
+	assert_int_equal(run(&spec), 0);
+}
+
+/* Send bytes as one segment; returns 1 if it was dropped. A segment that
+ * passes moves the sequence on. */
+static int send_raw(struct session *s, const char *data, int len)
+{
+	struct frame_spec spec = { .family = strchr(s->saddr, ':') ? 6 : 4,
+				   .saddr = s->saddr, .dport = s->dport,
+				   .flags = F_ACK | F_PSH, .sport = env.sport,
+				   .seq = s->seq, .payload = data,
+				   .payload_len = len };
+	int dropped = run(&spec);
+
+	if (!dropped)
+		s->seq += len;
+	return dropped;
+}
+
+static int send_str(struct session *s, const char *data)
+{
+	return send_raw(s, data, strlen(data));
+}
+
+#define DELTA(after, before, i) ((after).c[i] - (before).c[i])
+
+/* Pipelined commands in one segment: every kind of recipient. */
+static void test_pipelined(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+
+	counts(&b);
+	open_session(&s, "198.18.20.1", 25);
+	assert_int_equal(send_str(&s, "EHLO client.example\r\n"), 0);
+	assert_int_equal(send_str(&s,
+		"MAIL FROM:<>\r\n"
+		"RCPT TO:<alice@lab.example>\r\n"
+		"RCPT TO:<nobody1@lab.example>\r\n"
+		"RCPT TO:<someone@foreign.example>\r\n"
+		"DATA\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_NULL_SENDER), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_KNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_FOREIGN), 1);
+}
+
+/* Any case, blanks after the colon or none, ESMTP parameters, brackets
+ * missing, +detail, a trailing dot: all the same known address. */
+static void test_syntax_variants(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+
+	counts(&b);
+	open_session(&s, "198.18.20.2", 587);
+	assert_int_equal(send_str(&s,
+		"mail from:<sender@client.example> SIZE=100\r\n"
+		"rcpt to:<Alice@LAB.Example>\r\n"
+		"RCPT TO: <bob+lists@lab.example.> NOTIFY=NEVER ORCPT=rfc822;x@y\r\n"
+		"Rcpt To:carol@lab.example\r\n"
+		"RCPT TO:<nobody2@lab.example> NOTIFY=SUCCESS,FAILURE\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_KNOWN), 3);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_NULL_SENDER), 0);
+}
+
+/* A body line that looks like a command is a body line. */
+static void test_data_body_not_read(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+
+	counts(&b);
+	open_session(&s, "198.18.20.3", 25);
+	assert_int_equal(send_str(&s, "MAIL FROM:<a@client.example>\r\n"
+				      "RCPT TO:<alice@lab.example>\r\nDATA\r\n"), 0);
+	assert_int_equal(send_str(&s, "Subject: hi\r\n\r\n"
+				      "RCPT TO:<nobody3@lab.example>\r\n"), 0);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody4@lab.example>\r\n"
+				      "..leading dot stuffed\r\n"), 0);
+	/* The end of the body, split over two segments. */
+	assert_int_equal(send_str(&s, "last line\r\n.\r"), 0);
+	assert_int_equal(send_str(&s, "\n"), 0);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody5@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_KNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);	/* nobody5 only */
+}
+
+/* An empty body: DATA, then "." at once. */
+static void test_empty_body(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+
+	counts(&b);
+	open_session(&s, "198.18.20.4", 25);
+	assert_int_equal(send_str(&s, "DATA\r\n"), 0);
+	assert_int_equal(send_str(&s, ".\r\n"), 0);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody6@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+}
+
+/* Commands split at odd places, one byte at a time at the worst. */
+static void test_split_commands(void **state)
+{
+	static const char *const parts[] = {
+		"R", "CPT T", "O:<no", "body7@lab.", "example", ">", "\r", "\n",
+		"RCPT TO:<alice@lab.exa", "mple>\r\nRC", "PT TO:<bob@lab.example>\r\n",
+	};
+	struct rcpt_counts b, a;
+	struct session s;
+
+	counts(&b);
+	open_session(&s, "198.18.20.5", 25);
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+		assert_int_equal(send_str(&s, parts[i]), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_KNOWN), 2);
+}
+
+/* Lines of 1,000 bytes and more: a long line of junk, and an address too
+ * long to be one, neither counted as a recipient; the next one is. */
+static void test_long_lines(void **state)
+{
+	char *junk = malloc(3000), *rcpt = malloc(1200);
+	struct rcpt_counts b, a;
+	struct session s;
+
+	assert_non_null(junk);
+	assert_non_null(rcpt);
+	memset(junk, 'x', 2998);
+	memcpy(junk + 2998, "\r\n", 2);
+	strcpy(rcpt, "RCPT TO:<");
+	memset(rcpt + 9, 'y', 1000);
+	strcpy(rcpt + 1009, "@lab.example>\r\n");
+	counts(&b);
+	open_session(&s, "198.18.20.6", 25);
+	assert_int_equal(send_raw(&s, junk, 1500), 0);
+	assert_int_equal(send_raw(&s, junk + 1500, 1500), 0);
+	assert_int_equal(send_str(&s, rcpt), 0);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody8@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_INVALID), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+	free(junk);
+	free(rcpt);
+}
+
+/* BDAT chunks are skipped by their length, even when they hold what looks
+ * like a command. */
+static void test_bdat(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+
+	const char *chunk1 = "RCPT TO:<nobody9@lab.example>\r\n", *chunk2 = "RCPT TO:<x@y>";
+	char seg[128];
+
+	counts(&b);
+	open_session(&s, "198.18.20.7", 25);
+	snprintf(seg, sizeof(seg), "BDAT %zu\r\n%s", strlen(chunk1), chunk1);
+	assert_int_equal(send_str(&s, seg), 0);
+	/* A chunk that ends in the middle of the next segment. */
+	snprintf(seg, sizeof(seg), "BDAT %zu LAST\r\n%.5s", strlen(chunk2), chunk2);
+	assert_int_equal(send_str(&s, seg), 0);
+	assert_int_equal(send_str(&s, chunk2 + 5), 0);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody10@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_INVALID), 0);
+}
+
+/* After STARTTLS, and on port 465, nothing is read. */
+static void test_tls(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+
+	counts(&b);
+	open_session(&s, "198.18.20.8", 25);
+	assert_int_equal(send_str(&s, "EHLO x\r\nSTARTTLS\r\n"), 0);
+	assert_int_equal(send_str(&s, "\x16\x03\x01\x02\x00RCPT TO:<nobody11@lab.example>\r\n"), 0);
+	open_session(&s, "198.18.20.8", 465);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody12@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNINSPECTABLE), 2);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 0);
+}
+
+static bool banned(const char *cidr, struct mxg_ban *out)
+{
+	struct mxg_lpm_key key;
+
+	assert_int_equal(mxg_parse_cidr(cidr, &key), 0);
+	return !bpf_map_lookup_elem(env.maps.bans, &key, out);
+}
+
+/* Past the threshold the source goes into the penalty box, for the SMTP
+ * class, for the penalty; observe mode only counts. */
+static void test_penalty(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+	struct mxg_ban ban;
+	char line[64];
+
+	counts(&b);
+	open_session(&s, "198.18.20.9", 25);
+	for (int i = 0; i < 3; i++) {
+		snprintf(line, sizeof(line), "RCPT TO:<random%d@lab.example>\r\n", i);
+		assert_int_equal(send_str(&s, line), 0);
+	}
+	assert_false(banned("198.18.20.9/32", &ban));	/* at, not past */
+	assert_int_equal(send_str(&s, "RCPT TO:<random3@lab.example>\r\n"), 0);
+	assert_true(banned("198.18.20.9/32", &ban));
+	assert_int_equal(ban.origin, MXG_ORIGIN_INSPECT);
+	assert_true(ban.expires_ns > ban.created_ns + 590 * NSEC);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_PENALIZED), 1);
+
+	/* Known recipients never count towards it; an IPv6 source is boxed
+	 * as its /64. */
+	open_session(&s, "2001:db8:20::9", 25);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(send_str(&s, "RCPT TO:<alice@lab.example>\r\n"), 0);
+	assert_false(banned("2001:db8:20::/64", &ban));
+	for (int i = 0; i < 4; i++) {
+		snprintf(line, sizeof(line), "RCPT TO:<random%d@lab.example>\r\n", i);
+		assert_int_equal(send_str(&s, line), 0);
+	}
+	assert_true(banned("2001:db8:20::/64", &ban));
+
+	/* Observe: counted, nobody boxed. */
+	set_inspect(MXG_INSPECT_OBSERVE, 3);
+	open_session(&s, "198.18.20.10", 25);
+	for (int i = 0; i < 10; i++) {
+		snprintf(line, sizeof(line), "RCPT TO:<random%d@lab.example>\r\n", i);
+		assert_int_equal(send_str(&s, line), 0);
+	}
+	assert_false(banned("198.18.20.10/32", &ban));
+}
+
+/* A mirror that is not ready judges nobody. */
+static void test_not_ready(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+	struct mxg_ban ban;
+
+	set_ready(false);
+	counts(&b);
+	open_session(&s, "198.18.20.11", 25);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(send_str(&s, "RCPT TO:<nobody13@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_NOT_JUDGED), 10);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 0);
+	assert_false(banned("198.18.20.11/32", &ban));
+}
+
+/* Mode drop: a segment of unknown recipients only is dropped (and read
+ * again from the same place when it comes back); one with a known
+ * recipient never is. */
+static void test_drop(void **state)
+{
+	struct session s;
+
+	set_inspect(MXG_INSPECT_DROP, 100);
+	open_session(&s, "198.18.20.12", 25);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody14@lab.example>\r\n"), 1);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody14@lab.example>\r\n"), 1);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody15@lab.example>\r\n"
+				      "RCPT TO:<alice@lab.example>\r\n"), 0);
+	assert_int_equal(send_str(&s, "RCPT TO:<x@foreign.example>\r\n"), 0);
+	assert_int_equal(send_str(&s, "EHLO x\r\nNOOP\r\n"), 0);
+}
+
+/* Retransmissions are not counted twice; a gap ends the following; a
+ * session without a SYN is never read; NUL bytes and garbage pass. */
+static void test_stream_edges(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s, late;
+	const char nul_line[] = "RCPT TO:<nob\0dy@lab.example>\r\n";
+
+	counts(&b);
+	open_session(&s, "198.18.20.13", 25);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody16@lab.example>\r\n"), 0);
+	s.seq -= 32;	/* the same segment again */
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody16@lab.example>\r\n"), 0);
+	assert_int_equal(send_raw(&s, nul_line, sizeof(nul_line) - 1), 0);
+	assert_int_equal(send_raw(&s, "\xff\xfe\x00\x01garbage\r\n", 13), 0);
+	s.seq += 100;	/* a gap */
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody17@lab.example>\r\n"), 0);
+
+	late.saddr = "198.18.20.14";
+	late.dport = 25;
+	late.seq = 5000;
+	assert_int_equal(send_str(&late, "RCPT TO:<nobody18@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_INVALID), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_LOST), 1);
+}
+
+/* A port not in the SMTP class is not read at all. */
+static void test_other_ports(void **state)
+{
+	struct rcpt_counts b, a;
+	struct session s;
+
+	counts(&b);
+	open_session(&s, "198.18.20.15", 389);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody19@lab.example>\r\n"), 0);
+	open_session(&s, "198.18.20.15", 2525);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody19@lab.example>\r\n"), 0);
+	counts(&a);
+	for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
+		assert_int_equal(DELTA(a, b, i), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_pipelined, reset),
+		cmocka_unit_test_setup(test_syntax_variants, reset),
+		cmocka_unit_test_setup(test_data_body_not_read, reset),
+		cmocka_unit_test_setup(test_empty_body, reset),
+		cmocka_unit_test_setup(test_split_commands, reset),
+		cmocka_unit_test_setup(test_long_lines, reset),
+		cmocka_unit_test_setup(test_bdat, reset),
+		cmocka_unit_test_setup(test_tls, reset),
+		cmocka_unit_test_setup(test_penalty, reset),
+		cmocka_unit_test_setup(test_not_ready, reset),
+		cmocka_unit_test_setup(test_drop, reset),
+		cmocka_unit_test_setup(test_stream_edges, reset),
+		cmocka_unit_test_setup(test_other_ports, reset),
+	};
+
+	return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
