@@ -221,6 +221,19 @@ struct mxg_hash_key {
 	__u64 k0, k1;
 };
 
+/* The normaliser's state while an address arrives byte by byte (bpf/rcpt.h);
+ * the bytes themselves go to a buffer of MXG_RCPT_BUF. */
+struct mxg_rcpt_norm {
+	__u64 dlo, dhi;		/* the delimiter set, bit per ASCII byte */
+	__u16 n;		/* bytes stored */
+	__u16 at;		/* index of the last '@' + 1; 0 = none yet */
+	__u16 delim;		/* index of the first delimiter + 1; 0 = none */
+	__u8 bad;		/* a control byte was seen */
+	__u8 toolong;		/* more than MXG_RCPT_MAX bytes */
+	__u8 ended;		/* (init only) the delimiter string ended */
+	__u8 pad[7];
+};
+
 struct mxg_rcpt {
 	__u32 refs;		/* directory values that map to this address */
 	__u32 pad;
@@ -316,14 +329,15 @@ struct mxg_flow {
 	__u32 next_seq;		/* next byte expected from the client */
 	__u32 bdat_left;	/* BDAT chunk bytes still to skip */
 	__u64 tail;		/* last bytes of the body, for CRLF . CRLF */
+	struct mxg_rcpt_norm norm; /* the argument address, normalised as read */
 	__u16 col;		/* bytes of the current line read so far */
-	__u16 addr_len;		/* bytes of the argument address collected */
+	__u16 pad0;
 	__u8 state;		/* enum mxg_flow_state */
 	__u8 verb;		/* enum mxg_verb */
-	__u8 alive;		/* verbs still matching the line, bit per verb */
+	__u8 alive;		/* the keyword the line may be, index + 1 */
 	__u8 arg;		/* where in the argument (enum in smtp.bpf.h) */
 	__u8 flags;		/* line flags (smtp.bpf.h) */
-	__u8 pad[3];
+	__u8 pad[7];		/* addr on an 8-byte boundary */
 	char addr[MXG_RCPT_BUF]; /* the address of MAIL FROM / RCPT TO */
 };
 
@@ -377,7 +391,7 @@ struct mxg_link {
 	__u32 ifindex;
 	__u32 mode;		/* enum mxg_link_mode */
 	__u32 prog_id;
-	__u32 pad;
+	__u32 inspector;	/* the SMTP reader is on its tc ingress */
 	__u64 netns_ino;	/* the network namespace the ifindex is in */
 };
 
@@ -386,7 +400,8 @@ _Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
 _Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
 _Static_assert(sizeof(struct mxg_mirror) == 56, "mxg_mirror layout");
 _Static_assert(sizeof(struct mxg_flow_key) == 36, "mxg_flow_key layout");
-_Static_assert(sizeof(struct mxg_flow) == 32 + MXG_RCPT_BUF, "mxg_flow layout");
+_Static_assert(sizeof(struct mxg_flow) == 64 + MXG_RCPT_BUF, "mxg_flow layout");
+_Static_assert(sizeof(struct mxg_rcpt_norm) == 32, "mxg_rcpt_norm layout");
 _Static_assert(sizeof(struct mxg_rcpt_source) == 32, "mxg_rcpt_source layout");
 _Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");
 _Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");

@@ -181,104 +181,131 @@ MXG_RCPT_INLINE __u64 mxg_siphash(const struct mxg_hash_key *key,
  * gone, a byte < 0x20 or 0x7f (so a NUL within inlen too), no '@', an
  * empty local part or domain (also "a@.").
  *
- * in holds inlen bytes (in BPF: an MXG_RCPT_BUF buffer; nothing is read
- * before inlen is checked against MXG_RCPT_MAX + 2); out is MXG_RCPT_BUF
- * bytes and is zero past the result, ready for mxg_siphash(). Returns the length and sets *at to the
- * index of the '@' in out, or returns -enum mxg_rcpt_err (out is then
- * undefined).
+ * The work is done a byte at a time as the address arrives (struct
+ * mxg_rcpt_norm, in mxguard.h), so the SMTP reader normalises while it
+ * reads a RCPT line, at no cost beyond the byte it handles anyway; the
+ * finish only checks, and moves the domain left when a +detail is cut.
+ * mxg_rcpt_normalize() is the same steps over a whole string.
+ */
+
+MXG_RCPT_INLINE void mxg_norm_init(struct mxg_rcpt_norm *st,
+				   const char delims[MXG_DELIM_MAX])
+{
+	__u32 i;
+
+	__builtin_memset(st, 0, sizeof(*st));
+	/* All MXG_DELIM_MAX bytes, masked after the NUL: a break would
+	 * leave the verifier a path per delimiter count. */
+	for (i = 0; i < MXG_DELIM_MAX; i++) {
+		__u64 d = (__u8)delims[i], bit;
+
+		st->ended |= d == 0;
+		bit = (__u64)(!st->ended && d > 0x20 && d < 0x7f) << (d & 63);
+		if (d < 64)
+			st->dlo |= bit;
+		else
+			st->dhi |= bit;
+	}
+}
+
+/* One more byte of the address (the brackets already taken off). */
+MXG_RCPT_INLINE void mxg_norm_step(struct mxg_rcpt_norm *st,
+				   char out[MXG_RCPT_BUF], __u8 c)
+{
+	__u64 word = c < 64 ? st->dlo : st->dhi;
+
+	if (st->n >= MXG_RCPT_MAX) {
+		st->toolong = 1;
+		return;
+	}
+	if (c < 0x20 || c == 0x7f)
+		st->bad = 1;
+	if (c == '@')
+		st->at = st->n + 1;
+	if (!st->delim && c < 128 && ((word >> (c & 63)) & 1))
+		st->delim = st->n + 1;
+	out[st->n & MXG_RCPT_MASK] = c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+	st->n++;
+}
+
+/*
+ * The normal form in out: returns its length and sets *at to the index of
+ * its '@', or returns -enum mxg_rcpt_err. Bytes of out past the length are
+ * not defined (the hash never reads them: mxg_siphash_at masks them off).
+ */
+MXG_RCPT_INLINE int mxg_norm_finish(const struct mxg_rcpt_norm *st,
+				    char out[MXG_RCPT_BUF], __u32 *at)
+{
+	__u64 n = st->n, pos_at, local, dom, i;
+
+	if (st->toolong)
+		return -MXG_RCPT_ETOOLONG;
+	if (st->bad)
+		return -MXG_RCPT_ECTRL;
+	if (!st->at)
+		return -MXG_RCPT_ENOAT;
+	pos_at = st->at - 1;
+	local = pos_at;
+	/* The first delimiter overall is the first of the local part when
+	 * it comes before the last '@'. */
+	if (st->delim > 1 && (__u64)st->delim - 1 < pos_at && out[0] != '"')
+		local = st->delim - 1;
+	dom = n - pos_at - 1;
+	if (dom && out[(n - 1) & MXG_RCPT_MASK] == '.')
+		dom--;
+	if (!local || !dom)
+		return -MXG_RCPT_EEMPTY;
+	if (local != pos_at) {
+		/* Close the "+detail" gap: the '@' and the domain move left.
+		 * A fixed count with no exit: one path for the verifier.
+		 * Forwards, so no byte is read after it was written. */
+		for (i = 0; i <= MXG_RCPT_MAX; i++) {
+			__u64 to = (local + i) & MXG_RCPT_MASK;
+
+			out[to] = (char)mxg_rcpt_sel(mxg_rcpt_lt(i, dom + 1),
+						     (__u8)out[(pos_at + i) & MXG_RCPT_MASK],
+						     (__u8)out[to]);
+		}
+	}
+	*at = (__u32)local;
+	return (int)(local + 1 + dom);
+}
+
+/*
+ * mxg_rcpt_normalize: the normal form of in[0..inlen) in out, which is
+ * MXG_RCPT_BUF bytes and zero past the result. Returns the length and
+ * sets *at to the index of the '@' in out, or returns -enum mxg_rcpt_err.
  */
 MXG_RCPT_INLINE int mxg_rcpt_normalize(const char *in, __u32 inlen,
 				       char out[MXG_RCPT_BUF],
 				       const char delims[MXG_DELIM_MAX],
 				       __u32 *at)
 {
-	__u64 dlo = 0, dhi = 0;		/* delimiter set, bit per ASCII byte */
-	__u64 start, n, i;
-	__u64 pos_at = MXG_RCPT_BUF;	/* last '@'; none: past any length */
-	__u64 pos_delim = MXG_RCPT_BUF;	/* first delimiter, same */
-	__u64 bad = 0, more = 1, local, dom, len, gap;
+	struct mxg_rcpt_norm st;
+	__u32 start, n, i;
+	int len;
 
 	if (inlen > MXG_RCPT_MAX + 2)
 		return -MXG_RCPT_ETOOLONG;
 	if (inlen == 0)
 		return -MXG_RCPT_ENOAT;
-	/* Branch-free too: an `if` here would double what follows. */
-	start = mxg_rcpt_eq((__u8)in[0], '<') *
-		mxg_rcpt_eq((__u8)in[inlen - 1], '>') * mxg_rcpt_lt(1, inlen);
+	start = inlen > 1 && in[0] == '<' && in[inlen - 1] == '>';
 	n = inlen - 2 * start;
 	if (n > MXG_RCPT_MAX)
 		return -MXG_RCPT_ETOOLONG;
-
-	/* All MXG_DELIM_MAX bytes, ignored after the NUL: a break would
-	 * leave the verifier a path per delimiter count. */
-	for (i = 0; i < MXG_DELIM_MAX; i++) {
-		__u64 d = (__u8)delims[i];
-		__u64 bit;
-
-		more *= 1 - mxg_rcpt_eq(d, 0);
-		bit = (1ULL << (d & 63)) * more *
-		      mxg_rcpt_lt(0x20, d) * mxg_rcpt_lt(d, 0x7f);
-		dlo |= bit * mxg_rcpt_lt(d, 64);
-		dhi |= bit * (1 - mxg_rcpt_lt(d, 64));
-	}
-
-	/*
-	 * Pass 1: copy and lower-case, check every byte, note the last '@'
-	 * and the first delimiter. It runs over the whole buffer, not up to
-	 * n: a loop that stopped at n would leave the verifier one path per
-	 * length. Past n it reads in[0] (inlen >= 1 here) and discards it.
-	 */
+	__builtin_memset(out, 0, MXG_RCPT_BUF);
+	mxg_norm_init(&st, delims);
 	for (i = 0; i < MXG_RCPT_MAX; i++) {
-		__u64 valid = mxg_rcpt_lt(i, n);
-		__u64 c = (__u8)in[(start + i) * valid] * valid;
-		__u64 word = mxg_rcpt_sel(mxg_rcpt_lt(c, 64), dlo, dhi);
-		__u64 delim = ((word >> (c & 63)) & 1) * mxg_rcpt_lt(c, 128);
-		__u64 upper = (1 - mxg_rcpt_lt(c, 'A')) *
-			      mxg_rcpt_lt(c, 'Z' + 1);
-
-		bad |= valid * (mxg_rcpt_lt(c, 0x20) | mxg_rcpt_eq(c, 0x7f));
-		pos_at = mxg_rcpt_sel(mxg_rcpt_eq(c, '@'), i, pos_at);
-		pos_delim = mxg_rcpt_sel(delim *
-					 mxg_rcpt_eq(pos_delim, MXG_RCPT_BUF),
-					 i, pos_delim);
-		out[i] = (char)(c + upper * ('a' - 'A'));
+		if (i >= n)
+			break;
+		mxg_norm_step(&st, out, (__u8)in[(start + i) & MXG_RCPT_MASK]);
 	}
-	out[MXG_RCPT_MAX] = 0;
-	out[MXG_RCPT_MAX + 1] = 0;
-
-	if (bad)
-		return -MXG_RCPT_ECTRL;
-	if (pos_at >= n)
-		return -MXG_RCPT_ENOAT;
-
-	/* The first delimiter overall is the first of the local part when it
-	 * comes before the last '@'. */
-	local = mxg_rcpt_sel(mxg_rcpt_lt(0, pos_delim) *
-			     mxg_rcpt_lt(pos_delim, pos_at) *
-			     (1 - mxg_rcpt_eq((__u8)out[0], '"')),
-			     pos_delim, pos_at);
-	dom = n - pos_at - 1;
-	dom -= mxg_rcpt_lt(0, dom) *
-	       mxg_rcpt_eq((__u8)out[(n - 1) & MXG_RCPT_MASK], '.');
-	if (local == 0 || dom == 0)
-		return -MXG_RCPT_EEMPTY;
-	len = local + 1 + dom;
-	gap = pos_at - local;	/* the "+detail" bytes to drop */
-
-	/*
-	 * Pass 2: close the gap and zero everything past len. In place and
-	 * forwards: position i reads from i or i + gap, never from a
-	 * position already written.
-	 */
-	for (i = 0; i < MXG_RCPT_BUF; i++) {
-		__u64 from = i + gap * (1 - mxg_rcpt_lt(i, local));
-
-		out[i] = (char)((__u8)out[from & MXG_RCPT_MASK] *
-				mxg_rcpt_lt(i, len));
-	}
-
-	*at = (__u32)local;
-	return (int)len;
+	len = mxg_norm_finish(&st, out, at);
+	/* Zero past the result: a cut leaves domain bytes behind. */
+	for (i = 0; len > 0 && i < MXG_RCPT_BUF; i++)
+		if (i >= (__u32)len)
+			out[i] = 0;
+	return len;
 }
 
 /* The mirror's key of a normalised address (out, len from

@@ -51,7 +51,6 @@ enum mxg_arg {
 
 /* mxg_flow.flags: about the current line. */
 #define LINE_BRACKET 0x1	/* the argument opened with '<' */
-#define LINE_TOO_LONG 0x2	/* the address did not fit the buffer */
 #define LINE_DIGITS 0x4		/* BDAT: a size digit was read */
 
 /* CR LF . CR LF, the end of the body, as the last five bytes. */
@@ -93,7 +92,6 @@ struct mxg_segment {
  * when the segment passes), the normalised address, a chunk of payload. */
 struct mxg_smtp_scratch {
 	struct mxg_flow flow;
-	char out[MXG_RCPT_BUF];
 	__u8 chunk[MXG_CHUNK];
 	/* The mirror's value for the last address looked up. Held by value
 	 * here, struct mxg_rcpt is described whole in BTF, which the inner
@@ -107,6 +105,7 @@ struct mxg_smtp_scratch {
 	struct mxg_lpm_key ban_key;
 	struct mxg_rcpt_source fresh;
 	struct mxg_ban ban;
+	__u32 stop;		/* the block reader left the command state */
 };
 
 struct {
@@ -166,45 +165,56 @@ static __always_inline __u8 verb_char(__u32 v, __u32 i)
 	return i < 8 ? (w0 >> (8 * i)) & 0xff : (w1 >> (8 * ((i - 8) & 7))) & 0xff;
 }
 
-/* Narrow the verbs still matching the line by its byte at col. */
+/* Match the line's first bytes against the one keyword its first byte
+ * allows (the five start with different letters): one comparison per
+ * byte, not five. f->alive holds that keyword's index + 1. */
 static __always_inline void match_verb(struct mxg_flow *f, __u8 c)
 {
 	__u8 uc = c >= 'a' && c <= 'z' ? c - ('a' - 'A') : c;
-	__u32 col = f->col;
+	__u32 col = f->col, v;
 
-#pragma unroll
-	for (__u32 v = 0; v < MXG_VERBS; v++) {
-		if (!(f->alive & (1 << v)))
-			continue;
-		if (col >= verb_len(v) || uc != verb_char(v, col)) {
-			f->alive &= ~(1 << v);
-			continue;
+	if (col == 0) {
+		switch (uc) {
+		case 'R': f->alive = 1; break;
+		case 'M': f->alive = 2; break;
+		case 'D': f->alive = 3; break;
+		case 'B': f->alive = 4; break;
+		case 'S': f->alive = 5; break;
+		default:
+			f->verb = MXG_VERB_OTHER;
+			return;
 		}
-		if (col == verb_len(v) - 1)
-			f->verb = v + 1;	/* enum mxg_verb */
 	}
-	if (f->verb == MXG_VERB_UNKNOWN && !f->alive)
+	v = f->alive - 1;
+	if (v >= MXG_VERBS || col >= verb_len(v) || uc != verb_char(v, col)) {
 		f->verb = MXG_VERB_OTHER;
+		return;
+	}
+	if (col == verb_len(v) - 1)
+		f->verb = v + 1;	/* enum mxg_verb */
 }
 
 static __always_inline void line_reset(struct mxg_flow *f)
 {
 	f->col = 0;
 	f->verb = MXG_VERB_UNKNOWN;
-	f->alive = (1 << MXG_VERBS) - 1;
+	f->alive = 0;
 	f->arg = ARG_BLANKS;
 	f->flags = 0;
-	f->addr_len = 0;
+	f->norm.n = 0;
 }
 
-/* A byte of the argument of MAIL FROM / RCPT TO. */
-static __always_inline void read_address(struct mxg_flow *f, __u8 c)
+/* A byte of the argument of MAIL FROM / RCPT TO: the address is
+ * normalised as it is read (bpf/rcpt.h). */
+static __always_inline void read_address(struct mxg_flow *f, __u8 c,
+					 const char delims[MXG_DELIM_MAX])
 {
 	switch (f->arg) {
 	case ARG_BLANKS:
 		if (c == ' ' || c == '\r')
 			return;
 		f->arg = ARG_ADDR;
+		mxg_norm_init(&f->norm, delims);
 		if (c == '<') {
 			f->flags |= LINE_BRACKET;
 			return;
@@ -219,10 +229,7 @@ static __always_inline void read_address(struct mxg_flow *f, __u8 c)
 	default:
 		return;		/* ESMTP parameters */
 	}
-	if (f->addr_len < MXG_RCPT_BUF)
-		f->addr[f->addr_len++ & (MXG_RCPT_BUF - 1)] = c;
-	else
-		f->flags |= LINE_TOO_LONG;
+	mxg_norm_step(&f->norm, f->addr, c);
 }
 
 /* A byte after "BDAT ": the chunk size, then " LAST" or nothing. */
@@ -348,24 +355,19 @@ __noinline int mxg_judge_rcpt(void)
 	if (!cls)
 		return 0;
 	f = &s->flow;
-	if ((f->flags & LINE_TOO_LONG) || !f->addr_len ||
-	    f->addr_len > MXG_RCPT_MAX) {
+	len = f->arg == ARG_BLANKS ? -1 : mxg_norm_finish(&f->norm, f->addr, &at);
+	if (len <= 0) {
 		count_rcpt(MXG_RCPT_INVALID);
 		return 0;
 	}
-	len = mxg_rcpt_normalize(f->addr, f->addr_len, s->out, r->delims, &at);
-	if (len < 0) {
-		count_rcpt(MXG_RCPT_INVALID);
-		return 0;
-	}
-	d = mxg_domain_key(&r->key, s->out, len, at);
+	d = mxg_domain_key(&r->key, f->addr, len, at);
 	if (!bpf_map_lookup_elem(&mxg_rcpt_domains, &d)) {
 		r->foreign++;
 		count_rcpt(MXG_RCPT_FOREIGN);
 		note_known(s, cls, 1);
 		return 0;
 	}
-	h = mxg_rcpt_key(&r->key, s->out, len);
+	h = mxg_rcpt_key(&r->key, f->addr, len);
 	inner = bpf_map_lookup_elem(&mxg_rcpt_slot, &zero);
 	found = inner ? bpf_map_lookup_elem(inner, &h) : NULL;
 	s->found = found ? *found : (struct mxg_rcpt){};
@@ -390,7 +392,7 @@ static __always_inline void end_line(struct mxg_flow *f)
 		break;
 	case MXG_VERB_MAIL:
 		/* MAIL FROM:<>: the null sender of a bounce. */
-		if ((f->flags & LINE_BRACKET) && !f->addr_len && f->arg == ARG_REST)
+		if ((f->flags & LINE_BRACKET) && !f->norm.n && f->arg == ARG_REST)
 			count_rcpt(MXG_RCPT_NULL_SENDER);
 		break;
 	case MXG_VERB_DATA:
@@ -414,24 +416,11 @@ static __always_inline void end_line(struct mxg_flow *f)
 	line_reset(f);
 }
 
-/*
- * One byte of a command line. A global function, so the verifier checks
- * this state machine once, on its own, instead of once per path of every
- * caller; it finds the flow in the per-CPU scratch. Returns 1 when the
- * session leaves the command state (the rest is a body, a chunk, or
- * encrypted).
- */
-__noinline int mxg_read_byte(__u32 c)
+/* One byte of a command line; returns 1 when the session leaves the
+ * command state (the rest is a body, a chunk, or encrypted). */
+static __always_inline int read_byte(struct mxg_flow *f, __u8 c,
+				     const char delims[MXG_DELIM_MAX])
 {
-	struct mxg_smtp_scratch *s;
-	struct mxg_flow *f;
-	__u32 zero = 0;
-
-	s = bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
-	if (!s)
-		return 1;
-	f = &s->flow;
-	c &= 0xff;
 	if (c == '\n') {
 		end_line(f);
 		return f->state != MXG_FLOW_CMD;
@@ -439,7 +428,7 @@ __noinline int mxg_read_byte(__u32 c)
 	if (f->verb == MXG_VERB_UNKNOWN)
 		match_verb(f, c);
 	else if (f->verb == MXG_VERB_RCPT || f->verb == MXG_VERB_MAIL)
-		read_address(f, c);
+		read_address(f, c, delims);
 	else if (f->verb == MXG_VERB_BDAT)
 		read_bdat(f, c);
 	else if ((f->verb == MXG_VERB_DATA || f->verb == MXG_VERB_STARTTLS) &&
@@ -450,15 +439,53 @@ __noinline int mxg_read_byte(__u32 c)
 	return 0;
 }
 
-/* bpf_loop's callback over the bytes of a chunk. */
-static long read_command_byte(__u32 i, void *ctx)
+#define MXG_BLOCK 16	/* bytes per call of the global reader */
+
+/*
+ * Up to MXG_BLOCK bytes of the chunk, from off. A global function, so the
+ * verifier checks this state machine once, on its own, instead of once per
+ * path of every caller; a block per call, not a byte, because the call
+ * and the bpf_loop step cost more than the byte's work. Returns the bytes
+ * consumed; s->stop says the session left the command state.
+ */
+__noinline int mxg_read_block(__u32 off, __u32 len)
+{
+	struct mxg_smtp_scratch *s;
+	__u32 zero = 0, k;
+
+	s = bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
+	if (!s)
+		return MXG_BLOCK;
+	for (k = 0; k < MXG_BLOCK; k++) {
+		__u32 idx = off + k;
+
+		if (idx >= len || idx >= MXG_CHUNK)
+			break;
+		/* Keep the mask: clang would drop it after the test above,
+		 * and the verifier does not know off. */
+		asm volatile("" : "+r"(idx));
+		if (read_byte(&s->flow, s->chunk[idx & (MXG_CHUNK - 1)],
+			      s->j.delims)) {
+			s->stop = 1;
+			return k + 1;
+		}
+	}
+	return k;
+}
+
+/* bpf_loop's callback over the blocks of a chunk. */
+static long read_command_block(__u32 i, void *ctx)
 {
 	struct mxg_reader *r = ctx;
+	__u32 off = i * MXG_BLOCK;
+	int n;
 
-	if (i >= MXG_CHUNK || i >= r->len)
+	if (off >= r->len)
 		return 1;
-	r->used = i + 1;
-	return mxg_read_byte(r->s->chunk[i]) ? 1 : 0;
+	r->s->stop = 0;
+	n = mxg_read_block(off, r->len);
+	r->used = off + (n > 0 ? n : 0);
+	return r->s->stop ? 1 : 0;
 }
 
 /* In a body: look at the segment's last bytes for CR LF . CR LF. */
@@ -527,7 +554,7 @@ static long read_chunk(__u32 k, void *ctx)
 		return 1;
 	r->len = n;
 	r->used = n;
-	bpf_loop(n, read_command_byte, r, 0);
+	bpf_loop((n + MXG_BLOCK - 1) / MXG_BLOCK, read_command_block, r, 0);
 	sr->pos += r->used;
 	return 0;
 }

@@ -24,6 +24,8 @@
 #include "config.h"
 #include "log.h"
 #include "parse.h"
+#include "rcpt.h"
+#include "recipients.h"
 #include "loader.h"
 #include "maps.h"
 #include "bpf/frames.h"
@@ -41,16 +43,20 @@ static const char *bench_config =
 	"rate = 1000000/s\n"
 	"burst = 1000000\n";
 
-/* r0 = XDP_PASS; exit */
-static int load_pass_prog(void)
+/* r0 = verdict; exit: the baseline a program is measured against. */
+static int load_return_prog(enum bpf_prog_type type, int verdict)
 {
 	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = verdict },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
-	return bpf_prog_load(BPF_PROG_TYPE_XDP, "mxg_bench_pass", "GPL", insns,
-			     2, NULL);
+	return bpf_prog_load(type, "mxg_bench_pass", "GPL", insns, 2, NULL);
+}
+
+static int load_pass_prog(void)
+{
+	return load_return_prog(BPF_PROG_TYPE_XDP, XDP_PASS);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -178,6 +184,89 @@ static void row(const char *what, double ns, double base, const char *target)
 	printf("%-44s %9.1f %9.1f %+9.1f   %s\n", what, ns, base, ns - base, target);
 }
 
+/* ---- the SMTP reader ---- */
+
+#define SMTP_SEGMENTS 50000
+
+/* ns for one segment of MAIL FROM, three RCPT TO (known, unknown,
+ * foreign) and DATA, each in a fresh session (a SYN first, untimed),
+ * beside a TC program that only returns TC_ACT_OK on the same frames. */
+static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
+{
+	static const char seg[] = "MAIL FROM:<>\r\n"
+				  "RCPT TO:<alice@lab.example>\r\n"
+				  "RCPT TO:<nobody@lab.example>\r\n"
+				  "RCPT TO:<someone@foreign.example>\r\n"
+				  "DATA\r\n";
+	struct mxg_inspect in = { .mode = MXG_INSPECT_OBSERVE, .unknown_threshold = 1000000,
+				  .window_ns = 1000000000ULL, .penalty_ns = 1000000000ULL };
+	struct mxg_ldap_config ldap = { .ndomains = 1, .domains = { "lab.example" } };
+	char norm[MXG_RCPT_BUF], delims[MXG_DELIM_MAX] = "+";
+	struct mxg_mirror rec = { .entries = 1, .max_age_ns = 3600000000000ULL };
+	struct mxg_rcpt one = { .refs = 1 };
+	struct mxg_hash_key key;
+	double mxg = 0, base = 0;
+	uint32_t zero = 0, at;
+	int inner, ok_fd, smtp_fd = bpf_program__fd(skel->progs.mxg_smtp), len;
+	uint64_t h;
+
+	ok_fd = load_return_prog(BPF_PROG_TYPE_SCHED_CLS, 0);
+	inner = bpf_map_create(BPF_MAP_TYPE_HASH, "mxg_rcpt", 8, 8, 1024,
+			       &(struct bpf_map_create_opts){
+				       .sz = sizeof(struct bpf_map_create_opts),
+				       .map_flags = BPF_F_NO_PREALLOC });
+	if (ok_fd < 0 || inner < 0 || mxg_hash_key_ensure(m, &key) ||
+	    mxg_domains_sync(m, &key, &ldap)) {
+		fprintf(stderr, "mxg-bench: cannot set up the SMTP reader bench\n");
+		goto out;
+	}
+	len = mxg_rcpt_normalize("alice@lab.example", 17, norm, delims, &at);
+	h = mxg_rcpt_key(&key, norm, len);
+	rec.synced_ns = mxg_now_ns();
+	strcpy(rec.recipient_delimiter, "+");
+	bpf_map_update_elem(inner, &h, &one, BPF_ANY);
+	bpf_map_update_elem(m->rcpt_slot, &zero, &inner, BPF_ANY);
+	bpf_map_update_elem(m->mirror, &zero, &rec, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(skel->maps.mxg_inspect), &zero, &in, BPF_ANY);
+
+	for (int i = 0; i < SMTP_SEGMENTS; i++) {
+		struct frame_spec syn = { .family = 4, .saddr = "198.18.202.1",
+					  .dport = 25, .flags = F_SYN,
+					  .sport = 1024 + i % 60000, .seq = 1000 };
+		struct frame_spec data = syn;
+		uint8_t frame[FRAME_MAX];
+		int n;
+
+		data.flags = F_ACK | F_PSH;
+		data.seq = 1001;
+		data.payload = seg;
+		data.payload_len = sizeof(seg) - 1;
+		n = build_frame(&syn, frame);
+		{
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = n);
+
+			bpf_prog_test_run_opts(smtp_fd, &o);
+		}
+		n = build_frame(&data, frame);
+		{
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = n);
+			LIBBPF_OPTS(bpf_test_run_opts, p, .data_in = frame, .data_size_in = n);
+
+			bpf_prog_test_run_opts(smtp_fd, &o);
+			bpf_prog_test_run_opts(ok_fd, &p);
+			mxg += o.duration;
+			base += p.duration;
+		}
+	}
+	row("smtp segment: MAIL, 3 RCPT (known, unknown, foreign), DATA",
+	    mxg / SMTP_SEGMENTS, base / SMTP_SEGMENTS, "<= 300 ns above");
+out:
+	if (ok_fd >= 0)
+		close(ok_fd);
+	if (inner >= 0)
+		close(inner);
+}
+
 static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 			   uint32_t max_sources)
 {
@@ -272,6 +361,7 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 		row(what, mxg, pass, "reported (one run per frame)");
 	}
 	close(pass_fd);
+	bench_smtp(skel, m);
 
 	printf("\nkernel memory of the maps with %u sources tracked (fdinfo memlock)\n",
 	       max_sources);

@@ -92,6 +92,7 @@ struct mxg_config {
 	struct mxg_ldap_config ldap;
 	/* [smtp_inspect] */
 	char recipient_delimiter[MXG_DELIM_MAX];	/* "" = none */
+	struct mxg_inspect inspect;	/* mode, threshold, window, penalty */
 	/* [lookup] */
 	struct mxg_lookup_config lookup;
 };

@@ -186,6 +186,10 @@ void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m)
 	m->rcpt_domains = bpf_map__fd(skel->maps.mxg_rcpt_domains);
 	m->mirror = bpf_map__fd(skel->maps.mxg_mirror);
 	m->hash_key = bpf_map__fd(skel->maps.mxg_hash_key);
+	m->inspect = bpf_map__fd(skel->maps.mxg_inspect);
+	m->rcpt_sources = bpf_map__fd(skel->maps.mxg_rcpt_sources);
+	m->rcpt_stats = bpf_map__fd(skel->maps.mxg_rcpt_stats);
+	m->events = bpf_map__fd(skel->maps.mxg_events);
 }
 
 static void link_pin_path(char *buf, size_t len, const char *pin_dir,
@@ -202,12 +206,16 @@ static uint32_t prog_id(int prog_fd)
 	return bpf_obj_get_info_by_fd(prog_fd, &info, &len) ? 0 : info.id;
 }
 
-static int tc_attach(int ifindex, int prog_fd)
+/* Our two tc filters: admission first, the SMTP reader after it (a SYN
+ * admission drops is never read). */
+enum tc_slot { TC_ADMISSION = 0, TC_INSPECTOR = 1 };
+
+static int tc_attach(int ifindex, int prog_fd, enum tc_slot slot)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE,
-			    .priority = MXG_TC_PRIORITY, .prog_fd = prog_fd,
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE + slot,
+			    .priority = MXG_TC_PRIORITY + slot, .prog_fd = prog_fd,
 			    .flags = BPF_TC_F_REPLACE);
 	int ret;
 
@@ -217,12 +225,12 @@ static int tc_attach(int ifindex, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-static int tc_detach(int ifindex)
+static int tc_detach(int ifindex, enum tc_slot slot)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE,
-			    .priority = MXG_TC_PRIORITY);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE + slot,
+			    .priority = MXG_TC_PRIORITY + slot);
 
 	/* The clsact qdisc stays: other filters may live in it. */
 	return bpf_tc_detach(&hook, &opts);
@@ -278,15 +286,22 @@ static int xdp_detach(const char *pin_dir, const char *ifname)
 
 static int detach_one(const char *pin_dir, const struct mxg_link *link)
 {
-	if (link->mode == MXG_LINK_TC) {
-		if (link->netns_ino != mxg_netns_ino()) {
-			mxg_err("cannot detach tc from %s: it is in another network namespace (run this there)",
-				link->ifname);
-			return -EXDEV;
-		}
-		return tc_detach(link->ifindex);
+	bool here = link->netns_ino == mxg_netns_ino();
+	int ret = 0;
+
+	if ((link->mode == MXG_LINK_TC || link->inspector) && !here) {
+		mxg_err("cannot detach tc from %s: it is in another network namespace (run this there)",
+			link->ifname);
+		return -EXDEV;
 	}
-	return xdp_detach(pin_dir, link->ifname);
+	if (link->inspector) {
+		ret = tc_detach(link->ifindex, TC_INSPECTOR);
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	if (link->mode == MXG_LINK_TC)
+		return tc_detach(link->ifindex, TC_ADMISSION) ?: ret;
+	return xdp_detach(pin_dir, link->ifname) ?: ret;
 }
 
 static const char *attach_hint(enum mxg_attach_mode mode)
@@ -337,7 +352,7 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 	}
 
 	if (mode == MXG_LINK_TC) {
-		ret = tc_attach(ifindex, tc_fd);
+		ret = tc_attach(ifindex, tc_fd, TC_ADMISSION);
 	} else {
 		ret = xdp_attach(l->pin_dir, ifname, ifindex, xdp_fd,
 				 mode == MXG_LINK_XDP_NATIVE ? XDP_FLAGS_DRV_MODE :
@@ -365,6 +380,21 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 	link->mode = mode;
 	link->prog_id = prog_id(mode == MXG_LINK_TC ? tc_fd : xdp_fd);
 	link->netns_ino = mxg_netns_ino();
+
+	/* The SMTP reader needs the payload: always tc, whatever admission
+	 * uses. Off means off: a reader left from a previous config goes. */
+	if (cfg->inspect.mode != MXG_INSPECT_OFF) {
+		ret = tc_attach(ifindex, bpf_program__fd(l->skel->progs.mxg_smtp),
+				TC_INSPECTOR);
+		if (ret) {
+			snprintf(err, errlen, "failed to attach the SMTP reader (tc) to %s: %s",
+				 ifname, strerror(-ret));
+			return ret;
+		}
+		link->inspector = 1;
+	} else if (old && old->inspector) {
+		tc_detach(ifindex, TC_INSPECTOR);
+	}
 	return 0;
 }
 

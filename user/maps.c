@@ -29,6 +29,10 @@ static const struct {
 	{ MXG_MAP_RCPT_DOMAINS, offsetof(struct mxg_maps, rcpt_domains) },
 	{ MXG_MAP_MIRROR, offsetof(struct mxg_maps, mirror) },
 	{ MXG_MAP_HASH_KEY, offsetof(struct mxg_maps, hash_key) },
+	{ MXG_MAP_INSPECT, offsetof(struct mxg_maps, inspect) },
+	{ MXG_MAP_RCPT_SOURCES, offsetof(struct mxg_maps, rcpt_sources) },
+	{ MXG_MAP_RCPT_STATS, offsetof(struct mxg_maps, rcpt_stats) },
+	{ MXG_MAP_EVENTS, offsetof(struct mxg_maps, events) },
 };
 
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
@@ -509,4 +513,26 @@ int mxg_conns_sweep(int fd, uint64_t now_ns, uint64_t idle_ns)
 		prev = &key;
 	}
 	return errno == ENOENT ? swept : -errno;
+}
+
+int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct mxg_rcpt_stats *percpu;
+	uint32_t zero = 0;
+	int err = 0;
+
+	if (ncpus < 0)
+		return ncpus;
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(m->rcpt_stats, &zero, percpu))
+		err = -errno;
+	for (int cpu = 0; !err && cpu < ncpus; cpu++)
+		for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
+			out->count[i] += percpu[cpu].count[i];
+	free(percpu);
+	return err;
 }

@@ -16,10 +16,11 @@ struct mxg_maps {
 	int ports, classes, sources, allow, deny, bans, stats, links;
 	int conns, class_conns, settings;
 	int rcpt_slot, rcpt_domains, mirror, hash_key;
+	int inspect, rcpt_sources, rcpt_stats, events;
 };
 
 #define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, \
-			-1, -1, -1, -1 }
+			-1, -1, -1, -1, -1, -1, -1, -1 }
 
 /* Open every pinned map under pin_dir. -ENOENT when nothing is pinned
  * there; -EPERM/-EACCES when not allowed. err gets a one-line reason. */
@@ -78,6 +79,9 @@ int mxg_links_read(const struct mxg_maps *m,
 int mxg_link_write(const struct mxg_maps *m, uint32_t slot,
 		   const struct mxg_link *link);
 const char *mxg_link_mode_name(uint32_t mode);
+
+/* The SMTP reader's counters, summed over CPUs. */
+int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out);
 
 /* Concurrent connections of every class (mxg_class_conns). */
 int mxg_class_conns_read(const struct mxg_maps *m,

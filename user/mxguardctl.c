@@ -85,6 +85,21 @@ static const char *verdict_key[MXG_VERDICT_COUNT] = {
 	[MXG_DROP_RATE] = "rate",
 };
 
+/* The keys of the "rcpt" object, in enum mxg_rcpt_counter's order (the
+ * contract's five first). */
+static const char *const rcpt_counter_key[MXG_RCPT_COUNTERS] = {
+	[MXG_RCPT_KNOWN] = "known",
+	[MXG_RCPT_UNKNOWN] = "unknown",
+	[MXG_RCPT_FOREIGN] = "foreign",
+	[MXG_RCPT_NULL_SENDER] = "null_sender",
+	[MXG_RCPT_UNINSPECTABLE] = "uninspectable",
+	[MXG_RCPT_NOT_JUDGED] = "not_judged",
+	[MXG_RCPT_INVALID] = "invalid",
+	[MXG_RCPT_PENALIZED] = "penalized",
+	[MXG_RCPT_DROPPED] = "dropped_segments",
+	[MXG_RCPT_LOST] = "lost_sessions",
+};
+
 /* The contract's order of the "dropped" object. */
 static const enum mxg_verdict drop_order[] = {
 	MXG_DROP_RATE, MXG_DROP_SOURCE_CONNS, MXG_DROP_TOTAL_CONNS,
@@ -178,26 +193,37 @@ static int batch_read(int fd, size_t vsize, struct mxg_source_key **keys_out,
 	return 0;
 }
 
-/* One line of `top`: a source's rate state and its connections. */
+/* One line of `top`: a source's rate state, connections, recipients. */
 struct source_row {
 	struct mxg_source_key key;
 	struct mxg_source rate;
+	struct mxg_rcpt_source rcpt;
 	uint32_t conns;
 };
 
-/* Rows from the map top ranks by (sources or conns), the other map's
- * figures looked up for each. */
-static int rows_read(const struct mxg_maps *m, bool by_conns,
+enum top_by { TOP_RATE, TOP_CONNS, TOP_UNKNOWN };
+
+/* Rows from the map top ranks by, the other maps' figures looked up for
+ * each. */
+static int rows_read(const struct mxg_maps *m, enum top_by by,
 		     struct source_row **out, size_t *n)
 {
+	static const struct {
+		size_t vsize;
+		size_t fd_off;
+	} from[] = {
+		[TOP_RATE] = { sizeof(struct mxg_source), offsetof(struct mxg_maps, sources) },
+		[TOP_CONNS] = { sizeof(struct mxg_conn), offsetof(struct mxg_maps, conns) },
+		[TOP_UNKNOWN] = { sizeof(struct mxg_rcpt_source), offsetof(struct mxg_maps, rcpt_sources) },
+	};
+	int fd = *(const int *)((const char *)m + from[by].fd_off);
 	struct mxg_source_key *keys;
 	struct source_row *rows;
 	void *vals;
 	size_t count;
 	int ret;
 
-	ret = by_conns ? batch_read(m->conns, sizeof(struct mxg_conn), &keys, &vals, &count) :
-			 batch_read(m->sources, sizeof(struct mxg_source), &keys, &vals, &count);
+	ret = batch_read(fd, from[by].vsize, &keys, &vals, &count);
 	if (ret)
 		return ret;
 	rows = calloc(count ? count : 1, sizeof(*rows));
@@ -206,17 +232,23 @@ static int rows_read(const struct mxg_maps *m, bool by_conns,
 		goto out;
 	}
 	for (size_t i = 0; i < count; i++) {
-		struct mxg_conn c;
+		const void *v = (const char *)vals + i * from[by].vsize;
+		struct mxg_conn c = {};
 
 		rows[i].key = keys[i];
-		if (by_conns) {
-			rows[i].conns = ((struct mxg_conn *)vals)[i].conns;
+		if (by == TOP_RATE)
+			memcpy(&rows[i].rate, v, sizeof(rows[i].rate));
+		else
 			bpf_map_lookup_elem(m->sources, &keys[i], &rows[i].rate);
-		} else {
-			rows[i].rate = ((struct mxg_source *)vals)[i];
-			if (!bpf_map_lookup_elem(m->conns, &keys[i], &c))
-				rows[i].conns = c.conns;
-		}
+		if (by == TOP_CONNS)
+			memcpy(&c, v, sizeof(c));
+		else
+			bpf_map_lookup_elem(m->conns, &keys[i], &c);
+		rows[i].conns = c.conns;
+		if (by == TOP_UNKNOWN)
+			memcpy(&rows[i].rcpt, v, sizeof(rows[i].rcpt));
+		else
+			bpf_map_lookup_elem(m->rcpt_sources, &keys[i], &rows[i].rcpt);
 	}
 	*out = rows;
 	*n = count;
@@ -491,6 +523,7 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 	struct mxg_stats stats[MXG_MAX_CLASSES + 1];
 	struct mxg_class classes[MXG_MAX_CLASSES];
 	uint64_t conns[MXG_MAX_CLASSES];
+	struct mxg_rcpt_stats rcpt;
 	struct json *j = &ctl->out;
 	int ret;
 
@@ -503,6 +536,8 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 		ret = mxg_stats_read(&ctl->maps, stats);
 	if (!ret)
 		ret = mxg_class_conns_read(&ctl->maps, conns);
+	if (!ret)
+		ret = mxg_rcpt_stats_read(&ctl->maps, &rcpt);
 	if (ret) {
 		ctl_error(ctl, "cannot read the counters: %s", strerror(-ret));
 		return ret;
@@ -537,6 +572,11 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_FRAGMENT]);
 		json_kv_u64(j, "conns_untracked",
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_CONNS_UNTRACKED]);
+		json_key(j, "rcpt");
+		json_begin_object(j);
+		for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
+			json_kv_u64(j, rcpt_counter_key[i], rcpt.count[i]);
+		json_end_object(j);
 		json_end_object(j);
 		json_finish(j);
 		return 0;
@@ -560,6 +600,11 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 		printf("\n");
 	}
 	printf("(conns: established now; after 'allowed': SYNs dropped by reason)\n");
+	printf("recipients: ");
+	for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
+		printf("%s%s %" PRIu64, i ? ", " : "", rcpt_counter_key[i],
+		       (uint64_t)rcpt.count[i]);
+	printf("\n");
 	printf("malformed frames %" PRIu64 ", non-first fragments %" PRIu64
 	       ", connections not counted (map full) %" PRIu64 "\n",
 	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_MALFORMED],
@@ -588,6 +633,15 @@ static int by_conns(const void *a, const void *b)
 	return by_rate(a, b);
 }
 
+static int by_unknown(const void *a, const void *b)
+{
+	const struct source_row *x = a, *y = b;
+
+	if (x->rcpt.unknown_total != y->rcpt.unknown_total)
+		return x->rcpt.unknown_total < y->rcpt.unknown_total ? 1 : -1;
+	return by_rate(a, b);
+}
+
 static int cmd_top(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -600,7 +654,7 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 	struct json *j = &ctl->out;
 	uint32_t limit = TOP_DEFAULT;
 	uint64_t now = mxg_now_ns();
-	bool conns = false;
+	enum top_by by = TOP_RATE;
 	size_t n = 0;
 	int opt, ret;
 
@@ -615,13 +669,17 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (!strcmp(optarg, "rate") || !strcmp(optarg, "conns")) {
-				conns = !strcmp(optarg, "conns");
+			if (!strcmp(optarg, "rate")) {
+				by = TOP_RATE;
+				break;
+			}
+			if (!strcmp(optarg, "conns")) {
+				by = TOP_CONNS;
 				break;
 			}
 			if (!strcmp(optarg, "unknown")) {
-				ctl_error(ctl, "top --by unknown: recipients are not inspected by this version (only rate, conns)");
-				return -EOPNOTSUPP;
+				by = TOP_UNKNOWN;
+				break;
 			}
 			ctl_error(ctl, "top --by: '%s' is not one of rate, conns, unknown",
 				  optarg);
@@ -637,19 +695,20 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 	}
 	ret = mxg_classes_read(&ctl->maps, classes);
 	if (!ret)
-		ret = rows_read(&ctl->maps, conns, &rows, &n);
+		ret = rows_read(&ctl->maps, by, &rows, &n);
 	if (ret) {
 		ctl_error(ctl, "cannot read the sources: %s", strerror(-ret));
 		return ret;
 	}
-	qsort(rows, n, sizeof(*rows), conns ? by_conns : by_rate);
+	qsort(rows, n, sizeof(*rows), by == TOP_CONNS ? by_conns :
+				      by == TOP_UNKNOWN ? by_unknown : by_rate);
 	if (n > limit)
 		n = limit;
 
 	json_list_begin(ctl, "sources");
 	if (!ctl->json)
-		printf("%-44s %-8s %8s %10s %10s %10s\n", "source", "class",
-		       "conns", "syns", "dropped", "debt_ms");
+		printf("%-44s %-8s %8s %10s %10s %10s %10s %9s\n", "source", "class",
+		       "conns", "syns", "dropped", "debt_ms", "unknown", "penalties");
 	for (size_t i = 0; i < n; i++) {
 		const struct mxg_class *cls = rows[i].key.class_idx < MXG_MAX_CLASSES ?
 			&classes[rows[i].key.class_idx] : NULL;
@@ -668,11 +727,15 @@ static int cmd_top(struct ctl *ctl, int argc, char **argv)
 			json_kv_u64(j, "syns", rows[i].rate.syns);
 			json_kv_u64(j, "dropped", rows[i].rate.drops);
 			json_kv_u64(j, "debt_ms", debt / NSEC_PER_MSEC);
+			json_kv_u64(j, "unknown", rows[i].rcpt.unknown_total);
+			json_kv_u64(j, "known", rows[i].rcpt.known);
+			json_kv_u64(j, "penalties", rows[i].rcpt.penalties);
 			json_end_object(j);
 		} else {
-			printf("%-44s %-8s %8u %10u %10u %10" PRIu64 "\n", addr, name,
-			       rows[i].conns, rows[i].rate.syns, rows[i].rate.drops,
-			       (uint64_t)(debt / NSEC_PER_MSEC));
+			printf("%-44s %-8s %8u %10u %10u %10" PRIu64 " %10u %9u\n", addr,
+			       name, rows[i].conns, rows[i].rate.syns, rows[i].rate.drops,
+			       (uint64_t)(debt / NSEC_PER_MSEC), rows[i].rcpt.unknown_total,
+			       rows[i].rcpt.penalties);
 		}
 	}
 	json_list_end(ctl);
