@@ -110,6 +110,10 @@ static int set_ldap_duration(struct parser *p, const struct key_def *k,
 			     const char *value);
 static int set_delimiter(struct parser *p, const struct key_def *k,
 			 const char *value);
+static int set_inspect_mode(struct parser *p, const struct key_def *k,
+			    const char *value);
+static int set_inspect_number(struct parser *p, const struct key_def *k,
+			      const char *value);
 static int set_lookup_socket(struct parser *p, const struct key_def *k,
 			     const char *value);
 static int set_lookup_mode(struct parser *p, const struct key_def *k,
@@ -145,6 +149,10 @@ static int set_lookup_mode(struct parser *p, const struct key_def *k,
 	X(ldap, LDAP, sync, 0, set_sync)				\
 	X(ldap, LDAP, poll_interval, 0, set_ldap_duration)		\
 	X(ldap, LDAP, max_age, 0, set_ldap_duration)			\
+	X(smtp_inspect, SMTP_INSPECT, mode, 0, set_inspect_mode)	\
+	X(smtp_inspect, SMTP_INSPECT, unknown_threshold, 0, set_inspect_number) \
+	X(smtp_inspect, SMTP_INSPECT, window, 0, set_inspect_number)	\
+	X(smtp_inspect, SMTP_INSPECT, penalty, 0, set_inspect_number)	\
 	X(smtp_inspect, SMTP_INSPECT, recipient_delimiter, 0, set_delimiter) \
 	X(lookup, LOOKUP, socket, 0, set_lookup_socket)			\
 	X(lookup, LOOKUP, mode, 0, set_lookup_mode)
@@ -701,6 +709,46 @@ static int set_ldap_duration(struct parser *p, const struct key_def *k,
 	return 0;
 }
 
+static int set_inspect_mode(struct parser *p, const struct key_def *k,
+			    const char *value)
+{
+	static const char *const modes[] = {
+		[MXG_INSPECT_OFF] = "off",
+		[MXG_INSPECT_OBSERVE] = "observe",
+		[MXG_INSPECT_PENALIZE] = "penalize",
+		[MXG_INSPECT_DROP] = "drop",
+	};
+
+	for (uint32_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!strcmp(value, modes[i])) {
+			p->cfg.inspect.mode = i;
+			return 0;
+		}
+	}
+	return fail_value(p, k, value, "an inspection mode (allowed: off, observe, penalize, drop)");
+}
+
+static int set_inspect_number(struct parser *p, const struct key_def *k,
+			      const char *value)
+{
+	struct mxg_inspect *in = &p->cfg.inspect;
+
+	if (!strcmp(k->name, "unknown_threshold")) {
+		if (mxg_parse_u32(value, 1, 1000000, &in->unknown_threshold))
+			return fail_value(p, k, value, "a number in 1..1000000");
+		return 0;
+	}
+	uint64_t ns;
+
+	if (mxg_parse_duration(value, NSEC_PER_SEC, 30ULL * 86400 * NSEC_PER_SEC, &ns))
+		return fail_value(p, k, value, "a duration from 1s to 30d (examples: 60, 10m, 1h)");
+	if (!strcmp(k->name, "window"))
+		in->window_ns = ns;
+	else
+		in->penalty_ns = ns;
+	return 0;
+}
+
 static int set_delimiter(struct parser *p, const struct key_def *k,
 			 const char *value)
 {
@@ -1142,6 +1190,11 @@ static void init_defaults(struct parser *p)
 	}
 	cfg->nclasses = NDEFAULT_CLASSES;
 	strcpy(cfg->recipient_delimiter, "+");
+	/* Observe until told otherwise: counting never blocks anyone. */
+	cfg->inspect.mode = MXG_INSPECT_OBSERVE;
+	cfg->inspect.unknown_threshold = 5;
+	cfg->inspect.window_ns = 600 * NSEC_PER_SEC;
+	cfg->inspect.penalty_ns = 3600 * NSEC_PER_SEC;
 	cfg->lookup.mode = MXG_LOOKUP_DEFAULT_MODE;
 	strcpy(cfg->ldap.filter, "(objectClass=*)");
 	strcpy(cfg->ldap.attributes[0], "mail");

@@ -536,3 +536,10 @@ int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out)
 	free(percpu);
 	return err;
 }
+
+int mxg_inspect_apply(const struct mxg_maps *m, const struct mxg_inspect *in)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(m->inspect, &zero, in, BPF_ANY) ? -errno : 0;
+}

@@ -80,6 +80,9 @@ int mxg_link_write(const struct mxg_maps *m, uint32_t slot,
 		   const struct mxg_link *link);
 const char *mxg_link_mode_name(uint32_t mode);
 
+/* The SMTP reader's settings (mxg_inspect). */
+int mxg_inspect_apply(const struct mxg_maps *m, const struct mxg_inspect *in);
+
 /* The SMTP reader's counters, summed over CPUs. */
 int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out);
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "maps.h"
+#include "events.h"
 #include "mirror.h"
 #include "recipients.h"
 #include "mxguard.skel.h"
@@ -35,6 +36,7 @@ struct daemon {
 	struct mxg_config *cfg;
 	struct mxg_mirror_writer *mirror;	/* NULL without [ldap] */
 	struct mxg_lookup_server *lookup;	/* NULL without [lookup] */
+	struct mxg_events *events;		/* penalties and drops to log */
 	int signal_fd;
 };
 
@@ -67,8 +69,13 @@ static int apply_state(struct daemon *d, const struct mxg_config *cfg)
 	if (!ret)
 		ret = mxg_rules_sync(m->deny, cfg->deny, cfg->ndeny,
 				     MXG_ORIGIN_CONFIG);
-	if (ret)
+	if (ret) {
 		mxg_err("cannot write the allow/deny lists: %s", strerror(-ret));
+		return ret;
+	}
+	ret = mxg_inspect_apply(m, &cfg->inspect);
+	if (ret)
+		mxg_err("cannot write %s: %s", MXG_MAP_INSPECT, strerror(-ret));
 	return ret;
 }
 
@@ -214,17 +221,26 @@ static void sweep(struct daemon *d)
 static int run(struct daemon *d)
 {
 	struct signalfd_siginfo si;
-	struct pollfd pfd = { .fd = d->signal_fd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = d->signal_fd, .events = POLLIN },
+		{ .fd = mxg_events_fd(d->events), .events = POLLIN },
+	};
+	uint64_t last_sweep = mxg_now_ns();
 	int ret;
 
 	for (;;) {
-		ret = poll(&pfd, 1, SWEEP_INTERVAL_MS);
+		ret = poll(pfd, 2, SWEEP_INTERVAL_MS);
 		if (ret < 0 && errno != EINTR)
 			return -errno;
-		if (ret <= 0) {
+		/* Events are logged aggregated, at most one line per kind
+		 * every few seconds, however fast they come. */
+		mxg_events_poll(d->events, mxg_now_ns());
+		if (mxg_now_ns() - last_sweep >= SWEEP_INTERVAL_MS * 1000000ULL) {
 			sweep(d);
-			continue;
+			last_sweep = mxg_now_ns();
 		}
+		if (ret <= 0 || !(pfd[0].revents & POLLIN))
+			continue;
 		if (read(d->signal_fd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
@@ -366,6 +382,11 @@ int main(int argc, char **argv)
 	ret = apply_mirror(&d, d.cfg, true);
 	if (!ret)
 		ret = apply_lookup(&d, d.cfg, NULL);
+	if (!ret) {
+		ret = mxg_events_open(&d.loader.maps, &d.events);
+		if (ret)
+			mxg_err("cannot read %s: %s", MXG_MAP_EVENTS, strerror(-ret));
+	}
 	if (ret)
 		goto cleanup;
 	sd_notify(0, "READY=1");
@@ -392,6 +413,7 @@ int main(int argc, char **argv)
 cleanup:
 	mxg_lookup_stop(d.lookup);
 	mxg_mirror_stop(d.mirror);
+	mxg_events_close(d.events);
 	mxg_loader_close(&d.loader);
 	if (d.signal_fd >= 0)
 		close(d.signal_fd);

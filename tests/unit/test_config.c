@@ -319,7 +319,11 @@ static const struct bad_case bad_cases[] = {
 	{ "[ldap]\nuri = ldap://h/\nbase = dc=x\ndomains = x.org\nsync = poll\npoll_interval = 10m\nmax_age = 5m\n", 7,
 	  "[ldap] max_age: must be longer than poll_interval" },
 	{ "[smtp_inspect]\nrecipient_delimiter = ab\n", 2, "[smtp_inspect] recipient_delimiter: 'ab' is not a set of delimiter characters" },
-	{ "[smtp_inspect]\nmode = drop\n", 2, "[smtp_inspect] mode: unknown key (allowed: recipient_delimiter)" },
+	{ "[smtp_inspect]\nmode = block\n", 2, "[smtp_inspect] mode: 'block' is not an inspection mode (allowed: off, observe, penalize, drop)" },
+	{ "[smtp_inspect]\nunknown_threshold = 0\n", 2, "[smtp_inspect] unknown_threshold: '0' is not a number in 1..1000000" },
+	{ "[smtp_inspect]\nwindow = forever\n", 2, "[smtp_inspect] window: 'forever' is not a duration" },
+	{ "[smtp_inspect]\npenalty = 0s\n", 2, "[smtp_inspect] penalty: '0s' is not a duration" },
+	{ "[smtp_inspect]\nports = 25\n", 2, "[smtp_inspect] ports: unknown key (allowed: mode, unknown_threshold, window, penalty, recipient_delimiter)" },
 	/* [lookup] */
 	{ "[lookup]\nsocket = run/lookup.sock\n", 2, "[lookup] socket: 'run/lookup.sock' is not an absolute path for a unix socket" },
 	{ "[lookup]\nsocket = /run/mxguard/\n", 2, "[lookup] socket: '/run/mxguard/' is not an absolute path" },
@@ -705,6 +709,15 @@ static void test_ldap(void **state)
 
 	load_ok(cfg, "[global]\n");
 	assert_false(cfg->ldap.enabled);
+	assert_int_equal(cfg->inspect.mode, MXG_INSPECT_OBSERVE);
+	assert_int_equal(cfg->inspect.unknown_threshold, 5);
+	load_ok(cfg, "[smtp_inspect]\nmode = penalize\nunknown_threshold = 3\n"
+		     "window = 2m\npenalty = 1h\n");
+	assert_int_equal(cfg->inspect.mode, MXG_INSPECT_PENALIZE);
+	assert_int_equal(cfg->inspect.unknown_threshold, 3);
+	assert_int_equal(cfg->inspect.window_ns, 120000000000ULL);
+	assert_int_equal(cfg->inspect.penalty_ns, 3600000000000ULL);
+	load_ok(cfg, "[global]\n");
 	assert_string_equal(cfg->recipient_delimiter, "+");
 	assert_int_equal(cfg->ldap.nattributes, 2);
 	assert_string_equal(cfg->ldap.attributes[1], "mailAlternateAddress");
@@ -757,6 +770,8 @@ static void test_keys_list(void **state)
 		"ldap.bind_password_file", "ldap.base", "ldap.filter",
 		"ldap.attributes", "ldap.domains", "ldap.sync",
 		"ldap.poll_interval", "ldap.max_age",
+		"smtp_inspect.mode", "smtp_inspect.unknown_threshold",
+		"smtp_inspect.window", "smtp_inspect.penalty",
 		"smtp_inspect.recipient_delimiter",
 		"lookup.socket", "lookup.mode",
 	};
@@ -780,7 +795,7 @@ static void test_keys_list(void **state)
 			 strcmp(sect, "class") ? "" : " smtp", dot + 1);
 		assert_int_equal(mxg_config_load_string(NAME, text, cfg, err,
 							sizeof(err)), -EINVAL);
-		assert_null(strstr(err, "unknown"));
+		assert_null(strstr(err, "unknown key"));
 		assert_non_null(strstr(err, "'!'"));
 	}
 }
