@@ -511,6 +511,38 @@ static void test_stream_edges(void **state)
 	assert_int_equal(DELTA(a, b, MXG_RCPT_LOST), 1);
 }
 
+/* Many recipients in one segment (as much as BPF_PROG_TEST_RUN takes in
+ * one skb), and a 64 KiB line over many segments: every recipient is
+ * counted once, and the line is skipped without losing the session. */
+static void test_many_and_huge(void **state)
+{
+	char *seg = malloc(3600), *line = malloc(2048);
+	struct rcpt_counts b, a;
+	struct session s;
+	int n = 0, len = 0;
+
+	assert_non_null(seg);
+	assert_non_null(line);
+	set_inspect(MXG_INSPECT_OBSERVE, 3);
+	while (len < 3500) {
+		len += snprintf(seg + len, 3600 - len, "RCPT TO:<r%d@lab.example>\r\n", n);
+		n++;
+	}
+	counts(&b);
+	open_session(&s, "198.18.20.16", 25);
+	assert_int_equal(send_raw(&s, seg, len), 0);
+	memset(line, 'z', 2048);
+	for (int i = 0; i < 32; i++)	/* 64 KiB without a newline */
+		assert_int_equal(send_raw(&s, line, 2048), 0);
+	assert_int_equal(send_str(&s, "\r\nRCPT TO:<bob@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), n);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_KNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_LOST), 0);
+	free(seg);
+	free(line);
+}
+
 /* A port not in the SMTP class is not read at all. */
 static void test_other_ports(void **state)
 {
@@ -542,6 +574,7 @@ int main(void)
 		cmocka_unit_test_setup(test_not_ready, reset),
 		cmocka_unit_test_setup(test_drop, reset),
 		cmocka_unit_test_setup(test_stream_edges, reset),
+		cmocka_unit_test_setup(test_many_and_huge, reset),
 		cmocka_unit_test_setup(test_other_ports, reset),
 	};
 
