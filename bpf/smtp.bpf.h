@@ -131,6 +131,22 @@ static __always_inline void count_rcpt(__u32 what)
 		st->count[what]++;
 }
 
+/* An event for mxguardd's log; lost, not waited for, when the ring is
+ * full (the log aggregates anyway). */
+static __always_inline void emit_event(__u32 type, __u64 now, __u32 unknown,
+				       const __u8 addr[MXG_ADDR_LEN])
+{
+	struct mxg_event *ev = bpf_ringbuf_reserve(&mxg_events, sizeof(*ev), 0);
+
+	if (!ev)
+		return;
+	ev->time_ns = now;
+	ev->type = type;
+	ev->unknown = unknown;
+	__builtin_memcpy(ev->addr, addr, MXG_ADDR_LEN);
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* The keywords, eight bytes to a word (byte i of a word is character i),
  * so no global data is needed: the loader pins every map, and bpffs takes
  * no name with a dot such as ".rodata". */
@@ -259,7 +275,6 @@ static __always_inline void note_unknown(struct mxg_smtp_scratch *s,
 	struct mxg_judge *r = &s->j;
 	struct mxg_rcpt_source *src;
 	struct mxg_ban *old;
-	struct mxg_event *ev;
 
 	source_key(&s->skey, r->saddr, r->is_v4, r->class_idx, cls);
 	src = bpf_map_lookup_elem(&mxg_rcpt_sources, &s->skey);
@@ -300,14 +315,7 @@ static __always_inline void note_unknown(struct mxg_smtp_scratch *s,
 		return;
 	src->penalties++;
 	count_rcpt(MXG_RCPT_PENALIZED);
-	ev = bpf_ringbuf_reserve(&mxg_events, sizeof(*ev), 0);
-	if (ev) {
-		ev->time_ns = r->now;
-		ev->type = MXG_EVENT_PENALTY;
-		ev->unknown = src->unknown;
-		__builtin_memcpy(ev->addr, s->skey.addr, MXG_ADDR_LEN);
-		bpf_ringbuf_submit(ev, 0);
-	}
+	emit_event(MXG_EVENT_PENALTY, r->now, src->unknown, s->skey.addr);
 	/* The next penalty takes a threshold's worth of new evidence. */
 	src->window_start_ns = r->now;
 	src->unknown = 0;
@@ -666,17 +674,8 @@ __noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
 	drop = j->mode == MXG_INSPECT_DROP && j->unknown && !j->known &&
 	       !j->foreign;
 	if (drop) {
-		struct mxg_event *ev;
-
 		count_rcpt(MXG_RCPT_DROPPED);
-		ev = bpf_ringbuf_reserve(&mxg_events, sizeof(*ev), 0);
-		if (ev) {
-			ev->time_ns = j->now;
-			ev->type = MXG_EVENT_DROP;
-			ev->unknown = j->unknown;
-			__builtin_memcpy(ev->addr, sg->key.saddr, MXG_ADDR_LEN);
-			bpf_ringbuf_submit(ev, 0);
-		}
+		emit_event(MXG_EVENT_DROP, j->now, j->unknown, sg->key.saddr);
 		return 1;
 	}
 	r.s->flow.next_seq = sg->seq + sg->len;

@@ -134,29 +134,35 @@ void mxg_class_from_bpf(const struct mxg_class *cls,
 	out->ipv6_prefix = cls->ipv6_prefix;
 }
 
-int mxg_stats_read(const struct mxg_maps *m,
-		   struct mxg_stats out[MXG_MAX_CLASSES + 1])
+/* The sum over CPUs of a per-CPU array value made of n __u64 counters. */
+static int percpu_sum(int fd, uint32_t key, __u64 *out, unsigned n)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	struct mxg_stats *percpu;
+	__u64 *percpu;
 	int err = 0;
 
 	if (ncpus < 0)
 		return ncpus;
-	percpu = calloc(ncpus, sizeof(*percpu));
+	percpu = calloc((size_t)ncpus * n, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
-	memset(out, 0, sizeof(*out) * (MXG_MAX_CLASSES + 1));
-	for (uint32_t i = 0; i <= MXG_MAX_CLASSES; i++) {
-		if (bpf_map_lookup_elem(m->stats, &i, percpu)) {
-			err = -errno;
-			break;
-		}
-		for (int cpu = 0; cpu < ncpus; cpu++)
-			for (int v = 0; v < MXG_VERDICT_COUNT; v++)
-				out[i].count[v] += percpu[cpu].count[v];
-	}
+	memset(out, 0, n * sizeof(*out));
+	if (bpf_map_lookup_elem(fd, &key, percpu))
+		err = -errno;
+	for (int cpu = 0; !err && cpu < ncpus; cpu++)
+		for (unsigned i = 0; i < n; i++)
+			out[i] += percpu[(size_t)cpu * n + i];
 	free(percpu);
+	return err;
+}
+
+int mxg_stats_read(const struct mxg_maps *m,
+		   struct mxg_stats out[MXG_MAX_CLASSES + 1])
+{
+	int err = 0;
+
+	for (uint32_t i = 0; !err && i <= MXG_MAX_CLASSES; i++)
+		err = percpu_sum(m->stats, i, out[i].count, MXG_VERDICT_COUNT);
 	return err;
 }
 
@@ -517,24 +523,7 @@ int mxg_conns_sweep(int fd, uint64_t now_ns, uint64_t idle_ns)
 
 int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct mxg_rcpt_stats *percpu;
-	uint32_t zero = 0;
-	int err = 0;
-
-	if (ncpus < 0)
-		return ncpus;
-	percpu = calloc(ncpus, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(m->rcpt_stats, &zero, percpu))
-		err = -errno;
-	for (int cpu = 0; !err && cpu < ncpus; cpu++)
-		for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
-			out->count[i] += percpu[cpu].count[i];
-	free(percpu);
-	return err;
+	return percpu_sum(m->rcpt_stats, 0, out->count, MXG_RCPT_COUNTERS);
 }
 
 int mxg_inspect_apply(const struct mxg_maps *m, const struct mxg_inspect *in)

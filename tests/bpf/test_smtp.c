@@ -149,24 +149,9 @@ static int reset(void **state)
 	return 0;
 }
 
-struct rcpt_counts {
-	uint64_t c[MXG_RCPT_COUNTERS];
-};
-
-static void counts(struct rcpt_counts *out)
+static void counts(struct mxg_rcpt_stats *out)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct mxg_rcpt_stats *per = calloc(ncpus, sizeof(*per));
-	uint32_t zero = 0;
-
-	assert_non_null(per);
-	memset(out, 0, sizeof(*out));
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env.skel->maps.mxg_rcpt_stats),
-					     &zero, per), 0);
-	for (int cpu = 0; cpu < ncpus; cpu++)
-		for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
-			out->c[i] += per[cpu].count[i];
-	free(per);
+	assert_int_equal(mxg_rcpt_stats_read(&env.maps, out), 0);
 }
 
 /* One session's client side. */
@@ -224,12 +209,12 @@ static int send_str(struct session *s, const char *data)
 	return send_raw(s, data, strlen(data));
 }
 
-#define DELTA(after, before, i) ((after).c[i] - (before).c[i])
+#define DELTA(after, before, i) ((after).count[i] - (before).count[i])
 
 /* Pipelined commands in one segment: every kind of recipient. */
 static void test_pipelined(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	counts(&b);
@@ -252,7 +237,7 @@ static void test_pipelined(void **state)
  * missing, +detail, a trailing dot: all the same known address. */
 static void test_syntax_variants(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	counts(&b);
@@ -272,7 +257,7 @@ static void test_syntax_variants(void **state)
 /* A body line that looks like a command is a body line. */
 static void test_data_body_not_read(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	counts(&b);
@@ -295,7 +280,7 @@ static void test_data_body_not_read(void **state)
 /* An empty body: DATA, then "." at once. */
 static void test_empty_body(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	counts(&b);
@@ -314,7 +299,7 @@ static void test_split_commands(void **state)
 		"R", "CPT T", "O:<no", "body7@lab.", "example", ">", "\r", "\n",
 		"RCPT TO:<alice@lab.exa", "mple>\r\nRC", "PT TO:<bob@lab.example>\r\n",
 	};
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	counts(&b);
@@ -331,7 +316,7 @@ static void test_split_commands(void **state)
 static void test_long_lines(void **state)
 {
 	char *junk = malloc(3000), *rcpt = malloc(1200);
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	assert_non_null(junk);
@@ -358,7 +343,7 @@ static void test_long_lines(void **state)
  * like a command. */
 static void test_bdat(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	const char *chunk1 = "RCPT TO:<nobody9@lab.example>\r\n", *chunk2 = "RCPT TO:<x@y>";
@@ -381,7 +366,7 @@ static void test_bdat(void **state)
 /* After STARTTLS, and on port 465, nothing is read. */
 static void test_tls(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	counts(&b);
@@ -407,7 +392,7 @@ static bool banned(const char *cidr, struct mxg_ban *out)
  * class, for the penalty; observe mode only counts. */
 static void test_penalty(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 	struct mxg_ban ban;
 	char line[64];
@@ -451,7 +436,7 @@ static void test_penalty(void **state)
 /* A mirror that is not ready judges nobody. */
 static void test_not_ready(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 	struct mxg_ban ban;
 
@@ -487,7 +472,7 @@ static void test_drop(void **state)
  * session without a SYN is never read; NUL bytes and garbage pass. */
 static void test_stream_edges(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s, late;
 	const char nul_line[] = "RCPT TO:<nob\0dy@lab.example>\r\n";
 
@@ -517,7 +502,7 @@ static void test_stream_edges(void **state)
 static void test_many_and_huge(void **state)
 {
 	char *seg = malloc(3600), *line = malloc(2048);
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 	int n = 0, len = 0;
 
@@ -546,7 +531,7 @@ static void test_many_and_huge(void **state)
 /* A port not in the SMTP class is not read at all. */
 static void test_other_ports(void **state)
 {
-	struct rcpt_counts b, a;
+	struct mxg_rcpt_stats b, a;
 	struct session s;
 
 	counts(&b);
