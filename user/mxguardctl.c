@@ -419,6 +419,7 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 			json_kv_string(j, "program",
 				       links[s].mode == MXG_LINK_TC ? "mxg_tc" : "mxg_xdp");
 			json_kv_u64(j, "prog_id", links[s].prog_id);
+			json_kv_bool(j, "smtp_reader", links[s].inspector);
 			json_kv_u64(j, "netns", links[s].netns_ino);
 			json_end_object(j);
 		}
@@ -481,8 +482,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	for (int s = 0; s < MXG_MAX_LINKS; s++) {
 		if (links[s].mode == MXG_LINK_NONE)
 			continue;
-		printf(" %s (%s, prog id %u)", links[s].ifname,
-		       mxg_link_mode_name(links[s].mode), links[s].prog_id);
+		printf(" %s (%s, prog id %u%s)", links[s].ifname,
+		       mxg_link_mode_name(links[s].mode), links[s].prog_id,
+		       links[s].inspector ? ", SMTP reader on tc" : "");
 		ret++;
 	}
 	printf("%s\n", ret ? "" : " nowhere");
