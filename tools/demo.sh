@@ -10,10 +10,16 @@
 #   directory  a real OpenLDAP slapd with a low fd limit (ulimit -n
 #              SLAPD_FDLIMIT, as the 2013 directory had 1024); one client
 #              piles up to LDAP_FLOOD connections on it and holds them,
-#              another does one search every LDAP_INTERVAL seconds.
-# Each half runs twice, without and with mxguardd, and prints a table.
+#              another does one search every LDAP_INTERVAL seconds;
+#   backscatter  the same Postfix validating recipients at RCPT time; one
+#              client sends null-sender bounces to random local recipients
+#              (BS_RATE sessions/s for BS_SECS), the other one real mail a
+#              second: first through Postfix's own ldap: table (one LDAP
+#              search per RCPT, as in 2013), then through mxguard's
+#              socketmap with the SMTP inspector penalising the source.
+# Each part runs twice, without and with mxguardd, and prints a table.
 #
-# Usage: tools/demo.sh BUILD   (root; about two minutes; cleans up on exit)
+# Usage: tools/demo.sh BUILD   (root; about three minutes; cleans up on exit)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # The demo uses the test lab's helpers under its own names.
@@ -34,6 +40,11 @@ LDAP_FLOOD_SECS=15
 LDAP_INTERVAL=0.5
 LDAP_TOTAL=40
 LDAP_SOURCE=30
+# The backscatter part: 200 bounce sessions at 20/s; the source goes into
+# the penalty box past BS_THRESHOLD unknown recipients.
+BS_SECS=10
+BS_RATE=20
+BS_THRESHOLD=5
 
 lab_init "${1:?usage: $0 BUILD}" demo
 log "setting up the lab (namespaces $LAB_NS_S, $LAB_NS_C1, $LAB_NS_C2)"
@@ -246,6 +257,116 @@ run_ldap_phase "mxguardd"
 mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.ldap.log")"
 ctl unload >/dev/null 2>&1 || true
 
+# -------------------------------------------------------------- backscatter
+
+BS_ADDR=${LAB_CLIENT4[0]}
+SOCK_DIR=$LAB_TMP/run
+SOCK=$SOCK_DIR/lookup.sock
+mkdir -p "$SOCK_DIR"
+# Postfix's smtpd (user postfix) must reach the socket below it.
+chmod 755 "$SOCK_DIR"
+
+# Postfix's own LDAP table, as the 2013 MTA had: one search per RCPT
+# (domain = keeps it from also searching for bare local parts).
+cat >"$LAB_TMP/ldap-rcpt.cf" <<EOF
+server_host = ldap://$LAB_SERVER4:389/
+search_base = $SLAPD_PEOPLE
+query_filter = (|(mail=%s)(mailLocalAddress=%s))
+result_attribute = mail
+domain = $LAB_RCPT_DOMAIN
+bind = no
+version = 3
+EOF
+
+# legit_mails N: N real mails from client 2 to known users, one a second
+# (each in the background, bounded by send_mail's timeout); legit_result
+# then prints "sent delivered".
+LEGIT_PIDS=()
+legit_mails() {
+	local i
+	LEGIT_PIDS=()
+	for ((i = 0; i < $1; i++)); do
+		send_mail "$LAB_NS_C2" "$LAB_SERVER4" "user$((i % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN" \
+			>"$LAB_TMP/bsmail.$i" 2>&1 &
+		LEGIT_PIDS+=("$!")
+		LAB_BG_PIDS+=("$!")
+		# Pace: the legitimate sender's schedule, not a timing assertion.
+		sleep 1
+	done
+}
+legit_result() {
+	local i qid delivered=0 pid
+	for pid in "${LEGIT_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	for ((i = 0; i < ${#LEGIT_PIDS[@]}; i++)); do
+		qid=$(queue_id_of "$(cat "$LAB_TMP/bsmail.$i")")
+		[[ -n $qid ]] && wait_until 10 pf_log_has "$qid: .*status=sent" && delivered=$((delivered + 1))
+	done
+	echo "${#LEGIT_PIDS[@]} $delivered"
+}
+
+# rcpt_counters: the inspector's counters, "known=N unknown=N ...".
+rcpt_counters() {
+	ctl_json stats | python3 -c '
+import json, sys
+r = json.load(sys.stdin)["rcpt"]
+print(" ".join("%s=%d" % (k, r[k]) for k in
+      ("known", "unknown", "foreign", "null_sender", "not_judged", "penalized")))'
+}
+
+# run_bs_phase NAME LOOKUP: the bounce source and the legitimate sender
+# at once. Appends a row to BS_ROWS.
+BS_ROWS=()
+run_bs_phase() {
+	local name=$1 lookup=$2 s0 s1 when=- bs_pid
+	local sessions connected c2 c4 c5 first before sent delivered
+	s0=$(slapd_searches)
+	log "$name: $BS_ADDR sends $((BS_SECS * BS_RATE)) bounces to random local recipients in ${BS_SECS}s; ${LAB_CLIENT4[1]} one mail/s"
+	smtp_backscatter "$LAB_NS_C1" "$LAB_SERVER4" "$BS_SECS" "$BS_RATE" "$LAB_RCPT_DOMAIN" >"$LAB_TMP/bs" &
+	bs_pid=$!
+	LAB_BG_PIDS+=("$bs_pid")
+	legit_mails "$LEGIT_MAILS"
+	wait "$bs_pid" || true
+	read -r sent delivered < <(legit_result)
+	read -r sessions connected _ c2 c4 c5 first before <"$LAB_TMP/bs" ||
+		die "the bounce source reported nothing"
+	s1=$(slapd_searches)
+	[[ $first != - ]] && when="${first}s, $before unknown"
+	BS_ROWS+=("$(printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s' "$name" "$lookup" \
+		"$sessions" "$connected" "$c2" "$c5" "$c4" "$s0 -> $s1" "$when" "$sent" "$delivered")")
+}
+
+log "backscatter: a fresh slapd with $SLAPD_USERS users; Postfix validates recipients through ldap:"
+slapd_start 1024 "$SLAPD_USERS"
+pf_set "relay_recipient_maps = ldap:$LAB_TMP/ldap-rcpt.cf"
+run_bs_phase "no guard" "ldap:"
+
+rm -rf "$LAB_PIN"
+pf_use_socketmap "$SOCK"
+# rate = off: only the inspector acts here (the mail part showed the
+# rate limit).
+conf_write "$conf" detach "[class smtp]" "rate = off" \
+	"[ldap]" "uri = ldap://$LAB_SERVER4:389/" "base = $SLAPD_PEOPLE" \
+	"attributes = mail, mailLocalAddress" "domains = $LAB_RCPT_DOMAIN" \
+	"sync = poll" "poll_interval = 1h" "max_age = 2h" \
+	"[lookup]" "socket = $SOCK" \
+	"[smtp_inspect]" "mode = penalize" "unknown_threshold = $BS_THRESHOLD" \
+	"window = 10m" "penalty = 10m"
+log "starting mxguardd (mirror of slapd, lookup socket, smtp_inspect penalize, threshold $BS_THRESHOLD)"
+mxgd_start "$conf" "$LAB_TMP/mxguardd.bs.log"
+wait_until 30 mxg_mirror_ready || die "the mirror did not become ready: $(tail -5 "$LAB_TMP/mxguardd.bs.log")"
+BS_COUNTERS0=$(rcpt_counters)
+run_bs_phase "mxguardd" "socketmap"
+BS_COUNTERS=$(rcpt_counters)
+BS_BAN=$(ctl ban list 2>&1 | grep -F "$BS_ADDR" || true)
+# The daemon logs penalties aggregated, at most one line per 10 s.
+wait_until 15 grep -q 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true
+BS_EVENT=$(grep -m1 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true)
+mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.bs.log")"
+ctl unload >/dev/null 2>&1 || true
+slapd_stop
+
 echo
 echo "mail: Postfix (20 smtpd processes) under a connection flood"
 printf '%-10s %12s %12s %14s %10s %10s %12s\n' phase "flood SYNs" "flood conns" \
@@ -270,3 +391,21 @@ echo "guard: [class ldap] total_conns = $LDAP_TOTAL, source_conns = $LDAP_SOURCE
 if [[ -n $SLAPD_ERR_SAMPLE ]]; then
 	echo "slapd without the guard logged: ${SLAPD_ERR_SAMPLE#* * }"
 fi
+echo
+echo "backscatter: bounces (MAIL FROM:<>) to random local recipients; Postfix validates at RCPT"
+printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s\n' phase lookups sessions \
+	connected 250s 550s 4xx "LDAP SRCH" "penalised after" legit delivered
+printf '%s\n' "${BS_ROWS[@]}"
+echo
+echo "sessions/connected: the bounce source's sessions / those whose connect"
+echo "succeeded; 250s/550s/4xx: Postfix's answers to their RCPTs; LDAP SRCH:"
+echo "slapd's search count before -> after (the legitimate mails' lookups"
+echo "included); penalised after: when the source's first connect failed (from"
+echo "its start) and the unknown recipients it had sent by then; legit /"
+echo "delivered: the other client's mails (swaks) / status=sent."
+echo "guard: [smtp_inspect] mode = penalize, unknown_threshold = $BS_THRESHOLD (past it: the"
+echo "penalty box); [class smtp] rate = off; Postfix: relay_recipient_maps = socketmap:...:rcpt."
+echo "rcpt counters before: $BS_COUNTERS0"
+echo "rcpt counters after:  $BS_COUNTERS"
+if [[ -n $BS_BAN ]]; then echo "mxguardctl ban list: $(xargs <<<"$BS_BAN")"; fi
+if [[ -n $BS_EVENT ]]; then echo "mxguardd logged: $BS_EVENT"; fi

@@ -859,3 +859,197 @@ slapd_fd_errors() {
 
 # slapd_accepts ADDR: connections slapd accepted from ADDR.
 slapd_accepts() { grep -c "ACCEPT from IP=$1:" "$SLAPD_LOG" 2>/dev/null || true; }
+
+# ------------------------------------------------- recipient inspection
+
+# mxg_rcpt FIELD: one counter of the "rcpt" object of `mxguardctl -j stats`
+# (known, unknown, null_sender, not_judged, ...).
+mxg_rcpt() {
+	local out
+	out=$(ctl_json stats) || die "mxguardctl -j stats failed: $out"
+	json_get "rcpt.$1" <<<"$out" || die "no rcpt.$1 in stats: $out"
+}
+
+# mxg_mirror_ready: `rcpt check` says the mirror is ready.
+mxg_mirror_ready() {
+	local v
+	v=$(ctl_json rcpt check "probe@$LAB_RCPT_DOMAIN" | json_get mirror_ready) || return 1
+	[[ $v == True ]]
+}
+
+# inspect_ban_of ADDR: "REASON CLASSES EXPIRES_IN_S" of the ban on ADDR's
+# host prefix (/32 or /128) in `mxguardctl -j ban list`; nothing if none.
+inspect_ban_of() {
+	local cidr=$1/32
+	[[ $1 == *:* ]] && cidr=$1/128
+	ctl_json ban list | python3 -c '
+import json, sys
+for b in json.load(sys.stdin)["bans"]:
+    if b["cidr"] == sys.argv[1]:
+        print(b["reason"], b["classes"], b.get("expires_in_s", ""))' "$cidr"
+}
+
+# banned_by_inspect ADDR: ADDR is in the penalty box, put there by the
+# SMTP inspector (reason inspect, class smtp).
+banned_by_inspect() {
+	local b
+	b=$(inspect_ban_of "$1") || return 1
+	[[ $b == "inspect smtp "* ]]
+}
+
+# pf_use_socketmap SOCKET: the running lab Postfix validates recipients
+# through mxguard's lookup socket from now on (postconf + reload, so that
+# a test or the demo can switch tables without a new instance).
+pf_use_socketmap() {
+	pf_set "relay_recipient_maps = socketmap:unix:$1:rcpt"
+}
+
+# pf_set "KEY = VALUE"...: change the running lab Postfix's main.cf and
+# reload it; the reload is done when a new smtpd answers.
+pf_set() {
+	local kv
+	for kv in "$@"; do
+		ip netns exec "$LAB_NS_S" postconf -c "$LAB_PF_DIR" -e "$kv" ||
+			die "postconf -e '$kv' failed"
+	done
+	ip netns exec "$LAB_NS_S" postfix -c "$LAB_PF_DIR" reload >/dev/null 2>&1 ||
+		die "postfix reload failed: $(tail -5 "$PF_LOG")"
+	wait_until 30 smtp_banner_ok "$LAB_NS_C2" "$LAB_SERVER4" ||
+		die "postfix does not answer after a reload: $(tail -20 "$PF_LOG")"
+}
+
+# smtp_script NS ADDR PORT: a raw SMTP client (python3) for what swaks
+# cannot do: several commands in one write (one TCP segment: TCP_NODELAY,
+# a few hundred bytes), a body that looks like commands, STARTTLS and
+# implicit TLS with python's own ssl (the server's real TLS; no
+# certificate check, the lab's is self-signed). Reads its script on stdin,
+# one step a line:
+#   > EXPR     send the Python bytes expression EXPR in one write
+#   < N        read N replies (multi-line ones whole)
+#   tls        start TLS on the connection (after STARTTLS's 220, or at
+#              once for port 465)
+# Prints the code of every reply read, space-separated, on one line.
+# Every read is bounded (5 s); a missing reply prints "timeout" (a closed
+# connection "eof") and stops; a failed connect prints "noconnect".
+smtp_script() {
+	ip netns exec "$1" timeout 60 python3 -c '
+import socket, ssl, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+try:
+    s = socket.create_connection((addr, port), timeout=5)
+except OSError:
+    print("noconnect")
+    sys.exit(0)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+buf, codes = b"", []
+def reply():
+    global buf
+    while True:
+        while b"\n" not in buf:
+            c = s.recv(4096)
+            if not c:
+                raise EOFError
+            buf += c
+        line, buf = buf.split(b"\n", 1)
+        if len(line) < 4 or line[3:4] != b"-":
+            return line[:3].decode("latin-1")
+try:
+    for step in sys.stdin:
+        step = step.strip()
+        if not step:
+            continue
+        if step.startswith(">"):
+            s.sendall(eval(step[1:]))
+        elif step.startswith("<"):
+            for _ in range(int(step[1:])):
+                codes.append(reply())
+        elif step == "tls":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s)
+            s.settimeout(5)
+except (OSError, EOFError) as e:
+    codes.append("timeout" if isinstance(e, socket.timeout) else "eof")
+print(" ".join(codes))
+s.close()
+' "$2" "$3"
+}
+
+# smtp_backscatter NS ADDR SECS RATE DOMAIN: a backscatter source: RATE
+# sessions a second for SECS seconds (at most 64 at once, at most 2000 in
+# all), each a bounce (MAIL FROM:<>) to one random local part at DOMAIN,
+# as a real one would (greeting, EHLO, MAIL, RCPT, QUIT; each step waits
+# for its reply). Connect timeout 0.5 s (below the 1 s SYN retransmission
+# timeout: one SYN per session). Prints one line:
+#   sessions connected refused rcpt_2xx rcpt_4xx rcpt_5xx first_refused_s unknown_before
+# first_refused_s: seconds from the start to the first session whose
+# connect failed ("-" if none); unknown_before: RCPTs this source had sent
+# (and got an answer to) before that connect was tried.
+smtp_backscatter() {
+	ip netns exec "$1" timeout $(($3 + 30)) python3 -c '
+import random, socket, string, sys, threading, time
+addr, secs, rate, dom = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+MAX_SESSIONS, MAX_AT_ONCE = 2000, 64
+lock, slots = threading.Lock(), threading.Semaphore(MAX_AT_ONCE)
+st = {"connected": 0, "refused": 0, "2": 0, "4": 0, "5": 0, "rcpts": 0}
+first = {"t": None, "before": None}
+t0 = time.monotonic()
+def reply(f):
+    while True:
+        line = f.readline()
+        if not line:
+            raise EOFError
+        if line[3:4] != b"-":
+            return line[:1].decode("latin-1")
+def session():
+    try:
+        try:
+            s = socket.create_connection((addr, 25), timeout=0.5)
+        except OSError:
+            with lock:
+                st["refused"] += 1
+                if first["t"] is None:
+                    first["t"] = time.monotonic() - t0
+                    first["before"] = st["rcpts"]
+            return
+        with lock:
+            st["connected"] += 1
+        s.settimeout(10)
+        f = s.makefile("rb")
+        try:
+            reply(f)
+            s.sendall(b"EHLO bounce.client.example\r\n"); reply(f)
+            s.sendall(b"MAIL FROM:<>\r\n"); reply(f)
+            lp = "".join(random.choice(string.ascii_lowercase) for _ in range(10))
+            s.sendall(b"RCPT TO:<%s@%s>\r\n" % (lp.encode(), dom.encode()))
+            c = reply(f)
+            with lock:
+                st["rcpts"] += 1
+                if c in st:
+                    st[c] += 1
+            s.sendall(b"QUIT\r\n"); reply(f)
+        except (OSError, EOFError):
+            pass
+        finally:
+            s.close()
+    finally:
+        slots.release()
+threads = []
+n = int(min(secs * rate, MAX_SESSIONS))
+for i in range(n):
+    # The schedule is the load pattern, not a measurement.
+    delay = t0 + i / rate - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    slots.acquire()
+    t = threading.Thread(target=session)
+    t.start()
+    threads.append(t)
+for t in threads:
+    t.join()
+print(n, st["connected"], st["refused"], st["2"], st["4"], st["5"],
+      "-" if first["t"] is None else "%.1f" % first["t"],
+      "-" if first["before"] is None else first["before"])
+' "$2" "$3" "$4" "$5"
+}
