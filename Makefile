@@ -88,7 +88,7 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/test
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -o $@
 
-$(BUILD)/tools/%: tools/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
+$(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -o $@
 
@@ -116,7 +116,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench $(BUILD)/tools/mirror-bench \
-		$(BUILD)/tools/lookup-bench
+		$(BUILD)/tools/lookup-bench $(addprefix $(BUILD)/tools/,synflood connflood smtpflood legit)
 	$(Q)tools/bench.sh $(BUILD)
 
 vmlinux:

@@ -12,7 +12,12 @@
 #      (loopback only) so nothing else on the host is counted or disturbed;
 #   3. the recipient mirror (tools/mirror-bench.sh): full sync, change
 #      latency and lookups against a real slapd with each of
-#      MXG_BENCH_MIRROR_SIZES users (default "100000 1000000").
+#      MXG_BENCH_MIRROR_SIZES users (default "100000 1000000");
+#   4. recipient lookups for the MTA (tools/lookup-bench.sh);
+#   5. side by side under a spoofed SYN flood on a veth pair
+#      (tools/compare-bench.sh): no filter, iptables raw, hashlimit and
+#      connlimit, nftables meter and ct count, mxguard on XDP and on TC, at
+#      1,000 and 1,000,000 sources; tables and plot in docs/bench/.
 set -euo pipefail
 
 build=${1:-build}
@@ -42,3 +47,7 @@ MXG_BENCH_MIRROR_SIZES=${MXG_BENCH_MIRROR_SIZES:-100000 1000000} \
 # 4. recipient lookups for the MTA: mxguard's socketmap beside Postfix's
 #    own ldap: table against the same slapd (exits 77 without postfix-ldap).
 "$(dirname "$0")/lookup-bench.sh" "$build" || [[ $? == 77 ]]
+
+# 5. the receive path under a spoofed SYN flood, mxguard beside iptables
+#    and nftables (writes docs/bench/compare.{json,md,png}).
+"$(dirname "$0")/compare-bench.sh" "$build"

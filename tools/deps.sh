@@ -16,6 +16,8 @@ pkgs=(
 	postfix postfix-ldap swaks slapd ldap-utils
 	# swaks needs it for IPv6 (-6, [2001:db8::1])
 	libio-socket-inet6-perl
+	# make bench: the filters mxguard is compared with, and the plot
+	iptables nftables gnuplot-nox
 )
 
 missing=()

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * What the load generators (synflood, connflood, smtpflood, legit) share:
+ * the one rule that keeps their traffic inside the lab (destinations and
+ * spoofed sources only in 198.18.0.0/15 or 2001:db8::/32, the ranges
+ * reserved for benchmarks and documentation), option parsing through
+ * mxguard's strict parsers, a monotonic clock and a small PRNG.
+ *
+ * Header-only on purpose: each tool is one file plus this, built by the
+ * Makefile's tools/NAME.c rule. That rule does not list this header as a
+ * prerequisite: after editing it, touch the tools that include it.
+ */
+#ifndef MXG_LOADGEN_H
+#define MXG_LOADGEN_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "parse.h"
+
+/* Every tool stops at the first of its count and time bounds; these cap
+ * what a command line may ask for, so a typo cannot run for hours. */
+#define LG_MAX_SECONDS 600
+#define LG_MAX_COUNT 1000000000ULL
+
+struct lg_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint8_t a16[16];	/* IPv4 mapped into ::ffff:0:0/96, as mxguard keys */
+	bool v4;
+};
+
+/* 198.18.0.0/15 (RFC 2544) or 2001:db8::/32 (RFC 3849): nothing a lab
+ * packet is addressed to, or pretends to come from, can be a real host. */
+static inline bool lg_addr_in_lab(const uint8_t a[16], bool v4)
+{
+	static const uint8_t doc6[4] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+	if (v4)
+		return a[12] == 198 && (a[13] & 0xfe) == 18;
+	return !memcmp(a, doc6, sizeof(doc6));
+}
+
+/* Parse ADDR (IPv4 or IPv6 literal) with PORT into *out; -EINVAL when it
+ * is not an address, -EPERM when it is outside the lab ranges. */
+static inline int lg_parse_lab_addr(const char *s, uint16_t port, struct lg_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (mxg_parse_addr(s, out->a16, &out->v4))
+		return -EINVAL;
+	if (!lg_addr_in_lab(out->a16, out->v4))
+		return -EPERM;
+	if (out->v4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, out->a16 + 12, 4);
+		out->len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, out->a16, 16);
+		out->len = sizeof(*sin6);
+	}
+	return 0;
+}
+
+/* The message every tool prints for a refused address. */
+static inline int lg_check_addr(const char *tool, const char *what, const char *s,
+				uint16_t port, struct lg_addr *out)
+{
+	int err = lg_parse_lab_addr(s, port, out);
+
+	if (err == -EINVAL)
+		fprintf(stderr, "%s: %s '%s' is not an IPv4 or IPv6 address\n", tool, what, s);
+	else if (err == -EPERM)
+		fprintf(stderr, "%s: refusing %s %s: outside 198.18.0.0/15 and 2001:db8::/32\n",
+			tool, what, s);
+	return err;
+}
+
+/* An unsigned option in [min, max] through mxguard's strict parser. */
+static inline int lg_opt_u64(const char *tool, char opt, const char *s, uint64_t min,
+			     uint64_t max, uint64_t *out)
+{
+	int err = mxg_parse_u64(s, min, max, out);
+
+	if (err)
+		fprintf(stderr, "%s: -%c '%s': %s (expected %llu..%llu)\n", tool, opt, s,
+			err == -ERANGE ? "out of range" : "not a number",
+			(unsigned long long)min, (unsigned long long)max);
+	return err;
+}
+
+/* A duration option ("6", "6s", "250ms"), between 1 ms and LG_MAX_SECONDS. */
+static inline int lg_opt_duration(const char *tool, char opt, const char *s, uint64_t *ns)
+{
+	int err = mxg_parse_duration(s, 1000000ULL, LG_MAX_SECONDS * 1000000000ULL, ns);
+
+	if (err)
+		fprintf(stderr, "%s: -%c '%s': not a duration between 1ms and %ds\n", tool, opt,
+			s, LG_MAX_SECONDS);
+	return err;
+}
+
+static inline uint64_t lg_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*: fast, and good enough for ports, sequence numbers and
+ * recipient names; not for anything secret. */
+static inline uint64_t lg_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545F4914F6CDD1DULL;
+}
+
+static inline uint64_t lg_seed(void)
+{
+	uint64_t s = lg_now_ns() ^ ((uint64_t)getpid() << 32);
+
+	return s ? s : 1;
+}
+
+#endif
