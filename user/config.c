@@ -274,6 +274,19 @@ struct item_ctx {
 	const struct key_def *k;
 };
 
+/* Each item of a list value through add(); the parser's errors are
+ * already said, only running out of memory is not. */
+static int add_items(struct parser *p, const struct key_def *k,
+		     const char *value, int (*add)(const char *item, void *data))
+{
+	struct item_ctx ic = { p, k };
+	int err = mxg_foreach_item(value, add, &ic);
+
+	if (err == -ENOMEM)
+		return fail(p, "out of memory");
+	return err;
+}
+
 static int add_interface(const char *item, void *data)
 {
 	struct item_ctx *ic = data;
@@ -299,13 +312,7 @@ static int add_interface(const char *item, void *data)
 static int set_interfaces(struct parser *p, const struct key_def *k,
 			  const char *value)
 {
-	struct item_ctx ic = { p, k };
-	int err;
-
-	err = mxg_foreach_item(value, add_interface, &ic);
-	if (err == -ENOMEM)
-		return fail(p, "out of memory");
-	return err;
+	return add_items(p, k, value, add_interface);
 }
 
 static int set_attach(struct parser *p, const struct key_def *k,
@@ -398,19 +405,13 @@ static int add_port(const char *item, void *data)
 static int set_ports(struct parser *p, const struct key_def *k,
 		     const char *value)
 {
-	struct item_ctx ic = { p, k };
-	int err;
-
 	/* The first line replaces the class's ports (the defaults of smtp
 	 * and ldap included); continuation lines add to them. */
 	if (p->kind != LINE_CONT) {
 		p->cls->nports = 0;
 		p->ports_line[p->cls_idx] = p->lineno;
 	}
-	err = mxg_foreach_item(value, add_port, &ic);
-	if (err == -ENOMEM)
-		return fail(p, "out of memory");
-	return err;
+	return add_items(p, k, value, add_port);
 }
 
 static int set_rate(struct parser *p, const struct key_def *k,
@@ -530,13 +531,7 @@ static int add_cidr(const char *item, void *data)
 static int set_cidr(struct parser *p, const struct key_def *k,
 		    const char *value)
 {
-	struct item_ctx ic = { p, k };
-	int err;
-
-	err = mxg_foreach_item(value, add_cidr, &ic);
-	if (err == -ENOMEM)
-		return fail(p, "out of memory");
-	return err;
+	return add_items(p, k, value, add_cidr);
 }
 
 /* ---- [ldap] and [smtp_inspect] ----------------------------------------- */
@@ -665,22 +660,18 @@ static int add_domain(const char *item, void *data)
 static int set_attributes(struct parser *p, const struct key_def *k,
 			  const char *value)
 {
-	struct item_ctx ic = { p, k };
-
 	/* Given at all, the list replaces the default one. */
 	if (!p->attributes_given) {
 		p->cfg.ldap.nattributes = 0;
 		p->attributes_given = true;
 	}
-	return mxg_foreach_item(value, add_attribute, &ic);
+	return add_items(p, k, value, add_attribute);
 }
 
 static int set_domains(struct parser *p, const struct key_def *k,
 		       const char *value)
 {
-	struct item_ctx ic = { p, k };
-
-	return mxg_foreach_item(value, add_domain, &ic);
+	return add_items(p, k, value, add_domain);
 }
 
 static int set_sync(struct parser *p, const struct key_def *k,
