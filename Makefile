@@ -110,8 +110,10 @@ test-bpf: all $(BPFT_BINS)
 test-integration: all
 	$(Q)tests/run.sh $(BUILD) integration
 
+# The incident replayed in one run, then the three scenes on their own.
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/smtpflood
+	$(Q)tools/incident.sh $(BUILD)
 	$(Q)tools/demo.sh $(BUILD)
 
 bench: deps
