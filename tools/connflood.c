@@ -52,29 +52,27 @@ int main(int argc, char **argv)
 	int *held = NULL;
 	int opt;
 
+	const struct lg_common common = { &port, &count, &dur_ns, LG_MAX_COUNT };
+	int ret;
+
 	while ((opt = getopt(argc, argv, "d:p:b:P:c:t:kh")) != -1) {
 		switch (opt) {
 		case 'd': dst_s = optarg; break;
 		case 'b': src_s = optarg; break;
-		case 'p':
-			if (lg_opt_u64(TOOL, 'p', optarg, 1, 65535, &port))
-				return 2;
-			break;
 		case 'P':
 			if (lg_opt_u64(TOOL, 'P', optarg, 1, MAX_PARALLEL, &parallel))
 				return 2;
 			break;
-		case 'c':
-			if (lg_opt_u64(TOOL, 'c', optarg, 1, LG_MAX_COUNT, &count))
-				return 2;
-			break;
-		case 't':
-			if (lg_opt_duration(TOOL, 't', optarg, &dur_ns))
-				return 2;
-			break;
 		case 'k': keep = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			ret = lg_common_opt(TOOL, opt, optarg, &common);
+			if (ret <= 0) {
+				if (!ret)
+					usage(stderr);
+				return 2;
+			}
+			break;
 		}
 	}
 	if (!dst_s || optind != argc) {

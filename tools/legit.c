@@ -99,6 +99,9 @@ int main(int argc, char **argv)
 	uint64_t *lat;
 	int opt;
 
+	const struct lg_common common = { &port, &count, &dur_ns, 10000000 };
+	int ret;
+
 	while ((opt = getopt(argc, argv, "d:p:b:i:c:t:T:h")) != -1) {
 		switch (opt) {
 		case 'd': dst_s = optarg; break;
@@ -109,20 +112,8 @@ int main(int argc, char **argv)
 			}
 			src_s[nsrc++] = optarg;
 			break;
-		case 'p':
-			if (lg_opt_u64(TOOL, 'p', optarg, 1, 65535, &port))
-				return 2;
-			break;
 		case 'i':
 			if (lg_opt_u64(TOOL, 'i', optarg, 1, 60000, &interval_ms))
-				return 2;
-			break;
-		case 'c':
-			if (lg_opt_u64(TOOL, 'c', optarg, 1, 10000000, &count))
-				return 2;
-			break;
-		case 't':
-			if (lg_opt_duration(TOOL, 't', optarg, &dur_ns))
 				return 2;
 			break;
 		case 'T':
@@ -130,7 +121,14 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			ret = lg_common_opt(TOOL, opt, optarg, &common);
+			if (ret <= 0) {
+				if (!ret)
+					usage(stderr);
+				return 2;
+			}
+			break;
 		}
 	}
 	if (!dst_s || optind != argc) {

@@ -113,6 +113,29 @@ static inline int lg_opt_duration(const char *tool, char opt, const char *s, uin
 	return err;
 }
 
+/* The options every load generator takes: -p PORT, -c COUNT, -t DURATION. */
+struct lg_common {
+	uint64_t *port, *count, *dur_ns;
+	uint64_t count_max;
+};
+
+/* 1: opt was one of them and is set; 0: not one of them; < 0: a bad value
+ * (said on stderr). */
+static inline int lg_common_opt(const char *tool, int opt, const char *arg,
+				const struct lg_common *c)
+{
+	switch (opt) {
+	case 'p':
+		return lg_opt_u64(tool, 'p', arg, 1, 65535, c->port) ?: 1;
+	case 'c':
+		return lg_opt_u64(tool, 'c', arg, 1, c->count_max, c->count) ?: 1;
+	case 't':
+		return lg_opt_duration(tool, 't', arg, c->dur_ns) ?: 1;
+	default:
+		return 0;
+	}
+}
+
 static inline uint64_t lg_now_ns(void)
 {
 	struct timespec ts;

@@ -183,14 +183,13 @@ int main(int argc, char **argv)
 	size_t nopen = 0;
 	int opt;
 
+	const struct lg_common common = { &port, &count, &dur_ns, LG_MAX_COUNT };
+	int ret;
+
 	while ((opt = getopt(argc, argv, "d:D:p:P:n:c:t:T:h")) != -1) {
 		switch (opt) {
 		case 'd': dst_s = optarg; break;
 		case 'D': o.domain = optarg; break;
-		case 'p':
-			if (lg_opt_u64(TOOL, 'p', optarg, 1, 65535, &port))
-				return 2;
-			break;
 		case 'P':
 			if (lg_opt_u64(TOOL, 'P', optarg, 1, MAX_PARALLEL, &parallel))
 				return 2;
@@ -199,20 +198,19 @@ int main(int argc, char **argv)
 			if (lg_opt_u64(TOOL, 'n', optarg, 1, MAX_RCPTS, &rcpts))
 				return 2;
 			break;
-		case 'c':
-			if (lg_opt_u64(TOOL, 'c', optarg, 1, LG_MAX_COUNT, &count))
-				return 2;
-			break;
-		case 't':
-			if (lg_opt_duration(TOOL, 't', optarg, &dur_ns))
-				return 2;
-			break;
 		case 'T':
 			if (lg_opt_duration(TOOL, 'T', optarg, &tmo_ns))
 				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			ret = lg_common_opt(TOOL, opt, optarg, &common);
+			if (ret <= 0) {
+				if (!ret)
+					usage(stderr);
+				return 2;
+			}
+			break;
 		}
 	}
 	if (!dst_s || !o.domain || optind != argc) {

@@ -278,6 +278,9 @@ int main(int argc, char **argv)
 	struct iovec iov[BATCH];
 	int opt, err;
 
+	const struct lg_common common = { &port, &count, &dur_ns, LG_MAX_COUNT };
+	int ret;
+
 	while ((opt = getopt(argc, argv, "i:d:m:s:n:p:c:t:r:h")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
@@ -288,24 +291,19 @@ int main(int argc, char **argv)
 			if (lg_opt_u64(TOOL, 'n', optarg, 1, 0xffffffffULL, &f.sources))
 				return 2;
 			break;
-		case 'p':
-			if (lg_opt_u64(TOOL, 'p', optarg, 1, 65535, &port))
-				return 2;
-			break;
-		case 'c':
-			if (lg_opt_u64(TOOL, 'c', optarg, 1, LG_MAX_COUNT, &count))
-				return 2;
-			break;
-		case 't':
-			if (lg_opt_duration(TOOL, 't', optarg, &dur_ns))
-				return 2;
-			break;
 		case 'r':
 			if (lg_opt_u64(TOOL, 'r', optarg, 1, 100000000, &pps))
 				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			ret = lg_common_opt(TOOL, opt, optarg, &common);
+			if (ret <= 0) {
+				if (!ret)
+					usage(stderr);
+				return 2;
+			}
+			break;
 		}
 	}
 	if (!ifname || !dst || !mac || optind != argc) {
