@@ -6,9 +6,7 @@
  * can be put in the penalty box at SYN time.
  *
  * A session is followed from its SYN (a flow without one is never
- * guessed at: its bytes could be a message body). The reader is a byte
- * state machine kept in the flow, so a command may be split anywhere
- * between segments, and several may share one (pipelining):
+ * guessed at: its bytes could be a message body). What the reader does:
  *
  *  - commands: the first bytes of each line are matched, any case, against
  *    RCPT TO:, MAIL FROM:, DATA, BDAT and STARTTLS; the argument of RCPT
@@ -22,6 +20,16 @@
  *  - a gap in the sequence numbers (a lost segment) ends the following:
  *    the reader no longer knows where it is, and guessing could count a
  *    body line as a command.
+ *
+ * Two ways to read, one meaning. A command line that starts and ends in
+ * the bytes at hand (nearly all of them: a client writes whole lines) is
+ * read eight bytes at a time: its end found by a word scan, its keyword
+ * compared as a word, its address lower-cased and searched for '@' and
+ * the delimiters a word at a time (bpf/swar.h). Anything else, a line
+ * split between segments or longer than a chunk, a BDAT or STARTTLS line,
+ * goes through a byte state machine kept in the flow, so a command may be
+ * split anywhere. Both end in the same judge; tests/bpf/test_smtp.c sends
+ * every case both ways and checks they agree.
  *
  * Every recipient is judged only while the mirror is ready; anything the
  * reader does not understand is passed and counted, never penalised.
@@ -37,9 +45,13 @@
 #include "parsing.h"
 #include "rcpt.h"
 #include "source.bpf.h"
+#include "swar.h"
 
 #define MXG_CHUNK 512		/* bytes read from the skb at a time */
-#define MXG_MAX_CHUNKS 128	/* 64 KiB: a GRO-merged segment */
+/* Steps over one segment: each consumes a line, a chunk or a BDAT run,
+ * so a 64 KiB GRO segment of empty lines fits; past this the flow is
+ * marked lost rather than read half. */
+#define MXG_MAX_STEPS 65536
 #define MXG_BDAT_MAX 0x7fffffff
 
 /* Where in the argument of MAIL FROM / RCPT TO the reader is. */
@@ -59,21 +71,26 @@ enum mxg_arg {
 
 /* What judging a recipient needs, and the segment's tally. It lives in
  * the per-CPU scratch, not on the stack: the reader's call chain (program,
- * segment, two bpf_loop callbacks, byte, judge, hash) would otherwise go
- * past the 512 bytes of BPF stack. */
+ * segment, bpf_loop callbacks, line, judge, hash) would otherwise go past
+ * the 512 bytes of BPF stack. */
 struct mxg_judge {
 	/* Read as 32-bit words by source_key(): keep it aligned. */
 	__u8 saddr[MXG_ADDR_LEN] __attribute__((aligned(8)));
 	struct mxg_hash_key key;
-	__u64 window_ns, penalty_ns, now;
+	struct mxg_mirror mirror;
+	__u64 window_ns, penalty_ns;
+	__u64 now;		/* read at the first recipient: 0 until then */
 	__u32 class_idx;
 	__u32 mode;
 	__u32 threshold;
-	__u32 known, unknown, foreign;	/* this segment's, out */
+	/* This segment's tally, counted into the maps once at its end. */
+	__u32 known, unknown, foreign, null_sender, not_judged, invalid;
 	char delims[MXG_DELIM_MAX];
-	__u8 ready;		/* the mirror may be believed */
+	__u8 delim1, delim2;	/* the delimiters for the word path */
+	__u8 bytewise;		/* more than two delimiters: no word path */
+	__u8 ready;		/* the mirror may be believed (once now is set) */
 	__u8 is_v4;
-	__u8 pad[6];
+	__u8 pad[3];
 };
 
 /* What the header walk found, for the reader (in the scratch too). */
@@ -89,10 +106,18 @@ struct mxg_segment {
 };
 
 /* Per-CPU room the reader works in: a copy of the flow (committed only
- * when the segment passes), the normalised address, a chunk of payload. */
+ * when the segment passes), a chunk of payload, the normalised address. */
 struct mxg_smtp_scratch {
 	struct mxg_flow flow;
-	__u8 chunk[MXG_CHUNK];
+	/* Payload bytes [base, base + n) of the frame; 16 bytes of room past
+	 * the chunk so that a word at any offset in it can be loaded. */
+	__u8 chunk[MXG_CHUNK + 16];
+	__u32 base, n;
+	__u32 at;		/* the word reader's offset (see mxg_read_lines) */
+	__u32 pad;
+	/* The address being judged, in normal form (MXG_RCPT_ROOM: the
+	 * hash loads it a word at a time). */
+	__u8 out[MXG_RCPT_ROOM];
 	/* The mirror's value for the last address looked up. Held by value
 	 * here, struct mxg_rcpt is described whole in BTF, which the inner
 	 * maps need: with a global function in the object, clang otherwise
@@ -105,7 +130,7 @@ struct mxg_smtp_scratch {
 	struct mxg_lpm_key ban_key;
 	struct mxg_rcpt_source fresh;
 	struct mxg_ban ban;
-	__u32 stop;		/* the block reader left the command state */
+	__u32 stop;		/* the byte reader reached a line end */
 };
 
 struct {
@@ -115,12 +140,12 @@ struct {
 	__type(value, struct mxg_smtp_scratch);
 } mxg_smtp_scratch SEC(".maps");
 
-/* What one segment's reading needs and finds (the bpf_loop context). */
-struct mxg_reader {
-	struct mxg_smtp_scratch *s;
-	__u32 len;		/* bytes in the chunk */
-	__u32 used;		/* bytes of it consumed */
-};
+static __always_inline struct mxg_smtp_scratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
+}
 
 static __always_inline void count_rcpt(__u32 what)
 {
@@ -154,6 +179,18 @@ static __always_inline void emit_event(__u32 type, __u64 now, __u32 unknown,
 	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 | \
 	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 |            \
 	 (__u64)(h) << 56)
+
+/* The same keywords for the word path, lower-case, and the bits that OR a
+ * letter to lower case: 0x20 where the keyword has a letter, 0 where it
+ * has a blank or a colon, which must match exactly. */
+#define KW_RCPT W8('r', 'c', 'p', 't', ' ', 't', 'o', ':')
+#define KW_RCPT_FOLD W8(0x20, 0x20, 0x20, 0x20, 0, 0x20, 0x20, 0)
+#define KW_MAIL W8('m', 'a', 'i', 'l', ' ', 'f', 'r', 'o')
+#define KW_MAIL_FOLD W8(0x20, 0x20, 0x20, 0x20, 0, 0x20, 0x20, 0x20)
+#define KW_MAIL2 ('m' | ':' << 8)	/* "m:", the rest of "mail from:" */
+#define KW_MAIL2_FOLD 0x20
+#define KW_DATA W8('d', 'a', 't', 'a', 0, 0, 0, 0)
+#define KW_DATA_FOLD 0x20202020U
 
 static __always_inline __u32 verb_len(__u32 v)
 {
@@ -220,6 +257,19 @@ static __always_inline void line_reset(struct mxg_flow *f)
 	f->norm.n = 0;
 }
 
+static __always_inline int at_line_start(const struct mxg_flow *f)
+{
+	return f->col == 0 && f->verb == MXG_VERB_UNKNOWN;
+}
+
+/* Nothing more on this line can matter: only its end is looked for. */
+static __always_inline int rest_of_line_ignored(const struct mxg_flow *f)
+{
+	return f->verb == MXG_VERB_OTHER ||
+	       ((f->verb == MXG_VERB_RCPT || f->verb == MXG_VERB_MAIL) &&
+		f->arg == ARG_REST);
+}
+
 /* A byte of the argument of MAIL FROM / RCPT TO: the address is
  * normalised as it is read (bpf/rcpt.h). */
 static __always_inline void read_address(struct mxg_flow *f, __u8 c,
@@ -267,18 +317,617 @@ static __always_inline void read_bdat(struct mxg_flow *f, __u8 c)
 		f->verb = MXG_VERB_OTHER;
 }
 
-/* The source's counts for the window; put it in the box past the
- * threshold. */
-static __always_inline void note_unknown(struct mxg_smtp_scratch *s,
-					 const struct mxg_class *cls)
+/* ---- the judge ------------------------------------------------------ */
+
+/* The clock, read once per segment and only for one that names a
+ * recipient or a sender: most segments of a session need no time. */
+static __always_inline void clock_once(struct mxg_judge *r)
+{
+	if (r->now)
+		return;
+	r->now = bpf_ktime_get_coarse_ns();
+	r->ready = mxg_mirror_ready(&r->mirror, r->now);
+}
+
+/*
+ * One RCPT TO address in normal form, s->out[0..len) with its '@' at
+ * index at: known, unknown or foreign, tallied in the scratch.
+ *
+ * The address is looked up first: a valid recipient, the common case,
+ * costs one hash and one lookup. Only a miss pays for the domain, which
+ * tells an unknown local recipient from a foreign one. An address the
+ * mirror holds counts as known whatever its domain: it is deliverable.
+ */
+static __always_inline void judge_addr(struct mxg_smtp_scratch *s, __u32 len,
+				       __u32 at)
+{
+	struct mxg_judge *r = &s->j;
+	struct mxg_rcpt *found;
+	__u32 zero = 0;
+	__u64 h, d;
+	void *inner;
+
+	clock_once(r);
+	if (!r->ready) {
+		r->not_judged++;
+		return;
+	}
+	if (len == 0 || len > MXG_RCPT_MAX || at >= len) {
+		r->invalid++;
+		return;
+	}
+	h = mxg_rcpt_key(&r->key, (const char *)s->out, len);
+	inner = bpf_map_lookup_elem(&mxg_rcpt_slot, &zero);
+	found = inner ? bpf_map_lookup_elem(inner, &h) : NULL;
+	s->found = found ? *found : (struct mxg_rcpt){};
+	if (s->found.refs) {
+		r->known++;
+		return;
+	}
+	d = mxg_domain_key(&r->key, (const char *)s->out, len, at);
+	if (bpf_map_lookup_elem(&mxg_rcpt_domains, &d))
+		r->unknown++;
+	else
+		r->foreign++;
+}
+
+/* The same for the byte reader, called once per address: a global
+ * function, so its many paths do not carry a copy of the judge each. */
+__noinline int mxg_judge_addr(__u32 len, __u32 at)
+{
+	struct mxg_smtp_scratch *s = scratch();
+
+	if (s)
+		judge_addr(s, len, at);
+	return 0;
+}
+
+/* The address the byte reader collected in the flow: its normal form goes
+ * to s->out and to the judge. */
+__noinline int mxg_judge_flow(void)
+{
+	struct mxg_smtp_scratch *s = scratch();
+	struct mxg_flow *f;
+	__u32 at = 0;
+	int len;
+
+	if (!s)
+		return 0;
+	f = &s->flow;
+	len = f->arg == ARG_BLANKS ? -1 : mxg_norm_finish(&f->norm, f->addr, &at);
+	if (len <= 0) {
+		s->j.invalid++;
+		return 0;
+	}
+	__builtin_memcpy(s->out, f->addr, MXG_RCPT_BUF);
+	return mxg_judge_addr(len, at);
+}
+
+/* ---- the byte reader ------------------------------------------------ */
+
+/* The end of a command line. */
+static __always_inline void end_line(struct mxg_smtp_scratch *s)
+{
+	struct mxg_flow *f = &s->flow;
+
+	switch (f->verb) {
+	case MXG_VERB_RCPT:
+		mxg_judge_flow();
+		break;
+	case MXG_VERB_MAIL:
+		/* MAIL FROM:<>: the null sender of a bounce. */
+		if ((f->flags & LINE_BRACKET) && !f->norm.n && f->arg == ARG_REST)
+			s->j.null_sender++;
+		break;
+	case MXG_VERB_DATA:
+		f->state = MXG_FLOW_DATA;
+		/* The CRLF that ended DATA counts: ".\r\n" right after is an
+		 * empty body. */
+		f->tail = 0x0d0a;
+		break;
+	case MXG_VERB_BDAT:
+		if (f->bdat_left)
+			f->state = MXG_FLOW_BDAT;
+		break;
+	case MXG_VERB_STARTTLS:
+		f->state = MXG_FLOW_TLS;
+		count_rcpt(MXG_RCPT_UNINSPECTABLE);
+		break;
+	}
+	/* Digits of a line that was not a BDAT after all count for nothing. */
+	if (f->state != MXG_FLOW_BDAT)
+		f->bdat_left = 0;
+	line_reset(f);
+}
+
+/* One byte of a command line; returns 1 at the line's end. */
+static __always_inline int read_byte(struct mxg_smtp_scratch *s, __u8 c)
+{
+	struct mxg_flow *f = &s->flow;
+
+	if (c == '\n') {
+		end_line(s);
+		return 1;
+	}
+	if (f->verb == MXG_VERB_UNKNOWN)
+		match_verb(f, c);
+	else if (f->verb == MXG_VERB_RCPT || f->verb == MXG_VERB_MAIL)
+		read_address(f, c, s->j.delims);
+	else if (f->verb == MXG_VERB_BDAT)
+		read_bdat(f, c);
+	else if ((f->verb == MXG_VERB_DATA || f->verb == MXG_VERB_STARTTLS) &&
+		 c != ' ' && c != '\r')
+		f->verb = MXG_VERB_OTHER;	/* "DATAX", "STARTTLS now" */
+	if (f->col < 0xffff)
+		f->col++;
+	return 0;
+}
+
+#define MXG_BLOCK 16	/* bytes per call of the global byte reader */
+
+/*
+ * Up to MXG_BLOCK bytes of the chunk, from off. A global function, so the
+ * verifier checks this state machine once, on its own, instead of once per
+ * path of every caller; a block per call, not a byte, because the call
+ * and the bpf_loop step cost more than the byte's work. Returns the bytes
+ * consumed; s->stop says a line ended.
+ */
+__noinline int mxg_read_block(__u32 off)
+{
+	struct mxg_smtp_scratch *s = scratch();
+	__u32 k;
+
+	if (!s)
+		return MXG_BLOCK;
+	for (k = 0; k < MXG_BLOCK; k++) {
+		__u32 idx = off + k;
+
+		if (idx >= s->n || idx >= MXG_CHUNK)
+			break;
+		/* Keep the mask: clang would drop it after the test above,
+		 * and the verifier does not know off. */
+		asm volatile("" : "+r"(idx));
+		if (read_byte(s, s->chunk[idx & (MXG_CHUNK - 1)])) {
+			s->stop = 1;
+			return k + 1;
+		}
+	}
+	return k;
+}
+
+/* What a bpf_loop over the byte reader's blocks needs. */
+struct mxg_bytes {
+	struct mxg_smtp_scratch *s;
+	__u32 off;		/* where in the chunk the reading started */
+	__u32 used;		/* the chunk offset reached */
+};
+
+static long read_command_block(__u32 i, void *ctx)
+{
+	struct mxg_bytes *b = ctx;
+	__u32 off = b->off + i * MXG_BLOCK;
+	int n;
+
+	if (off >= b->s->n)
+		return 1;
+	b->s->stop = 0;
+	n = mxg_read_block(off);
+	b->used = off + (n > 0 ? n : 0);
+	return b->s->stop ? 1 : 0;
+}
+
+/* Byte by byte from off to the end of the line or of the chunk; returns
+ * the chunk offset reached. */
+static __always_inline __u32 read_bytes(struct mxg_smtp_scratch *s, __u32 off)
+{
+	struct mxg_bytes b = { .s = s, .off = off, .used = s->n };
+
+	bpf_loop((MXG_CHUNK + MXG_BLOCK - 1) / MXG_BLOCK, read_command_block, &b, 0);
+	return b.used;
+}
+
+/* ---- the word reader ------------------------------------------------ */
+
+static __always_inline __u64 chunk_word(const struct mxg_smtp_scratch *s,
+					__u32 off)
+{
+	return swar_load(&s->chunk[off & (MXG_CHUNK - 1)]);
+}
+
+/* The chunk offset of the first LF at or after off, s->n if none. */
+static __always_inline __u32 find_lf(const struct mxg_smtp_scratch *s,
+				     __u32 off)
+{
+	__u32 k, n = s->n;
+
+	for (k = 0; k < MXG_CHUNK / 8; k++) {
+		__u32 at = off + 8 * k;
+		__u64 i;
+
+		if (at >= n)
+			break;
+		i = swar_first(swar_eq(chunk_word(s, at), '\n'));
+		if (i < 8)
+			return at + i < n ? at + (__u32)i : n;
+	}
+	return n;
+}
+
+/* The index of the last marked byte of m, which has one (branch-free
+ * halving: a jump here would fork the verifier per outcome). */
+static __always_inline __u64 swar_last(__u64 m)
+{
+	__u64 i = 0, f;
+
+	m >>= 7;	/* marks at bits 0, 8, ...: below 2^63 for the flags */
+	f = mxg_rcpt_lt(0xffffffffULL, m);
+	i += 4 * f;
+	m >>= 32 * f;
+	f = mxg_rcpt_lt(0xffffULL, m);
+	i += 2 * f;
+	m >>= 16 * f;
+	return i + mxg_rcpt_lt(0xffULL, m);
+}
+
+/* Is the mark set m non-empty? As a 0/1 flag, for mxg_rcpt_sel(). */
+static __always_inline __u64 swar_any(__u64 m)
+{
+	return mxg_rcpt_lt(0, m >> 7);
+}
+
+/*
+ * The argument of a complete RCPT TO line, chunk bytes [a, nl), read a
+ * word at a time into its normal form in s->out, then judged. The same
+ * rules as the byte reader and mxg_rcpt_normalize() (bpf/rcpt.h): blanks
+ * skipped; with '<' the address ends at '>', without at a blank; one pass
+ * lower-cases it, marks control bytes, and finds its last '@' and first
+ * delimiter. Inside the loop nothing branches but its exits, so the
+ * verifier walks it once. A global function: one call per recipient
+ * covers the reading, both hashes and the judging, and the line loop
+ * that calls it stays small enough to verify.
+ */
+__noinline int mxg_read_rcpt(__u32 a, __u32 nl)
+{
+	struct mxg_smtp_scratch *s = scratch();
+	__u64 bad = 0, at_k = 0, at_m = 0, delim = MXG_RCPT_BUF, none = 1;
+	__u64 d1, d2, bracket, n = 0, at, dom;
+	__u64 local, i;
+	__u32 k, start;
+
+	if (!s || nl > MXG_CHUNK)
+		return 0;
+	d1 = s->j.delim1;
+	d2 = s->j.delim2;
+	/* Blanks (SP, CR) before the address. */
+	for (k = 0; k < MXG_CHUNK / 8; k++) {
+		if (a >= nl)
+			break;
+		__u64 w = chunk_word(s, a);
+
+		i = swar_first(~(swar_eq(w, ' ') | swar_eq(w, '\r')) & SWAR_HIGHS);
+		a += i;
+		if (i < 8)
+			break;
+	}
+	if (a >= nl) {
+		s->j.invalid++;		/* "RCPT TO:" and nothing */
+		return 0;
+	}
+	bracket = s->chunk[a & (MXG_CHUNK - 1)] == '<';
+	start = a + bracket;
+
+	for (k = 0; k < MXG_RCPT_BUF / 8; k++) {
+		__u32 p = start + 8 * k;
+		__u64 w, term, lim, t, hi, m, f;
+
+		if (p >= nl)
+			break;
+		w = chunk_word(s, p);
+		term = bracket * swar_eq(w, '>') +
+		       (1 - bracket) * (swar_eq(w, ' ') | swar_eq(w, '\r'));
+		lim = nl - p;
+		lim = mxg_rcpt_sel(mxg_rcpt_lt(8, lim), 8, lim);
+		t = swar_first(term);
+		f = mxg_rcpt_lt(t, lim);	/* the address ends here */
+		lim = mxg_rcpt_sel(f, t, lim);
+		hi = SWAR_HIGHS & swar_head(lim);
+
+		bad |= (swar_lt(w, 0x20) | swar_eq(w, 0x7f)) & hi;
+		swar_store(&s->out[(8 * k) & (MXG_RCPT_BUF - 8)], swar_lower(w));
+		m = swar_eq(w, '@') & hi;
+		at_k = mxg_rcpt_sel(swar_any(m), k, at_k);
+		at_m = mxg_rcpt_sel(swar_any(m), m, at_m);
+		m = (swar_eq(w, d1) | swar_eq(w, d2)) & hi;
+		delim = mxg_rcpt_sel(swar_any(m) * none, 8 * k + swar_first(m), delim);
+		none *= 1 - swar_any(m);
+		n += lim;
+		if (f)
+			break;
+	}
+	/* Refused like mxg_norm_finish() refuses: too long (also when the
+	 * loop ran out of words), a control byte, no '@', an empty part. */
+	if (n > MXG_RCPT_MAX || bad || !at_m) {
+		s->j.invalid++;
+		return 0;
+	}
+	at = 8 * at_k + swar_last(at_m);
+	dom = n - at - 1;
+	if (dom && s->out[(n - 1) & MXG_RCPT_MASK] == '.')
+		dom--;
+	local = at;
+	if (delim > 0 && delim < at && s->out[0] != '"') {
+		/* Cut the +detail: the '@' and the domain move left, a word
+		 * at a time, forwards (the source is always ahead). */
+		local = delim;
+		for (k = 0; k < MXG_RCPT_BUF / 8; k++) {
+			if (8 * k > dom)
+				break;
+			swar_store(&s->out[(local + 8 * k) & MXG_RCPT_MASK],
+				   swar_load(&s->out[(at + 8 * k) & MXG_RCPT_MASK]));
+		}
+	}
+	if (!local || !dom) {
+		s->j.invalid++;
+		return 0;
+	}
+	judge_addr(s, local + 1 + dom, local);
+	return 0;
+}
+
+/*
+ * A command line that starts at off and ends with the LF at nl, both in
+ * the chunk, the flow at a line start. Returns 0 when read, 1 when the
+ * line is for the byte reader: BDAT and STARTTLS (rare, and their rules
+ * are the byte reader's), DATA with anything but a CR after it, and
+ * every RCPT when more than two delimiters are configured.
+ */
+static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
+				     __u32 nl)
+{
+	struct mxg_flow *f = &s->flow;
+	__u64 w, len, arg;
+
+	off &= MXG_CHUNK - 1;
+	if (nl > MXG_CHUNK || nl < off)
+		return 1;
+	w = chunk_word(s, off);
+	len = nl - off;
+	switch ((w & 0xff) | 0x20) {
+	case 'r':
+		if (len < 8 || (w | KW_RCPT_FOLD) != KW_RCPT)
+			break;			/* another command */
+		if (s->j.bytewise)
+			return 1;
+		mxg_read_rcpt(off + 8, nl);
+		break;
+	case 'm':
+		if (len < 10 || (w | KW_MAIL_FOLD) != KW_MAIL ||
+		    ((chunk_word(s, off + 8) & 0xffff) | KW_MAIL2_FOLD) != KW_MAIL2)
+			break;
+		/* MAIL FROM:<>, maybe after blanks: the null sender. Only
+		 * the byte reader's shapes count ("<>" then anything). */
+		arg = off + 10;
+		while (arg < nl && arg < off + 16 &&
+		       (s->chunk[arg & (MXG_CHUNK - 1)] == ' ' ||
+			s->chunk[arg & (MXG_CHUNK - 1)] == '\r'))
+			arg++;
+		if (arg + 1 < nl &&
+		    (chunk_word(s, arg) & 0xffff) == ('<' | '>' << 8))
+			s->j.null_sender++;
+		else if (arg == off + 16)
+			return 1;		/* many blanks: let the bytes decide */
+		break;
+	case 'd':
+		if ((len == 4 || (len == 5 && s->chunk[(off + 4) & (MXG_CHUNK - 1)] == '\r')) &&
+		    ((__u32)w | KW_DATA_FOLD) == (__u32)KW_DATA) {
+			f->state = MXG_FLOW_DATA;
+			f->tail = 0x0d0a;	/* as end_line() */
+			break;
+		}
+		return 1;
+	case 'b':
+	case 's':
+		return 1;
+	}
+	f->bdat_left = 0;
+	line_reset(f);
+	return 0;
+}
+
+#define MXG_LINES 8	/* whole lines per call of the word reader */
+
+/*
+ * Whole command lines from chunk offset off, the flow at a line start:
+ * up to MXG_LINES in one call, so that the common segment (a few
+ * pipelined commands) costs one call, not one per line. Every call and
+ * every return costs here (~9 ns with the SRSO "safe RET" mitigation of
+ * AMD Zen hosts). Returns the offset reached: past the last line read,
+ * where the byte reader or the next call takes over.
+ */
+__noinline int mxg_read_lines(__u32 off)
+{
+	struct mxg_smtp_scratch *s = scratch();
+	__u32 i, nl;
+
+	if (!s)
+		return off;
+	s->at = off;
+	for (i = 0; i < MXG_LINES; i++) {
+		/* The offset goes through the map value: read back, it is
+		 * an unknown scalar to the verifier, so every path through
+		 * a line (each exit of the LF scan gives its own range)
+		 * meets the others at the next one instead of multiplying
+		 * with them. */
+		off = *(volatile __u32 *)&s->at;
+		if (off >= s->n || s->flow.state != MXG_FLOW_CMD)
+			break;
+		nl = find_lf(s, off);
+		if (nl >= s->n || read_line(s, off, nl))
+			break;
+		s->at = nl + 1;
+	}
+	return s->at;
+}
+
+/* ---- a segment ------------------------------------------------------ */
+
+/* In a body: look at the segment's last bytes for CR LF . CR LF. */
+static __always_inline void read_body_tail(struct __sk_buff *skb,
+					   struct mxg_flow *f, __u32 pos,
+					   __u32 end)
+{
+	__u8 b[5] = {};
+	__u32 n = end - pos;
+
+	if (n > 5) {
+		pos = end - 5;
+		n = 5;
+	}
+	if (n == 0 || n > 5 || bpf_skb_load_bytes(skb, pos, b, n))
+		return;
+#pragma unroll
+	for (int j = 0; j < 5; j++)
+		if (j < n)
+			f->tail = f->tail << 8 | b[j];
+	if ((f->tail & EOD_MASK) == EOD_PATTERN) {
+		f->state = MXG_FLOW_CMD;
+		line_reset(f);
+	}
+}
+
+/* Where a segment's reading stands (the bpf_loop context). */
+struct mxg_segment_read {
+	struct __sk_buff *skb;
+	struct mxg_smtp_scratch *s;
+	__u32 pos, end;		/* frame offsets */
+};
+
+/* The chunk from pos on. */
+static __always_inline int load_chunk(struct mxg_segment_read *sr)
+{
+	struct mxg_smtp_scratch *s = sr->s;
+	__u32 n = sr->end - sr->pos;
+
+	if (n > MXG_CHUNK)
+		n = MXG_CHUNK;
+	if (n == 0 || bpf_skb_load_bytes(sr->skb, sr->pos, s->chunk, n))
+		return -1;
+	s->base = sr->pos;
+	s->n = n;
+	return 0;
+}
+
+/* One step over [pos, end): a body tail, a BDAT skip, a whole line, or
+ * the bytes of a line to its end or the chunk's. Returns 1 when the
+ * segment is done. */
+static long read_step(__u32 i, void *ctx)
+{
+	struct mxg_segment_read *sr = ctx;
+	struct mxg_smtp_scratch *s = sr->s;
+	struct mxg_flow *f = &s->flow;
+	__u32 off, nl, skip;
+
+	if (sr->pos >= sr->end)
+		return 1;
+	switch (f->state) {
+	case MXG_FLOW_DATA:
+		read_body_tail(sr->skb, f, sr->pos, sr->end);
+		sr->pos = sr->end;
+		return 1;
+	case MXG_FLOW_BDAT:
+		skip = sr->end - sr->pos < f->bdat_left ? sr->end - sr->pos :
+							   f->bdat_left;
+		sr->pos += skip;
+		f->bdat_left -= skip;
+		if (!f->bdat_left)
+			f->state = MXG_FLOW_CMD;
+		return 0;
+	case MXG_FLOW_CMD:
+		break;
+	default:
+		sr->pos = sr->end;
+		return 1;
+	}
+	if (sr->pos < s->base || sr->pos - s->base >= s->n) {
+		if (load_chunk(sr))
+			return 1;
+	}
+	off = sr->pos - s->base;
+
+	if (at_line_start(f)) {
+		nl = find_lf(s, off);
+		if (nl >= s->n && off && s->base + s->n < sr->end) {
+			/* The line goes on past the chunk: move the chunk to
+			 * it, so that a line shorter than a chunk is read
+			 * whole. */
+			if (load_chunk(sr))
+				return 1;
+			off = 0;
+			nl = find_lf(s, 0);
+		}
+		if (nl < s->n) {
+			nl = mxg_read_lines(off);
+			if (nl != off) {
+				sr->pos = s->base + nl;
+				return 0;
+			}
+		}
+	} else if (rest_of_line_ignored(f)) {
+		nl = find_lf(s, off);
+		if (nl >= s->n) {
+			sr->pos = s->base + s->n;
+			return 0;
+		}
+		end_line(s);
+		sr->pos = s->base + nl + 1;
+		return 0;
+	}
+	sr->pos = s->base + read_bytes(s, off);
+	return 0;
+}
+
+/* Is seq a before b, in sequence-number arithmetic? */
+static __always_inline int seq_before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+
+/* The segment's tally into the per-CPU counters, one lookup for all. */
+static __always_inline void count_tally(const struct mxg_judge *r)
+{
+	__u32 zero = 0;
+	struct mxg_rcpt_stats *st = bpf_map_lookup_elem(&mxg_rcpt_stats, &zero);
+
+	if (!st)
+		return;
+	st->count[MXG_RCPT_KNOWN] += r->known;
+	st->count[MXG_RCPT_UNKNOWN] += r->unknown;
+	st->count[MXG_RCPT_FOREIGN] += r->foreign;
+	st->count[MXG_RCPT_NULL_SENDER] += r->null_sender;
+	st->count[MXG_RCPT_NOT_JUDGED] += r->not_judged;
+	st->count[MXG_RCPT_INVALID] += r->invalid;
+}
+
+/*
+ * The segment's tally into its source's counts for the window, once per
+ * segment; past the threshold, the source goes into the penalty box. Only
+ * sources that sent unknown recipients are tracked.
+ */
+static __always_inline void note_source(struct mxg_smtp_scratch *s,
+					const struct mxg_class *cls)
 {
 	struct mxg_judge *r = &s->j;
 	struct mxg_rcpt_source *src;
 	struct mxg_ban *old;
 
+	if (!r->known && !r->unknown && !r->foreign && !r->null_sender)
+		return;
+	clock_once(r);
 	source_key(&s->skey, r->saddr, r->is_v4, r->class_idx, cls);
 	src = bpf_map_lookup_elem(&mxg_rcpt_sources, &s->skey);
 	if (!src) {
+		if (!r->unknown)
+			return;
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.window_start_ns = r->now;
 		bpf_map_update_elem(&mxg_rcpt_sources, &s->skey, &s->fresh,
@@ -291,9 +940,13 @@ static __always_inline void note_unknown(struct mxg_smtp_scratch *s,
 		src->window_start_ns = r->now;
 		src->known = src->unknown = src->foreign = src->null_sender = 0;
 	}
-	src->unknown++;
-	src->unknown_total++;
-	if (r->mode < MXG_INSPECT_PENALIZE || src->unknown <= r->threshold)
+	src->known += r->known;
+	src->foreign += r->foreign;
+	src->null_sender += r->null_sender;
+	src->unknown += r->unknown;
+	src->unknown_total += r->unknown;
+	if (!r->unknown || r->mode < MXG_INSPECT_PENALIZE ||
+	    src->unknown <= r->threshold)
 		return;
 
 	/* Past the threshold: into the box, at the class's prefix, for the
@@ -321,267 +974,33 @@ static __always_inline void note_unknown(struct mxg_smtp_scratch *s,
 	src->unknown = 0;
 }
 
-static __always_inline void note_known(struct mxg_smtp_scratch *s,
-				       const struct mxg_class *cls, int foreign)
+/* The recipient delimiters as the word reader takes them: the first two
+ * that mxg_norm_init() would take (0x21..0x7e, up to the first NUL), a
+ * NUL for none (a NUL makes an address invalid anyway), and bytewise set
+ * when there are more than two. */
+static __always_inline void word_delims(struct mxg_judge *j)
 {
-	struct mxg_judge *r = &s->j;
-	struct mxg_rcpt_source *src;
+	__u32 count = 0, ended = 0;
 
-	source_key(&s->skey, r->saddr, r->is_v4, r->class_idx, cls);
-	src = bpf_map_lookup_elem(&mxg_rcpt_sources, &s->skey);
-	if (!src)
-		return;	/* only sources that sent unknowns are tracked */
-	if (foreign)
-		src->foreign++;
-	else
-		src->known++;
-}
-
-/* One RCPT TO address, complete: known, unknown or foreign. */
-__noinline int mxg_judge_rcpt(void)
-{
-	struct mxg_smtp_scratch *s;
-	struct mxg_judge *r;
-	const struct mxg_class *cls;
-	__u32 zero = 0, at = 0, class_idx;
-	struct mxg_rcpt *found;
-	struct mxg_flow *f;
-	__u64 h, d;
-	void *inner;
-	int len;
-
-	s = bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
-	if (!s)
-		return 0;
-	r = &s->j;
-	if (!r->ready) {
-		count_rcpt(MXG_RCPT_NOT_JUDGED);
-		return 0;
-	}
-	class_idx = r->class_idx;
-	cls = bpf_map_lookup_elem(&mxg_classes, &class_idx);
-	if (!cls)
-		return 0;
-	f = &s->flow;
-	len = f->arg == ARG_BLANKS ? -1 : mxg_norm_finish(&f->norm, f->addr, &at);
-	if (len <= 0) {
-		count_rcpt(MXG_RCPT_INVALID);
-		return 0;
-	}
-	d = mxg_domain_key(&r->key, f->addr, len, at);
-	if (!bpf_map_lookup_elem(&mxg_rcpt_domains, &d)) {
-		r->foreign++;
-		count_rcpt(MXG_RCPT_FOREIGN);
-		note_known(s, cls, 1);
-		return 0;
-	}
-	h = mxg_rcpt_key(&r->key, f->addr, len);
-	inner = bpf_map_lookup_elem(&mxg_rcpt_slot, &zero);
-	found = inner ? bpf_map_lookup_elem(inner, &h) : NULL;
-	s->found = found ? *found : (struct mxg_rcpt){};
-	if (s->found.refs) {
-		r->known++;
-		count_rcpt(MXG_RCPT_KNOWN);
-		note_known(s, cls, 0);
-		return 0;
-	}
-	r->unknown++;
-	count_rcpt(MXG_RCPT_UNKNOWN);
-	note_unknown(s, cls);
-	return 0;
-}
-
-/* The end of a command line. */
-static __always_inline void end_line(struct mxg_flow *f)
-{
-	switch (f->verb) {
-	case MXG_VERB_RCPT:
-		mxg_judge_rcpt();
-		break;
-	case MXG_VERB_MAIL:
-		/* MAIL FROM:<>: the null sender of a bounce. */
-		if ((f->flags & LINE_BRACKET) && !f->norm.n && f->arg == ARG_REST)
-			count_rcpt(MXG_RCPT_NULL_SENDER);
-		break;
-	case MXG_VERB_DATA:
-		f->state = MXG_FLOW_DATA;
-		/* The CRLF that ended DATA counts: ".\r\n" right after is an
-		 * empty body. */
-		f->tail = 0x0d0a;
-		break;
-	case MXG_VERB_BDAT:
-		if (f->bdat_left)
-			f->state = MXG_FLOW_BDAT;
-		break;
-	case MXG_VERB_STARTTLS:
-		f->state = MXG_FLOW_TLS;
-		count_rcpt(MXG_RCPT_UNINSPECTABLE);
-		break;
-	}
-	/* Digits of a line that was not a BDAT after all count for nothing. */
-	if (f->state != MXG_FLOW_BDAT)
-		f->bdat_left = 0;
-	line_reset(f);
-}
-
-/* One byte of a command line; returns 1 when the session leaves the
- * command state (the rest is a body, a chunk, or encrypted). */
-static __always_inline int read_byte(struct mxg_flow *f, __u8 c,
-				     const char delims[MXG_DELIM_MAX])
-{
-	if (c == '\n') {
-		end_line(f);
-		return f->state != MXG_FLOW_CMD;
-	}
-	if (f->verb == MXG_VERB_UNKNOWN)
-		match_verb(f, c);
-	else if (f->verb == MXG_VERB_RCPT || f->verb == MXG_VERB_MAIL)
-		read_address(f, c, delims);
-	else if (f->verb == MXG_VERB_BDAT)
-		read_bdat(f, c);
-	else if ((f->verb == MXG_VERB_DATA || f->verb == MXG_VERB_STARTTLS) &&
-		 c != ' ' && c != '\r')
-		f->verb = MXG_VERB_OTHER;	/* "DATAX", "STARTTLS now" */
-	if (f->col < 0xffff)
-		f->col++;
-	return 0;
-}
-
-#define MXG_BLOCK 16	/* bytes per call of the global reader */
-
-/*
- * Up to MXG_BLOCK bytes of the chunk, from off. A global function, so the
- * verifier checks this state machine once, on its own, instead of once per
- * path of every caller; a block per call, not a byte, because the call
- * and the bpf_loop step cost more than the byte's work. Returns the bytes
- * consumed; s->stop says the session left the command state.
- */
-__noinline int mxg_read_block(__u32 off, __u32 len)
-{
-	struct mxg_smtp_scratch *s;
-	__u32 zero = 0, k;
-
-	s = bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
-	if (!s)
-		return MXG_BLOCK;
-	for (k = 0; k < MXG_BLOCK; k++) {
-		__u32 idx = off + k;
-
-		if (idx >= len || idx >= MXG_CHUNK)
-			break;
-		/* Keep the mask: clang would drop it after the test above,
-		 * and the verifier does not know off. */
-		asm volatile("" : "+r"(idx));
-		if (read_byte(&s->flow, s->chunk[idx & (MXG_CHUNK - 1)],
-			      s->j.delims)) {
-			s->stop = 1;
-			return k + 1;
-		}
-	}
-	return k;
-}
-
-/* bpf_loop's callback over the blocks of a chunk. */
-static long read_command_block(__u32 i, void *ctx)
-{
-	struct mxg_reader *r = ctx;
-	__u32 off = i * MXG_BLOCK;
-	int n;
-
-	if (off >= r->len)
-		return 1;
-	r->s->stop = 0;
-	n = mxg_read_block(off, r->len);
-	r->used = off + (n > 0 ? n : 0);
-	return r->s->stop ? 1 : 0;
-}
-
-/* In a body: look at the segment's last bytes for CR LF . CR LF. */
-static __always_inline void read_body_tail(struct __sk_buff *skb,
-					   struct mxg_flow *f, __u32 pos,
-					   __u32 end)
-{
-	__u8 b[5] = {};
-	__u32 n = end - pos;
-
-	if (n > 5) {
-		pos = end - 5;
-		n = 5;
-	}
-	if (n == 0 || n > 5 || bpf_skb_load_bytes(skb, pos, b, n))
-		return;
 #pragma unroll
-	for (int j = 0; j < 5; j++)
-		if (j < n)
-			f->tail = f->tail << 8 | b[j];
-	if ((f->tail & EOD_MASK) == EOD_PATTERN) {
-		f->state = MXG_FLOW_CMD;
-		line_reset(f);
+	for (int i = 0; i < MXG_DELIM_MAX; i++) {
+		__u8 c = j->delims[i];
+
+		ended |= c == 0;
+		if (ended || c <= 0x20 || c >= 0x7f)
+			continue;
+		if (count == 0)
+			j->delim1 = j->delim2 = c;
+		else if (count == 1)
+			j->delim2 = c;
+		count++;
 	}
+	j->bytewise = count > 2;
 }
 
-/* Where a segment's reading stands, across chunks (bpf_loop context). */
-struct mxg_segment_read {
-	struct __sk_buff *skb;
-	struct mxg_reader *r;
-	__u32 pos, end;
-};
-
-/* One step over [pos, end): a body tail, a BDAT skip, or a chunk of
- * commands. Returns 1 when the segment is done. */
-static long read_chunk(__u32 k, void *ctx)
-{
-	struct mxg_segment_read *sr = ctx;
-	struct mxg_reader *r = sr->r;
-	struct mxg_flow *f = &r->s->flow;
-	__u32 n, skip;
-
-	if (sr->pos >= sr->end)
-		return 1;
-	switch (f->state) {
-	case MXG_FLOW_DATA:
-		read_body_tail(sr->skb, f, sr->pos, sr->end);
-		return 1;
-	case MXG_FLOW_BDAT:
-		skip = sr->end - sr->pos < f->bdat_left ? sr->end - sr->pos :
-							   f->bdat_left;
-		sr->pos += skip;
-		f->bdat_left -= skip;
-		if (!f->bdat_left)
-			f->state = MXG_FLOW_CMD;
-		return 0;
-	case MXG_FLOW_CMD:
-		break;
-	default:
-		return 1;
-	}
-	n = sr->end - sr->pos;
-	if (n > MXG_CHUNK)
-		n = MXG_CHUNK;
-	if (n == 0 || bpf_skb_load_bytes(sr->skb, sr->pos, r->s->chunk, n))
-		return 1;
-	r->len = n;
-	r->used = n;
-	bpf_loop((n + MXG_BLOCK - 1) / MXG_BLOCK, read_command_block, r, 0);
-	sr->pos += r->used;
-	return 0;
-}
-
-/* Read the payload [pos, end) of one segment into the flow copy. */
-static __always_inline void read_segment(struct __sk_buff *skb,
-					 struct mxg_reader *r, __u32 pos,
-					 __u32 end)
-{
-	struct mxg_segment_read sr = { .skb = skb, .r = r, .pos = pos, .end = end };
-
-	bpf_loop(MXG_MAX_CHUNKS, read_chunk, &sr, 0);
-}
-
-/* Is seq a before b, in sequence-number arithmetic? */
-static __always_inline int seq_before(__u32 a, __u32 b)
-{
-	return (__s32)(a - b) < 0;
-}
+/* The flow's fields before its address buffer, which is copied only while
+ * an address is half read. */
+#define FLOW_HEAD offsetof(struct mxg_flow, addr)
 
 /*
  * Everything after the header walk. A global function: the verifier
@@ -590,10 +1009,12 @@ static __always_inline int seq_before(__u32 a, __u32 b)
  */
 __noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
 {
+	struct mxg_segment_read sr = { .skb = skb };
 	const struct mxg_inspect *cfg;
 	const struct mxg_mirror *mirror;
 	const struct mxg_hash_key *hkey;
-	struct mxg_reader r = {};
+	const struct mxg_class *cls;
+	struct mxg_smtp_scratch *s;
 	struct mxg_judge *j;
 	struct mxg_flow *flow;
 	struct mxg_port *port;
@@ -609,22 +1030,20 @@ __noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
 	cfg = bpf_map_lookup_elem(&mxg_inspect, &zero);
 	if (!cfg || cfg->mode == MXG_INSPECT_OFF)
 		return 0;
+	s = scratch();
+	if (!s)
+		return 0;
 
 	/* A session is followed from its first byte or not at all. */
 	if (sg->syn && !sg->ack) {
-		struct mxg_smtp_scratch *fresh;
-
-		fresh = bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
-		if (!fresh)
-			return 0;
-		__builtin_memset(&fresh->flow, 0, sizeof(fresh->flow));
-		fresh->flow.next_seq = sg->seq + 1;
-		line_reset(&fresh->flow);
+		__builtin_memset(&s->flow, 0, sizeof(s->flow));
+		s->flow.next_seq = sg->seq + 1;
+		line_reset(&s->flow);
 		if (port->inspect == MXG_INSPECT_TLS) {
-			fresh->flow.state = MXG_FLOW_TLS;
+			s->flow.state = MXG_FLOW_TLS;
 			count_rcpt(MXG_RCPT_UNINSPECTABLE);
 		}
-		bpf_map_update_elem(&mxg_flows, &sg->key, &fresh->flow, BPF_ANY);
+		bpf_map_update_elem(&mxg_flows, &sg->key, &s->flow, BPF_ANY);
 		return 0;
 	}
 	flow = bpf_map_lookup_elem(&mxg_flows, &sg->key);
@@ -646,31 +1065,52 @@ __noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
 			goto out;
 	}
 
-	r.s = bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
 	mirror = bpf_map_lookup_elem(&mxg_mirror, &zero);
 	hkey = bpf_map_lookup_elem(&mxg_hash_key, &zero);
-	if (!r.s || !mirror || !hkey)
+	if (!mirror || !hkey)
 		goto out;
-	j = &r.s->j;
+	j = &s->j;
 	__builtin_memset(j, 0, sizeof(*j));
-	if (!port_class(dport, &j->class_idx))
+	cls = port_class(dport, &j->class_idx);
+	if (!cls)
 		goto out;
 	j->mode = cfg->mode;
 	j->threshold = cfg->unknown_threshold;
 	j->window_ns = cfg->window_ns;
 	j->penalty_ns = cfg->penalty_ns;
-	j->now = bpf_ktime_get_coarse_ns();
-	j->ready = mxg_mirror_ready(mirror, j->now);
+	j->mirror = *mirror;
 	j->key = *hkey;
 	__builtin_memcpy(j->delims, mirror->recipient_delimiter, MXG_DELIM_MAX);
+	word_delims(j);
 	__builtin_memcpy(j->saddr, sg->key.saddr, MXG_ADDR_LEN);
 	j->is_v4 = sg->is_v4;
 
 	/* Work on a copy: a dropped segment comes again, and must then be
 	 * read from the same place. */
-	__builtin_memcpy(&r.s->flow, flow, sizeof(*flow));
-	read_segment(skb, &r, sg->hdr + skip, sg->hdr + sg->len);
+	__builtin_memcpy(&s->flow, flow, FLOW_HEAD);
+	if (flow->norm.n)
+		__builtin_memcpy(s->flow.addr, flow->addr, MXG_RCPT_BUF);
+	s->n = 0;
+	sr.s = s;
+	sr.pos = sg->hdr + skip;
+	sr.end = sg->hdr + sg->len;
+	/* The common segment, whole lines from a line start, needs no loop
+	 * of steps: one call reads them. */
+	if (s->flow.state == MXG_FLOW_CMD && at_line_start(&s->flow) &&
+	    !load_chunk(&sr))
+		sr.pos = s->base + mxg_read_lines(0);
+	if (sr.pos < sr.end)
+		bpf_loop(MXG_MAX_STEPS, read_step, &sr, 0);
+	if (sr.pos < sr.end) {
+		/* Not read to its end (a chunk the skb would not give, or
+		 * more steps than allowed): where the next segment starts is
+		 * no longer known. */
+		s->flow.state = MXG_FLOW_LOST;
+		count_rcpt(MXG_RCPT_LOST);
+	}
 
+	count_tally(j);
+	note_source(s, cls);
 	drop = j->mode == MXG_INSPECT_DROP && j->unknown && !j->known &&
 	       !j->foreign;
 	if (drop) {
@@ -678,8 +1118,10 @@ __noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
 		emit_event(MXG_EVENT_DROP, j->now, j->unknown, sg->key.saddr);
 		return 1;
 	}
-	r.s->flow.next_seq = sg->seq + sg->len;
-	__builtin_memcpy(flow, &r.s->flow, sizeof(*flow));
+	s->flow.next_seq = sg->seq + sg->len;
+	__builtin_memcpy(flow, &s->flow, FLOW_HEAD);
+	if (s->flow.norm.n)
+		__builtin_memcpy(flow->addr, s->flow.addr, MXG_RCPT_BUF);
 out:
 	/* The session is over: free its slot at once. */
 	if (sg->fin || sg->rst)
@@ -693,18 +1135,18 @@ static __always_inline int inspect_segment(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct cursor c = { .pos = data, .end = data_end };
-	struct mxg_smtp_scratch *scratch;
+	struct mxg_smtp_scratch *s;
 	struct mxg_segment *sg;
 	struct mxg_syn syn = {};
 	struct tcphdr *tcp;
-	__u32 l4_len = 0, zero = 0;
+	__u32 l4_len = 0;
 
 	if (parse_to_l4(&c, &syn, &l4_len) != IPPROTO_TCP)
 		return 0;
-	scratch = bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
-	if (!scratch)
+	s = scratch();
+	if (!s)
 		return 0;
-	sg = &scratch->sg;
+	sg = &s->sg;
 	tcp = c.pos;
 	if ((void *)(tcp + 1) > data_end || l4_len < sizeof(*tcp) ||
 	    tcp->doff < 5 || tcp->doff * 4 > l4_len)

@@ -495,7 +495,8 @@ static int bench_conns(struct mxguard *skel, struct mxg_maps *m, unsigned ms)
 static void usage(void)
 {
 	fprintf(stderr, "usage: mxg-bench admission [MAX_SOURCES]\n"
-			"       mxg-bench conns [MILLISECONDS]\n");
+			"       mxg-bench conns [MILLISECONDS]\n"
+			"       mxg-bench smtp\n");
 }
 
 int main(int argc, char **argv)
@@ -503,13 +504,16 @@ int main(int argc, char **argv)
 	uint32_t max_sources = MXG_DEFAULT_MAX_SOURCES, ms = 2000;
 	struct mxg_config *cfg = calloc(1, sizeof(*cfg));
 	struct mxguard *skel = NULL;
-	bool conns;
+	bool conns, smtp_only = false;
 	struct mxg_maps m;
 	char err[512];
 	int ret = 1;
 
 	mxg_prog_name = "mxg-bench";
-	if (argc < 2 || argc > 3 || (strcmp(argv[1], "admission") && strcmp(argv[1], "conns"))) {
+	if (argc == 2 && !strcmp(argv[1], "smtp")) {
+		smtp_only = true;
+	} else if (argc < 2 || argc > 3 ||
+		   (strcmp(argv[1], "admission") && strcmp(argv[1], "conns"))) {
 		usage();
 		return 2;
 	}
@@ -531,6 +535,11 @@ int main(int argc, char **argv)
 	if (mxg_config_load_string("bench", bench_config, cfg, err, sizeof(err)) ||
 	    mxg_limits_apply(&m, cfg, err, sizeof(err))) {
 		fprintf(stderr, "mxg-bench: %s\n", err);
+		goto out;
+	}
+	if (smtp_only) {
+		bench_smtp(skel, &m);
+		ret = 0;
 		goto out;
 	}
 	ret = conns ? bench_conns(skel, &m, ms) : bench_admission(skel, &m, max_sources);

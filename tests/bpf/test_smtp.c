@@ -544,6 +544,194 @@ static void test_other_ports(void **state)
 		assert_int_equal(DELTA(a, b, i), 0);
 }
 
+
+/* ---- the word reader and the byte reader agree ---------------------- */
+
+static void set_delims(const char *delims)
+{
+	struct mxg_mirror rec;
+	uint32_t zero = 0;
+
+	assert_int_equal(mxg_mirror_read(&env.maps, &rec), 0);
+	memset(rec.recipient_delimiter, 0, sizeof(rec.recipient_delimiter));
+	memcpy(rec.recipient_delimiter, delims, strlen(delims));
+	assert_int_equal(bpf_map_update_elem(env.maps.mirror, &zero, &rec, BPF_ANY), 0);
+}
+
+/* What the reader must count for "RCPT TO:" arg, by the userspace
+ * normaliser: the argument (the line up to its LF, so with its CR) cut as
+ * the reader cuts it (blanks, then up to '>' after a '<', or up to a
+ * blank), then known, unknown or foreign. */
+static int expected(const char *arg, size_t n, const char *delims)
+{
+	char norm[MXG_RCPT_BUF], d[MXG_DELIM_MAX] = { 0 };
+	size_t i = 0, start, end;
+	bool bracket;
+	uint64_t h, v;
+	uint32_t at;
+	int len;
+
+	memcpy(d, delims, strlen(delims));
+	while (i < n && (arg[i] == ' ' || arg[i] == '\r'))
+		i++;
+	if (i == n)
+		return MXG_RCPT_INVALID;
+	bracket = arg[i] == '<';
+	start = i + bracket;
+	for (end = start; end < n; end++)
+		if (bracket ? arg[end] == '>' : arg[end] == ' ' || arg[end] == '\r')
+			break;
+	/* The brackets are off already: normalise the bytes as they are. */
+	if (end - start > MXG_RCPT_MAX)
+		return MXG_RCPT_INVALID;
+	{
+		char buf[MXG_RCPT_MAX + 1];
+		struct mxg_rcpt_norm st;
+
+		memcpy(buf, arg + start, end - start);
+		memset(norm, 0, sizeof(norm));
+		mxg_norm_init(&st, d);
+		for (i = 0; i < end - start; i++)
+			mxg_norm_step(&st, norm, (uint8_t)buf[i]);
+		len = mxg_norm_finish(&st, norm, &at);
+	}
+	if (len <= 0)
+		return MXG_RCPT_INVALID;
+	h = mxg_rcpt_key(&env.key, norm, len);
+	if (!bpf_map_lookup_elem(env.inner, &h, &v))
+		return MXG_RCPT_KNOWN;
+	if (len - at - 1 == strlen("lab.example") &&
+	    !memcmp(norm + at + 1, "lab.example", len - at - 1))
+		return MXG_RCPT_UNKNOWN;
+	return MXG_RCPT_FOREIGN;
+}
+
+/* Which recipient counter one RCPT line moved, the line sent in the
+ * pieces given (0: whole). */
+static int judged(const char *line, size_t n, size_t piece)
+{
+	static const int kinds[] = { MXG_RCPT_KNOWN, MXG_RCPT_UNKNOWN,
+				     MXG_RCPT_FOREIGN, MXG_RCPT_INVALID };
+	struct mxg_rcpt_stats b, a;
+	struct session s;
+	int which = -1;
+
+	counts(&b);
+	open_session(&s, "198.18.20.30", 25);
+	for (size_t off = 0; off < n; off += piece ? piece : n) {
+		size_t len = piece && n - off > piece ? piece : n - off;
+
+		assert_int_equal(send_raw(&s, line + off, len), 0);
+	}
+	counts(&a);
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		uint64_t d = DELTA(a, b, kinds[i]);
+
+		assert_true(d <= 1);
+		if (d) {
+			assert_int_equal(which, -1);
+			which = kinds[i];
+		}
+	}
+	assert_int_not_equal(which, -1);
+	return which;
+}
+
+static void check_arg(const char *arg, size_t n, const char *delims)
+{
+	char line[600];
+	int want, whole, bytes, halves;
+	size_t len;
+
+	assert_true(n + 10 < sizeof(line));
+	memcpy(line, "RCPT TO:", 8);
+	memcpy(line + 8, arg, n);
+	memcpy(line + 8 + n, "\r\n", 2);
+	len = n + 10;
+	want = expected(line + 8, n + 1, delims);
+	whole = judged(line, len, 0);	/* the word reader */
+	bytes = judged(line, len, 1);	/* the byte reader */
+	halves = judged(line, len, len / 2 + 1);
+	if (whole != want || bytes != want || halves != want)
+		fail_msg("RCPT TO:%.*s (delimiters \"%s\"): expected %d, whole %d, "
+			 "bytes %d, halves %d", (int)n, arg, delims, want, whole,
+			 bytes, halves);
+}
+
+/* Every shape of address, with each kind of delimiter set: one delimiter,
+ * two, none, and more than two (the word reader hands those lines to the
+ * byte reader). The '@', the delimiters and the case changes land on
+ * every position of an 8-byte word. */
+static void test_word_and_byte_readers_agree(void **state)
+{
+	static const char *const delim_sets[] = { "+", "+-", "", "+-=_" };
+	static const char *const args[] = {
+		"<alice@lab.example>", "<ALICE@LAB.EXAMPLE>", "alice@lab.example",
+		" <alice@lab.example>", "  alice@lab.example NOTIFY=NEVER",
+		"\r<alice@lab.example>", "<bob+x@lab.example>", "<bob-x@lab.example>",
+		"<bob+x-y@lab.example.>", "<+bob@lab.example>", "<-bob+x@lab.example>",
+		"<\"bob+x\"@lab.example>", "<a@b@lab.example>", "<carol@lab@example>",
+		"<alice@lab.example.>", "<alice@lab.example..>", "<alice@>",
+		"<alice@.>", "<@lab.example>", "<>", "<alice@lab.example",
+		"<alice\x01@lab.example>", "<ali\x7f" "ce@lab.example>",
+		"<nobody@lab.example>", "<x@foreign.example>", "<x@FOREIGN.example.>",
+		"<Carol@Lab.Example> ORCPT=rfc822;carol@lab.example",
+		"<\xc3\xa9@lab.example>", "<alice@lab.example>x", "<a\r@lab.example>",
+		"alice@lab.example\rx", "<<alice@lab.example>>", "<alice@lab.example >",
+		"<Bob+@lab.example>", "<bob++@lab.example>", "<b+@lab.example>",
+		"   ", "", "<", ">", "@", "<@>", "<a@b>",
+	};
+	char arg[300];
+
+	set_inspect(MXG_INSPECT_OBSERVE, 1000);
+	for (size_t d = 0; d < ARRAY_SIZE(delim_sets); d++) {
+		set_delims(delim_sets[d]);
+		for (size_t i = 0; i < ARRAY_SIZE(args); i++)
+			check_arg(args[i], strlen(args[i]), delim_sets[d]);
+		/* The local part's length moves '@' and the delimiter over
+		 * every byte of a word; an upper-case letter rides along. */
+		for (int k = 1; k <= 20; k++) {
+			int n = snprintf(arg, sizeof(arg), "<%.*s%s@lab.example>", k,
+					 "bobBbbbbbbbbbbbbbbbbbbb", k % 3 ? "+t" : "");
+
+			check_arg(arg, n, delim_sets[d]);
+		}
+		/* 254 bytes is the longest address, 255 is refused. */
+		for (int k = 253; k <= 256; k++) {
+			memset(arg, 'a', sizeof(arg));
+			arg[0] = '<';
+			memcpy(arg + k - 11, "@lab.example", 12);
+			arg[k + 1] = '>';
+			check_arg(arg, k + 2, delim_sets[d]);
+		}
+	}
+	set_delims("+");
+}
+
+/* Random arguments over the bytes that matter to the reader: both
+ * readers agree with the userspace normaliser on every one. A fixed seed:
+ * a failure names its argument and comes again. */
+static void test_readers_agree_on_random_input(void **state)
+{
+	static const char alphabet[] = "aAzZ@@@+-.\"<> \r\x01\x7f\xc3lab.example";
+	unsigned int seed = 20261128;
+	char arg[64];
+
+	set_inspect(MXG_INSPECT_OBSERVE, 1000);
+	for (int round = 0; round < 400; round++) {
+		int n = rand_r(&seed) % 48;
+
+		for (int i = 0; i < n; i++)
+			arg[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+		/* Half of them shaped like an address in a local domain. */
+		if (round % 2 && n < 36) {
+			memcpy(arg + n, "@lab.example>", 13);
+			n += 13;
+		}
+		check_arg(arg, n, round % 3 ? "+" : "+-");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +749,8 @@ int main(void)
 		cmocka_unit_test_setup(test_stream_edges, reset),
 		cmocka_unit_test_setup(test_many_and_huge, reset),
 		cmocka_unit_test_setup(test_other_ports, reset),
+		cmocka_unit_test_setup(test_word_and_byte_readers_agree, reset),
+		cmocka_unit_test_setup(test_readers_agree_on_random_input, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
