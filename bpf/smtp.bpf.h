@@ -1065,6 +1065,15 @@ __noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
 			goto out;
 	}
 
+	/* A body segment, the bulk of a session's bytes: only its tail is
+	 * looked at, in place (a body segment is never dropped, so nothing
+	 * needs a copy to roll back). */
+	if (flow->state == MXG_FLOW_DATA) {
+		read_body_tail(skb, flow, sg->hdr + skip, sg->hdr + sg->len);
+		flow->next_seq = sg->seq + sg->len;
+		goto out;
+	}
+
 	mirror = bpf_map_lookup_elem(&mxg_mirror, &zero);
 	hkey = bpf_map_lookup_elem(&mxg_hash_key, &zero);
 	if (!mirror || !hkey)
