@@ -85,17 +85,14 @@ probe() {
 }
 
 # legit SECS: the legitimate sender: one mail every LEGIT_EVERY s for SECS
-# s to a known user (16 picked at random, in turn), each SMTP transaction
-# timed by build/tools/legit from connect() to the 250 after the dot and
-# bounded at 30 s. Prints legit's JSON line.
+# s to known users (16 picked at random, in turn), through lib.sh's
+# legit_mail (build/tools/legit -s). Prints legit's JSON line.
 legit() {
 	local rcpts=() i
 	for ((i = 0; i < 16; i++)); do
-		rcpts+=(-r "user$((RANDOM % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN")
+		rcpts+=("user$((RANDOM % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN")
 	done
-	ip netns exec "$LAB_NS_C2" timeout $(($1 + 45)) "$LEGIT" -s -d "$LAB_SERVER4" \
-		-b "${LAB_CLIENT4[1]}" -i $((LEGIT_EVERY * 1000)) -c $(($1 / LEGIT_EVERY)) \
-		-t "${1}s" -T 30s "${rcpts[@]}"
+	legit_mail "$LAB_NS_C2" "$LAB_SERVER4" $(($1 / LEGIT_EVERY)) $((LEGIT_EVERY * 1000)) "${rcpts[@]}"
 }
 
 # legit_failures JSON: legit's failures by cause and code, non-zero only,
@@ -108,17 +105,6 @@ f = dict(s.get("failed", {}))
 codes = f.pop("codes", {})
 out = ["%s=%d" % kv for kv in sorted(f.items()) if kv[1]] + ["%s=%d" % kv for kv in sorted(codes.items())]
 print(" ".join(out) + ("  first: " + s["first_error"] if "first_error" in s else "") if out else "none")' "$1"
-}
-
-# legit_figures JSON: "SENT ACCEPTED P50 P99 QUEUE_ID..." from legit's line
-# (the latencies "-" when no mail was accepted).
-legit_figures() {
-	python3 -c '
-import json, sys
-s = json.loads(sys.argv[1] or "{}").get("smtp") or {}
-ok = s.get("ok", 0)
-lat = lambda k: "%.0f" % s[k] if ok else "-"
-print(s.get("transactions", 0), ok, lat("p50_ms"), lat("p99_ms"), *s.get("queue_ids", []))' "$1"
 }
 
 # pq_size: messages in the instance's queue (incoming/active/deferred/hold/maildrop).
