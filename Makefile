@@ -115,7 +115,7 @@ test-integration: all $(LAB_TOOLS)
 
 # The incident replayed in one run, then the three scenes on their own.
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/smtpflood $(BUILD)/tools/legit
+	$(Q)$(MAKE) --no-print-directory all $(addprefix $(BUILD)/tools/,smtpflood legit connflood)
 	$(Q)tools/incident.sh $(BUILD)
 	$(Q)tools/demo.sh $(BUILD)
 

@@ -48,7 +48,7 @@ BS_RATE=20
 BS_THRESHOLD=5
 
 lab_init "${1:?usage: $0 BUILD}" demo
-for t in legit; do
+for t in legit connflood; do
 	[[ -x $BUILD/tools/$t ]] || make -C "$SRC" "build/tools/$t" >/dev/null ||
 		die "cannot build $BUILD/tools/$t"
 done
@@ -60,59 +60,21 @@ pf_start "default_process_limit = 20"
 
 FLOOD_ADDR=${LAB_CLIENT4[0]}
 
-# flood NS ADDR SECS: connect as fast as possible for SECS (at most 64
-# connects pending, at most 200 accepted connections held open for 0.5 s
-# each, at most 500000 attempts). Connect timeout 0.5 s, below the 1 s SYN
-# retransmission timeout, so attempts == SYNs sent. Prints
-# "attempts accepted".
+# flood NS ADDR SECS: connect as fast as possible for SECS with
+# build/tools/connflood (at most 64 connects pending, at most 200 accepted
+# connections held open for 0.5 s each, at most 500000 attempts). Connect
+# timeout 0.5 s, below the 1 s SYN retransmission timeout, so attempts ==
+# SYNs sent. Prints "attempts accepted" ("- -" if connflood failed: it
+# runs in the background, where die would end only the subshell).
 flood() {
-	ip netns exec "$1" python3 - "$2" "$3" <<'EOF'
-import errno, selectors, socket, sys, time
-addr, secs = sys.argv[1], float(sys.argv[2])
-MAX_PENDING, MAX_HELD, MAX_ATTEMPTS, HOLD, TMO = 64, 200, 500000, 0.5, 0.5
-sel = selectors.DefaultSelector()
-pending, held = {}, []
-attempts = accepted = 0
-end = time.monotonic() + secs
-while time.monotonic() < end and attempts < MAX_ATTEMPTS:
-    now = time.monotonic()
-    while len(pending) < MAX_PENDING and attempts < MAX_ATTEMPTS:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        attempts += 1
-        err = s.connect_ex((addr, 25))
-        if err == errno.EINPROGRESS:
-            sel.register(s, selectors.EVENT_WRITE)
-            pending[s] = now + TMO
-        elif err == 0:
-            accepted += 1
-            held.append((now + HOLD, s))
-        else:
-            s.close()
-    for key, _ in sel.select(timeout=0.02):
-        s = key.fileobj
-        sel.unregister(s)
-        del pending[s]
-        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-            accepted += 1
-            held.append((now + HOLD, s))
-        else:
-            s.close()
-    now = time.monotonic()
-    for s, deadline in list(pending.items()):
-        if deadline <= now:
-            sel.unregister(s)
-            del pending[s]
-            s.close()
-    held.sort(key=lambda t: t[0])
-    while held and (held[0][0] <= now or len(held) > MAX_HELD):
-        held.pop(0)[1].close()
-for s in pending:
-    s.close()
-for _, s in held:
-    s.close()
-print(attempts, accepted)
-EOF
+	local out
+	if ! out=$(ip netns exec "$1" timeout $(($3 + 10)) "$BUILD/tools/connflood" -d "$2" \
+		-P 64 -c 500000 -t "${3}s" -T 500ms -H 500ms -M 200); then
+		log "connflood failed: $out"
+		echo "- -"
+		return
+	fi
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["attempts"], d["established"])' "$out"
 }
 
 # postfix_connects ADDR: "connect from" lines for ADDR in Postfix's log.
