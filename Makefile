@@ -97,8 +97,11 @@ $(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB) $(USER_HDRS) $(SKELS) |
 deps:
 	$(Q)tools/deps.sh
 
+# The integration suite drives the lab with the load generators too.
+LAB_TOOLS := $(BUILD)/tools/legit
+
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS)
 	$(Q)tests/run.sh $(BUILD)
 
 test-unit: $(UNIT_BINS)
@@ -107,12 +110,12 @@ test-unit: $(UNIT_BINS)
 test-bpf: all $(BPFT_BINS)
 	$(Q)tests/run.sh $(BUILD) bpf
 
-test-integration: all
+test-integration: all $(LAB_TOOLS)
 	$(Q)tests/run.sh $(BUILD) integration
 
 # The incident replayed in one run, then the three scenes on their own.
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/smtpflood
+	$(Q)$(MAKE) --no-print-directory all $(addprefix $(BUILD)/tools/,smtpflood legit connflood)
 	$(Q)tools/incident.sh $(BUILD)
 	$(Q)tools/demo.sh $(BUILD)
 

@@ -6,7 +6,7 @@
 #   mail       a real Postfix; one client floods port 25 (as many connects
 #              as it can for FLOOD_SECS, holding each accepted connection
 #              open like a slow spammer), another sends one real mail per
-#              second with swaks;
+#              second (build/tools/legit -s, each transaction timed);
 #   directory  a real OpenLDAP slapd with a low fd limit (ulimit -n
 #              SLAPD_FDLIMIT, as the 2013 directory had 1024); one client
 #              piles up to LDAP_FLOOD connections on it and holds them,
@@ -14,9 +14,10 @@
 #   backscatter  the same Postfix validating recipients at RCPT time; one
 #              client sends null-sender bounces to random local recipients
 #              (BS_RATE sessions/s for BS_SECS), the other one real mail a
-#              second: first through Postfix's own ldap: table (one LDAP
-#              search per RCPT, as in 2013), then through mxguard's
-#              socketmap with the SMTP inspector penalising the source.
+#              second (legit -s again): first through Postfix's own
+#              ldap: table (one LDAP search per RCPT, as in 2013), then
+#              through mxguard's socketmap with the SMTP inspector
+#              penalising the source.
 # Each part runs twice, without and with mxguardd, and prints a table.
 #
 # Usage: tools/demo.sh BUILD   (root; about three minutes; cleans up on exit)
@@ -47,6 +48,10 @@ BS_RATE=20
 BS_THRESHOLD=5
 
 lab_init "${1:?usage: $0 BUILD}" demo
+for t in legit connflood; do
+	[[ -x $BUILD/tools/$t ]] || make -C "$SRC" "build/tools/$t" >/dev/null ||
+		die "cannot build $BUILD/tools/$t"
+done
 log "setting up the lab (namespaces $LAB_NS_S, $LAB_NS_C1, $LAB_NS_C2)"
 lab_netns_up
 # A small server: 20 smtpd processes, as on a modest MX. The flood's aim
@@ -55,59 +60,21 @@ pf_start "default_process_limit = 20"
 
 FLOOD_ADDR=${LAB_CLIENT4[0]}
 
-# flood NS ADDR SECS: connect as fast as possible for SECS (at most 64
-# connects pending, at most 200 accepted connections held open for 0.5 s
-# each, at most 500000 attempts). Connect timeout 0.5 s, below the 1 s SYN
-# retransmission timeout, so attempts == SYNs sent. Prints
-# "attempts accepted".
+# flood NS ADDR SECS: connect as fast as possible for SECS with
+# build/tools/connflood (at most 64 connects pending, at most 200 accepted
+# connections held open for 0.5 s each, at most 500000 attempts). Connect
+# timeout 0.5 s, below the 1 s SYN retransmission timeout, so attempts ==
+# SYNs sent. Prints "attempts accepted" ("- -" if connflood failed: it
+# runs in the background, where die would end only the subshell).
 flood() {
-	ip netns exec "$1" python3 - "$2" "$3" <<'EOF'
-import errno, selectors, socket, sys, time
-addr, secs = sys.argv[1], float(sys.argv[2])
-MAX_PENDING, MAX_HELD, MAX_ATTEMPTS, HOLD, TMO = 64, 200, 500000, 0.5, 0.5
-sel = selectors.DefaultSelector()
-pending, held = {}, []
-attempts = accepted = 0
-end = time.monotonic() + secs
-while time.monotonic() < end and attempts < MAX_ATTEMPTS:
-    now = time.monotonic()
-    while len(pending) < MAX_PENDING and attempts < MAX_ATTEMPTS:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setblocking(False)
-        attempts += 1
-        err = s.connect_ex((addr, 25))
-        if err == errno.EINPROGRESS:
-            sel.register(s, selectors.EVENT_WRITE)
-            pending[s] = now + TMO
-        elif err == 0:
-            accepted += 1
-            held.append((now + HOLD, s))
-        else:
-            s.close()
-    for key, _ in sel.select(timeout=0.02):
-        s = key.fileobj
-        sel.unregister(s)
-        del pending[s]
-        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
-            accepted += 1
-            held.append((now + HOLD, s))
-        else:
-            s.close()
-    now = time.monotonic()
-    for s, deadline in list(pending.items()):
-        if deadline <= now:
-            sel.unregister(s)
-            del pending[s]
-            s.close()
-    held.sort(key=lambda t: t[0])
-    while held and (held[0][0] <= now or len(held) > MAX_HELD):
-        held.pop(0)[1].close()
-for s in pending:
-    s.close()
-for _, s in held:
-    s.close()
-print(attempts, accepted)
-EOF
+	local out
+	if ! out=$(ip netns exec "$1" timeout $(($3 + 10)) "$BUILD/tools/connflood" -d "$2" \
+		-P 64 -c 500000 -t "${3}s" -T 500ms -H 500ms -M 200); then
+		log "connflood failed: $out"
+		echo "- -"
+		return
+	fi
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d["attempts"], d["established"])' "$out"
 }
 
 # postfix_connects ADDR: "connect from" lines for ADDR in Postfix's log.
@@ -128,7 +95,7 @@ settle_postfix() {
 # run_phase NAME: one flood + legitimate run. Appends a row to ROWS.
 ROWS=()
 run_phase() {
-	local name=$1 pf0 i qids=() mail_pids=() qid sent=0 delivered=0 drops=-
+	local name=$1 pf0 qid sent accepted p50 p99 qids delivered=0 drops=- legit_pid rcpts=()
 	pf0=$(postfix_connects "$FLOOD_ADDR")
 	local d0=0
 	if [[ $name != "no guard" ]]; then
@@ -138,36 +105,28 @@ run_phase() {
 	flood "$LAB_NS_C1" "$LAB_SERVER4" "$FLOOD_SECS" >"$LAB_TMP/flood" &
 	local flood_pid=$!
 	LAB_BG_PIDS+=("$flood_pid")
-	for ((i = 0; i < LEGIT_MAILS; i++)); do
-		send_mail "$LAB_NS_C2" "$LAB_SERVER4" "${LAB_RCPTS[i % ${#LAB_RCPTS[@]}]}@$LAB_RCPT_DOMAIN" \
-			>"$LAB_TMP/mail.$i" 2>&1 &
-		mail_pids+=("$!")
-		LAB_BG_PIDS+=("$!")
-		sent=$((sent + 1))
-		# Pace: the legitimate sender's schedule, not a timing assertion.
-		sleep 1
-	done
+	rcpts=("${LAB_RCPTS[@]/%/@$LAB_RCPT_DOMAIN}")
+	# Its schedule is the sender's, one mail a second; each transaction
+	# is bounded at 30 s, so is the wait.
+	legit_mail "$LAB_NS_C2" "$LAB_SERVER4" "$LEGIT_MAILS" 1000 "${rcpts[@]}" \
+		>"$LAB_TMP/legit.json" 2>"$LAB_TMP/legit.err" &
+	legit_pid=$!
+	LAB_BG_PIDS+=("$legit_pid")
 	wait "$flood_pid" || true
-	# The mail senders are bounded by send_mail's timeout (30 s).
-	for i in "${mail_pids[@]}"; do
-		wait "$i" 2>/dev/null || true
-	done
-	for ((i = 0; i < LEGIT_MAILS; i++)); do
-		qid=$(queue_id_of "$(cat "$LAB_TMP/mail.$i")")
-		[[ -n $qid ]] && qids+=("$qid")
-	done
-	for qid in "${qids[@]}"; do
+	wait "$legit_pid" || true
+	read -r sent accepted p50 p99 qids < <(legit_figures "$(cat "$LAB_TMP/legit.json")")
+	for qid in $qids; do
 		wait_until 10 pf_log_has "$qid: .*status=sent" && delivered=$((delivered + 1))
 	done
 	settle_postfix
-	local attempts accepted
-	read -r attempts accepted <"$LAB_TMP/flood"
+	local attempts flood_accepted
+	read -r attempts flood_accepted <"$LAB_TMP/flood"
 	local pf_acc=$(($(postfix_connects "$FLOOD_ADDR") - pf0))
 	if [[ $name != "no guard" ]]; then
 		drops=$(($(guard_drops) - d0))
 	fi
-	ROWS+=("$(printf '%-10s %12s %12s %14s %10s %10s %12s' "$name" \
-		"$attempts" "$accepted" "$pf_acc" "$sent" "$delivered" "$drops")")
+	ROWS+=("$(printf '%-10s %12s %12s %14s %10s %10s %7s %7s %12s' "$name" \
+		"$attempts" "$flood_accepted" "$pf_acc" "$sent" "$delivered" "$p50" "$p99" "$drops")")
 }
 
 guard_drops() {
@@ -278,32 +237,28 @@ bind = no
 version = 3
 EOF
 
-# legit_mails N: N real mails from client 2 to known users, one a second
-# (each in the background, bounded by send_mail's timeout); legit_result
-# then prints "sent delivered".
-LEGIT_PIDS=()
+# legit_mails N: N real mails from client 2 to known users, one a second,
+# with legit -s in the background (each transaction bounded at 30 s);
+# legit_result then prints "sent delivered p50_ms p99_ms".
+LEGIT_PID=""
 legit_mails() {
-	local i
-	LEGIT_PIDS=()
-	for ((i = 0; i < $1; i++)); do
-		send_mail "$LAB_NS_C2" "$LAB_SERVER4" "user$((i % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN" \
-			>"$LAB_TMP/bsmail.$i" 2>&1 &
-		LEGIT_PIDS+=("$!")
-		LAB_BG_PIDS+=("$!")
-		# Pace: the legitimate sender's schedule, not a timing assertion.
-		sleep 1
+	local i rcpts=()
+	for ((i = 0; i < $1 && i < 16; i++)); do
+		rcpts+=("user$((i % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN")
 	done
+	legit_mail "$LAB_NS_C2" "$LAB_SERVER4" "$1" 1000 "${rcpts[@]}" \
+		>"$LAB_TMP/bslegit.json" 2>"$LAB_TMP/bslegit.err" &
+	LEGIT_PID=$!
+	LAB_BG_PIDS+=("$LEGIT_PID")
 }
 legit_result() {
-	local i qid delivered=0 pid
-	for pid in "${LEGIT_PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
+	local sent accepted p50 p99 qids qid delivered=0
+	wait "$LEGIT_PID" 2>/dev/null || true
+	read -r sent accepted p50 p99 qids < <(legit_figures "$(cat "$LAB_TMP/bslegit.json")")
+	for qid in $qids; do
+		wait_until 10 pf_log_has "$qid: .*status=sent" && delivered=$((delivered + 1))
 	done
-	for ((i = 0; i < ${#LEGIT_PIDS[@]}; i++)); do
-		qid=$(queue_id_of "$(cat "$LAB_TMP/bsmail.$i")")
-		[[ -n $qid ]] && wait_until 10 pf_log_has "$qid: .*status=sent" && delivered=$((delivered + 1))
-	done
-	echo "${#LEGIT_PIDS[@]} $delivered"
+	echo "$sent $delivered $p50 $p99"
 }
 
 # rcpt_counters: the inspector's counters, "known=N unknown=N ...".
@@ -320,7 +275,7 @@ print(" ".join("%s=%d" % (k, r[k]) for k in
 BS_ROWS=()
 run_bs_phase() {
 	local name=$1 lookup=$2 s0 s1 when=- bs_pid
-	local sessions connected c2 c4 c5 first before sent delivered
+	local sessions connected c2 c4 c5 first before sent delivered p50 p99
 	s0=$(slapd_searches)
 	log "$name: $BS_ADDR sends $((BS_SECS * BS_RATE)) bounces to random local recipients in ${BS_SECS}s; ${LAB_CLIENT4[1]} one mail/s"
 	smtp_backscatter "$LAB_NS_C1" "$LAB_SERVER4" "$BS_SECS" "$BS_RATE" "$LAB_RCPT_DOMAIN" >"$LAB_TMP/bs" &
@@ -328,13 +283,13 @@ run_bs_phase() {
 	LAB_BG_PIDS+=("$bs_pid")
 	legit_mails "$LEGIT_MAILS"
 	wait "$bs_pid" || true
-	read -r sent delivered < <(legit_result)
+	read -r sent delivered p50 p99 < <(legit_result)
 	read -r sessions connected _ c2 c4 c5 first before <"$LAB_TMP/bs" ||
 		die "the bounce source reported nothing"
 	s1=$(slapd_searches)
 	[[ $first != - ]] && when="${first}s, $before unknown"
-	BS_ROWS+=("$(printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s' "$name" "$lookup" \
-		"$sessions" "$connected" "$c2" "$c5" "$c4" "$s0 -> $s1" "$when" "$sent" "$delivered")")
+	BS_ROWS+=("$(printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s %7s %7s' "$name" "$lookup" \
+		"$sessions" "$connected" "$c2" "$c5" "$c4" "$s0 -> $s1" "$when" "$sent" "$delivered" "$p50" "$p99")")
 }
 
 log "backscatter: a fresh slapd with $SLAPD_USERS users; Postfix validates recipients through ldap:"
@@ -369,13 +324,14 @@ slapd_stop
 
 echo
 echo "mail: Postfix (20 smtpd processes) under a connection flood"
-printf '%-10s %12s %12s %14s %10s %10s %12s\n' phase "flood SYNs" "flood conns" \
-	"Postfix accept" "mails sent" delivered "guard drops"
+printf '%-10s %12s %12s %14s %10s %10s %7s %7s %12s\n' phase "flood SYNs" "flood conns" \
+	"Postfix accept" "mails sent" delivered "p50 ms" "p99 ms" "guard drops"
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "flood SYNs: connection attempts by the flooder (one SYN each); flood conns:"
 echo "handshakes it completed; Postfix accept: its smtpd 'connect from' lines;"
-echo "mails sent/delivered: the legitimate sender's swaks runs / status=sent."
+echo "mails sent/delivered: the legitimate sender's mails (tools/legit -s) / status=sent;"
+echo "p50/p99 ms: their transaction latency, connect to the 250 after the dot."
 echo
 echo "directory: slapd (ulimit -n $SLAPD_FDLIMIT) under a connection flood"
 printf '%-10s %10s %10s %8s %8s %10s %12s %18s\n' phase "flood SYNs" "flood conns" \
@@ -393,8 +349,8 @@ if [[ -n $SLAPD_ERR_SAMPLE ]]; then
 fi
 echo
 echo "backscatter: bounces (MAIL FROM:<>) to random local recipients; Postfix validates at RCPT"
-printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s\n' phase lookups sessions \
-	connected 250s 550s 4xx "LDAP SRCH" "penalised after" legit delivered
+printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s %7s %7s\n' phase lookups sessions \
+	connected 250s 550s 4xx "LDAP SRCH" "penalised after" legit delivered "p50 ms" "p99 ms"
 printf '%s\n' "${BS_ROWS[@]}"
 echo
 echo "sessions/connected: the bounce source's sessions / those whose connect"
@@ -402,7 +358,8 @@ echo "succeeded; 250s/550s/4xx: Postfix's answers to their RCPTs; LDAP SRCH:"
 echo "slapd's search count before -> after (the legitimate mails' lookups"
 echo "included); penalised after: when the source's first connect failed (from"
 echo "its start) and the unknown recipients it had sent by then; legit /"
-echo "delivered: the other client's mails (swaks) / status=sent."
+echo "delivered: the other client's mails (tools/legit -s) / status=sent;"
+echo "p50/p99 ms: their transaction latency, connect to the 250 after the dot."
 echo "guard: [smtp_inspect] mode = penalize, unknown_threshold = $BS_THRESHOLD (past it: the"
 echo "penalty box); [class smtp] rate = off; Postfix: relay_recipient_maps = socketmap:...:rcpt."
 echo "rcpt counters before: $BS_COUNTERS0"

@@ -8,7 +8,8 @@
 #   sender     client 1 (198.18.0.11): backscatter with build/tools/smtpflood,
 #              FLOOD_PAR concurrent null-sender sessions to random local
 #              recipients; client 2 (198.18.0.12): one legitimate sender
-#              (swaks, one mail every LEGIT_EVERY s) and a directory probe
+#              (build/tools/legit -s, one mail every LEGIT_EVERY s, each
+#              transaction timed) and a directory probe
 #              (a timed ldapsearch equality search every 0.5 s);
 #   mail host  a private Postfix validating recipients with an ldap: table
 #              (one search per RCPT, the 2013 way) while the guard is off,
@@ -39,8 +40,10 @@ BS_THRESHOLD=5     # unknown recipients before the penalty box
 lab_init "${1:?usage: $0 BUILD}" incident
 T_START=$SECONDS
 FLOODER=$BUILD/tools/smtpflood
-[[ -x $FLOODER ]] || make -C "$SRC" build/tools/smtpflood >/dev/null ||
-	die "cannot build $FLOODER"
+LEGIT=$BUILD/tools/legit
+for t in "$FLOODER" "$LEGIT"; do
+	[[ -x $t ]] || make -C "$SRC" "build/tools/${t##*/}" >/dev/null || die "cannot build $t"
+done
 log "lab: namespaces $LAB_NS_S (mail + directory), $LAB_NS_C1 (backscatter), $LAB_NS_C2 (legit)"
 lab_netns_up
 log "directory: slapd with $SLAPD_USERS users, ulimit -n $SLAPD_FDLIMIT"
@@ -81,22 +84,27 @@ probe() {
 	done
 }
 
-# legit SECS DIR: one mail every LEGIT_EVERY s to a known user for SECS s;
-# each swaks run timed (ms, from connect to QUIT) into DIR/N.{out,ms}.
+# legit SECS: the legitimate sender: one mail every LEGIT_EVERY s for SECS
+# s to known users (16 picked at random, in turn), through lib.sh's
+# legit_mail (build/tools/legit -s). Prints legit's JSON line.
 legit() {
-	local secs=$1 dir=$2 i n=$(($1 / LEGIT_EVERY))
-	mkdir -p "$dir"
-	for ((i = 0; i < n; i++)); do
-		(
-			t0=${EPOCHREALTIME/[.,]/}
-			send_mail "$LAB_NS_C2" "$LAB_SERVER4" "user$((RANDOM % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN" \
-				>"$dir/$i.out" 2>&1 || true
-			t1=${EPOCHREALTIME/[.,]/}
-			echo "$(((t1 - t0) / 1000))" >"$dir/$i.ms"
-		) &
-		LAB_BG_PIDS+=("$!")
-		sleep "$LEGIT_EVERY"
+	local rcpts=() i
+	for ((i = 0; i < 16; i++)); do
+		rcpts+=("user$((RANDOM % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN")
 	done
+	legit_mail "$LAB_NS_C2" "$LAB_SERVER4" $(($1 / LEGIT_EVERY)) $((LEGIT_EVERY * 1000)) "${rcpts[@]}"
+}
+
+# legit_failures JSON: legit's failures by cause and code, non-zero only,
+# and the first one's reply.
+legit_failures() {
+	python3 -c '
+import json, sys
+s = json.loads(sys.argv[1] or "{}").get("smtp") or {}
+f = dict(s.get("failed", {}))
+codes = f.pop("codes", {})
+out = ["%s=%d" % kv for kv in sorted(f.items()) if kv[1]] + ["%s=%d" % kv for kv in sorted(codes.items())]
+print(" ".join(out) + ("  first: " + s["first_error"] if "first_error" in s else "") if out else "none")' "$1"
 }
 
 # pq_size: messages in the instance's queue (incoming/active/deferred/hold/maildrop).
@@ -173,11 +181,11 @@ EOF
 }
 
 GUARD=0
-ROWS=() SEARCH_LINES=() PROBE_LINES=() DROP_LINES=() FLOOD_LINES=()
+ROWS=() LEGIT_LINES=() SEARCH_LINES=() PROBE_LINES=() DROP_LINES=() FLOOD_LINES=()
 # run_phase NAME FLOOD: one measuring window of PHASE_SECS.
 run_phase() {
 	local name=$1 flood=$2 dir=$LAB_TMP/phase.${#ROWS[@]} fpid="" ppid lpid
-	local s e0 e1 l0 l1 t0 t1 g0="" g1 i sent=0 accepted=0 delivered=0 qid ms=()
+	local s e0 e1 l0 l1 t0 t1 g0="" g1 sent=0 accepted=0 delivered=0 qid
 	mkdir -p "$dir"
 	((GUARD)) && g0=$(guard_counters)
 	e0=$(slapd_fd_errors) l0=$(slog_lines) t0=${EPOCHREALTIME/[.,]/}
@@ -192,7 +200,7 @@ run_phase() {
 	probe "$PHASE_SECS" >"$dir/probe" &
 	ppid=$!
 	LAB_BG_PIDS+=("$ppid")
-	legit "$PHASE_SECS" "$dir/legit" &
+	legit "$PHASE_SECS" >"$dir/legit.json" 2>"$dir/legit.err" &
 	lpid=$!
 	LAB_BG_PIDS+=("$lpid")
 	wait "$ppid" || true
@@ -201,22 +209,15 @@ run_phase() {
 	e1=$(slapd_fd_errors) l1=$(slog_lines) t1=${EPOCHREALTIME/[.,]/}
 	local queue
 	queue=$(pq_size)
+	# legit ends by itself: its last mail starts before PHASE_SECS and
+	# every transaction is bounded at 30 s.
 	wait "$lpid" || true
-	# Each mail's subshell is bounded by send_mail's 30 s timeout.
-	wait_until 35 bash -c 'for f in "$1"/*.out; do [[ -e ${f%.out}.ms ]] || exit 1; done' _ "$dir/legit" || true
 	[[ -n $fpid ]] && { wait "$fpid" || true; }
-	for f in "$dir"/legit/*.out; do
-		sent=$((sent + 1))
-		qid=$(queue_id_of "$(cat "$f")")
-		[[ -n $qid ]] || continue
-		accepted=$((accepted + 1))
-		ms+=("$(cat "${f%.out}.ms")")
+	local p50 p99 qids
+	read -r sent accepted p50 p99 qids < <(legit_figures "$(cat "$dir/legit.json")")
+	for qid in $qids; do
 		wait_until 10 pf_log_has "$qid: .*status=sent" && delivered=$((delivered + 1))
 	done
-	local p50=-
-	if ((${#ms[@]})); then
-		p50=$(printf '%s\n' "${ms[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-	fi
 	local secs rate drops=-
 	secs=$(((t1 - t0) / 1000))
 	s=$(window_searches "$l0" "$l1")
@@ -225,9 +226,10 @@ run_phase() {
 		g1=$(guard_counters)
 		drops=$(guard_delta "$g0" "$g1")
 	fi
-	ROWS+=("$(printf '%-16s %9s %9s %9s %9s %12s %7s %6s' "$name" "$s" "$rate" \
+	ROWS+=("$(printf '%-16s %9s %9s %9s %9s %12s %7s %7s %6s' "$name" "$s" "$rate" \
 		"$(unknown_searches "$l0" "$l1")" \
-		"$((e1 - e0))" "$sent/$accepted/$delivered" "${p50}" "$queue")")
+		"$((e1 - e0))" "$sent/$accepted/$delivered" "$p50" "$p99" "$queue")")
+	LEGIT_LINES+=("$(printf '%-16s %s' "$name" "$(legit_failures "$(cat "$dir/legit.json")")")")
 	SEARCH_LINES+=("$(printf '%-16s slapd: %s' "$name" "$(search_stats "$l0" "$l1")")")
 	PROBE_LINES+=("$(printf '%-16s probe: %s' "$name" "$(probe_stats "$dir/probe")")")
 	DROP_LINES+=("$(printf '%-16s %s' "$name" "$drops")")
@@ -275,9 +277,11 @@ ctl unload >/dev/null 2>&1 || true
 
 echo
 echo "The 2013 incident, replayed: Postfix + slapd ($SLAPD_USERS users, ulimit -n $SLAPD_FDLIMIT), ${PHASE_SECS}s a phase"
-printf '%-16s %9s %9s %9s %9s %12s %7s %6s\n' phase "LDAP SRCH" "SRCH/s" "unknown" "EMFILE" "legit s/a/d" "p50 ms" queue
+printf '%-16s %9s %9s %9s %9s %12s %7s %7s %6s\n' phase "LDAP SRCH" "SRCH/s" "unknown" "EMFILE" "legit s/a/d" "p50 ms" "p99 ms" queue
 printf '%s\n' "${ROWS[@]}"
 echo
+echo "legitimate sender's failed transactions (tools/legit -s from ${LAB_CLIENT4[1]}: by cause and reply code):"
+printf '  %s\n' "${LEGIT_LINES[@]}"
 echo "search latency, server side (slapd -d 256 RESULT etime of every search in the window):"
 printf '  %s\n' "${SEARCH_LINES[@]}"
 echo "search latency, client side (timed ldapsearch every ${PROBE_INTERVAL}s from ${LAB_CLIENT4[1]}, incl. process start; fail = 3000 ms):"
@@ -289,8 +293,9 @@ printf '  %s\n' "${FLOOD_LINES[@]}"
 echo
 echo "LDAP SRCH: slapd's SRCH lines in the window (the probe's and the MTA's); unknown: those"
 echo "for addresses no user has (the backscatter's); EMFILE: slapd's EMFILE/ENFILE lines;"
-echo "legit s/a/d: mails sent / accepted (250 queued) / delivered (status=sent);"
-echo "p50 ms: median swaks run time of the accepted mails; queue: Postfix queue files at window end."
+echo "legit s/a/d: the legitimate sender's mails (tools/legit -s) sent / accepted (250 after"
+echo "the dot) / delivered (status=sent); p50/p99 ms: their transaction latency, connect to the"
+echo "250 after the dot; queue: Postfix queue files at window end."
 [[ -n $EMFILE_SAMPLE ]] && echo "slapd without the guard logged: ${EMFILE_SAMPLE#* * }"
 [[ -n $BAN ]] && echo "mxguardctl ban list: $(xargs <<<"$BAN")"
 echo "run time: $((SECONDS - T_START)) s"

@@ -1,16 +1,27 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * legit: the well-behaved client of a benchmark. Every -i milliseconds it
- * starts one TCP connection to DST:PORT (non-blocking, so a slow one never
- * delays the next: the schedule is the client's, not the server's), from
- * the -b source addresses in turn, and measures the time from connect() to
- * the handshake's completion. A connection not established within -T
- * counts as failed; -T above 1 s lets one lost SYN be retransmitted, as a
- * real client's would be, which then shows in p99.
+ * legit: the well-behaved client of a benchmark or of the demo. Every -i
+ * milliseconds it starts one TCP connection to DST:PORT (non-blocking, so
+ * a slow one never delays the next: the schedule is the client's, not the
+ * server's), from the -b source addresses in turn, and measures the time
+ * from connect() to the handshake's completion. A connection not
+ * established within -T counts as failed; -T above 1 s lets one lost SYN
+ * be retransmitted, as a real client's would be, which then shows in p99.
+ *
+ * With -s each connection carries one mail, as an MTA delivering it would
+ * (no pipelining, every reply read whole, multi-line ones included):
+ * EHLO, MAIL FROM, RCPT TO (the -r recipients in turn), DATA, a small
+ * body, ".", QUIT. The transaction's latency runs from connect() to the
+ * 250 after the dot; a 4xx or 5xx reply at any step fails it and its code
+ * is counted; no 250 within -T (from connect()) fails it as a timeout.
  *
  * Stops after -c connections or -t time (plus one -T for the last ones);
  * prints one JSON line: attempts, successes, success ratio, p50/p99/max
- * connect latency in ms.
+ * connect latency in ms; with -s also an "smtp" object: transactions
+ * delivered, success, p50/p99/max transaction latency, the failures by
+ * cause and reply code, and the queue ids the server gave (Postfix's
+ * "queued as"), so that a caller can follow each mail into the server's
+ * log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,21 +31,56 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "json.h"
 #include "loadgen.h"
 
 #define TOOL "legit"
 #define MAX_INFLIGHT 256	/* connections pending at once */
 #define MAX_SOURCES 16
+#define MAX_RCPTS 16
+#define MAX_QUEUE_IDS 1024	/* queue ids kept for the JSON line */
+#define QUEUE_ID_MAX 32
+#define REPLY_BUF 1024		/* longer than any reply line a server sends */
+#define ADDR_MAX 254		/* RFC 5321 path limit, without the brackets */
+
+enum step { CONNECTING, BANNER, EHLO, MAIL, RCPT, DATA, DOT, QUIT };
+
+static const char *const step_names[] = {
+	[CONNECTING] = "connect", [BANNER] = "banner", [EHLO] = "ehlo", [MAIL] = "mail",
+	[RCPT] = "rcpt", [DATA] = "data", [DOT] = "dot", [QUIT] = "quit",
+};
 
 struct pending {
 	int fd;
+	enum step st;
 	uint64_t started;
+	uint64_t seq;		/* which transaction: picks the recipient */
+	size_t len;
+	char buf[REPLY_BUF];
+};
+
+struct smtp_opts {
+	bool on;
+	const char *from, *helo;
+	const char *rcpt[MAX_RCPTS];
+	size_t nrcpt;
+};
+
+/* What -s counts beside the connect figures. */
+struct smtp_totals {
+	uint64_t ok, connect_failed, timeout, closed, bad_reply;
+	uint64_t code[200];		/* failures by reply code 400..599 */
+	uint64_t *lat;
+	size_t nqid;
+	char qid[MAX_QUEUE_IDS][QUEUE_ID_MAX];
+	char first_error[200];		/* step and reply of the first failure */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " TOOL " -d DST [-p PORT] [-b SRC]... [-i MS] [-c COUNT] [-t DURATION] [-T TIMEOUT]\n"
+		"             [-s -r RCPT... [-f FROM] [-H NAME]]\n"
 		"  one TCP connection every MS milliseconds; prints connect latency as JSON\n"
 		"  -d DST       server, in 198.18.0.0/15 or 2001:db8::/32\n"
 		"  -p PORT      default 25\n"
@@ -42,8 +88,14 @@ static void usage(FILE *f)
 		"  -i MS        interval between connections (default 50)\n"
 		"  -c COUNT     stop after COUNT connections (default 100000)\n"
 		"  -t DURATION  stop starting new ones after DURATION (default 5s)\n"
-		"  -T TIMEOUT   a connection not established by then failed (default 3s)\n",
-		MAX_SOURCES);
+		"  -T TIMEOUT   a connection not established by then failed (default 3s);\n"
+		"               with -s, a transaction without its final 250 by then (default 30s)\n"
+		"  -s           one SMTP transaction per connection: EHLO, MAIL, RCPT, DATA, QUIT;\n"
+		"               also prints its latency (connect to the 250 after the dot)\n"
+		"  -r RCPT      recipient, repeatable (up to %d, one per transaction, in turn)\n"
+		"  -f FROM      envelope sender (default legit@client.example; '' for <>)\n"
+		"  -H NAME      EHLO name (default client.example)\n",
+		MAX_SOURCES, MAX_RCPTS);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -87,13 +139,225 @@ static int start_connect(const struct lg_addr *dst, const struct lg_addr *src)
 	return fd;
 }
 
+/* An address for MAIL FROM / RCPT TO: no brackets, blanks or line ends
+ * (they would break the command), at most ADDR_MAX bytes. */
+static bool valid_path(const char *s, bool empty_ok)
+{
+	return (empty_ok || *s) && strlen(s) <= ADDR_MAX && !strpbrk(s, "<> \t\r\n");
+}
+
+/* Commands and the body are far below the socket buffer: one send each,
+ * or the transaction fails. */
+static int send_str(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	return send(fd, s, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Postfix's "250 2.0.0 Ok: queued as 4Xyz..."; other servers say it
+ * otherwise, and then no id is kept. */
+static void keep_queue_id(struct smtp_totals *t, const char *reply)
+{
+	const char *p = strstr(reply, "queued as ");
+	size_t n;
+
+	if (!p || t->nqid == MAX_QUEUE_IDS)
+		return;
+	p += strlen("queued as ");
+	n = strspn(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+	if (!n || n >= QUEUE_ID_MAX)
+		return;
+	memcpy(t->qid[t->nqid], p, n);
+	t->qid[t->nqid++][n] = '\0';
+}
+
+static void note_failure(struct smtp_totals *t, struct pending *p, const char *what)
+{
+	if (!t->first_error[0])
+		snprintf(t->first_error, sizeof(t->first_error), "%s: %s",
+			 step_names[p->st], what);
+}
+
+/* Advance one transaction on a complete reply; -1 when it is over (the
+ * socket then closes). */
+static int on_reply(struct pending *p, int code, const char *line, const struct smtp_opts *o,
+		    struct smtp_totals *t, uint64_t now)
+{
+	char cmd[ADDR_MAX + 32];
+	bool good;
+
+	switch (p->st) {
+	case DATA:
+		good = code == 354;
+		break;
+	case QUIT:
+		return -1;	/* 221 or not: the mail was already taken */
+	default:
+		good = code / 100 == 2;
+		break;
+	}
+	if (!good) {
+		if (code >= 400 && code <= 599)
+			t->code[code - 400]++;
+		else
+			t->bad_reply++;
+		note_failure(t, p, line);
+		send_str(p->fd, "QUIT\r\n");
+		return -1;
+	}
+	switch (p->st) {
+	case BANNER:
+		snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", o->helo);
+		p->st = EHLO;
+		break;
+	case EHLO:
+		snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>\r\n", o->from);
+		p->st = MAIL;
+		break;
+	case MAIL:
+		snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n", o->rcpt[p->seq % o->nrcpt]);
+		p->st = RCPT;
+		break;
+	case RCPT:
+		snprintf(cmd, sizeof(cmd), "DATA\r\n");
+		p->st = DATA;
+		break;
+	case DATA: {
+		char body[2 * ADDR_MAX + 256];
+
+		/* A line starting with "." would need dot-stuffing: none does. */
+		snprintf(body, sizeof(body),
+			 "From: <%s>\r\nTo: <%s>\r\nSubject: legit %llu\r\n\r\n"
+			 "One legitimate mail, transaction %llu.\r\n.\r\n",
+			 o->from, o->rcpt[p->seq % o->nrcpt], (unsigned long long)p->seq,
+			 (unsigned long long)p->seq);
+		p->st = DOT;
+		if (send_str(p->fd, body)) {
+			t->closed++;
+			note_failure(t, p, "send failed");
+			return -1;
+		}
+		return 0;
+	}
+	case DOT:
+		t->lat[t->ok++] = now - p->started;
+		keep_queue_id(t, line);
+		snprintf(cmd, sizeof(cmd), "QUIT\r\n");
+		p->st = QUIT;
+		break;
+	default:
+		return -1;
+	}
+	if (send_str(p->fd, cmd)) {
+		if (p->st != QUIT) {
+			t->closed++;
+			note_failure(t, p, "send failed");
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* Read what arrived; -1 when the transaction is over. */
+static int on_readable(struct pending *p, const struct smtp_opts *o, struct smtp_totals *t,
+		       uint64_t now)
+{
+	ssize_t n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - p->len, 0);
+	char line[160];
+	int code;
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (p->st != QUIT) {	/* after the 250: fine */
+			t->closed++;
+			note_failure(t, p, n ? strerror(errno) : "connection closed");
+		}
+		return -1;
+	}
+	p->len += (size_t)n;
+	while ((code = lg_smtp_take_reply(p->buf, &p->len, line, sizeof(line))))
+		if (on_reply(p, code, line, o, t, now))
+			return -1;
+	if (p->len == sizeof(p->buf)) {	/* a line longer than any reply */
+		t->bad_reply++;
+		note_failure(t, p, "reply line too long");
+		return -1;
+	}
+	return 0;
+}
+
+static void print_json(uint64_t attempts, uint64_t ok, const uint64_t *lat,
+		       const struct smtp_opts *o, struct smtp_totals *t)
+{
+	struct json j;
+	char code[8];
+
+	json_init(&j, stdout);
+	json_begin_object(&j);
+	json_kv_string(&j, "tool", TOOL);
+	json_kv_u64(&j, "attempts", attempts);
+	json_kv_u64(&j, "ok", ok);
+	json_key(&j, "success");
+	json_double(&j, attempts ? (double)ok / (double)attempts : 0.0);
+	json_key(&j, "p50_ms");
+	json_double(&j, pct_ms(lat, ok, 50));
+	json_key(&j, "p99_ms");
+	json_double(&j, pct_ms(lat, ok, 99));
+	json_key(&j, "max_ms");
+	json_double(&j, ok ? (double)lat[ok - 1] / 1e6 : 0.0);
+	if (o->on) {
+		json_key(&j, "smtp");
+		json_begin_object(&j);
+		json_kv_u64(&j, "transactions", attempts);
+		json_kv_u64(&j, "ok", t->ok);
+		json_key(&j, "success");
+		json_double(&j, attempts ? (double)t->ok / (double)attempts : 0.0);
+		json_key(&j, "p50_ms");
+		json_double(&j, pct_ms(t->lat, t->ok, 50));
+		json_key(&j, "p99_ms");
+		json_double(&j, pct_ms(t->lat, t->ok, 99));
+		json_key(&j, "max_ms");
+		json_double(&j, t->ok ? (double)t->lat[t->ok - 1] / 1e6 : 0.0);
+		json_key(&j, "failed");
+		json_begin_object(&j);
+		json_kv_u64(&j, "connect", t->connect_failed);
+		json_kv_u64(&j, "timeout", t->timeout);
+		json_kv_u64(&j, "closed", t->closed);
+		json_kv_u64(&j, "bad_reply", t->bad_reply);
+		json_key(&j, "codes");
+		json_begin_object(&j);
+		for (int c = 0; c < 200; c++) {
+			if (!t->code[c])
+				continue;
+			snprintf(code, sizeof(code), "%d", c + 400);
+			json_kv_u64(&j, code, t->code[c]);
+		}
+		json_end_object(&j);
+		json_end_object(&j);
+		if (t->first_error[0])
+			json_kv_string(&j, "first_error", t->first_error);
+		json_key(&j, "queue_ids");
+		json_begin_array(&j);
+		for (size_t i = 0; i < t->nqid; i++)
+			json_string(&j, t->qid[i]);
+		json_end_array(&j);
+		json_end_object(&j);
+	}
+	json_end_object(&j);
+	json_finish(&j);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t port = 25, interval_ms = 50, count = 100000, dur_ns = 5000000000ULL;
-	uint64_t tmo_ns = 3000000000ULL, attempts = 0, ok = 0, start, next, stop_at, now;
+	uint64_t tmo_ns = 0, attempts = 0, ok = 0, start, next, stop_at, now;
+	struct smtp_opts o = { .from = "legit@client.example", .helo = "client.example" };
+	static struct smtp_totals t;
+	static struct pending pend[MAX_INFLIGHT];
 	struct lg_addr dst, src[MAX_SOURCES];
 	const char *dst_s = NULL, *src_s[MAX_SOURCES];
-	struct pending pend[MAX_INFLIGHT];
 	struct pollfd pfd[MAX_INFLIGHT];
 	size_t nsrc = 0, npend = 0;
 	uint64_t *lat;
@@ -102,7 +366,7 @@ int main(int argc, char **argv)
 	const struct lg_common common = { &port, &count, &dur_ns, 10000000 };
 	int ret;
 
-	while ((opt = getopt(argc, argv, "d:p:b:i:c:t:T:h")) != -1) {
+	while ((opt = getopt(argc, argv, "d:p:b:i:c:t:T:sr:f:H:h")) != -1) {
 		switch (opt) {
 		case 'd': dst_s = optarg; break;
 		case 'b':
@@ -120,6 +384,32 @@ int main(int argc, char **argv)
 			if (lg_opt_duration(TOOL, 'T', optarg, &tmo_ns))
 				return 2;
 			break;
+		case 's': o.on = true; break;
+		case 'r':
+			if (o.nrcpt == MAX_RCPTS) {
+				fprintf(stderr, TOOL ": at most %d -r\n", MAX_RCPTS);
+				return 2;
+			}
+			if (!valid_path(optarg, false)) {
+				fprintf(stderr, TOOL ": -r '%s' is not a recipient address\n", optarg);
+				return 2;
+			}
+			o.rcpt[o.nrcpt++] = optarg;
+			break;
+		case 'f':
+			if (!valid_path(optarg, true)) {
+				fprintf(stderr, TOOL ": -f '%s' is not a sender address\n", optarg);
+				return 2;
+			}
+			o.from = optarg;
+			break;
+		case 'H':
+			if (!*optarg || strlen(optarg) > 253 || strpbrk(optarg, "<>@ \t\r\n")) {
+				fprintf(stderr, TOOL ": -H '%s' is not a host name\n", optarg);
+				return 2;
+			}
+			o.helo = optarg;
+			break;
 		case 'h': usage(stdout); return 0;
 		default:
 			ret = lg_common_opt(TOOL, opt, optarg, &common);
@@ -135,6 +425,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (o.on != (o.nrcpt > 0)) {
+		fprintf(stderr, TOOL ": %s\n", o.on ? "-s needs at least one -r RCPT" :
+						    "-r is for -s only");
+		return 2;
+	}
+	if (!tmo_ns)
+		tmo_ns = o.on ? 30000000000ULL : 3000000000ULL;
 	if (lg_check_addr(TOOL, "destination", dst_s, (uint16_t)port, &dst))
 		return 2;
 	for (size_t i = 0; i < nsrc; i++) {
@@ -150,7 +447,8 @@ int main(int argc, char **argv)
 	if (count > dur_ns / (interval_ms * 1000000ULL) + 1)
 		count = dur_ns / (interval_ms * 1000000ULL) + 1;
 	lat = calloc(count, sizeof(*lat));
-	if (!lat) {
+	t.lat = calloc(count, sizeof(*t.lat));
+	if (!lat || !t.lat) {
 		fprintf(stderr, TOOL ": out of memory\n");
 		return 1;
 	}
@@ -167,17 +465,22 @@ int main(int argc, char **argv)
 			if (npend < MAX_INFLIGHT) {
 				int fd = start_connect(&dst, nsrc ? &src[attempts % nsrc] : NULL);
 
-				attempts++;
 				if (fd >= 0) {
 					pend[npend].fd = fd;
+					pend[npend].st = CONNECTING;
 					pend[npend].started = now;
+					pend[npend].seq = attempts;
+					pend[npend].len = 0;
 					pfd[npend].fd = fd;
 					pfd[npend].events = POLLOUT;
 					npend++;
+				} else {
+					t.connect_failed++;
 				}
 			} else {
-				attempts++;	/* too many stuck: counts as a failure */
+				t.connect_failed++;	/* too many stuck: counts as a failure */
 			}
+			attempts++;
 			next += interval_ms * 1000000ULL;
 		}
 		wait_ms = (int)((next > now ? next - now : 0) / 1000000ULL) + 1;
@@ -190,24 +493,42 @@ int main(int argc, char **argv)
 		}
 		now = lg_now_ns();
 		for (size_t i = 0; i < npend;) {
+			struct pending *p = &pend[i];
 			bool done = false;
 
-			if (pfd[i].revents) {
+			if (pfd[i].revents && p->st == CONNECTING) {
 				int soerr = 0;
 				socklen_t sl = sizeof(soerr);
 
-				getsockopt(pend[i].fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+				getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 				if (!soerr && ok < count)
-					lat[ok++] = now - pend[i].started;
-				done = true;
-			} else if (now - pend[i].started >= tmo_ns) {
+					lat[ok++] = now - p->started;
+				if (soerr) {
+					t.connect_failed++;
+					done = true;
+				} else if (o.on) {
+					p->st = BANNER;
+					pfd[i].events = POLLIN;
+				} else {
+					done = true;
+				}
+			} else if (pfd[i].revents) {
+				done = on_readable(p, &o, &t, now) != 0;
+			}
+			if (!done && now - p->started >= tmo_ns) {
+				if (p->st == CONNECTING) {
+					t.connect_failed++;
+				} else if (p->st != QUIT) {
+					t.timeout++;
+					note_failure(&t, p, "timeout");
+				}
 				done = true;
 			}
 			if (!done) {
 				i++;
 				continue;
 			}
-			close(pend[i].fd);
+			close(p->fd);
 			pend[i] = pend[npend - 1];
 			/* The moved entry's revents are from this same poll. */
 			pfd[i] = pfd[npend - 1];
@@ -215,11 +536,9 @@ int main(int argc, char **argv)
 		}
 	}
 	qsort(lat, ok, sizeof(*lat), cmp_u64);
-	printf("{\"tool\":\"legit\",\"attempts\":%llu,\"ok\":%llu,\"success\":%.4f,"
-	       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
-	       (unsigned long long)attempts, (unsigned long long)ok,
-	       attempts ? (double)ok / (double)attempts : 0.0, pct_ms(lat, ok, 50),
-	       pct_ms(lat, ok, 99), ok ? (double)lat[ok - 1] / 1e6 : 0.0);
+	qsort(t.lat, t.ok, sizeof(*t.lat), cmp_u64);
+	print_json(attempts, ok, lat, &o, &t);
 	free(lat);
+	free(t.lat);
 	return 0;
 }

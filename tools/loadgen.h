@@ -4,11 +4,12 @@
  * the one rule that keeps their traffic inside the lab (destinations and
  * spoofed sources only in 198.18.0.0/15 or 2001:db8::/32, the ranges
  * reserved for benchmarks and documentation), option parsing through
- * mxguard's strict parsers, a monotonic clock and a small PRNG.
+ * mxguard's strict parsers, a monotonic clock, a small PRNG and the
+ * reading of SMTP replies.
  *
  * Header-only on purpose: each tool is one file plus this, built by the
- * Makefile's tools/NAME.c rule. That rule does not list this header as a
- * prerequisite: after editing it, touch the tools that include it.
+ * Makefile's tools/NAME.c rule, which has the headers in tools/ as
+ * prerequisites.
  */
 #ifndef MXG_LOADGEN_H
 #define MXG_LOADGEN_H
@@ -134,6 +135,42 @@ static inline int lg_common_opt(const char *tool, int opt, const char *arg,
 	default:
 		return 0;
 	}
+}
+
+/* SMTP replies (RFC 5321 4.2): "CODE-text" lines continue a reply, the
+ * "CODE text" (or bare "CODE") line ends it. Takes one complete reply off
+ * the front of buf[0..*len) and returns its code; 0 when its last line has
+ * not arrived yet (nothing consumed past the lines read); 999 for a last
+ * line that is not a reply, which ends any session. When last is given,
+ * the reply's last line, CR LF stripped, is copied into it (truncated). */
+static inline int lg_smtp_take_reply(char *buf, size_t *len, char *last, size_t last_size)
+{
+	char *eol;
+
+	while ((eol = memchr(buf, '\n', *len))) {
+		size_t linelen = (size_t)(eol - buf) + 1;
+		bool end = linelen < 5 || buf[3] != '-';
+		int code = 0;
+
+		if (linelen >= 4 && buf[0] >= '2' && buf[0] <= '5' && buf[1] >= '0' &&
+		    buf[1] <= '9' && buf[2] >= '0' && buf[2] <= '9')
+			code = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
+		if (end && last && last_size) {
+			size_t n = linelen - 1;
+
+			if (n && buf[n - 1] == '\r')
+				n--;
+			if (n >= last_size)
+				n = last_size - 1;
+			memcpy(last, buf, n);
+			last[n] = '\0';
+		}
+		memmove(buf, eol + 1, *len - linelen);
+		*len -= linelen;
+		if (end)
+			return code ? code : 999;
+	}
+	return 0;
 }
 
 static inline uint64_t lg_now_ns(void)

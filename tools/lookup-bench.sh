@@ -16,11 +16,14 @@
 #   3. build/tools/lookup-bench (C, one request in flight per connection,
 #      as an MTA asks) over 1 and MXG_BENCH_CONNS (default 8) connections.
 # Each line is the median of MXG_BENCH_REPEAT runs (default 3) and shows
-# the LDAP searches slapd logged during all of them.
+# the LDAP searches slapd logged during all of them. With
+# MXG_BENCH_FIGURES set (tools/bench.sh does), the figures are also
+# appended to it as JSON lines (tools/bench-figures.sh).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxlb
 . "$SRC/tests/integration/lib.sh"
+. "$SRC/tools/bench-figures.sh"
 
 lab_init "${1:?usage: $0 BUILD}" lookup-bench
 USERS=${MXG_BENCH_USERS:-1000}
@@ -104,18 +107,25 @@ once() {
 	fi
 }
 
-# measure LABEL CMD...: the median of REPEAT runs, as a row.
+# measure LABEL FIGURE CMD...: the median of REPEAT runs, as a row, and as
+# figures named after FIGURE.
 measure() {
-	local label=$1 s0 r runs=()
-	shift
+	local label=$1 what=$2 s0 r runs=()
+	shift 2
 	s0=$(slapd_searches)
 	for ((r = 0; r < REPEAT; r++)); do
 		runs+=("$(once "$@")")
 	done
 	printf '%s\n' "${runs[@]}" | sort -n -k6 | sed -n "$(((REPEAT + 1) / 2))p" | {
 		read -r _ _ _ secs _ rate _ found _ _
-		row "$label" "$rate" "$secs" "$found" "$(($(slapd_searches) - s0))"
+		local searches=$(($(slapd_searches) - s0))
+		row "$label" "$rate" "$secs" "$found" "$searches"
 		echo "$rate" >"$LAB_TMP/rate-${label%% *}"
+		bench_figure lookup "lookups/s, $what" "$rate" /s
+		# mxguard's side must not cost the directory one search.
+		[[ $what == *ldap:* ]] ||
+			bench_figure lookup "LDAP searches during $REPEAT x $LOOKUPS lookups, $what" \
+				"$searches" searches "== 0"
 	}
 }
 
@@ -123,9 +133,14 @@ row() { printf '  %-52s %7s lookups/s  %6s s  found %6s  LDAP searches %s\n' "$@
 
 echo "lookup: $LOOKUPS recipient lookups (half known, half unknown at $DOM), slapd with $USERS people, mirror of $(ctl_json rcpt stats 2>/dev/null | json_get entries 2>/dev/null || echo '?') addresses"
 
-measure "ldap: postmap -q - (Postfix's client, LDAP)" postmap "ldap:$PF/ldap-rcpt.cf"
-measure "socketmap: postmap -q - (Postfix's client, mxguard)" postmap "socketmap:unix:$SOCK:rcpt"
-measure "lookup-bench, 1 connection (mxguard)" client 1
-measure "lookup-bench, $CONNS connections (mxguard)" client "$CONNS"
-python3 -c 'import sys; print("  socketmap / ldap with the same client: %.1fx the lookups per second, and no LDAP search" % (float(sys.argv[1]) / float(sys.argv[2])))' \
-	"$(cat "$LAB_TMP/rate-socketmap:")" "$(cat "$LAB_TMP/rate-ldap:")"
+measure "ldap: postmap -q - (Postfix's client, LDAP)" "postmap -q, ldap: table" \
+	postmap "ldap:$PF/ldap-rcpt.cf"
+measure "socketmap: postmap -q - (Postfix's client, mxguard)" "postmap -q, mxguard socketmap" \
+	postmap "socketmap:unix:$SOCK:rcpt"
+measure "lookup-bench, 1 connection (mxguard)" "lookup-bench, 1 connection" client 1
+measure "lookup-bench, $CONNS connections (mxguard)" "lookup-bench, $CONNS connections" \
+	client "$CONNS"
+x=$(python3 -c 'import sys; print("%.1f" % (float(sys.argv[1]) / float(sys.argv[2])))' \
+	"$(cat "$LAB_TMP/rate-socketmap:")" "$(cat "$LAB_TMP/rate-ldap:")")
+echo "  socketmap / ldap with the same client: ${x}x the lookups per second, and no LDAP search"
+bench_figure lookup "postmap -q lookups/s, socketmap / ldap:" "$x" ratio

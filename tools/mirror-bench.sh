@@ -14,7 +14,9 @@
 #     the same slapd, in-process (tools/mirror-bench.c) and as the command
 #     lines an operator would run (mxguardctl rcpt check vs ldapsearch).
 # Targets (issue 4) are printed beside the figures, never asserted: the
-# figures depend on the machine. Everything the run creates (namespace,
+# figures depend on the machine. With MXG_BENCH_FIGURES set (tools/bench.sh
+# does), the figures are also appended to it as JSON lines
+# (tools/bench-figures.sh). Everything the run creates (namespace,
 # slapd, mxguardd, pins, temp dirs) is removed on exit, also on failure.
 #
 # Usage: tools/mirror-bench.sh BUILD   (root; bench.sh calls it)
@@ -29,6 +31,8 @@ changes=${MXG_BENCH_MIRROR_CHANGES:-100}
 lookup_ms=${MXG_BENCH_MIRROR_LOOKUP_MS:-2000}
 cli_runs=${MXG_BENCH_MIRROR_CLI_RUNS:-200}
 sync_max_s=${MXG_BENCH_MIRROR_SYNC_MAX_S:-180}
+
+. "$(dirname "$0")/bench-figures.sh"
 
 mxgd=$build/mxguardd
 ctl=$build/mxguardctl
@@ -385,3 +389,24 @@ row "runs/s, mxguardctl rcpt check ($cli_runs)" "" ctl_rps
 row "runs/s, ldapsearch (bind + search)" "" ldapsearch_rps
 row "  mxguardctl / ldapsearch" "" cli_ratio
 echo "  (mirror part: $(seconds_since "$total") s)"
+
+# The same figures for docs/bench/figures.json; the targets as above.
+for n in "${done_sizes[@]}"; do
+	at="$(sed ':a; s/\B[0-9]\{3\}\>/,&/; ta' <<<"$n") users"
+	sync_target=""
+	((n == 1000000)) && sync_target="<= 15"
+	bench_figure mirror "full sync, mxguardd start to ready, $at" "${R[$n,sync_s]}" s "$sync_target"
+	bench_figure mirror "addresses in the mirror, $at" "${R[$n,entries]}" addresses
+	bench_figure mirror "inner map kernel memory, $at" "${R[$n,memlock_mib]}" MiB
+	bench_figure mirror "inner map kernel memory per address, $at" "${R[$n,bpe]}" bytes "<= 96"
+	bench_figure mirror "mxguardd peak RSS, $at" "${R[$n,rss_mib]}" MiB
+	bench_figure mirror "change to map after ldapmodify returns, p50, $at" "${R[$n,p50]}" ms
+	bench_figure mirror "change to map after ldapmodify returns, p99, $at" "${R[$n,p99]}" ms "< 1000"
+	bench_figure mirror "changes not seen within 5 s, $at" "${R[$n,lost]}" changes "== 0"
+	bench_figure mirror "lookups/s in-process (mxg_rcpt_check), $at" "${R[$n,mirror_lps]}" /s
+	bench_figure mirror "LDAP equality searches/s on one connection, $at" "${R[$n,ldap_lps]}" /s
+	bench_figure mirror "mirror lookups / LDAP searches, $at" "${R[$n,lookup_ratio]%x}" ratio
+	bench_figure mirror "wrong answers from the mirror, $at" "${R[$n,lookup_wrong]%/*}" lookups "== 0"
+	bench_figure mirror "runs/s, mxguardctl rcpt check, $at" "${R[$n,ctl_rps]}" /s
+	bench_figure mirror "runs/s, ldapsearch, $at" "${R[$n,ldapsearch_rps]}" /s
+done

@@ -5,7 +5,10 @@
  * frames, with BPF_PROG_TEST_RUN (nothing is attached). Also the kernel
  * memory of the maps once max_sources sources are tracked.
  *
- * Figures are printed, never asserted: they depend on the machine.
+ * Figures are printed, never asserted: they depend on the machine. With
+ * MXG_BENCH_FIGURES set to a file, each figure is also appended to it as a
+ * JSON line (part, figure, value, unit, target) for tools/bench.sh's
+ * docs/bench/figures.{json,md}; what is printed stays the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +25,7 @@
 #include <bpf/libbpf.h>
 #include "mxguard.skel.h"
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "parse.h"
 #include "rcpt.h"
@@ -179,9 +183,54 @@ static unsigned long long map_memory(int fd)
 	return v;
 }
 
-static void row(const char *what, double ns, double base, const char *target)
+/* One figure as a JSON line into $MXG_BENCH_FIGURES, when it is set.
+ * target: a comparison and a number ("<= 15"), or NULL for a figure that
+ * is only reported. */
+static void figure(const char *part, const char *what, double value, const char *unit,
+		   const char *target)
 {
-	printf("%-44s %9.1f %9.1f %+9.1f   %s\n", what, ns, base, ns - base, target);
+	const char *path = getenv("MXG_BENCH_FIGURES");
+	struct json j;
+	FILE *f;
+
+	if (!path || !*path)
+		return;
+	f = fopen(path, "a");
+	if (!f) {
+		fprintf(stderr, "mxg-bench: cannot append to %s: %s\n", path, strerror(errno));
+		return;
+	}
+	json_init(&j, f);
+	json_begin_object(&j);
+	json_kv_string(&j, "part", part);
+	json_kv_string(&j, "figure", what);
+	json_key(&j, "value");
+	json_double(&j, value);
+	json_kv_string(&j, "unit", unit);
+	json_key(&j, "target");
+	if (target)
+		json_string(&j, target);
+	else
+		json_null(&j);
+	json_end_object(&j);
+	json_finish(&j);
+	fclose(f);
+}
+
+/* A row of the admission table: goal in ns above XDP_PASS ("<= 15"), or
+ * NULL and a note for a figure that is only reported. */
+static void row(const char *what, double ns, double base, const char *goal, const char *note)
+{
+	char target[64];
+
+	if (goal)
+		snprintf(target, sizeof(target), "%s ns above", goal);
+	printf("%-44s %9.1f %9.1f %+9.1f   %s\n", what, ns, base, ns - base,
+	       goal ? target : note);
+	/* The table's indented rows continue the one above them. */
+	while (*what == ' ')
+		what++;
+	figure("admission", what, ns - base, "ns above XDP_PASS", goal);
 }
 
 /* ---- the SMTP reader ---- */
@@ -259,7 +308,7 @@ static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
 		}
 	}
 	row("smtp segment: MAIL, 3 RCPT (known, unknown, foreign), DATA",
-	    mxg / SMTP_SEGMENTS, base / SMTP_SEGMENTS, "<= 300 ns above");
+	    mxg / SMTP_SEGMENTS, base / SMTP_SEGMENTS, "<= 300", NULL);
 out:
 	if (ok_fd >= 0)
 		close(ok_fd);
@@ -296,19 +345,19 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 
 		len = build_frame(&s, frame);
 		row("unguarded: ipv4 ack to 443", ns_per_frame(xdp_fd, frame, len, REPEAT),
-		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 15 ns above");
+		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 15", NULL);
 		s.flags = F_SYN;
 		s.dport = 80;
 		len = build_frame(&s, frame);
 		row("unguarded: ipv4 syn to 80", ns_per_frame(xdp_fd, frame, len, REPEAT),
-		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 15 ns above");
+		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 15", NULL);
 		s.family = 6;
 		s.saddr = "2001:db8:200::1";
 		s.flags = F_ACK;
 		s.dport = 25;
 		len = build_frame(&s, frame);
 		row("unguarded: ipv6 ack to 25", ns_per_frame(xdp_fd, frame, len, REPEAT),
-		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 15 ns above");
+		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 15", NULL);
 	}
 	{
 		struct frame_spec s = { .family = 4, .saddr = "198.18.201.1",
@@ -316,12 +365,12 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 
 		len = build_frame(&s, frame);
 		row("judged syn, known source, ipv4", ns_per_frame(xdp_fd, frame, len, REPEAT),
-		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 100 ns above");
+		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 100", NULL);
 		s.family = 6;
 		s.saddr = "2001:db8:201::1";
 		len = build_frame(&s, frame);
 		row("judged syn, known source, ipv6", ns_per_frame(xdp_fd, frame, len, REPEAT),
-		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 100 ns above");
+		    ns_per_frame(pass_fd, frame, len, REPEAT), "<= 100", NULL);
 
 		/* The same with both connection caps on (two more lookups). */
 		struct mxg_class capped = cls;
@@ -333,13 +382,13 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 		mxg_class_write(m, smtp, &capped);
 		row("  the same, conn caps on, class idle",
 		    ns_per_frame(xdp_fd, frame, len, REPEAT),
-		    ns_per_frame(pass_fd, frame, len, REPEAT), "reported");
+		    ns_per_frame(pass_fd, frame, len, REPEAT), NULL, "reported");
 		/* With more open than source_conns, the source's own count
 		 * is looked up too. */
 		bpf_map_update_elem(m->class_conns, &smtp, &open, BPF_ANY);
 		row("  the same, conn caps on, class busy",
 		    ns_per_frame(xdp_fd, frame, len, REPEAT),
-		    ns_per_frame(pass_fd, frame, len, REPEAT), "reported");
+		    ns_per_frame(pass_fd, frame, len, REPEAT), NULL, "reported");
 		open.conns = 0;
 		bpf_map_update_elem(m->class_conns, &smtp, &open, BPF_ANY);
 		mxg_class_write(m, smtp, &cls);
@@ -358,7 +407,7 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 
 		snprintf(what, sizeof(what), "judged syn, new source, %u tracked",
 			 max_sources);
-		row(what, mxg, pass, "reported (one run per frame)");
+		row(what, mxg, pass, NULL, "reported (one run per frame)");
 	}
 	close(pass_fd);
 	bench_smtp(skel, m);
@@ -373,6 +422,18 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 	}
 	printf("  %-16s %10.1f MiB   target <= 128 MiB at 1M sources (%.0f bytes/source)\n",
 	       "total", total / 1048576.0, (double)total / max_sources);
+	{
+		char what[96];
+
+		/* The target is for 1M sources (1,048,576 by default). */
+		snprintf(what, sizeof(what), "kernel memory of all maps, %u sources tracked",
+			 max_sources);
+		figure("admission", what, total / 1048576.0, "MiB",
+		       max_sources == 1048576 ? "<= 128" : NULL);
+		snprintf(what, sizeof(what), "kernel memory per source, %u sources tracked",
+			 max_sources);
+		figure("admission", what, (double)total / max_sources, "bytes", NULL);
+	}
 	return 0;
 }
 
@@ -489,6 +550,14 @@ static int bench_conns(struct mxguard *skel, struct mxg_maps *m, unsigned ms)
 	       with[CONN_ROUNDS / 2], with[CONN_ROUNDS / 2] / without[CONN_ROUNDS / 2]);
 	printf("  connections counted after the run: %llu (every one was closed)\n",
 	       (unsigned long long)conns[0] + conns[1]);
+	figure("conns", "connections/s accepted, without the counter",
+	       without[CONN_ROUNDS / 2], "/s", NULL);
+	figure("conns", "connections/s accepted, with the counter", with[CONN_ROUNDS / 2],
+	       "/s", NULL);
+	figure("conns", "connections/s with / without the counter",
+	       with[CONN_ROUNDS / 2] / without[CONN_ROUNDS / 2], "ratio", ">= 0.9");
+	figure("conns", "connections still counted after all closed",
+	       (double)(conns[0] + conns[1]), "connections", "== 0");
 	return 0;
 }
 

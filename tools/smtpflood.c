@@ -82,25 +82,10 @@ static int send_rcpt(struct session *s, struct opts *o)
 	return send_line(s, line);
 }
 
-/* A complete reply's code, or 0 when its last line has not arrived yet.
- * Consumes the reply's lines from the buffer. */
+/* A complete reply's code, or 0 when its last line has not arrived yet. */
 static int take_reply(struct session *s)
 {
-	char *eol;
-
-	while ((eol = memchr(s->buf, '\n', s->len))) {
-		size_t linelen = (size_t)(eol - s->buf) + 1;
-		int code = 0;
-		bool last = linelen < 5 || s->buf[3] != '-';
-
-		if (linelen >= 4 && s->buf[0] >= '2' && s->buf[0] <= '5')
-			code = (s->buf[0] - '0') * 100 + (s->buf[1] - '0') * 10 + (s->buf[2] - '0');
-		memmove(s->buf, eol + 1, s->len - linelen);
-		s->len -= linelen;
-		if (last)
-			return code ? code : 999;	/* garbage ends the session */
-	}
-	return 0;
+	return lg_smtp_take_reply(s->buf, &s->len, NULL, 0);
 }
 
 /* Advance one session on a reply; -1 when the session is over. */

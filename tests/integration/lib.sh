@@ -385,6 +385,31 @@ queue_id_of() { sed -n 's/.*250 .*queued as \([0-9A-Za-z]*\).*/\1/p' <<<"$1" | t
 
 pf_log_has() { grep -qE "$1" "$PF_LOG" 2>/dev/null; }
 
+# legit_mail NS SERVER COUNT INTERVAL_MS RCPT... : the demo's legitimate
+# sender: COUNT mails from NS, one every INTERVAL_MS, to the RCPTs in turn,
+# each SMTP transaction timed by $BUILD/tools/legit -s (connect to the 250
+# after the dot) and bounded at 30 s. Prints legit's JSON line.
+legit_mail() {
+	local ns=$1 server=$2 n=$3 ms=$4 r rcpts=()
+	shift 4
+	for r in "$@"; do
+		rcpts+=(-r "$r")
+	done
+	ip netns exec "$ns" timeout $((n * ms / 1000 + 45)) "$BUILD/tools/legit" -s -d "$server" \
+		-i "$ms" -c "$n" -t "$((n * ms))ms" -T 30s "${rcpts[@]}"
+}
+
+# legit_figures JSON: "SENT ACCEPTED P50 P99 QUEUE_ID..." from legit's line
+# (the latencies "-" when no mail was accepted).
+legit_figures() {
+	python3 -c '
+import json, sys
+s = json.loads(sys.argv[1] or "{}").get("smtp") or {}
+ok = s.get("ok", 0)
+lat = lambda k: "%.0f" % s[k] if ok else "-"
+print(s.get("transactions", 0), ok, lat("p50_ms"), lat("p99_ms"), *s.get("queue_ids", []))' "$1"
+}
+
 # ---------------------------------------------------------------- mxguard
 
 # conf_write FILE ON_EXIT [extra lines...]: a config for the lab: the two
