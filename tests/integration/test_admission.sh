@@ -196,7 +196,8 @@ new_limit_is() {
 check "SIGHUP applies new_sources = 2/s, new_sources_burst = 3" \
 	wait_until 5 new_limit_is "2 3"
 check "stats count dropped.new_source" test "$(mxg_stat smtp dropped.new_source)" -ge 0
-check "status shows the new-source limit" bash -c '"$@" status | grep -q "new sources 2/s burst 3"' _ ctl
+status_shows_new_limit() { ctl status | grep -q "class       smtp: .*; new sources 2/s burst 3"; }
+check "status shows the new-source limit" status_shows_new_limit
 
 # ------------------------------------------------ (f) clean stop, unload
 mxgd_stop TERM || die "mxguardd (keep) did not exit 0 on SIGTERM"
