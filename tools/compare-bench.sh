@@ -317,17 +317,26 @@ snap() {
 	nsenter --net="/run/netns/$ns_tx" awk -F'[: ]+' '/mxtx:/ { print $12 + $14 }' /proc/net/dev
 }
 
-# settle: wait (bounded) until CPU 1 is idle again: a namespace's teardown
-# runs in a kernel worker and must not bill the next cell.
+# settle: wait (bounded) until both CPUs are idle again, for a whole
+# second: a namespace's teardown runs in kernel workers and must not bill
+# the next cell. After a cell with 1M sources, freeing conntrack entries
+# and set elements comes in bursts on either CPU: one idle 0.2 s sample
+# on CPU 1 was not enough (the cell after nft at 1M sources lost a third
+# of CPU 1 to it, and legitimate SYNs to the backlog drops that caused).
 settle() {
-	local i a b
-	for ((i = 0; i < 30; i++)); do
-		read -ra a < <(awk '$1 == "cpu1" { print $5, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	local i quiet=0 a b
+	for ((i = 0; i < 100; i++)); do
+		read -ra a < <(awk '$1 == "cpu0" || $1 == "cpu1" { printf "%d %d ", $5, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 } END { print "" }' /proc/stat)
 		sleep 0.2
-		read -ra b < <(awk '$1 == "cpu1" { print $5, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-		(((b[0] - a[0]) * 10 >= (b[1] - a[1]) * 9)) && return 0
+		read -ra b < <(awk '$1 == "cpu0" || $1 == "cpu1" { printf "%d %d ", $5, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 } END { print "" }' /proc/stat)
+		if (((b[0] - a[0]) * 10 >= (b[1] - a[1]) * 9 &&
+			(b[2] - a[2]) * 10 >= (b[3] - a[3]) * 9)); then
+			((++quiet >= 5)) && return 0
+		else
+			quiet=0
+		fi
 	done
-	log "CPU 1 still busy after 6 s (something else runs?): figures may be noisy"
+	log "CPUs still busy after 20 s (something else runs?): figures may be noisy"
 }
 
 # run_cell SOURCES FILTER: one measurement; SOURCES 0 is the baseline
