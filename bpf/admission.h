@@ -7,7 +7,8 @@
  *
  * A judged SYN goes through the checks in ARCHITECTURE.md's order: allow
  * list, deny list, penalty box, class and source connection caps (counted
- * by conns.bpf.h), per-source token bucket.
+ * by conns.bpf.h), per-source token bucket, or for a source not tracked
+ * yet the class's bucket of new sources.
  * Every verdict is counted per class in a per-CPU array.
  */
 #ifndef MXG_ADMISSION_H
@@ -38,8 +39,41 @@ static __always_inline int ban_applies(const struct mxg_lpm_key *key,
 	return !ban->expires_ns || ban->expires_ns > now;
 }
 
-/* Take one token from the source's bucket, creating the source if new. */
+/*
+ * One token from this CPU's bucket of new sources for the class. A spoofed
+ * flood lands here with every packet, so this is the whole cost of its
+ * drop besides the lookup that missed: one per-CPU array lookup and GCRA,
+ * no atomic, no shared cache line (mxguard.h says why per CPU).
+ */
+static __always_inline int take_new_source_token(__u32 class_idx,
+						 const struct mxg_class *cls,
+						 __u64 now)
+{
+	struct mxg_new_source_bucket *b;
+	__u64 next;
+
+	if (!cls->new_interval_ns)
+		return 1;
+	b = bpf_map_lookup_elem(&mxg_new_sources, &class_idx);
+	if (!b)
+		return 1;
+	next = mxg_bucket_take(b->tat_ns, now, cls->new_interval_ns,
+			       cls->new_tolerance_ns);
+	if (!next)
+		return 0;
+	b->tat_ns = next;
+	return 1;
+}
+
+/*
+ * Take one token from the source's bucket, creating the source if new and
+ * the class's new-source bucket has a token. A source refused for that is
+ * not inserted: a spoofed flood then neither pays for the insert nor
+ * evicts the sources mxg_sources already knows, which keep their own
+ * buckets whatever the flood does.
+ */
 static __always_inline enum mxg_verdict take_token(const struct mxg_source_key *key,
+						   __u32 class_idx,
 						   const struct mxg_class *cls,
 						   __u64 now)
 {
@@ -54,10 +88,13 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_source_key *
 			.syns = 1,
 		};
 
+		if (!take_new_source_token(class_idx, cls, now))
+			return MXG_DROP_NEW_SOURCE;
 		if (!bpf_map_update_elem(&mxg_sources, key, &fresh,
 					 BPF_NOEXIST))
 			return MXG_PASS;
-		/* Another CPU created it first: judge against its entry. */
+		/* Another CPU created it first: judge against its entry
+		 * (the new-source token is spent all the same). */
 		src = bpf_map_lookup_elem(&mxg_sources, key);
 		if (!src)
 			return MXG_PASS;
@@ -67,6 +104,9 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_source_key *
 	 * race costs nothing, a locked add on every SYN costs ~5 ns. The
 	 * bucket itself is exact. */
 	src->syns++;
+	/* Tracked only for the new-source limit: no rate of its own. */
+	if (!cls->interval_ns)
+		return MXG_PASS;
 	for (int i = 0; i < MXG_CAS_RETRIES; i++) {
 		tat = *(volatile __u64 *)&src->tat_ns;
 		next = mxg_bucket_take(tat, now, cls->interval_ns,
@@ -121,9 +161,11 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 		}
 	}
 
-	if (!cls->interval_ns)
+	/* Sources are tracked for either limit: the per-source rate, or
+	 * the new-source limit, which needs to know who is new. */
+	if (!cls->interval_ns && !cls->new_interval_ns)
 		return MXG_PASS;
-	return take_token(&src, cls, now);
+	return take_token(&src, class_idx, cls, now);
 }
 
 /* Returns non-zero to drop the frame. */

@@ -37,6 +37,14 @@ struct {
 	__type(value, struct mxg_source);
 } mxg_sources SEC(".maps");
 
+/* Each CPU's bucket of new sources, per class (see mxguard.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MXG_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct mxg_new_source_bucket);
+} mxg_new_sources SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, MXG_MAX_RULES);

@@ -61,10 +61,14 @@
 #define MXG_MAP_RCPT_STATS "mxg_rcpt_stats"
 #define MXG_MAP_INSPECT "mxg_inspect"
 #define MXG_MAP_EVENTS "mxg_events"
+#define MXG_MAP_NEW_SOURCES "mxg_new_sources"
 
 /*
  * What admission decided for one judged SYN. Every verdict is counted per
- * class; the order of the DROP reasons is the order they are checked in.
+ * class; the order of the DROP reasons is the order they are checked in,
+ * except that a new verdict is appended, never inserted, so that a
+ * counter keeps its index across versions (MXG_DROP_NEW_SOURCE is judged
+ * at the same step as MXG_DROP_RATE: a source missing from mxg_sources).
  */
 enum mxg_verdict {
 	MXG_PASS = 0,		/* within every limit */
@@ -74,6 +78,8 @@ enum mxg_verdict {
 	MXG_DROP_TOTAL_CONNS,	/* class is at total_conns */
 	MXG_DROP_SOURCE_CONNS,	/* source is at source_conns */
 	MXG_DROP_RATE,		/* source's token bucket is empty */
+	MXG_DROP_NEW_SOURCE,	/* source not tracked yet and the class's
+				 * new-source bucket is empty */
 	MXG_VERDICT_COUNT,
 };
 
@@ -124,6 +130,13 @@ struct mxg_class {
 	__u32 scale_permille;	/* tuner's scale of rate and conns, 1000 = 100% */
 	__u8 mask[MXG_ADDR_LEN]; /* source mask for IPv6 */
 	__u8 mask4[MXG_ADDR_LEN]; /* source mask for IPv4-mapped addresses */
+	/* The class-wide limit on sources not in mxg_sources yet, as GCRA on
+	 * each CPU's own bucket (mxg_new_sources): userspace divides the rate
+	 * and the burst among the possible CPUs, so these are per CPU. */
+	__u64 new_interval_ns;	/* 1e9 * ncpus / new_sources; 0 = no limit */
+	__u64 new_tolerance_ns;	/* new_interval_ns * (burst per CPU - 1) */
+	__u32 new_sources_milli; /* configured, new sources/s * 1000, whole host */
+	__u32 new_sources_burst; /* configured, whole host */
 };
 
 /* mxg_sources: LRU hash, key = masked source + class. */
@@ -137,6 +150,18 @@ struct mxg_source {
 	__u64 tat_ns;		/* GCRA theoretical arrival time (ktime) */
 	__u32 syns;		/* SYNs judged from this source */
 	__u32 drops;		/* of which dropped for rate */
+};
+
+/*
+ * mxg_new_sources: per-CPU array [MXG_MAX_CLASSES], each CPU's bucket of
+ * new sources for a class. Per CPU because a spoofed flood reaches this
+ * bucket with every packet: one shared TAT would bounce its cache line
+ * between the CPUs at the flood's rate (and need a CAS loop). A CPU's
+ * copy is written by that CPU only, so a plain store does: the worst a
+ * program interrupted on the same CPU can cause is one source more.
+ */
+struct mxg_new_source_bucket {
+	__u64 tat_ns;		/* GCRA theoretical arrival time (ktime) */
 };
 
 /* mxg_allow, mxg_deny, mxg_bans: LPM tries over 16-byte addresses. */
@@ -406,7 +431,9 @@ _Static_assert(sizeof(struct mxg_rcpt_source) == 32, "mxg_rcpt_source layout");
 _Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");
 _Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
 _Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
-_Static_assert(sizeof(struct mxg_class) == 88, "mxg_class layout");
+_Static_assert(sizeof(struct mxg_class) == 112, "mxg_class layout");
+_Static_assert(sizeof(struct mxg_new_source_bucket) == 8, "mxg_new_source_bucket layout");
+_Static_assert(sizeof(struct mxg_stats) == 8 * MXG_VERDICT_COUNT, "mxg_stats layout");
 _Static_assert(sizeof(struct mxg_source_key) == 20, "mxg_source_key layout");
 _Static_assert(sizeof(struct mxg_source) == 16, "mxg_source layout");
 _Static_assert(sizeof(struct mxg_lpm_key) == 20, "mxg_lpm_key layout");

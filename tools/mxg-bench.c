@@ -45,7 +45,10 @@ static const char *bench_config =
 	/* High enough that the known source keeps passing: the bench
 	 * measures the admitting path, compare-and-swap included. */
 	"rate = 1000000/s\n"
-	"burst = 1000000\n";
+	"burst = 1000000\n"
+	/* Off for the new-source row, which measures the insert; the row
+	 * after it turns the limit on. */
+	"new_sources = off\n";
 
 /* r0 = verdict; exit: the baseline a program is measured against. */
 static int load_return_prog(enum bpf_prog_type type, int verdict)
@@ -441,6 +444,25 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 		snprintf(what, sizeof(what), "judged syn, new source, %u tracked",
 			 max_sources);
 		row(what, mxg, pass, NULL, "reported (one run per frame)");
+	}
+	{
+		/* A spoofed flood past the new-source limit: each CPU's
+		 * bucket holds one token and refills at 0.001/s, so all but
+		 * the first frame per CPU are dropped, and nothing inserted. */
+		struct mxg_class_config c;
+		char what[80];
+
+		mxg_class_from_bpf(&cls, &c);
+		c.new_sources_milli = 1;
+		c.new_sources_burst = 1;
+		mxg_class_apply(m, smtp, &c);
+		double pass = ns_new_sources(pass_fd, NEW_SOURCES, NEW_SOURCES);
+		double mxg = ns_new_sources(xdp_fd, NEW_SOURCES, NEW_SOURCES);
+
+		snprintf(what, sizeof(what), "judged syn, new source, limit hit, %u tracked",
+			 max_sources);
+		row(what, mxg, pass, "reported (dropped, nothing inserted)");
+		mxg_class_write(m, smtp, &cls);
 	}
 	close(pass_fd);
 	bench_smtp(skel, m);

@@ -88,6 +88,8 @@ static int set_rate(struct parser *p, const struct key_def *k,
 		    const char *value);
 static int set_burst(struct parser *p, const struct key_def *k,
 		     const char *value);
+static int set_new_sources(struct parser *p, const struct key_def *k,
+			   const char *value);
 static int set_conns(struct parser *p, const struct key_def *k,
 		     const char *value);
 static int set_prefix(struct parser *p, const struct key_def *k,
@@ -135,6 +137,8 @@ static int set_lookup_mode(struct parser *p, const struct key_def *k,
 	X(class, CLASS, total_conns, 0, set_conns)			\
 	X(class, CLASS, ipv4_prefix, 0, set_prefix)			\
 	X(class, CLASS, ipv6_prefix, 0, set_prefix)			\
+	X(class, CLASS, new_sources, 0, set_new_sources)		\
+	X(class, CLASS, new_sources_burst, 0, set_burst)		\
 	X(allow, ALLOW, cidr, KEY_LIST | KEY_REPEAT, set_cidr)		\
 	X(deny, DENY, cidr, KEY_LIST | KEY_REPEAT, set_cidr)		\
 	X(ldap, LDAP, uri, 0, set_ldap_string)				\
@@ -183,6 +187,7 @@ struct parser {
 	unsigned class_line[MXG_MAX_CLASSES];
 	unsigned ports_line[MXG_MAX_CLASSES];
 	bool burst_given[MXG_MAX_CLASSES];
+	bool new_burst_given[MXG_MAX_CLASSES];
 	bool is_default[MXG_MAX_CLASSES];
 
 	bool attributes_given;		/* [ldap] attributes replaced defaults */
@@ -207,6 +212,9 @@ static const struct mxg_class_config default_classes[] = {
 		.burst = 20,
 		.ipv4_prefix = 32,
 		.ipv6_prefix = 64,
+		/* docs/configuration.md says why these. */
+		.new_sources_milli = 200000,
+		.new_sources_burst = 1000,
 	},
 	{
 		.name = "ldap",
@@ -216,6 +224,8 @@ static const struct mxg_class_config default_classes[] = {
 		.burst = 100,
 		.ipv4_prefix = 32,
 		.ipv6_prefix = 64,
+		.new_sources_milli = 50000,
+		.new_sources_burst = 500,
 	},
 };
 #define NDEFAULT_CLASSES \
@@ -414,26 +424,46 @@ static int set_ports(struct parser *p, const struct key_def *k,
 	return add_items(p, k, value, add_port);
 }
 
-static int set_rate(struct parser *p, const struct key_def *k,
-		    const char *value)
+/* rate and new_sources: a rate, or off. */
+static int parse_class_rate(struct parser *p, const struct key_def *k,
+			    const char *value, uint32_t *dst)
 {
 	if (!strcmp(value, "off") || !strcmp(value, "unlimited")) {
-		p->cls->rate_milli = 0;
+		*dst = 0;
 		return 0;
 	}
-	if (mxg_parse_rate(value, &p->cls->rate_milli))
+	if (mxg_parse_rate(value, dst))
 		return fail_value(p, k, value, "a rate (" RATE_EXAMPLES
 				  "; 0.001/s to 1000000/s)");
 	return 0;
 }
 
+static int set_rate(struct parser *p, const struct key_def *k,
+		    const char *value)
+{
+	return parse_class_rate(p, k, value, &p->cls->rate_milli);
+}
+
+static int set_new_sources(struct parser *p, const struct key_def *k,
+			   const char *value)
+{
+	return parse_class_rate(p, k, value, &p->cls->new_sources_milli);
+}
+
+/* burst and new_sources_burst. */
 static int set_burst(struct parser *p, const struct key_def *k,
 		     const char *value)
 {
-	if (mxg_parse_u32(value, 1, RANGE_BURST_MAX, &p->cls->burst))
+	bool new = !strcmp(k->name, "new_sources_burst");
+
+	if (mxg_parse_u32(value, 1, RANGE_BURST_MAX,
+			  new ? &p->cls->new_sources_burst : &p->cls->burst))
 		return fail_value(p, k, value, "a number in 1..%d",
 				  RANGE_BURST_MAX);
-	p->burst_given[p->cls_idx] = true;
+	if (new)
+		p->new_burst_given[p->cls_idx] = true;
+	else
+		p->burst_given[p->cls_idx] = true;
 	return 0;
 }
 
@@ -1137,6 +1167,11 @@ static int check_classes(struct parser *p)
 		if (!p->is_default[i] && !p->burst_given[i])
 			c->burst = c->rate_milli ?
 				   (c->rate_milli + 999) / 1000 : 1;
+		/* The same for new sources; a default class whose
+		 * new_sources is changed alone keeps its default burst. */
+		if (!p->is_default[i] && !p->new_burst_given[i])
+			c->new_sources_burst = c->new_sources_milli ?
+				(c->new_sources_milli + 999) / 1000 : 1;
 	}
 
 	for (i = 0; i < p->cfg.nclasses; i++) {
@@ -1321,7 +1356,8 @@ out:
 	return ret;
 }
 
-void mxg_class_to_bpf(const struct mxg_class_config *c, struct mxg_class *out)
+void mxg_class_to_bpf(const struct mxg_class_config *c, unsigned ncpus,
+		      struct mxg_class *out)
 {
 	unsigned bit, v4bits;
 
@@ -1335,6 +1371,21 @@ void mxg_class_to_bpf(const struct mxg_class_config *c, struct mxg_class *out)
 		out->interval_ns = 1000000000000ULL / c->rate_milli;
 		out->tolerance_ns = out->interval_ns *
 				    (c->burst ? c->burst - 1 : 0);
+	}
+	/* Each CPU's bucket gets rate / ncpus and ceil(burst / ncpus): the
+	 * host as a whole admits the configured rate and at least the
+	 * configured burst, when new sources spread over the CPUs as RSS
+	 * spreads connections. */
+	out->new_sources_milli = c->new_sources_milli;
+	out->new_sources_burst = c->new_sources_burst;
+	if (c->new_sources_milli) {
+		uint64_t cpus = ncpus ? ncpus : 1;
+		uint64_t burst = c->new_sources_burst ? c->new_sources_burst : 1;
+		uint64_t burst_cpu = (burst + cpus - 1) / cpus;
+
+		out->new_interval_ns = 1000000000000ULL * cpus /
+				       c->new_sources_milli;
+		out->new_tolerance_ns = out->new_interval_ns * (burst_cpu - 1);
 	}
 	out->source_conns = c->source_conns;
 	out->total_conns = c->total_conns;

@@ -36,6 +36,9 @@ struct mxg_class_config {
 	uint32_t total_conns;	/* 0 = no limit */
 	uint8_t ipv4_prefix;	/* default 32 */
 	uint8_t ipv6_prefix;	/* default 64 */
+	/* Sources not tracked yet, class-wide: 0 = no limit. */
+	uint32_t new_sources_milli;
+	uint32_t new_sources_burst;	/* >= 1; default max(1, new_sources) */
 };
 
 #define MXG_LDAP_MAX_ATTRS 16
@@ -111,8 +114,11 @@ int mxg_config_load_string(const char *name, const char *text,
 			   struct mxg_config *cfg, char *err, size_t errlen);
 
 /* Fill the BPF class record for one configured class (masks, GCRA
- * interval and tolerance precomputed). */
-void mxg_class_to_bpf(const struct mxg_class_config *c, struct mxg_class *out);
+ * interval and tolerance precomputed). ncpus is the number of per-CPU
+ * new-source buckets (libbpf_num_possible_cpus()), among which the
+ * new-source rate and burst are divided. */
+void mxg_class_to_bpf(const struct mxg_class_config *c, unsigned ncpus,
+		      struct mxg_class *out);
 
 /* Every key the parser accepts, per section, for the docs test. */
 extern const char *const mxg_config_keys[];

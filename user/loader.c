@@ -101,25 +101,37 @@ int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
 /*
  * A pinned map whose definition no longer matches would make the load fail.
  * mxg_sources is sized by max_sources: when that changes, its rate state is
- * dropped (it is only rate state) and the map is made anew.
+ * dropped (it is only rate state) and the map is made anew. The same for
+ * the maps whose value grew in a newer version and that hold nothing the
+ * config does not rewrite or that an operator cannot lose: the class
+ * records, and the counters (a verdict added to enum mxg_verdict).
  */
-static void drop_resized_sources(const char *pin_dir, uint32_t max_sources)
+static void drop_stale_pin(const char *pin_dir, const struct bpf_map *map,
+			   const char *what)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, MXG_MAP_SOURCES);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	    info.max_entries != max_sources) {
-		mxg_info("max_sources changed from %u to %u: per-source rate state starts anew",
-			 info.max_entries, max_sources);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		goto out;
+	if (info.max_entries != bpf_map__max_entries(map)) {
+		mxg_info("%s: max_entries changed from %u to %u: %s starts anew",
+			 bpf_map__name(map), info.max_entries,
+			 bpf_map__max_entries(map), what);
+		unlink(path);
+	} else if (info.value_size != bpf_map__value_size(map)) {
+		mxg_info("%s: value size changed from %u to %u (another version of mxguard): %s starts anew",
+			 bpf_map__name(map), info.value_size,
+			 bpf_map__value_size(map), what);
 		unlink(path);
 	}
+out:
 	close(fd);
 }
 
@@ -131,7 +143,6 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	int ret;
 
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", cfg->pin_dir);
-	drop_resized_sources(l->pin_dir, cfg->max_sources);
 
 	l->skel = mxguard__open();
 	if (!l->skel) {
@@ -144,6 +155,11 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 				       cfg->max_sources);
 	if (ret)
 		goto fail;
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_sources,
+		       "per-source rate state");
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_classes,
+		       "the class records (rewritten from the config)");
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_stats, "counting");
 	/* With a pin path set, libbpf reuses a compatible pinned map and
 	 * pins a new one: adopting the previous state is the default. */
 	bpf_object__for_each_map(map, l->skel->obj) {
@@ -190,6 +206,7 @@ void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m)
 	m->rcpt_sources = bpf_map__fd(skel->maps.mxg_rcpt_sources);
 	m->rcpt_stats = bpf_map__fd(skel->maps.mxg_rcpt_stats);
 	m->events = bpf_map__fd(skel->maps.mxg_events);
+	m->new_sources = bpf_map__fd(skel->maps.mxg_new_sources);
 }
 
 static void link_pin_path(char *buf, size_t len, const char *pin_dir,

@@ -33,6 +33,7 @@ static const struct {
 	{ MXG_MAP_RCPT_SOURCES, offsetof(struct mxg_maps, rcpt_sources) },
 	{ MXG_MAP_RCPT_STATS, offsetof(struct mxg_maps, rcpt_stats) },
 	{ MXG_MAP_EVENTS, offsetof(struct mxg_maps, events) },
+	{ MXG_MAP_NEW_SOURCES, offsetof(struct mxg_maps, new_sources) },
 };
 
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
@@ -132,6 +133,51 @@ void mxg_class_from_bpf(const struct mxg_class *cls,
 	out->total_conns = cls->total_conns;
 	out->ipv4_prefix = cls->ipv4_prefix;
 	out->ipv6_prefix = cls->ipv6_prefix;
+	out->new_sources_milli = cls->new_sources_milli;
+	out->new_sources_burst = cls->new_sources_burst;
+}
+
+/* Every CPU's new-source bucket of a slot back to full (TAT 0). */
+static int new_sources_clear(const struct mxg_maps *m, uint32_t idx)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct mxg_new_source_bucket *zero;
+	int err = 0;
+
+	if (ncpus < 0)
+		return ncpus;
+	zero = calloc(ncpus, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->new_sources, &idx, zero, BPF_ANY))
+		err = -errno;
+	free(zero);
+	return err;
+}
+
+int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
+		    const struct mxg_class_config *c)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct mxg_class cur, cls;
+	int err;
+
+	if (ncpus < 0)
+		return ncpus;
+	if (bpf_map_lookup_elem(m->classes, &idx, &cur))
+		return -errno;
+	mxg_class_to_bpf(c, (unsigned)ncpus, &cls);
+	/* The one write of the record is what makes the new limits take
+	 * effect together; the buckets are refilled after it, so that no
+	 * SYN is judged by the old interval against a refilled bucket. */
+	err = mxg_class_write(m, idx, &cls);
+	if (err)
+		return err;
+	if (cur.new_interval_ns != cls.new_interval_ns ||
+	    cur.new_tolerance_ns != cls.new_tolerance_ns ||
+	    strncmp(cur.name, cls.name, MXG_CLASS_NAME_LEN))
+		err = new_sources_clear(m, idx);
+	return err;
 }
 
 /* The sum over CPUs of a per-CPU array value made of n __u64 counters. */
@@ -265,13 +311,13 @@ int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
 		uint32_t s = slot_of[c];
 
 		keep[s] = true;
-		mxg_class_to_bpf(&cfg->classes[c], &cls);
-		if (strncmp(cur[s].name, cls.name, MXG_CLASS_NAME_LEN)) {
+		if (strncmp(cur[s].name, cfg->classes[c].name,
+			    MXG_CLASS_NAME_LEN)) {
 			ret = stats_clear(m, s);
 			if (ret)
 				goto fail;
 		}
-		ret = mxg_class_write(m, s, &cls);
+		ret = mxg_class_apply(m, s, &cfg->classes[c]);
 		if (ret)
 			goto fail;
 		for (unsigned p = 0; p < cfg->classes[c].nports; p++) {

@@ -17,10 +17,11 @@ struct mxg_maps {
 	int conns, class_conns, settings;
 	int rcpt_slot, rcpt_domains, mirror, hash_key;
 	int inspect, rcpt_sources, rcpt_stats, events;
+	int new_sources;
 };
 
 #define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, \
-			-1, -1, -1, -1, -1, -1, -1, -1 }
+			-1, -1, -1, -1, -1, -1, -1, -1, -1 }
 
 /* Open every pinned map under pin_dir. -ENOENT when nothing is pinned
  * there; -EPERM/-EACCES when not allowed. err gets a one-line reason. */
@@ -38,6 +39,12 @@ int mxg_class_find(const struct mxg_maps *m, const char *name, uint32_t *idx,
 		   struct mxg_class *cls);
 int mxg_class_write(const struct mxg_maps *m, uint32_t idx,
 		    const struct mxg_class *cls);
+/* Write a class record from its configured limits, dividing the new-source
+ * limit among the possible CPUs; when that limit changes, every CPU's
+ * bucket of the slot starts full again (a TAT left far ahead by a slower
+ * old rate would otherwise refuse new sources for seconds). */
+int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
+		    const struct mxg_class_config *c);
 /* The configured limits of a class record, for `limit set`. */
 void mxg_class_from_bpf(const struct mxg_class *cls,
 			struct mxg_class_config *out);

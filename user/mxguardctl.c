@@ -77,12 +77,22 @@ static double rate_per_s(uint32_t rate_milli)
 	return rate_milli / 1000.0;
 }
 
+/* A rate as the config writes it: "10/s", "0.5/s" or "off". */
+static void format_rate(uint32_t rate_milli, char *buf, size_t len)
+{
+	if (rate_milli)
+		snprintf(buf, len, "%g/s", rate_per_s(rate_milli));
+	else
+		snprintf(buf, len, "off");
+}
+
 static const char *verdict_key[MXG_VERDICT_COUNT] = {
 	[MXG_DROP_DENY] = "deny",
 	[MXG_DROP_PENALTY] = "penalty",
 	[MXG_DROP_TOTAL_CONNS] = "total_conns",
 	[MXG_DROP_SOURCE_CONNS] = "source_conns",
 	[MXG_DROP_RATE] = "rate",
+	[MXG_DROP_NEW_SOURCE] = "new_source",
 };
 
 /* The keys of the "rcpt" object, in enum mxg_rcpt_counter's order (the
@@ -100,11 +110,13 @@ static const char *const rcpt_counter_key[MXG_RCPT_COUNTERS] = {
 	[MXG_RCPT_LOST] = "lost_sessions",
 };
 
-/* The contract's order of the "dropped" object. */
+/* The contract's order of the "dropped" object; later verdicts after. */
 static const enum mxg_verdict drop_order[] = {
 	MXG_DROP_RATE, MXG_DROP_SOURCE_CONNS, MXG_DROP_TOTAL_CONNS,
-	MXG_DROP_DENY, MXG_DROP_PENALTY,
+	MXG_DROP_DENY, MXG_DROP_PENALTY, MXG_DROP_NEW_SOURCE,
 };
+_Static_assert(sizeof(drop_order) / sizeof(drop_order[0]) ==
+	       MXG_VERDICT_COUNT - MXG_DROP_DENY, "every drop verdict is printed");
 #define NDROPS (sizeof(drop_order) / sizeof(drop_order[0]))
 
 /* The classes, or an error said; every command that names classes. */
@@ -441,6 +453,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 			for (unsigned p = 0; p < nports; p++)
 				json_u64(j, ports[p]);
 			json_end_array(j);
+			json_key(j, "new_sources");
+			json_double(j, rate_per_s(classes[c].new_sources_milli));
+			json_kv_u64(j, "new_sources_burst",
+				    classes[c].new_sources_burst);
 			json_end_object(j);
 		}
 		json_end_array(j);
@@ -491,13 +507,17 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++) {
 		uint16_t ports[MXG_MAX_PORTS_PER_CLASS];
 		unsigned nports;
-		char buf[512];
+		char buf[512], rate[32];
 
 		if (!classes[c].name[0])
 			continue;
 		format_ports(&ctl->maps, c, buf, sizeof(buf), ports, &nports);
-		printf("class       %s: ports %s\n", classes[c].name,
-		       nports ? buf : "none");
+		format_rate(classes[c].new_sources_milli, rate, sizeof(rate));
+		printf("class       %s: ports %s; new sources %s",
+		       classes[c].name, nports ? buf : "none", rate);
+		if (classes[c].new_sources_milli)
+			printf(" burst %u", classes[c].new_sources_burst);
+		printf("\n");
 	}
 	if (counting)
 		printf("counter     sock_ops on the cgroup v2 root (link id %u)\n",
@@ -769,20 +789,21 @@ static void print_class(struct ctl *ctl, const struct mxg_class *cls)
 		json_kv_u64(j, "total_conns", cls->total_conns);
 		json_kv_u64(j, "ipv4_prefix", cls->ipv4_prefix);
 		json_kv_u64(j, "ipv6_prefix", cls->ipv6_prefix);
+		json_key(j, "new_sources");
+		json_double(j, rate_per_s(cls->new_sources_milli));
+		json_kv_u64(j, "new_sources_burst", cls->new_sources_burst);
 		json_end_object(j);
 		return;
 	}
-	char rate[32], src[16], total[16];
+	char rate[32], new_rate[32], src[16], total[16];
 
-	if (cls->rate_milli)
-		snprintf(rate, sizeof(rate), "%g/s", rate_per_s(cls->rate_milli));
-	else
-		snprintf(rate, sizeof(rate), "off");
+	format_rate(cls->rate_milli, rate, sizeof(rate));
+	format_rate(cls->new_sources_milli, new_rate, sizeof(new_rate));
 	format_limit(cls->source_conns, src, sizeof(src));
 	format_limit(cls->total_conns, total, sizeof(total));
-	printf("%-12s rate %s burst %u source_conns %s total_conns %s ipv4_prefix %u ipv6_prefix %u\n",
+	printf("%-12s rate %s burst %u source_conns %s total_conns %s ipv4_prefix %u ipv6_prefix %u new_sources %s new_sources_burst %u\n",
 	       cls->name, rate, cls->burst, src, total, cls->ipv4_prefix,
-	       cls->ipv6_prefix);
+	       cls->ipv6_prefix, new_rate, cls->new_sources_burst);
 }
 
 static int cmd_limit_show(struct ctl *ctl, int argc, char **argv)
@@ -828,15 +849,19 @@ static int limit_set_one(struct ctl *ctl, struct mxg_class_config *c,
 		ctl_error(ctl, "limit set: '%s' is not KEY=VALUE", arg);
 		return -EINVAL;
 	}
-	if (KEY_IS("rate")) {
+	if (KEY_IS("rate") || KEY_IS("new_sources")) {
+		uint32_t *dst = KEY_IS("rate") ? &c->rate_milli :
+						 &c->new_sources_milli;
+
 		if (!strcmp(val, "off") || !strcmp(val, "unlimited"))
-			c->rate_milli = 0;
-		else if (mxg_parse_rate(val, &c->rate_milli))
+			*dst = 0;
+		else if (mxg_parse_rate(val, dst))
 			goto bad;
 		return 0;
 	}
-	if (KEY_IS("burst")) {
-		if (mxg_parse_u32(val, 1, 1000000, &c->burst))
+	if (KEY_IS("burst") || KEY_IS("new_sources_burst")) {
+		if (mxg_parse_u32(val, 1, 1000000, KEY_IS("burst") ? &c->burst :
+				  &c->new_sources_burst))
 			goto bad;
 		return 0;
 	}
@@ -863,7 +888,7 @@ static int limit_set_one(struct ctl *ctl, struct mxg_class_config *c,
 		c->ipv6_prefix = v;
 		return 0;
 	}
-	ctl_error(ctl, "limit set: unknown key '%.*s' (keys: rate, burst, source_conns, total_conns, ipv4_prefix, ipv6_prefix)",
+	ctl_error(ctl, "limit set: unknown key '%.*s' (keys: rate, burst, source_conns, total_conns, ipv4_prefix, ipv6_prefix, new_sources, new_sources_burst)",
 		  (int)klen, arg);
 	return -EINVAL;
 bad:
@@ -898,8 +923,9 @@ static int cmd_limit_set(struct ctl *ctl, int argc, char **argv)
 		if (ret)
 			return ret;
 	}
-	mxg_class_to_bpf(&c, &cls);
-	ret = mxg_class_write(&ctl->maps, idx, &cls);
+	ret = mxg_class_apply(&ctl->maps, idx, &c);
+	if (!ret)
+		ret = mxg_class_find(&ctl->maps, argv[0], &idx, &cls);
 	if (ret) {
 		ctl_error(ctl, "cannot write class '%s': %s", argv[0], strerror(-ret));
 		return ret;
@@ -1364,7 +1390,7 @@ static const struct command commands[] = {
 	{ "stats", NULL, cmd_stats, "", "verdicts per class and reason", true },
 	{ "top", NULL, cmd_top, "[-n N] [--by rate|conns|unknown]", "the busiest sources", true },
 	{ "limit", "show", cmd_limit_show, "[CLASS]", "a class's limits", true },
-	{ "limit", "set", cmd_limit_set, "CLASS KEY=VALUE...", "change limits (rate, burst, source_conns, total_conns, ipv4_prefix, ipv6_prefix)", true },
+	{ "limit", "set", cmd_limit_set, "CLASS KEY=VALUE...", "change limits (rate, burst, source_conns, total_conns, ipv4_prefix, ipv6_prefix, new_sources, new_sources_burst)", true },
 	{ "allow", "add", cmd_allow_add, "CIDR...", "never limit these sources", true },
 	{ "allow", "del", cmd_allow_del, "CIDR...", "remove from the allow list", true },
 	{ "allow", "list", cmd_allow_list, "", "the allow list, with each entry's origin", true },

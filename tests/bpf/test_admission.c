@@ -56,6 +56,15 @@ struct env {
 
 static struct env env;
 
+/* The number of per-CPU new-source buckets, as mxguardd divides by. */
+static unsigned ncpus(void)
+{
+	int n = libbpf_num_possible_cpus();
+
+	assert_true(n > 0);
+	return (unsigned)n;
+}
+
 static int setup_all(void **state)
 {
 	char err[512];
@@ -104,11 +113,23 @@ static void clear_map(int fd, size_t key_size)
 	(void)key_size;
 }
 
+/* Every CPU's new-source bucket of every class back to full. */
+static void refill_new_sources(void)
+{
+	struct mxg_new_source_bucket zero[512] = {};
+
+	assert_true(ncpus() <= 512);
+	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++)
+		assert_int_equal(bpf_map_update_elem(env.maps.new_sources, &c,
+						     zero, BPF_ANY), 0);
+}
+
 /* Each fixture starts with no rate state and no bans. */
 static int reset_state(void **state)
 {
 	clear_map(env.maps.sources, sizeof(struct mxg_source_key));
 	clear_map(env.maps.bans, sizeof(struct mxg_lpm_key));
+	refill_new_sources();
 	return 0;
 }
 
@@ -297,14 +318,21 @@ static void test_fixtures_tc(void **state)
 		run_fixture(&fixtures[i], false);
 }
 
-static int send_syn(const char *saddr, uint16_t port)
+static int send_syn_on(bool xdp, const char *saddr, uint16_t port)
 {
 	struct frame_spec spec = { .saddr = saddr, .dport = port, .flags = F_SYN,
 				   .family = strchr(saddr, ':') ? 6 : 4 };
 	uint8_t frame[FRAME_MAX];
 	int len = build_frame(&spec, frame);
+	int prog = bpf_program__fd(xdp ? env.skel->progs.mxg_xdp :
+				   env.skel->progs.mxg_tc);
 
-	return run_prog(bpf_program__fd(env.skel->progs.mxg_xdp), true, frame, len);
+	return run_prog(prog, xdp, frame, len);
+}
+
+static int send_syn(const char *saddr, uint16_t port)
+{
+	return send_syn_on(true, saddr, port);
 }
 
 /* Sources are aggregated by prefix: one /64 is one source. */
@@ -327,7 +355,7 @@ static void test_ipv4_prefix_aggregation(void **state)
 	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
 	mxg_class_from_bpf(&saved, &c);
 	c.ipv4_prefix = 24;
-	mxg_class_to_bpf(&c, &cls);
+	mxg_class_to_bpf(&c, ncpus(), &cls);
 	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
 	assert_int_equal(send_syn("198.18.6.1", 25), 0);
 	assert_int_equal(send_syn("198.18.6.200", 25), 1);
@@ -377,7 +405,7 @@ static void test_bucket_refill_and_burst(void **state)
 	mxg_class_from_bpf(&saved, &c);
 	c.rate_milli = 1000;
 	c.burst = 5;
-	mxg_class_to_bpf(&c, &cls);
+	mxg_class_to_bpf(&c, ncpus(), &cls);
 	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
 
 	for (int i = 0; i < 5; i++)
@@ -406,7 +434,7 @@ static void test_bucket_refill_and_burst(void **state)
 
 	/* rate off: nothing is rate limited, nothing tracked. */
 	c.rate_milli = 0;
-	mxg_class_to_bpf(&c, &cls);
+	mxg_class_to_bpf(&c, ncpus(), &cls);
 	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(send_syn("198.18.9.2", 25), 0);
@@ -450,15 +478,15 @@ static void test_bucket_two_cpus(void **state)
 	struct racer r[2];
 	pthread_t t[2];
 	uint32_t idx;
-	int ncpus = libbpf_num_possible_cpus();
+	int cpus = libbpf_num_possible_cpus();
 
-	if (ncpus < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	if (cpus < 2 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		skip();
 	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
 	mxg_class_from_bpf(&saved, &c);
 	c.rate_milli = 1;	/* 0.001/s: no refill during the test */
 	c.burst = RACE_BURST;
-	mxg_class_to_bpf(&c, &cls);
+	mxg_class_to_bpf(&c, ncpus(), &cls);
 	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
 
 	stats_now(before);
@@ -499,7 +527,7 @@ static void test_conn_caps(void **state)
 	c.total_conns = 2;
 	c.source_conns = 1;
 	c.burst = 10;
-	mxg_class_to_bpf(&c, &cls);
+	mxg_class_to_bpf(&c, ncpus(), &cls);
 	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
 
 	stats_now(before);
@@ -549,6 +577,171 @@ static void test_port_to_empty_class(void **state)
 	assert_int_equal(bpf_map_update_elem(env.maps.ports, &p, &none, BPF_ANY), 0);
 }
 
+/*
+ * The new-source limit. Its buckets are per CPU, so these tests run pinned
+ * to one CPU: BPF_PROG_TEST_RUN judges on the caller's CPU, and a test
+ * that migrated would draw from two buckets.
+ */
+static cpu_set_t saved_affinity;
+
+static void pin_to_cpu0(void)
+{
+	cpu_set_t one;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(saved_affinity),
+					   &saved_affinity), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+}
+
+static void unpin(void)
+{
+	assert_int_equal(sched_setaffinity(0, sizeof(saved_affinity),
+					   &saved_affinity), 0);
+}
+
+static bool source_tracked(const char *saddr, uint32_t class_idx)
+{
+	struct mxg_source_key key = { .class_idx = class_idx };
+	struct mxg_source src;
+	bool v4;
+
+	assert_int_equal(mxg_parse_addr(saddr, key.addr, &v4), 0);
+	return !bpf_map_lookup_elem(env.maps.sources, &key, &src);
+}
+
+static unsigned sources_tracked(void)
+{
+	struct mxg_source_key key, next, *prev = NULL;
+	unsigned n = 0;
+
+	while (!bpf_map_get_next_key(env.maps.sources, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/* Past the class's burst of new sources, a new source is dropped with its
+ * own verdict and not inserted; known sources keep passing on their own
+ * buckets; a changed limit starts with a full bucket. */
+#define NEW_BURST_CPU 4
+
+static void test_new_source_burst(void **state)
+{
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	struct mxg_class_config c;
+	struct mxg_class saved;
+	char addr[64];
+	uint32_t idx;
+
+	pin_to_cpu0();
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.rate_milli = 1000000;		/* 1000/s, burst 100 per source */
+	c.burst = 100;
+	c.new_sources_milli = 1;	/* 0.001/s: no refill during the test */
+	c.new_sources_burst = NEW_BURST_CPU * ncpus();
+	assert_int_equal(mxg_class_apply(&env.maps, idx, &c), 0);
+
+	stats_now(before);
+	for (int i = 0; i < NEW_BURST_CPU; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:20:%x::", i);
+		assert_int_equal(send_syn(addr, 25), 0);
+		assert_true(source_tracked(addr, idx));
+	}
+	/* The bucket is empty: new sources are dropped, on XDP and TC alike,
+	 * and none of them takes a place in mxg_sources. */
+	for (int i = NEW_BURST_CPU; i < NEW_BURST_CPU + 6; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:20:%x::", i);
+		assert_int_equal(send_syn_on(i % 2, addr, 25), 1);
+		assert_false(source_tracked(addr, idx));
+	}
+	assert_int_equal(send_syn("198.18.20.1", 25), 1);
+	assert_false(source_tracked("198.18.20.1", idx));
+	assert_int_equal(sources_tracked(), NEW_BURST_CPU);
+
+	/* A known source still passes, up to its own burst, while new ones
+	 * keep being dropped. */
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(send_syn("2001:db8:20:0:ffff::7", 25), 0);
+		assert_int_equal(send_syn_on(false, "2001:db8:20:1::1", 25), 0);
+		assert_int_equal(send_syn("2001:db8:20:99::1", 25), 1);
+	}
+	/* Another class has its own bucket. */
+	assert_int_equal(send_syn("2001:db8:20:99::1", 389), 0);
+	stats_now(after);
+	assert_int_equal(delta(after, before, idx, MXG_PASS), NEW_BURST_CPU + 20);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_NEW_SOURCE), 6 + 1 + 10);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_RATE), 0);
+	assert_int_equal(delta(after, before, env.ldap, MXG_PASS), 1);
+
+	/* A changed limit starts full: mxg_class_apply refills. */
+	c.new_sources_burst = (NEW_BURST_CPU + 1) * ncpus();
+	assert_int_equal(mxg_class_apply(&env.maps, idx, &c), 0);
+	for (int i = 0; i < NEW_BURST_CPU + 1; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:21:%x::", i);
+		assert_int_equal(send_syn(addr, 25), 0);
+	}
+	assert_int_equal(send_syn("2001:db8:21:99::1", 25), 1);
+
+	/* off: every new source is tracked and passes. */
+	c.new_sources_milli = 0;
+	assert_int_equal(mxg_class_apply(&env.maps, idx, &c), 0);
+	for (int i = 0; i < 3 * NEW_BURST_CPU; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:22:%x::", i);
+		assert_int_equal(send_syn(addr, 25), 0);
+		assert_true(source_tracked(addr, idx));
+	}
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+	unpin();
+}
+
+/* The bucket refills with time, up to its burst and no further. */
+static void test_new_source_refill(void **state)
+{
+	struct mxg_class_config c;
+	struct mxg_class saved, cls;
+	uint32_t idx;
+
+	pin_to_cpu0();
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	/* 20/s and a burst of one per CPU: one new source per 50 ms. */
+	c.new_sources_milli = 20000 * ncpus();
+	c.new_sources_burst = ncpus();
+	assert_int_equal(mxg_class_apply(&env.maps, idx, &c), 0);
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &cls), 0);
+	assert_true(cls.new_interval_ns == 50000000ULL);
+	assert_true(cls.new_tolerance_ns == 0);
+
+	assert_int_equal(send_syn("198.18.21.1", 25), 0);
+	assert_int_equal(send_syn("198.18.21.2", 25), 1);
+	/* Two intervals and more (the coarse clock is up to a tick late),
+	 * but a burst of one: one new source, not two. */
+	usleep(120 * 1000);
+	assert_int_equal(send_syn("198.18.21.3", 25), 0);
+	assert_int_equal(send_syn("198.18.21.4", 25), 1);
+	assert_true(source_tracked("198.18.21.3", idx));
+	assert_false(source_tracked("198.18.21.4", idx));
+
+	/* rate off, new_sources on: sources are tracked for the new-source
+	 * limit only, and a known one is never limited. */
+	c.rate_milli = 0;
+	assert_int_equal(mxg_class_apply(&env.maps, idx, &c), 0);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(send_syn("198.18.21.1", 25), 0);
+	/* A change of rate alone leaves the new-source bucket as it is. */
+	assert_int_equal(send_syn("198.18.21.5", 25), 1);
+	usleep(120 * 1000);
+	assert_int_equal(send_syn("198.18.21.6", 25), 0);
+	assert_int_equal(send_syn("198.18.21.7", 25), 1);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+	unpin();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +754,8 @@ int main(void)
 		cmocka_unit_test_setup(test_bucket_two_cpus, reset_state),
 		cmocka_unit_test_setup(test_conn_caps, reset_state),
 		cmocka_unit_test_setup(test_port_to_empty_class, reset_state),
+		cmocka_unit_test_setup(test_new_source_burst, reset_state),
+		cmocka_unit_test_setup(test_new_source_refill, reset_state),
 	};
 
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);

@@ -184,6 +184,21 @@ kill -HUP "$MXGD_PID"
 check "SIGHUP: mxguardd still runs" wait_until 5 kill -0 "$MXGD_PID"
 check "SIGHUP keeps passed" test "$(mxg_stat smtp passed)" -ge "$pk"
 
+# The new-source limit comes with the other class keys on SIGHUP, and its
+# verdict is in the counters.
+conf_write "$conf" keep "${smtp_class[@]}" "new_sources = 2/s" "new_sources_burst = 3"
+kill -HUP "$MXGD_PID"
+new_limit_is() {
+	local out
+	out=$(ctl_json limit show smtp) || return 1
+	[[ "$(json_get classes.0.new_sources <<<"$out") $(json_get classes.0.new_sources_burst <<<"$out")" == "$1" ]]
+}
+check "SIGHUP applies new_sources = 2/s, new_sources_burst = 3" \
+	wait_until 5 new_limit_is "2 3"
+check "stats count dropped.new_source" test "$(mxg_stat smtp dropped.new_source)" -ge 0
+status_shows_new_limit() { ctl status | grep -q "class       smtp: .*; new sources 2/s burst 3"; }
+check "status shows the new-source limit" status_shows_new_limit
+
 # ------------------------------------------------ (f) clean stop, unload
 mxgd_stop TERM || die "mxguardd (keep) did not exit 0 on SIGTERM"
 conf_write "$conf" detach "${smtp_class[@]}"

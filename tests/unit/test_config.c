@@ -88,6 +88,8 @@ static void test_defaults(void **state)
 	assert_int_equal(smtp->total_conns, 0);
 	assert_int_equal(smtp->ipv4_prefix, 32);
 	assert_int_equal(smtp->ipv6_prefix, 64);
+	assert_int_equal(smtp->new_sources_milli, 200000);
+	assert_int_equal(smtp->new_sources_burst, 1000);
 
 	ldap = &cfg->classes[1];
 	assert_string_equal(ldap->name, "ldap");
@@ -100,6 +102,8 @@ static void test_defaults(void **state)
 	assert_int_equal(ldap->total_conns, 0);
 	assert_int_equal(ldap->ipv4_prefix, 32);
 	assert_int_equal(ldap->ipv6_prefix, 64);
+	assert_int_equal(ldap->new_sources_milli, 50000);
+	assert_int_equal(ldap->new_sources_burst, 500);
 
 	/* Comments and blank lines only: still the defaults. */
 	load_ok(cfg, "# nothing\n; here\n\n   \n");
@@ -238,6 +242,52 @@ static void test_new_class_burst(void **state)
 	load_ok(cfg, "[class x]\nports = 10025\n");
 	assert_int_equal(cfg->classes[2].rate_milli, 0);
 	assert_int_equal(cfg->classes[2].burst, 1);
+	/* nor limited in new sources */
+	assert_int_equal(cfg->classes[2].new_sources_milli, 0);
+	assert_int_equal(cfg->classes[2].new_sources_burst, 1);
+}
+
+/* new_sources and new_sources_burst: the rate syntax, off, and the burst
+ * that follows the rate unless given. */
+static void test_new_sources(void **state)
+{
+	static const struct {
+		const char *text;
+		uint32_t milli, burst;
+	} cases[] = {
+		/* a default class keeps its default burst */
+		{ "[class smtp]\nnew_sources = 50/s\n", 50000, 1000 },
+		{ "[class smtp]\nnew_sources = off\n", 0, 1000 },
+		{ "[class smtp]\nnew_sources = unlimited\n", 0, 1000 },
+		{ "[class smtp]\nnew_sources = 600/min\nnew_sources_burst = 30\n",
+		  10000, 30 },
+		{ "[class ldap]\nnew_sources_burst = 7\n", 50000, 7 },
+		{ "[class ldap]\nnew_sources = 0.5/s\nnew_sources_burst = 1\n",
+		  500, 1 },
+		/* a new class: one second's worth, as burst */
+		{ "[class x]\nports = 10025\nnew_sources = 30/s\n", 30000, 30 },
+		{ "[class x]\nports = 10025\nnew_sources = 100/h\n", 28, 1 },
+		{ "[class x]\nports = 10025\nnew_sources = 5\n"
+		  "new_sources_burst = 40\n", 5000, 40 },
+	};
+	struct mxg_config *cfg = *state;
+	const struct mxg_class_config *c;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *name = strstr(cases[i].text, "[class x]") ? "x" :
+				   strstr(cases[i].text, "[class ldap]") ? "ldap" :
+				   "smtp";
+
+		load_ok(cfg, cases[i].text);
+		c = class_by_name(cfg, name);
+		assert_non_null(c);
+		if (c->new_sources_milli != cases[i].milli ||
+		    c->new_sources_burst != cases[i].burst)
+			fail_msg("case %zu: %u/%u, wanted %u/%u:\n%s", i,
+				 c->new_sources_milli, c->new_sources_burst,
+				 cases[i].milli, cases[i].burst, cases[i].text);
+	}
 }
 
 static void test_multiline(void **state)
@@ -346,7 +396,7 @@ static const struct bad_case bad_cases[] = {
 	  "interfaces, attach, pin_dir, cgroup, max_sources, on_exit)" },
 	{ "[class smtp]\nport = 25\n", 2, "[class smtp] port: unknown key "
 	  "(allowed: ports, rate, burst, source_conns, total_conns, "
-	  "ipv4_prefix, ipv6_prefix)" },
+	  "ipv4_prefix, ipv6_prefix, new_sources, new_sources_burst)" },
 	{ "[deny]\naddr = 10.0.0.0/8\n", 2, "[deny] addr: unknown key "
 	  "(allowed: cidr)" },
 	{ "[global]\nattach = xdp\n\nattach = tc\n", 4,
@@ -410,6 +460,20 @@ static const struct bad_case bad_cases[] = {
 	  "port 33 is one port too many (at most 32 per class)" },
 	{ "[class smtp]\nburst = 0\n", 2, "[class smtp] burst: '0' is not a "
 	  "number in 1..1000000" },
+	{ "[class smtp]\nnew_sources = many\n", 2, "[class smtp] new_sources: "
+	  "'many' is not a rate (examples: 10, 10/s, 30/min, 0.5/s, 100/h, "
+	  "off; 0.001/s to 1000000/s)" },
+	{ "[class ldap]\nnew_sources = 0\n", 2, "[class ldap] new_sources: "
+	  "'0' is not a rate" },
+	{ "[class smtp]\nnew_sources = 200/s/s\n", 2, "'200/s/s' is not a rate" },
+	{ "[class smtp]\nnew_sources = 2000000/s\n", 2,
+	  "'2000000/s' is not a rate" },
+	{ "[class smtp]\nnew_sources = 10\nnew_sources = 20\n", 3,
+	  "[class smtp] new_sources: given twice (first at line 2)" },
+	{ "[class smtp]\nnew_sources_burst = 0\n", 2, "[class smtp] "
+	  "new_sources_burst: '0' is not a number in 1..1000000" },
+	{ "[class smtp]\nnew_sources_burst = 10k\n", 2,
+	  "[class smtp] new_sources_burst: '10k' is not a number" },
 	{ "[class smtp]\nburst = 1000001\n", 2, "'1000001' is not a number" },
 	{ "[class smtp]\nsource_conns = 0\n", 2, "[class smtp] source_conns: "
 	  "'0' is not a number in 1..1000000 or 'unlimited'" },
@@ -628,7 +692,7 @@ static void test_class_to_bpf(void **state)
 		     "ipv4_prefix = 8\nipv6_prefix = 128\n");
 
 	/* smtp defaults: 10/s burst 20, /32 and /64 */
-	mxg_class_to_bpf(&cfg->classes[0], &out);
+	mxg_class_to_bpf(&cfg->classes[0], 1, &out);
 	assert_string_equal(out.name, "smtp");
 	assert_int_equal(out.rate_milli, 10000);
 	assert_int_equal(out.burst, 20);
@@ -643,7 +707,7 @@ static void test_class_to_bpf(void **state)
 	assert_memory_equal(out.mask4, ones, 16);
 
 	/* ldap without rate limit: no interval, conns and /24 */
-	mxg_class_to_bpf(&cfg->classes[1], &out);
+	mxg_class_to_bpf(&cfg->classes[1], 1, &out);
 	assert_string_equal(out.name, "ldap");
 	assert_true(out.interval_ns == 0);
 	assert_true(out.tolerance_ns == 0);
@@ -653,7 +717,7 @@ static void test_class_to_bpf(void **state)
 	assert_memory_equal(out.mask, mask_20, 16);
 
 	/* 0.5/s: one every 2 s, 3 intervals of burst credit */
-	mxg_class_to_bpf(&cfg->classes[2], &out);
+	mxg_class_to_bpf(&cfg->classes[2], 1, &out);
 	assert_string_equal(out.name, "slow");
 	assert_true(out.interval_ns == 2000000000ULL);
 	assert_true(out.tolerance_ns == 6000000000ULL);
@@ -661,6 +725,34 @@ static void test_class_to_bpf(void **state)
 	assert_memory_equal(out.mask4, mask4_8, 16);
 	assert_int_equal(out.pad[0], 0);
 	assert_int_equal(out.pad[1], 0);
+	/* a new class: no new-source limit */
+	assert_true(out.new_interval_ns == 0);
+	assert_true(out.new_tolerance_ns == 0);
+
+	/* smtp's new sources, 200/s burst 1000, divided among the CPUs:
+	 * each CPU 200/ncpus per second and ceil(1000 / ncpus) of burst. */
+	mxg_class_to_bpf(&cfg->classes[0], 1, &out);
+	assert_int_equal(out.new_sources_milli, 200000);
+	assert_int_equal(out.new_sources_burst, 1000);
+	assert_true(out.new_interval_ns == 5000000ULL);		/* 5 ms */
+	assert_true(out.new_tolerance_ns == 999 * 5000000ULL);
+	mxg_class_to_bpf(&cfg->classes[0], 4, &out);
+	assert_true(out.new_interval_ns == 20000000ULL);	/* 20 ms */
+	assert_true(out.new_tolerance_ns == 249 * 20000000ULL);
+	mxg_class_to_bpf(&cfg->classes[0], 3, &out);
+	assert_true(out.new_interval_ns == 15000000ULL);
+	assert_true(out.new_tolerance_ns == 333 * 15000000ULL); /* 334 each */
+	/* more CPUs than burst: one each, never zero */
+	mxg_class_to_bpf(&cfg->classes[0], 2048, &out);
+	assert_true(out.new_interval_ns == 2048 * 5000000ULL);
+	assert_true(out.new_tolerance_ns == 0);
+	/* ncpus 0 reads as 1 */
+	mxg_class_to_bpf(&cfg->classes[0], 0, &out);
+	assert_true(out.new_interval_ns == 5000000ULL);
+	/* ldap's 50/s burst 500 on 2 CPUs */
+	mxg_class_to_bpf(&cfg->classes[1], 2, &out);
+	assert_true(out.new_interval_ns == 40000000ULL);
+	assert_true(out.new_tolerance_ns == 249 * 40000000ULL);
 }
 
 /* A whole [ldap] section, and the password file's permissions. */
@@ -765,7 +857,8 @@ static void test_keys_list(void **state)
 		"global.cgroup", "global.max_sources", "global.on_exit",
 		"class.ports", "class.rate", "class.burst",
 		"class.source_conns", "class.total_conns", "class.ipv4_prefix",
-		"class.ipv6_prefix", "allow.cidr", "deny.cidr",
+		"class.ipv6_prefix", "class.new_sources",
+		"class.new_sources_burst", "allow.cidr", "deny.cidr",
 		"ldap.uri", "ldap.starttls", "ldap.ca_file", "ldap.bind_dn",
 		"ldap.bind_password_file", "ldap.base", "ldap.filter",
 		"ldap.attributes", "ldap.domains", "ldap.sync",
@@ -807,6 +900,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_class_burst, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_new_sources, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_rules, setup,
