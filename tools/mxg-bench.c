@@ -461,7 +461,7 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 
 		snprintf(what, sizeof(what), "judged syn, new source, limit hit, %u tracked",
 			 max_sources);
-		row(what, mxg, pass, "reported (dropped, nothing inserted)");
+		row(what, mxg, pass, NULL, "reported (dropped, nothing inserted)");
 		mxg_class_write(m, smtp, &cls);
 	}
 	close(pass_fd);
