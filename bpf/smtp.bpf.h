@@ -704,18 +704,17 @@ static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
 		if (len < 10 || (w | KW_MAIL_FOLD) != KW_MAIL ||
 		    ((chunk_word(s, off + 8) & 0xffff) | KW_MAIL2_FOLD) != KW_MAIL2)
 			break;
-		/* MAIL FROM:<>, maybe after blanks: the null sender. Only
-		 * the byte reader's shapes count ("<>" then anything). */
-		arg = off + 10;
-		while (arg < nl && arg < off + 16 &&
-		       (s->chunk[arg & (MXG_CHUNK - 1)] == ' ' ||
-			s->chunk[arg & (MXG_CHUNK - 1)] == '\r'))
-			arg++;
+		/* MAIL FROM:<>, maybe after blanks: the null sender ("<>"
+		 * then anything, as the byte reader has it). The blanks end
+		 * at the LF at the latest. */
+		w = chunk_word(s, off + 10);
+		arg = swar_first(~(swar_eq(w, ' ') | swar_eq(w, '\r')) & SWAR_HIGHS);
+		if (arg == 8)
+			return 1;	/* eight blanks or more: the bytes decide */
+		arg += off + 10;
 		if (arg + 1 < nl &&
 		    (chunk_word(s, arg) & 0xffff) == ('<' | '>' << 8))
 			s->j.null_sender++;
-		else if (arg == off + 16)
-			return 1;		/* many blanks: let the bytes decide */
 		break;
 	case 'd':
 		if ((len == 4 || (len == 5 && s->chunk[(off + 4) & (MXG_CHUNK - 1)] == '\r')) &&

@@ -732,6 +732,41 @@ static void test_readers_agree_on_random_input(void **state)
 	}
 }
 
+/* MAIL FROM:<>, the bounce's null sender, however it is spaced: the word
+ * reader and the byte reader count the same. */
+static void test_null_sender_shapes(void **state)
+{
+	static const struct {
+		const char *arg;
+		int null;
+	} cases[] = {
+		{ "<>", 1 }, { " <>", 1 }, { "<> SIZE=10 BODY=8BITMIME", 1 },
+		{ "       <>", 1 }, { "         <>", 1 }, { "\r<>", 1 }, { "<>>", 1 },
+		{ "<x@lab.example>", 0 }, { "<", 0 }, { "", 0 }, { " ", 0 },
+		{ "<\r>", 0 }, { "x<>", 0 }, { "< >", 0 },
+	};
+	char line[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int n = snprintf(line, sizeof(line), "MAIL FROM:%s\r\n", cases[i].arg);
+
+		for (size_t piece = 0; piece <= 1; piece++) {
+			struct mxg_rcpt_stats b, a;
+			struct session s;
+
+			counts(&b);
+			open_session(&s, "198.18.20.31", 25);
+			for (int off = 0; off < n; off += piece ? 1 : n)
+				assert_int_equal(send_raw(&s, line + off, piece ? 1 : n), 0);
+			counts(&a);
+			if ((int)DELTA(a, b, MXG_RCPT_NULL_SENDER) != cases[i].null)
+				fail_msg("MAIL FROM:%s sent %s: null sender %d, expected %d",
+					 cases[i].arg, piece ? "byte by byte" : "whole",
+					 (int)DELTA(a, b, MXG_RCPT_NULL_SENDER), cases[i].null);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -751,6 +786,7 @@ int main(void)
 		cmocka_unit_test_setup(test_other_ports, reset),
 		cmocka_unit_test_setup(test_word_and_byte_readers_agree, reset),
 		cmocka_unit_test_setup(test_readers_agree_on_random_input, reset),
+		cmocka_unit_test_setup(test_null_sender_shapes, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
