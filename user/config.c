@@ -56,8 +56,9 @@ enum line_kind {
 
 struct parser;
 struct key_def;
-typedef int (*key_setter)(struct parser *p, const struct key_def *k,
-			  const char *value);
+typedef int key_set_fn(struct parser *p, const struct key_def *k,
+		       const char *value);
+typedef key_set_fn *key_setter;
 
 /* KEY_LIST: an indented line continues the value with more items.
  * KEY_REPEAT: the key may also be written again in the same section. */
@@ -71,55 +72,6 @@ struct key_def {
 	key_setter set;
 };
 
-
-static int set_interfaces(struct parser *p, const struct key_def *k,
-			  const char *value);
-static int set_attach(struct parser *p, const struct key_def *k,
-		      const char *value);
-static int set_path(struct parser *p, const struct key_def *k,
-		    const char *value);
-static int set_max_sources(struct parser *p, const struct key_def *k,
-			   const char *value);
-static int set_on_exit(struct parser *p, const struct key_def *k,
-		       const char *value);
-static int set_ports(struct parser *p, const struct key_def *k,
-		     const char *value);
-static int set_rate(struct parser *p, const struct key_def *k,
-		    const char *value);
-static int set_burst(struct parser *p, const struct key_def *k,
-		     const char *value);
-static int set_new_sources(struct parser *p, const struct key_def *k,
-			   const char *value);
-static int set_conns(struct parser *p, const struct key_def *k,
-		     const char *value);
-static int set_prefix(struct parser *p, const struct key_def *k,
-		      const char *value);
-static int set_cidr(struct parser *p, const struct key_def *k,
-		    const char *value);
-static int set_ldap_string(struct parser *p, const struct key_def *k,
-			   const char *value);
-static int set_ldap_path(struct parser *p, const struct key_def *k,
-			 const char *value);
-static int set_starttls(struct parser *p, const struct key_def *k,
-			const char *value);
-static int set_attributes(struct parser *p, const struct key_def *k,
-			  const char *value);
-static int set_domains(struct parser *p, const struct key_def *k,
-		       const char *value);
-static int set_sync(struct parser *p, const struct key_def *k,
-		    const char *value);
-static int set_ldap_duration(struct parser *p, const struct key_def *k,
-			     const char *value);
-static int set_delimiter(struct parser *p, const struct key_def *k,
-			 const char *value);
-static int set_inspect_mode(struct parser *p, const struct key_def *k,
-			    const char *value);
-static int set_inspect_number(struct parser *p, const struct key_def *k,
-			      const char *value);
-static int set_lookup_socket(struct parser *p, const struct key_def *k,
-			     const char *value);
-static int set_lookup_mode(struct parser *p, const struct key_def *k,
-			   const char *value);
 
 /* Every accepted key, once: the parser's table and mxg_config_keys[] are
  * both generated from this list so they cannot drift apart. */
@@ -160,6 +112,11 @@ static int set_lookup_mode(struct parser *p, const struct key_def *k,
 	X(smtp_inspect, SMTP_INSPECT, recipient_delimiter, 0, set_delimiter) \
 	X(lookup, LOOKUP, socket, 0, set_lookup_socket)			\
 	X(lookup, LOOKUP, mode, 0, set_lookup_mode)
+
+/* Each key's setter, declared from the same list (a setter serving
+ * several keys is declared again, which C allows). */
+#define KEY_PROTO(s, S, k, f, fn) static key_set_fn fn;
+MXG_CONFIG_KEYS(KEY_PROTO)
 
 #define KEY_DEF(s, S, k, f, fn) { SECT_##S, #k, f, fn },
 static const struct key_def key_defs[] = { MXG_CONFIG_KEYS(KEY_DEF) };
