@@ -372,7 +372,7 @@ row "  of which loading programs, s" "" load_s
 row "  mxguardd CPU, user / system s" "" mxgd_cpu
 row "  slapd CPU, user / system s" "" slapd_cpu
 row "inner map kernel memory (memlock), MiB" "" memlock_mib
-row "  bytes per address" "<= 96" bpe
+row "  bytes per address" "1M users: <= 96" bpe
 row "  max_entries" "" max_entries
 row "mxguardd peak RSS, MiB" "" rss_mib
 row "change -> map, p50 ms ($changes changes)" "" p50
@@ -393,12 +393,14 @@ echo "  (mirror part: $(seconds_since "$total") s)"
 # The same figures for docs/bench/figures.json; the targets as above.
 for n in "${done_sizes[@]}"; do
 	at="$(sed ':a; s/\B[0-9]\{3\}\>/,&/; ta' <<<"$n") users"
-	sync_target=""
-	((n == 1000000)) && sync_target="<= 15"
+	# Issue 4's aims are for a million entries. Below that the hash
+	# map's power-of-two buckets weigh more per address (docs/design.md).
+	sync_target="" bpe_target=""
+	((n == 1000000)) && sync_target="<= 15" bpe_target="<= 96"
 	bench_figure mirror "full sync, mxguardd start to ready, $at" "${R[$n,sync_s]}" s "$sync_target"
 	bench_figure mirror "addresses in the mirror, $at" "${R[$n,entries]}" addresses
 	bench_figure mirror "inner map kernel memory, $at" "${R[$n,memlock_mib]}" MiB
-	bench_figure mirror "inner map kernel memory per address, $at" "${R[$n,bpe]}" bytes "<= 96"
+	bench_figure mirror "inner map kernel memory per address, $at" "${R[$n,bpe]}" bytes "$bpe_target"
 	bench_figure mirror "mxguardd peak RSS, $at" "${R[$n,rss_mib]}" MiB
 	bench_figure mirror "change to map after ldapmodify returns, p50, $at" "${R[$n,p50]}" ms
 	bench_figure mirror "change to map after ldapmodify returns, p99, $at" "${R[$n,p99]}" ms "< 1000"
