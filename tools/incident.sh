@@ -204,15 +204,18 @@ run_phase() {
 	lpid=$!
 	LAB_BG_PIDS+=("$lpid")
 	wait "$ppid" || true
-	# The window ends with the probe (PHASE_SECS): searches, fd errors and
-	# the queue are taken now; stragglers finish below.
-	e1=$(slapd_fd_errors) l1=$(slog_lines) t1=${EPOCHREALTIME/[.,]/}
+	# The window ends with the probe (PHASE_SECS): searches and the queue
+	# are taken now; stragglers finish below.
+	l1=$(slog_lines) t1=${EPOCHREALTIME/[.,]/}
 	local queue
 	queue=$(pq_size)
 	# legit ends by itself: its last mail starts before PHASE_SECS and
 	# every transaction is bounded at 30 s.
 	wait "$lpid" || true
 	[[ -n $fpid ]] && { wait "$fpid" || true; }
+	# Descriptor errors until the flood's last session ended: slapd runs
+	# out as the flood's connections pile up, often after the window.
+	e1=$(slapd_fd_errors)
 	local p50 p99 qids
 	read -r sent accepted p50 p99 qids < <(legit_figures "$(cat "$dir/legit.json")")
 	for qid in $qids; do
@@ -292,7 +295,8 @@ echo "backscatter source (smtpflood -P $FLOOD_PAR from ${LAB_CLIENT4[0]}):"
 printf '  %s\n' "${FLOOD_LINES[@]}"
 echo
 echo "LDAP SRCH: slapd's SRCH lines in the window (the probe's and the MTA's); unknown: those"
-echo "for addresses no user has (the backscatter's); EMFILE: slapd's EMFILE/ENFILE lines;"
+echo "for addresses no user has (the backscatter's); EMFILE: slapd's EMFILE/ENFILE lines"
+echo "until the phase's flood ended (it runs on past the window while its sessions finish);"
 echo "legit s/a/d: the legitimate sender's mails (tools/legit -s) sent / accepted (250 after"
 echo "the dot) / delivered (status=sent); p50/p99 ms: their transaction latency, connect to the"
 echo "250 after the dot; queue: Postfix queue files at window end."
