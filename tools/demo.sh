@@ -228,7 +228,7 @@ chmod 755 "$SOCK_DIR"
 # Postfix's own LDAP table, as the 2013 MTA had: one search per RCPT
 # (domain = keeps it from also searching for bare local parts).
 cat >"$LAB_TMP/ldap-rcpt.cf" <<EOF
-server_host = ldap://$LAB_SERVER4:389/
+server_host = ldap://$LAB_DIR4:389/
 search_base = $SLAPD_PEOPLE
 query_filter = (|(mail=%s)(mailLocalAddress=%s))
 result_attribute = mail
@@ -302,7 +302,7 @@ pf_use_socketmap "$SOCK"
 # rate = off: only the inspector acts here (the mail part showed the
 # rate limit).
 conf_write "$conf" detach "[class smtp]" "rate = off" \
-	"[ldap]" "uri = ldap://$LAB_SERVER4:389/" "base = $SLAPD_PEOPLE" \
+	"[ldap]" "uri = ldap://$LAB_DIR4:389/" "base = $SLAPD_PEOPLE" \
 	"attributes = mail, mailLocalAddress" "domains = $LAB_RCPT_DOMAIN" \
 	"sync = poll" "poll_interval = 1h" "max_age = 2h" \
 	"[lookup]" "socket = $SOCK" \

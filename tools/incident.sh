@@ -11,15 +11,16 @@
 #              (build/tools/legit -s, one mail every LEGIT_EVERY s, each
 #              transaction timed) and a directory probe
 #              (a timed ldapsearch equality search every 0.5 s);
-#   mail host  a private Postfix validating recipients with an ldap: table
-#              (one search per RCPT, the 2013 way) while the guard is off,
-#              through mxguardd's socketmap while it is on;
-#   directory  slapd with 10,000 users and ulimit -n SLAPD_FDLIMIT; the
-#              MTA's filter also tests the unindexed mailLocalAddress, as
-#              the 2013 directory missed its indexes.
+#   mail host  (198.18.0.1) a private Postfix validating recipients with an
+#              ldap: table (one search per RCPT, the 2013 way) while the
+#              guard is off, through mxguardd's socketmap while it is on;
+#   directory  a host of its own on the lab bridge (198.18.0.3): slapd
+#              with 10,000 users and ulimit -n SLAPD_FDLIMIT; the MTA's
+#              filter also tests the unindexed mailLocalAddress, as the
+#              2013 directory missed its indexes.
 # Phases: baseline (legit only), flood without the guard, the same flood
-# with mxguardd ([ldap] mirror + [lookup] socket + [smtp_inspect] mode =
-# penalize, [class ldap] total_conns below the fd limit). One row each.
+# with mxguardd on the mail host ([ldap] mirror + [lookup] socket +
+# [smtp_inspect] mode = penalize). One row each.
 #
 # Usage: tools/incident.sh BUILD   (root; under 3 minutes; cleans up on exit)
 set -euo pipefail
@@ -34,7 +35,6 @@ FLOOD_PAR=100      # backscatter sessions open at once
 FLOOD_MAX=20000    # at most this many sessions per phase
 LEGIT_EVERY=2      # one legitimate mail every 2 s
 PROBE_INTERVAL=0.5
-LDAP_TOTAL=40      # [class ldap] total_conns, below the fd limit
 BS_THRESHOLD=5     # unknown recipients before the penalty box
 
 lab_init "${1:?usage: $0 BUILD}" incident
@@ -44,8 +44,9 @@ LEGIT=$BUILD/tools/legit
 for t in "$FLOODER" "$LEGIT"; do
 	[[ -x $t ]] || make -C "$SRC" "build/tools/${t##*/}" >/dev/null || die "cannot build $t"
 done
-log "lab: namespaces $LAB_NS_S (mail + directory), $LAB_NS_C1 (backscatter), $LAB_NS_C2 (legit)"
 lab_netns_up
+lab_directory_host_up
+log "lab: namespaces $LAB_NS_S (mail host), $LAB_NS_D (directory), $LAB_NS_C1 (backscatter), $LAB_NS_C2 (legit)"
 log "directory: slapd with $SLAPD_USERS users, ulimit -n $SLAPD_FDLIMIT"
 slapd_start "$SLAPD_FDLIMIT" "$SLAPD_USERS"
 pf_start
@@ -53,7 +54,7 @@ pf_start
 # (lib.sh indexes uid and mail only): each search scans the people.
 LDAP_FILTER='(|(mail=%s)(mailLocalAddress=%s))'
 cat >"$LAB_TMP/ldap-rcpt.cf" <<EOF
-server_host = ldap://$LAB_SERVER4:389/
+server_host = ldap://$LAB_DIR4:389/
 search_base = $SLAPD_PEOPLE
 query_filter = $LDAP_FILTER
 result_attribute = mail
@@ -72,7 +73,7 @@ probe() {
 	for ((i = 0; i < 200 && SECONDS < end; i++)); do
 		u="user$((RANDOM % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN"
 		t0=${EPOCHREALTIME/[.,]/}
-		if ip netns exec "$LAB_NS_C2" timeout 3 ldapsearch -x -LLL -H "ldap://$LAB_SERVER4:389/" \
+		if ip netns exec "$LAB_NS_C2" timeout 3 ldapsearch -x -LLL -H "ldap://$LAB_DIR4:389/" \
 			-o nettimeout=2 -l 2 -b "$SLAPD_PEOPLE" "(|(mail=$u)(mailLocalAddress=$u))" mail \
 			2>/dev/null | grep -q "^mail: $u\$"; then
 			t1=${EPOCHREALTIME/[.,]/}
@@ -261,8 +262,7 @@ conf=$LAB_TMP/mxguard.conf
 # The read-only bind account of lib.sh (a lab-only password).
 (umask 077 && printf '%s\n' "$SLAPD_BIND_PW" >"$LAB_TMP/ldap.secret")
 conf_write "$conf" detach "[class smtp]" "rate = off" \
-	"[class ldap]" "total_conns = $LDAP_TOTAL" \
-	"[ldap]" "uri = ldap://$LAB_SERVER4:389/" "base = $SLAPD_PEOPLE" \
+	"[ldap]" "uri = ldap://$LAB_DIR4:389/" "base = $SLAPD_PEOPLE" \
 	"bind_dn = $SLAPD_BIND_DN" "bind_password_file = $LAB_TMP/ldap.secret" \
 	"attributes = mail, mailLocalAddress" "domains = $LAB_RCPT_DOMAIN" \
 	"sync = poll" "poll_interval = 1h" "max_age = 2h" \

@@ -53,7 +53,7 @@ if ! postconf -c "$PF" -m 2>/dev/null | grep -qx ldap; then
 fi
 # What a Postfix site would write for relay_recipient_maps = ldap:...
 cat >"$PF/ldap-rcpt.cf" <<EOF
-server_host = ldap://$LAB_SERVER4:389/
+server_host = ldap://$LAB_DIR4:389/
 version = 3
 search_base = ou=people,$SLAPD_SUFFIX
 query_filter = (|(mail=%s)(mailLocalAddress=%s))
@@ -73,7 +73,7 @@ elif ((USERS > 500)); then
 	die "this lib.sh's slapd has no bind account: use MXG_BENCH_USERS=500 or fewer"
 fi
 conf_write "$conf" detach \
-	"[ldap]" "uri = ldap://$LAB_SERVER4:389/" "base = ou=people,$SLAPD_SUFFIX" "${bind[@]}" \
+	"[ldap]" "uri = ldap://$LAB_DIR4:389/" "base = ou=people,$SLAPD_SUFFIX" "${bind[@]}" \
 	"attributes = mail, mailLocalAddress" "domains = $DOM" \
 	"sync = poll" "poll_interval = 1h" "max_age = 2h" \
 	"[lookup]" "socket = $SOCK"

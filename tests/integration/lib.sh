@@ -24,13 +24,18 @@ LAB_SERVER4=198.18.0.1
 LAB_SERVER6=2001:db8::1
 LAB_CLIENT4=(198.18.0.11 198.18.0.12)
 LAB_CLIENT6=(2001:db8::11 2001:db8::12)
+# The directory: on the server by default; on a host of its own on the
+# bridge after lab_directory_host_up (tools/incident.sh).
+LAB_DIR4=$LAB_SERVER4
+LAB_DIR6=$LAB_SERVER6
 # Server-side ports of the bridge, one per client; only visible inside the
 # server namespace, so they need no per-run suffix.
 LAB_SPORTS=(mxs1 mxs2)
+LAB_DIR_SPORT=mxs3	# the directory host's, after lab_directory_host_up
 LAB_RCPT_DOMAIN=lab.example
 LAB_RCPTS=(alice bob carol)
 
-LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2=""
+LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2="" LAB_NS_D="" LAB_NS_DIR=""
 LAB_TMP="" LAB_PIN="" LAB_PF_DIR="" LAB_PF_ADDED=0 LAB_PF_STARTED=0
 LAB_MXGD_PIDS=()
 LAB_BG_PIDS=()
@@ -105,6 +110,7 @@ lab_init() {
 	# LAB_PREFIX lets the demo use its own names (mxdemo...).
 	local pfx=${LAB_PREFIX:-mxg}
 	LAB_NS_S="${pfx}s-$$" LAB_NS_C1="${pfx}c1-$$" LAB_NS_C2="${pfx}c2-$$"
+	LAB_NS_DIR=$LAB_NS_S	# where slapd runs; LAB_NS_D once created
 	LAB_PIN="/sys/fs/bpf/${pfx}-test-$$"
 	trap lab_cleanup EXIT
 	trap 'exit 130' INT
@@ -147,7 +153,7 @@ lab_cleanup() {
 	fi
 	# Anything still running in our namespaces is ours: the namespaces
 	# were created by this run.
-	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_S"; do
+	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_D" "$LAB_NS_S"; do
 		[[ -n $ns ]] && ip netns list | grep -qw "^$ns" || continue
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
 			kill -KILL "$pid" 2>/dev/null
@@ -158,7 +164,7 @@ lab_cleanup() {
 	if [[ -n $LAB_PIN && -d $LAB_PIN && -x ${MXGCTL:-} ]]; then
 		timeout 20 "$MXGCTL" --pin-dir "$LAB_PIN" unload >/dev/null 2>&1
 	fi
-	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_S"; do
+	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_D" "$LAB_NS_S"; do
 		[[ -n $ns ]] && ip netns del "$ns" 2>/dev/null
 	done
 	[[ -n $LAB_PIN && -e $LAB_PIN ]] && rm -rf "$LAB_PIN"
@@ -233,6 +239,24 @@ lab_netns_up() {
 		ip -n "$c" link set eth0 up
 	done
 	wait_until 10 lab_reachable || die "lab network did not come up"
+}
+
+# lab_directory_host_up: a third host on the bridge for the directory
+# (198.18.0.3, 2001:db8::3): slapd_run starts slapd there from now on, and
+# the mail host reaches it over the lab network, as in the 2013 setup.
+lab_directory_host_up() {
+	local s=$LAB_NS_S d=${LAB_NS_S%s-*}d-$$
+	ip netns add "$d"
+	LAB_NS_D=$d
+	ip -n "$s" link add "$LAB_DIR_SPORT" type veth peer name eth0 netns "$d"
+	ip -n "$s" link set "$LAB_DIR_SPORT" master br0 up
+	ip -n "$d" link set lo up
+	ip -n "$d" addr add 198.18.0.3/24 dev eth0
+	ip -n "$d" addr add 2001:db8::3/64 dev eth0 nodad
+	ip -n "$d" link set eth0 up
+	LAB_NS_DIR=$d LAB_DIR4=198.18.0.3 LAB_DIR6=2001:db8::3
+	wait_until 10 addr_reachable "$LAB_NS_S" "$LAB_DIR4" ||
+		die "the directory host did not come up"
 }
 
 lab_reachable() {
@@ -759,8 +783,9 @@ slapd_add_offline() {
 		die "slapadd ($1, offline) failed: $(tail -5 "$d/slapadd.log")"
 }
 
-# slapd_run NAME PORT FDLIMIT: run the instance's slapd in the server
-# namespace on $LAB_SERVER4:PORT and [$LAB_SERVER6]:PORT, its descriptors
+# slapd_run NAME PORT FDLIMIT: run the instance's slapd on the directory's
+# host (the server's namespace unless lab_directory_host_up made one) on
+# $LAB_DIR4:PORT and [$LAB_DIR6]:PORT, its descriptors
 # limited to FDLIMIT (ulimit -n), logging at -d 256 (one SRCH line per
 # search, and accept failures, which slapd logs at any level) to
 # $LAB_TMP/NAME/slapd.log (appended: a restart keeps the earlier lines).
@@ -770,17 +795,17 @@ slapd_run() {
 	[[ -z ${SLAPD_PID_OF[$name]:-} ]] || die "slapd_run: $name already runs"
 	# ip netns exec and bash both exec: $! is slapd's own pid. The fd
 	# limit is set in that shell, so it applies to slapd only.
-	ip netns exec "$LAB_NS_S" bash -c 'ulimit -n "$1" && exec slapd -f "$2" -h "$3" -d 256' \
-		_ "$fdlimit" "$d/slapd.conf" "ldap://$LAB_SERVER4:$port/ ldap://[$LAB_SERVER6]:$port/" \
+	ip netns exec "$LAB_NS_DIR" bash -c 'ulimit -n "$1" && exec slapd -f "$2" -h "$3" -d 256' \
+		_ "$fdlimit" "$d/slapd.conf" "ldap://$LAB_DIR4:$port/ ldap://[$LAB_DIR6]:$port/" \
 		>>"$d/slapd.log" 2>&1 </dev/null &
 	SLAPD_PID_OF[$name]=$!
 	SLAPD_PORT_OF[$name]=$port
 	wait_until 30 slapd_answers "$name" ||
-		die "slapd $name does not answer on $LAB_SERVER4:$port: $(tail -20 "$d/slapd.log")"
+		die "slapd $name does not answer on $LAB_DIR4:$port: $(tail -20 "$d/slapd.log")"
 }
 
 # slapd_uri NAME: where the instance listens.
-slapd_uri() { echo "ldap://$LAB_SERVER4:${SLAPD_PORT_OF[$1]}/"; }
+slapd_uri() { echo "ldap://$LAB_DIR4:${SLAPD_PORT_OF[$1]}/"; }
 
 # slapd_answers NAME: its root DSE can be read within 3 s.
 slapd_answers() {
@@ -840,7 +865,7 @@ slapd_start() {
 	LAB_SLAPD_PID=${SLAPD_PID_OF[slapd]}
 	# Through the lab network too, as the tests' clients search.
 	wait_until 30 ldap_search_ok "$LAB_NS_C2" ||
-		die "slapd does not answer on $LAB_SERVER4:389 from a client: $(tail -20 "$SLAPD_LOG")"
+		die "slapd does not answer on $LAB_DIR4:389 from a client: $(tail -20 "$SLAPD_LOG")"
 	local lim
 	lim=$(awk '/^Max open files/ { print $4 }' "/proc/$LAB_SLAPD_PID/limits" 2>/dev/null || true)
 	[[ $lim == "$fdlimit" ]] || die "slapd's fd limit is '$lim', not $fdlimit"
@@ -852,7 +877,7 @@ slapd_stop() { slapd_kill slapd; }
 # ldap_search_ok NS [UID [SERVER]]: one anonymous search for uid=UID
 # (default user1) from NS finds its entry within 3 s.
 ldap_search_ok() {
-	local ns=$1 uid=${2:-user1} server=${3:-$LAB_SERVER4} out
+	local ns=$1 uid=${2:-user1} server=${3:-$LAB_DIR4} out
 	out=$(ip netns exec "$ns" timeout 3 ldapsearch -x -LLL -H "ldap://$server:389/" \
 		-o nettimeout=2 -l 2 -b "ou=people,$SLAPD_SUFFIX" "(uid=$uid)" mail 2>&1) || return 1
 	grep -q "^mail: $uid@$LAB_RCPT_DOMAIN\$" <<<"$out"

@@ -54,7 +54,7 @@ pwfile=$LAB_TMP/ldap.secret
 mirror_conf() {
 	local kv k
 	local -A v=(
-		[uri]=ldap://$LAB_SERVER4:389/ [bind_dn]=$SLAPD_BIND_DN
+		[uri]=ldap://$LAB_DIR4:389/ [bind_dn]=$SLAPD_BIND_DN
 		[bind_password_file]=$pwfile [base]=$SLAPD_PEOPLE
 		[filter]="(objectClass=inetOrgPerson)"
 		[attributes]="mail, mailLocalAddress"
