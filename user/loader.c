@@ -104,7 +104,8 @@ int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
  * dropped (it is only rate state) and the map is made anew. The same for
  * the maps whose value grew in a newer version and that hold nothing the
  * config does not rewrite or that an operator cannot lose: the class
- * records, and the counters (a verdict added to enum mxg_verdict).
+ * records, the counters (a verdict added to enum mxg_verdict), and the
+ * SMTP reader's per-CPU scratch, which only lives within one program run.
  */
 static void drop_stale_pin(const char *pin_dir, const struct bpf_map *map,
 			   const char *what)
@@ -160,6 +161,8 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_classes,
 		       "the class records (rewritten from the config)");
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_stats, "counting");
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_smtp_scratch,
+		       "the SMTP reader's per-CPU scratch (it holds no state)");
 	/* With a pin path set, libbpf reuses a compatible pinned map and
 	 * pins a new one: adopting the previous state is the default. */
 	bpf_object__for_each_map(map, l->skel->obj) {
