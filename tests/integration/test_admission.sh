@@ -6,7 +6,8 @@
 # delivers mail; the counters match what the clients saw; deny/allow/ban
 # take effect live; state and enforcement survive a clean restart
 # (on_exit = keep) and a crash (kill -9); a clean stop with on_exit = detach
-# leaves nothing attached and `mxguardctl unload` removes the pins; IPv6 is
+# leaves nothing attached and `mxguardctl unload` removes the pins; pins of
+# another layout (an upgrade) are made anew; IPv6 is
 # judged under the same class.
 #
 # Usage: tests/integration/test_admission.sh BUILD   (root; exit 77 = skip)
@@ -39,7 +40,16 @@ print(sum(json.load(sys.stdin)["classes"][sys.argv[1]]["dropped"].values()))' "$
 }
 
 # ------------------------------------------------ (a) flood vs. legitimate
+# Pins left by another version, with other layouts: maps that hold nothing
+# the config does not rewrite are made anew, not a load that fails.
+mkdir -p "$LAB_PIN"
+bpftool map create "$LAB_PIN/mxg_smtp_scratch" type percpu_array key 4 value 8 \
+	entries 1 name mxg_smtp_scratch
+bpftool map create "$LAB_PIN/mxg_classes" type array key 4 value 88 \
+	entries 8 name mxg_classes
 mxgd_start "$conf" "$LAB_TMP/mxguardd.1.log"
+check "stale pins of another layout made anew" \
+	grep -q "mxg_smtp_scratch: value size changed from 8" "$LAB_TMP/mxguardd.1.log"
 for p in "${LAB_SPORTS[@]}"; do
 	check "guard attached to $p" guard_attached "$p"
 done
