@@ -137,19 +137,22 @@ void mxg_class_from_bpf(const struct mxg_class *cls,
 	out->new_sources_burst = cls->new_sources_burst;
 }
 
-/* Every CPU's new-source bucket of a slot back to full (TAT 0). */
-static int new_sources_clear(const struct mxg_maps *m, uint32_t idx)
+/* Every CPU's copy of a per-CPU array slot (value_size bytes) back to
+ * zero: counters that start anew, a new-source bucket back to full (TAT
+ * 0). */
+static int percpu_clear(int fd, uint32_t idx, size_t value_size)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	struct mxg_new_source_bucket *zero;
+	void *zero;
 	int err = 0;
 
 	if (ncpus < 0)
 		return ncpus;
-	zero = calloc(ncpus, sizeof(*zero));
+	/* The kernel reads each CPU's value 8-byte aligned. */
+	zero = calloc(ncpus, (value_size + 7) & ~(size_t)7);
 	if (!zero)
 		return -ENOMEM;
-	if (bpf_map_update_elem(m->new_sources, &idx, zero, BPF_ANY))
+	if (bpf_map_update_elem(fd, &idx, zero, BPF_ANY))
 		err = -errno;
 	free(zero);
 	return err;
@@ -176,7 +179,8 @@ int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
 	if (cur.new_interval_ns != cls.new_interval_ns ||
 	    cur.new_tolerance_ns != cls.new_tolerance_ns ||
 	    strncmp(cur.name, cls.name, MXG_CLASS_NAME_LEN))
-		err = new_sources_clear(m, idx);
+		err = percpu_clear(m->new_sources, idx,
+				   sizeof(struct mxg_new_source_bucket));
 	return err;
 }
 
@@ -209,23 +213,6 @@ int mxg_stats_read(const struct mxg_maps *m,
 
 	for (uint32_t i = 0; !err && i <= MXG_MAX_CLASSES; i++)
 		err = percpu_sum(m->stats, i, out[i].count, MXG_VERDICT_COUNT);
-	return err;
-}
-
-static int stats_clear(const struct mxg_maps *m, uint32_t idx)
-{
-	int ncpus = libbpf_num_possible_cpus();
-	struct mxg_stats *zero;
-	int err = 0;
-
-	if (ncpus < 0)
-		return ncpus;
-	zero = calloc(ncpus, sizeof(*zero));
-	if (!zero)
-		return -ENOMEM;
-	if (bpf_map_update_elem(m->stats, &idx, zero, BPF_ANY))
-		err = -errno;
-	free(zero);
 	return err;
 }
 
@@ -313,7 +300,7 @@ int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
 		keep[s] = true;
 		if (strncmp(cur[s].name, cfg->classes[c].name,
 			    MXG_CLASS_NAME_LEN)) {
-			ret = stats_clear(m, s);
+			ret = percpu_clear(m->stats, s, sizeof(struct mxg_stats));
 			if (ret)
 				goto fail;
 		}
