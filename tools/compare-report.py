@@ -9,9 +9,10 @@
 # Usage: compare-report.py CELLS.jsonl OUTDIR CLK_TCK SECS LEGIT_MS RATE BURST CONNS FLOOD_PPS
 import json
 import os
-import platform
 import sys
-import time
+
+from bench_meta import host_meta
+
 
 LABELS = {
     "none": "no filter",
@@ -139,11 +140,7 @@ def main():
                    ratio(x["pps"], o["pps"]), ">= 1.0x", lambda v: v >= 1.0)
 
     meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "kernel": platform.release(),
-        "cpus": os.cpu_count(),
-        "cpu_model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                           if l.startswith("model name")), "?"),
+        **host_meta(),
         "window_s": float(secs),
         "flood": "tools/synflood: IPv6 SYNs with an MSS option (78-byte frames), AF_PACKET on "
                  "the sender veth pinned to CPU 0, "

@@ -11,9 +11,10 @@
 # header. Called by tools/bench.sh; nothing is asserted.
 import json
 import os
-import platform
 import sys
-import time
+
+from bench_meta import host_meta
+
 
 PART_TITLES = {
     "admission": "Admission program (BPF_PROG_TEST_RUN, ns above an XDP_PASS program) and map memory",
@@ -58,11 +59,7 @@ def main():
                 x["met"] = met(x["value"], x["target"])
                 figures.append(x)
     meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
-        "kernel": platform.release(),
-        "cpus": os.cpu_count(),
-        "cpu_model": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-                           if l.startswith("model name")), "?"),
+        **host_meta(),
         "parts": parts or sorted({x["part"] for x in figures}),
     }
     os.makedirs(outdir, exist_ok=True)
