@@ -306,7 +306,7 @@ static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
 	struct mxg_inspect in = { .mode = MXG_INSPECT_OBSERVE, .unknown_threshold = 1000000,
 				  .window_ns = 1000000000ULL, .penalty_ns = 1000000000ULL };
 	struct mxg_ldap_config ldap = { .ndomains = 1, .domains = { "lab.example" } };
-	char norm[MXG_RCPT_BUF], delims[MXG_DELIM_MAX] = "+", body[1401];
+	char norm[MXG_RCPT_BUF], delims[MXG_DELIM_MAX] = "+", body[1401], junk[3501];
 	struct mxg_mirror rec = { .entries = 1, .max_age_ns = 3600000000000ULL };
 	struct mxg_rcpt one = { .refs = 1 };
 	struct mxg_hash_key key;
@@ -345,6 +345,14 @@ static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
 	body[sizeof(body) - 1] = 0;
 	smtp_case(smtp_fd, ok_fd, "DATA\r\n", body, &mxg, &base);
 	row("smtp body segment, 1,400 bytes after DATA", mxg, base, NULL, "reported");
+	/* A hostile client's cheapest way to make the reader work: lines as
+	 * short as they come, each a near miss of a keyword. */
+	for (size_t i = 0; i + 2 <= sizeof(junk) - 1; i += 2)
+		memcpy(junk + i, "B\n", 2);
+	junk[sizeof(junk) - 1] = 0;
+	smtp_case(smtp_fd, ok_fd, NULL, junk, &mxg, &base);
+	row("smtp segment of 1,750 junk lines (\"B\", 3,500 bytes)", mxg, base, NULL,
+	    "reported");
 out:
 	if (ok_fd >= 0)
 		close(ok_fd);

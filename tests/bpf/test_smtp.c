@@ -767,6 +767,59 @@ static void test_null_sender_shapes(void **state)
 	}
 }
 
+/* Every command the reader follows, and near misses, then a RCPT to an
+ * unknown recipient: read whole (the word reader) and byte by byte (the
+ * byte reader), the same counts. Whether the RCPT counts says what the
+ * line did: DATA and STARTTLS end the reading, BDAT skips its chunk. */
+static void test_commands_agree(void **state)
+{
+	static const struct {
+		const char *line;
+		int unknown;	/* the RCPT after it counted */
+	} cases[] = {
+		{ "DATA\r\n", 0 }, { "DATA \r\n", 0 }, { "data\r\n", 0 },
+		{ "DATA\r \r\n", 0 }, { "DATA\n", 0 }, { "DATAX\r\n", 1 },
+		{ "DATA x\r\n", 1 }, { "DAT\r\n", 1 }, { "D\r\n", 1 },
+		{ "BDAT 5\r\n12345", 1 }, { "BDAT 5 LAST\r\n12345", 1 },
+		{ "bdat 7\r\nRCPT TO", 1 }, { "BDAT 0\r\n", 1 }, { "BDAT\r\n", 1 },
+		{ "BDAT x\r\n", 1 }, { "BDAT  5\r\n", 1 },
+		{ "BDAT 00000000005\r\n12345", 1 }, { "BDAT 99999999999\r\n", 1 },
+		{ "B\r\n", 1 }, { "STARTTLS\r\n", 0 }, { "starttls  \r\n", 0 },
+		{ "STARTTLSX\r\n", 1 }, { "STARTTLS now\r\n", 1 }, { "S\r\n", 1 },
+		{ "MAIL FROM:          <>\r\n", 1 }, { "NOOP\r\n", 1 },
+	};
+	static const char rcpt[] = "RCPT TO:<nobody40@lab.example>\r\n";
+	char seg[128];
+
+	set_inspect(MXG_INSPECT_OBSERVE, 1000);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int n = snprintf(seg, sizeof(seg), "%s%s", cases[i].line, rcpt);
+		uint64_t got[2][3];
+
+		for (size_t piece = 0; piece <= 1; piece++) {
+			struct mxg_rcpt_stats b, a;
+			struct session s;
+
+			counts(&b);
+			open_session(&s, "198.18.20.32", 25);
+			for (int off = 0; off < n; off += piece ? 1 : n)
+				assert_int_equal(send_raw(&s, seg + off, piece ? 1 : n), 0);
+			counts(&a);
+			got[piece][0] = DELTA(a, b, MXG_RCPT_UNKNOWN);
+			got[piece][1] = DELTA(a, b, MXG_RCPT_UNINSPECTABLE);
+			got[piece][2] = DELTA(a, b, MXG_RCPT_NULL_SENDER);
+		}
+		if (memcmp(got[0], got[1], sizeof(got[0])) ||
+		    got[0][0] != (uint64_t)cases[i].unknown)
+			fail_msg("%.*s: whole unknown %d uninspectable %d null %d, "
+				 "bytes %d %d %d, expected unknown %d",
+				 (int)strcspn(cases[i].line, "\r\n"), cases[i].line,
+				 (int)got[0][0], (int)got[0][1], (int)got[0][2],
+				 (int)got[1][0], (int)got[1][1], (int)got[1][2],
+				 cases[i].unknown);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +840,7 @@ int main(void)
 		cmocka_unit_test_setup(test_word_and_byte_readers_agree, reset),
 		cmocka_unit_test_setup(test_readers_agree_on_random_input, reset),
 		cmocka_unit_test_setup(test_null_sender_shapes, reset),
+		cmocka_unit_test_setup(test_commands_agree, reset),
 	};
 
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
