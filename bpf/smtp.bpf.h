@@ -116,6 +116,7 @@ struct mxg_smtp_scratch {
 	__u32 base, n;
 	__u32 at;		/* the word reader's offset (see mxg_read_lines) */
 	__u32 pad;
+	__u64 opaque;		/* see opaque() */
 	/* The address being judged, in normal form (MXG_RCPT_ROOM: the
 	 * hash loads it a word at a time). */
 	__u8 out[MXG_RCPT_ROOM];
@@ -146,6 +147,19 @@ static __always_inline struct mxg_smtp_scratch *scratch(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
+}
+
+/*
+ * v, read back from the map value: an unknown scalar to the verifier.
+ * Where a loop can exit at any of its iterations, each exit leaves a value
+ * with its own range, and the verifier walks the rest of the function
+ * once per range; passed through here, they are one state again. The
+ * bounds the code needs after it come from masks, as everywhere here.
+ */
+static __always_inline __u64 opaque(struct mxg_smtp_scratch *s, __u64 v)
+{
+	s->opaque = v;
+	return *(volatile __u64 *)&s->opaque;
 }
 
 static __always_inline void count_rcpt(__u32 what)
@@ -602,6 +616,30 @@ static __always_inline __u32 skip_blanks(const struct mxg_smtp_scratch *s,
 	return nl;
 }
 
+/* skip_blanks() as a global function, for the line reader: it would
+ * otherwise carry a copy of the loop for every command of each of its
+ * lines, which the verifier walks one by one. */
+__noinline int mxg_skip_blanks(__u32 a, __u32 nl)
+{
+	struct mxg_smtp_scratch *s = scratch();
+
+	return s ? skip_blanks(s, a, nl) : nl;
+}
+
+/* The same where a blank is rare (the argument of MAIL FROM, what follows
+ * DATA and STARTTLS): no call unless there is one. */
+static __always_inline __u32 skip_rare_blanks(const struct mxg_smtp_scratch *s,
+					      __u32 a, __u32 nl)
+{
+	__u8 c = s->chunk[a & (MXG_CHUNK - 1)];
+
+	if (a >= nl || (c != ' ' && c != '\r'))
+		return a < nl ? a : nl;
+	if (c == '\r' && a + 1 == nl)
+		return nl;	/* the CR of CR LF */
+	return mxg_skip_blanks(a, nl);
+}
+
 /*
  * The argument of a complete RCPT TO line, chunk bytes [a, nl), read a
  * word at a time into its normal form in s->out, then judged. The same
@@ -625,7 +663,7 @@ __noinline int mxg_read_rcpt(__u32 a, __u32 nl)
 		return 0;
 	d1 = s->j.delim1;
 	d2 = s->j.delim2;
-	a = skip_blanks(s, a, nl);
+	a = opaque(s, skip_blanks(s, a, nl));
 	if (a >= nl) {
 		s->j.invalid++;		/* "RCPT TO:" and nothing */
 		return 0;
@@ -758,7 +796,7 @@ static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
 			break;
 		/* MAIL FROM:<>, maybe after blanks: the null sender ("<>"
 		 * then anything, as the byte reader has it). */
-		arg = skip_blanks(s, off + 10, nl);
+		arg = skip_rare_blanks(s, off + 10, nl);
 		if (arg + 1 < nl &&
 		    (chunk_word(s, arg) & 0xffff) == ('<' | '>' << 8))
 			s->j.null_sender++;
@@ -766,7 +804,7 @@ static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
 	case 'd':
 		/* DATA, then blanks at most. */
 		if (len >= 4 && ((__u32)w | KW_DATA_FOLD) == (__u32)KW_DATA &&
-		    skip_blanks(s, off + 4, nl) == nl) {
+		    skip_rare_blanks(s, off + 4, nl) == nl) {
 			f->state = MXG_FLOW_DATA;
 			f->tail = 0x0d0a;	/* as end_line() */
 		}
@@ -779,7 +817,7 @@ static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
 	case 's':
 		/* STARTTLS, then blanks at most: encrypted from here on. */
 		if (len >= 8 && (w | KW_STARTTLS_FOLD) == KW_STARTTLS &&
-		    skip_blanks(s, off + 8, nl) == nl) {
+		    skip_rare_blanks(s, off + 8, nl) == nl) {
 			f->state = MXG_FLOW_TLS;
 			count_rcpt(MXG_RCPT_UNINSPECTABLE);
 		}
