@@ -276,6 +276,15 @@ static __always_inline void line_reset(struct mxg_flow *f)
 	f->norm.n = 0;
 }
 
+/* A line read to its end, by either reader: digits of a line that was
+ * not a BDAT after all count for nothing. */
+static __always_inline void line_done(struct mxg_flow *f)
+{
+	if (f->state != MXG_FLOW_BDAT)
+		f->bdat_left = 0;
+	line_reset(f);
+}
+
 static __always_inline int at_line_start(const struct mxg_flow *f)
 {
 	return f->col == 0 && f->verb == MXG_VERB_UNKNOWN;
@@ -453,10 +462,7 @@ static __always_inline void end_line(struct mxg_smtp_scratch *s)
 		count_rcpt(MXG_RCPT_UNINSPECTABLE);
 		break;
 	}
-	/* Digits of a line that was not a BDAT after all count for nothing. */
-	if (f->state != MXG_FLOW_BDAT)
-		f->bdat_left = 0;
-	line_reset(f);
+	line_done(f);
 }
 
 /* One byte of a command line; returns 1 at the line's end. */
@@ -823,11 +829,7 @@ static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
 		}
 		break;
 	}
-	/* As end_line(): digits of a line that was not a BDAT count for
-	 * nothing. */
-	if (f->state != MXG_FLOW_BDAT)
-		f->bdat_left = 0;
-	line_reset(f);
+	line_done(f);
 	return 0;
 }
 
