@@ -113,18 +113,7 @@ tmp=$(mktemp -d "/tmp/mxg-compare-$$.XXXXXX")
 bg_pids=() mxgd_pid=""
 
 log() { printf 'compare: %s\n' "$*" >&2; }
-
-# stop_pid PID SECS: TERM, KILL after SECS, reap.
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
+. "$repo/tools/bench-lib.sh"
 
 # in_rx CMD: in the receiver's network namespace only (nsenter, not ip
 # netns exec, which would hide the global bpffs from mxguardd).

@@ -68,7 +68,6 @@ int main(int argc, char **argv)
 	int opt;
 
 	const struct lg_common common = { &port, &count, &dur_ns, LG_MAX_COUNT };
-	int ret;
 
 	while ((opt = getopt(argc, argv, "d:p:b:P:c:t:T:kH:M:h")) != -1) {
 		switch (opt) {
@@ -93,12 +92,8 @@ int main(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return 0;
 		default:
-			ret = lg_common_opt(TOOL, opt, optarg, &common);
-			if (ret <= 0) {
-				if (!ret)
-					usage(stderr);
+			if (lg_common_opt(TOOL, opt, optarg, &common, usage))
 				return 2;
-			}
 			break;
 		}
 	}

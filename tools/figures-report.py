@@ -4,7 +4,7 @@
 # tools/figures-report.py FIGURES.jsonl OUTDIR [PART...]: the figures the
 # parts of `make bench` before the side-by-side run printed (mxg-bench
 # admission and conns, mirror-bench.sh, lookup-bench.sh), collected as
-# JSON lines in FIGURES.jsonl (see tools/bench-figures.sh and mxg-bench's
+# JSON lines in FIGURES.jsonl (see tools/bench-lib.sh and mxg-bench's
 # figure()), written to OUTDIR/figures.json and OUTDIR/figures.md: one row
 # each with its value, its target (those of docs/design.md, "Numbers") and
 # whether the value meets it. PART... names the parts that ran, for the

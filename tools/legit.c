@@ -364,7 +364,6 @@ int main(int argc, char **argv)
 	int opt;
 
 	const struct lg_common common = { &port, &count, &dur_ns, 10000000 };
-	int ret;
 
 	while ((opt = getopt(argc, argv, "d:p:b:i:c:t:T:sr:f:H:h")) != -1) {
 		switch (opt) {
@@ -412,12 +411,8 @@ int main(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return 0;
 		default:
-			ret = lg_common_opt(TOOL, opt, optarg, &common);
-			if (ret <= 0) {
-				if (!ret)
-					usage(stderr);
+			if (lg_common_opt(TOOL, opt, optarg, &common, usage))
 				return 2;
-			}
 			break;
 		}
 	}

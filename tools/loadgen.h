@@ -120,20 +120,23 @@ struct lg_common {
 	uint64_t count_max;
 };
 
-/* 1: opt was one of them and is set; 0: not one of them; < 0: a bad value
- * (said on stderr). */
+/* The getopt default case of every load generator: 0 when opt was one of
+ * the common options and is set; otherwise non-zero (exit with 2), a bad
+ * value or an unknown option having been said on stderr (the latter with
+ * the tool's usage). */
 static inline int lg_common_opt(const char *tool, int opt, const char *arg,
-				const struct lg_common *c)
+				const struct lg_common *c, void (*usage)(FILE *))
 {
 	switch (opt) {
 	case 'p':
-		return lg_opt_u64(tool, 'p', arg, 1, 65535, c->port) ?: 1;
+		return lg_opt_u64(tool, 'p', arg, 1, 65535, c->port);
 	case 'c':
-		return lg_opt_u64(tool, 'c', arg, 1, c->count_max, c->count) ?: 1;
+		return lg_opt_u64(tool, 'c', arg, 1, c->count_max, c->count);
 	case 't':
-		return lg_opt_duration(tool, 't', arg, c->dur_ns) ?: 1;
+		return lg_opt_duration(tool, 't', arg, c->dur_ns);
 	default:
-		return 0;
+		usage(stderr);
+		return 1;
 	}
 }
 

@@ -18,12 +18,12 @@
 # Each line is the median of MXG_BENCH_REPEAT runs (default 3) and shows
 # the LDAP searches slapd logged during all of them. With
 # MXG_BENCH_FIGURES set (tools/bench.sh does), the figures are also
-# appended to it as JSON lines (tools/bench-figures.sh).
+# appended to it as JSON lines (tools/bench-lib.sh).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxlb
 . "$SRC/tests/integration/lib.sh"
-. "$SRC/tools/bench-figures.sh"
+. "$SRC/tools/bench-lib.sh"
 
 lab_init "${1:?usage: $0 BUILD}" lookup-bench
 USERS=${MXG_BENCH_USERS:-1000}

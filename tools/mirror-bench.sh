@@ -16,7 +16,7 @@
 # Targets (issue 4) are printed beside the figures, never asserted: the
 # figures depend on the machine. With MXG_BENCH_FIGURES set (tools/bench.sh
 # does), the figures are also appended to it as JSON lines
-# (tools/bench-figures.sh). Everything the run creates (namespace,
+# (tools/bench-lib.sh). Everything the run creates (namespace,
 # slapd, mxguardd, pins, temp dirs) is removed on exit, also on failure.
 #
 # Usage: tools/mirror-bench.sh BUILD   (root; bench.sh calls it)
@@ -32,7 +32,7 @@ lookup_ms=${MXG_BENCH_MIRROR_LOOKUP_MS:-2000}
 cli_runs=${MXG_BENCH_MIRROR_CLI_RUNS:-200}
 sync_max_s=${MXG_BENCH_MIRROR_SYNC_MAX_S:-180}
 
-. "$(dirname "$0")/bench-figures.sh"
+. "$(dirname "$0")/bench-lib.sh"
 
 mxgd=$build/mxguardd
 ctl=$build/mxguardctl
@@ -67,18 +67,6 @@ domain=bench.example
 uri=ldap://127.0.0.1:389/
 
 log() { printf 'mirror: %s\n' "$*" >&2; }
-
-# stop_pid PID SECS: TERM, then KILL if it is still there after SECS.
-stop_pid() {
-	local pid=$1 i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 stop_mxgd() {
 	[[ -n $mxgd_pid ]] && stop_pid "$mxgd_pid" 20

@@ -279,7 +279,6 @@ int main(int argc, char **argv)
 	int opt, err;
 
 	const struct lg_common common = { &port, &count, &dur_ns, LG_MAX_COUNT };
-	int ret;
 
 	while ((opt = getopt(argc, argv, "i:d:m:s:n:p:c:t:r:h")) != -1) {
 		switch (opt) {
@@ -297,12 +296,8 @@ int main(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return 0;
 		default:
-			ret = lg_common_opt(TOOL, opt, optarg, &common);
-			if (ret <= 0) {
-				if (!ret)
-					usage(stderr);
+			if (lg_common_opt(TOOL, opt, optarg, &common, usage))
 				return 2;
-			}
 			break;
 		}
 	}

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 #
-# Sourced by the bench parts written in shell (mirror-bench.sh,
-# lookup-bench.sh): bench_figure appends one figure as a JSON line to
-# $MXG_BENCH_FIGURES, which tools/bench.sh sets and turns into
+# Sourced by the bench parts written in shell (compare-bench.sh,
+# mirror-bench.sh, lookup-bench.sh): bench_figure appends one figure as a
+# JSON line to $MXG_BENCH_FIGURES, which tools/bench.sh sets and turns into
 # docs/bench/figures.{json,md} (tools/figures-report.py). Unset, it does
-# nothing: what a part prints for people never depends on it.
+# nothing: what a part prints for people never depends on it. stop_pid
+# ends a background process of the bench.
 
 # bench_figure PART FIGURE VALUE UNIT [TARGET]: VALUE a number (anything
 # else, e.g. "-" for a figure not measured, is written as null); TARGET a
@@ -21,4 +22,16 @@ bench_figure() {
 	if [[ -n $target ]]; then target="\"$target\""; else target=null; fi
 	printf '{"part":"%s","figure":"%s","value":%s,"unit":"%s","target":%s}\n' \
 		"$part" "$what" "$value" "$unit" "$target" >>"$MXG_BENCH_FIGURES"
+}
+
+# stop_pid PID SECS: TERM, KILL if it is still there after SECS, reap.
+stop_pid() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 }
