@@ -13,6 +13,7 @@
 #include "conns.bpf.h"
 #include "smtp.bpf.h"
 
+#define TC_ACT_UNSPEC (-1)
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
 
@@ -31,7 +32,11 @@ int mxg_tc(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 
-	return judge_frame(data, data_end) ? TC_ACT_SHOT : TC_ACT_OK;
+	/* Not TC_ACT_OK: in direct-action mode that ends the filter chain,
+	 * and the SMTP reader, the next filter, would never see a packet.
+	 * TC_ACT_UNSPEC lets the chain go on and, at its end, the packet
+	 * through. */
+	return judge_frame(data, data_end) ? TC_ACT_SHOT : TC_ACT_UNSPEC;
 }
 
 /* SMTP inspection, on TC ingress whatever admission is attached with:

@@ -16,6 +16,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include "mxguard.h"
+#include "bounds.h"
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -93,7 +94,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct mxg_syn *syn,
 	if (ip->version != 4 || ip->ihl < 5)
 		return -MXG_FRAME_MALFORMED;
 	hdr_len = ip->ihl * 4;
-	tot_len = bpf_ntohs(ip->tot_len);
+	tot_len = mxg_ntohs(ip->tot_len);
 	/* The frame may carry link-layer padding after the datagram, but
 	 * never less than the datagram. */
 	if (tot_len < hdr_len || c->pos + tot_len > c->end)
@@ -140,7 +141,7 @@ static __always_inline int parse_ipv6(struct cursor *c, struct mxg_syn *syn,
 		return -MXG_FRAME_MALFORMED;
 	if (ip6->version != 6)
 		return -MXG_FRAME_MALFORMED;
-	payload = bpf_ntohs(ip6->payload_len);
+	payload = mxg_ntohs(ip6->payload_len);
 	/* payload_len 0 means a jumbogram; a SYN is never one. */
 	if ((void *)(ip6 + 1) + payload > c->end)
 		return -MXG_FRAME_MALFORMED;

@@ -876,13 +876,14 @@ static __always_inline void read_body_tail(struct __sk_buff *skb,
 					   __u32 end)
 {
 	__u8 b[5] = {};
-	__u32 n = end - pos;
+	__u32 n = end - pos, n1;
 
 	if (n > 5) {
 		pos = end - 5;
 		n = 5;
 	}
-	if (n == 0 || n > 5 || bpf_skb_load_bytes(skb, pos, b, n))
+	n1 = mxg_len_less1(n);
+	if (n1 >= 5 || bpf_skb_load_bytes(skb, pos, b, n1 + 1))
 		return;
 #pragma unroll
 	for (int j = 0; j < 5; j++)
@@ -905,11 +906,15 @@ struct mxg_segment_read {
 static __always_inline int load_chunk(struct mxg_segment_read *sr)
 {
 	struct mxg_smtp_scratch *s = sr->s;
-	__u32 n = sr->end - sr->pos;
+	__u32 n = sr->end - sr->pos, n1;
 
 	if (n > MXG_CHUNK)
 		n = MXG_CHUNK;
-	if (n == 0 || bpf_skb_load_bytes(sr->skb, sr->pos, s->chunk, n))
+	n1 = mxg_len_less1(n);
+	if (n1 >= MXG_CHUNK)
+		return -1;
+	n = n1 + 1;
+	if (bpf_skb_load_bytes(sr->skb, sr->pos, s->chunk, n))
 		return -1;
 	s->base = sr->pos;
 	s->n = n;
@@ -1106,7 +1111,7 @@ static __always_inline void word_delims(struct mxg_judge *j)
  * checks it once, not once per path through the walk (IPv6 extension
  * headers alone make dozens). Returns non-zero to drop the segment.
  */
-__noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
+__noinline int mxg_read_segment(struct __sk_buff *skb)
 {
 	struct mxg_segment_read sr = { .skb = skb };
 	const struct mxg_inspect *cfg;
@@ -1118,19 +1123,22 @@ __noinline int mxg_read_segment(struct __sk_buff *skb, struct mxg_segment *sg)
 	struct mxg_flow *flow;
 	struct mxg_port *port;
 	__u32 zero = 0, skip = 0, dport;
+	struct mxg_segment *sg;
 	int drop = 0;
 
-	if (!skb || !sg)
+	/* The segment comes through the scratch, not as an argument: a
+	 * global function's pointer argument is plain memory to the
+	 * verifier, and 6.1's takes no such pointer as a map key. */
+	s = scratch();
+	if (!skb || !s)
 		return 0;
+	sg = &s->sg;
 	dport = sg->dport;
 	port = bpf_map_lookup_elem(&mxg_ports, &dport);
 	if (!port || !port->guarded || !port->inspect)
 		return 0;
 	cfg = bpf_map_lookup_elem(&mxg_inspect, &zero);
 	if (!cfg || cfg->mode == MXG_INSPECT_OFF)
-		return 0;
-	s = scratch();
-	if (!s)
 		return 0;
 
 	/* A session is followed from its first byte or not at all. */
@@ -1286,7 +1294,7 @@ static __always_inline int inspect_segment(struct __sk_buff *skb)
 	sg->fin = tcp->fin;
 	sg->rst = tcp->rst;
 	sg->is_v4 = syn.is_v4;
-	return mxg_read_segment(skb, sg);
+	return mxg_read_segment(skb);
 }
 
 #endif /* MXG_SMTP_BPF_H */
