@@ -309,6 +309,7 @@ static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
 	char norm[MXG_RCPT_BUF], delims[MXG_DELIM_MAX] = "+", body[1401], junk[3501];
 	struct mxg_mirror rec = { .entries = 1, .max_age_ns = 3600000000000ULL };
 	struct mxg_rcpt one = { .refs = 1 };
+	struct mxg_inner_btf btf;
 	struct mxg_hash_key key;
 	double mxg, base;
 	uint32_t zero = 0, at;
@@ -316,10 +317,8 @@ static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
 	uint64_t h;
 
 	ok_fd = load_return_prog(BPF_PROG_TYPE_SCHED_CLS, 0);
-	inner = bpf_map_create(BPF_MAP_TYPE_HASH, "mxg_rcpt", 8, 8, 1024,
-			       &(struct bpf_map_create_opts){
-				       .sz = sizeof(struct bpf_map_create_opts),
-				       .map_flags = BPF_F_NO_PREALLOC });
+	mxg_inner_btf_from_skel(skel, &btf);
+	inner = mxg_rcpt_inner_create(&btf, 1024);
 	if (ok_fd < 0 || inner < 0 || mxg_hash_key_ensure(m, &key) ||
 	    mxg_domains_sync(m, &key, &ldap)) {
 		fprintf(stderr, "mxg-bench: cannot set up the SMTP reader bench\n");

@@ -188,6 +188,16 @@ fail:
 	return ret;
 }
 
+void mxg_inner_btf_from_skel(const struct mxguard *skel,
+			     struct mxg_inner_btf *btf)
+{
+	const struct bpf_map *t = skel->maps.mxg_rcpt_template;
+
+	btf->btf_fd = bpf_object__btf_fd(skel->obj);
+	btf->key_type_id = bpf_map__btf_key_type_id(t);
+	btf->value_type_id = bpf_map__btf_value_type_id(t);
+}
+
 void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m)
 {
 	m->ports = bpf_map__fd(skel->maps.mxg_ports);

@@ -62,6 +62,10 @@ int mxg_counter_detach(const char *pin_dir);
 int mxg_find_cgroup2(const char *configured, char *out, size_t len,
 		     char *err, size_t errlen);
 
+/* The BTF of the recipient mirror's inner map in a loaded skeleton. */
+void mxg_inner_btf_from_skel(const struct mxguard *skel,
+			     struct mxg_inner_btf *btf);
+
 /* The map fds of a loaded skeleton (not owned). */
 void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m);
 

@@ -36,6 +36,20 @@ static const struct {
 	{ MXG_MAP_NEW_SOURCES, offsetof(struct mxg_maps, new_sources) },
 };
 
+int mxg_rcpt_inner_create(const struct mxg_inner_btf *btf,
+			  uint32_t max_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC,
+		    .btf_fd = btf->btf_fd,
+		    .btf_key_type_id = btf->key_type_id,
+		    .btf_value_type_id = btf->value_type_id);
+	int fd;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "mxg_rcpt", sizeof(uint64_t),
+			    sizeof(struct mxg_rcpt), max_entries, &opts);
+	return fd < 0 ? -errno : fd;
+}
+
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
 		  size_t errlen)
 {

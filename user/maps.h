@@ -23,6 +23,20 @@ struct mxg_maps {
 #define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, \
 			-1, -1, -1, -1, -1, -1, -1, -1, -1 }
 
+/* The BTF types of the recipient mirror's inner map, from the loaded
+ * object (mxg_inner_btf_from_skel() in loader.h). */
+struct mxg_inner_btf {
+	int btf_fd;
+	uint32_t key_type_id, value_type_id;
+};
+
+/* A new, empty inner map for mxg_rcpt_slot with room for max_entries
+ * recipients, typed by btf: 6.1 refuses a map without BTF in a
+ * map-in-map whose template has it, so there is no untyped fallback.
+ * Returns the fd or -errno. */
+int mxg_rcpt_inner_create(const struct mxg_inner_btf *btf,
+			  uint32_t max_entries);
+
 /* Open every pinned map under pin_dir. -ENOENT when nothing is pinned
  * there; -EPERM/-EACCES when not allowed. err gets a one-line reason. */
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,

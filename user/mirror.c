@@ -160,27 +160,12 @@ static uint32_t round_pow2(uint64_t n)
 static int inner_create(struct mxg_mirror_writer *w, struct inner *in,
 			uint64_t hint)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC,
-		    .btf_fd = w->btf.btf_fd,
-		    .btf_key_type_id = w->btf.key_type_id,
-		    .btf_value_type_id = w->btf.value_type_id);
-
 	/* Room for a quarter more than expected before the first regrow;
 	 * elements are allocated as used, only the buckets are not. */
 	in->max_entries = round_pow2(hint + hint / 4);
 	in->entries = 0;
-	in->fd = bpf_map_create(BPF_MAP_TYPE_HASH, "mxg_rcpt", sizeof(uint64_t),
-				sizeof(struct mxg_rcpt), in->max_entries,
-				w->btf.btf_fd >= 0 ? &opts : NULL);
-	if (in->fd < 0 && w->btf.btf_fd >= 0) {
-		/* A kernel that refuses the BTF still gets a mirror. */
-		LIBBPF_OPTS(bpf_map_create_opts, plain, .map_flags = BPF_F_NO_PREALLOC);
-
-		in->fd = bpf_map_create(BPF_MAP_TYPE_HASH, "mxg_rcpt",
-					sizeof(uint64_t), sizeof(struct mxg_rcpt),
-					in->max_entries, &plain);
-	}
-	return in->fd < 0 ? -errno : 0;
+	in->fd = mxg_rcpt_inner_create(&w->btf, in->max_entries);
+	return in->fd < 0 ? in->fd : 0;
 }
 
 static void inner_close(struct inner *in)

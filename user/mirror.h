@@ -23,11 +23,6 @@ struct mxg_mirror_writer;
 
 /* BTF for the inner maps the writer creates, so bpftool shows them with
  * field names like every other map. */
-struct mxg_inner_btf {
-	int btf_fd;
-	uint32_t key_type_id, value_type_id;
-};
-
 /* Start the writer thread. cfg is copied. */
 int mxg_mirror_start(struct mxg_mirror_writer **out, const struct mxg_config *cfg,
 		     const struct mxg_maps *maps, const struct mxg_inner_btf *btf);

@@ -85,13 +85,11 @@ static int apply_mirror(struct daemon *d, const struct mxg_config *cfg,
 			bool restart)
 {
 	const struct mxg_maps *m = &d->loader.maps;
-	struct mxg_inner_btf btf = {
-		.btf_fd = bpf_object__btf_fd(d->loader.skel->obj),
-		.key_type_id = bpf_map__btf_key_type_id(d->loader.skel->maps.mxg_rcpt_template),
-		.value_type_id = bpf_map__btf_value_type_id(d->loader.skel->maps.mxg_rcpt_template),
-	};
+	struct mxg_inner_btf btf;
 	struct mxg_hash_key key;
 	int ret;
+
+	mxg_inner_btf_from_skel(d->loader.skel, &btf);
 
 	ret = mxg_hash_key_ensure(m, &key);
 	if (!ret)

@@ -86,6 +86,7 @@ static int setup_all(void **state)
 {
 	char err[512], norm[MXG_RCPT_BUF], delims[MXG_DELIM_MAX] = "+";
 	struct mxg_rcpt one = { .refs = 1 };
+	struct mxg_inner_btf btf;
 	uint32_t zero = 0, at;
 
 	if (geteuid() != 0)
@@ -97,6 +98,7 @@ static int setup_all(void **state)
 	if (mxguard__load(env.skel))
 		return -1;
 	mxg_maps_from_skel(env.skel, &env.maps);
+	mxg_inner_btf_from_skel(env.skel, &btf);
 	if (mxg_config_load_string("policy", policy, &env.cfg, err, sizeof(err)) ||
 	    mxg_limits_apply(&env.maps, &env.cfg, err, sizeof(err))) {
 		fprintf(stderr, "policy: %s\n", err);
@@ -105,10 +107,7 @@ static int setup_all(void **state)
 	if (mxg_hash_key_ensure(&env.maps, &env.key) ||
 	    mxg_domains_sync(&env.maps, &env.key, &env.cfg.ldap))
 		return -1;
-	env.inner = bpf_map_create(BPF_MAP_TYPE_HASH, "mxg_rcpt", 8, 8, 1024,
-				   &(struct bpf_map_create_opts){
-					   .sz = sizeof(struct bpf_map_create_opts),
-					   .map_flags = BPF_F_NO_PREALLOC });
+	env.inner = mxg_rcpt_inner_create(&btf, 1024);
 	if (env.inner < 0)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
