@@ -18,6 +18,10 @@ pkgs=(
 	libio-socket-inet6-perl
 	# make bench: the filters mxguard is compared with, and the plot
 	iptables nftables gnuplot-nox
+	# make test-kernels: Debian's kernels under qemu with a busybox
+	# initramfs (tools/kernel-vm.sh); kmod for depmod/modprobe on the
+	# unpacked modules, xz for 6.12's .ko.xz
+	qemu-system-x86 busybox-static kmod xz-utils
 )
 
 missing=()
