@@ -102,18 +102,30 @@ mkdir -p "$cache"
 # finds the tree ready.
 exec {lock_fd}>"$cache/.lock"
 flock -w 900 "$lock_fd" || { echo "kernel-vm: $cache is locked by another run" >&2; exit 1; }
+# newest_deb DIR: the newest version of $pkg's .deb in DIR, or nothing.
+newest_deb() {
+	local f=()
+	shopt -s nullglob
+	f=("$1/${pkg}"_*_amd64.deb)
+	shopt -u nullglob
+	((${#f[@]})) && printf '%s\n' "${f[@]}" | sort -V | tail -n 1
+	return 0
+}
 if [[ -z $deb ]]; then
-	deb=$(ls -1 "$cache/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1)
+	deb=$(newest_deb "$cache")
 	if [[ -z $deb ]]; then
-		deb=$(ls -1 "/var/cache/apt/archives/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1)
-		[[ -n $deb ]] && cp "$deb" "$cache/" && deb=$cache/$(basename "$deb")
+		deb=$(newest_deb /var/cache/apt/archives)
+		if [[ -n $deb ]]; then
+			cp "$deb" "$cache/"
+			deb=$cache/$(basename "$deb")
+		fi
 	fi
 	if [[ -z $deb ]]; then
 		echo "kernel-vm: fetching $pkg into $cache" >&2
 		# As root into a directory _apt may not write: no sandbox user.
 		(cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
 			{ echo "kernel-vm: apt-get download $pkg failed (apt-get update? apt-cache search linux-image)" >&2; exit 1; }
-		deb=$(ls -1 "$cache/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n 1)
+		deb=$(newest_deb "$cache")
 		[[ -n $deb ]] || { echo "kernel-vm: apt-get download left no $pkg .deb in $cache" >&2; exit 1; }
 	fi
 fi
@@ -122,7 +134,10 @@ if [[ ! -e $tree/.unpacked ]]; then
 	echo "kernel-vm: unpacking $(basename "$deb")" >&2
 	rm -rf "$tree" "$tree.new"
 	dpkg-deb -x "$deb" "$tree.new"
-	kver=$(ls "$tree.new/boot" | sed -n 's/^vmlinuz-//p' | head -n 1)
+	kver=""
+	for f in "$tree.new"/boot/vmlinuz-*; do
+		[[ -e $f ]] && kver=${f##*/vmlinuz-}
+	done
 	[[ -n $kver && -d $tree.new/lib/modules/$kver ]] ||
 		{ echo "kernel-vm: $deb holds no boot/vmlinuz-KVER and lib/modules/KVER" >&2; rm -rf "$tree.new"; exit 1; }
 	depmod -b "$tree.new" "$kver"
