@@ -220,6 +220,10 @@ struct mxg_settings {
 	/* Only sockets of this network namespace are counted (the daemon's,
 	 * where the guarded interfaces are); 0 = every namespace. */
 	__u64 netns_cookie;
+	/* The parts the running kernel could not load (enum mxg_feature in
+	 * user/probe.h), for mxguardctl status; BPF never reads it. */
+	__u32 features_off;
+	__u32 pad;
 };
 
 /*

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
@@ -22,6 +23,7 @@
 #include "mxguard.skel.h"
 #include "loader.h"
 #include "log.h"
+#include "probe.h"
 
 /* Our tc filter's place in the clsact ingress hook: fixed, so a restart
  * replaces its own filter and never stacks a second one. */
@@ -136,14 +138,13 @@ out:
 	close(fd);
 }
 
-int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
-	     size_t errlen)
+/* Open, adopt the pins, and load everything but the features in off. */
+static int load_object(struct mxg_loader *l, const struct mxg_config *cfg,
+		       unsigned off, char *err, size_t errlen)
 {
 	struct bpf_map *map;
 	char path[PATH_MAX];
 	int ret;
-
-	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", cfg->pin_dir);
 
 	l->skel = mxguard__open();
 	if (!l->skel) {
@@ -152,6 +153,7 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 			 strerror(errno));
 		return ret;
 	}
+	mxg_features_disable(l->skel, off);
 	ret = bpf_map__set_max_entries(l->skel->maps.mxg_sources,
 				       cfg->max_sources);
 	if (ret)
@@ -163,6 +165,8 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_stats, "counting");
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_smtp_scratch,
 		       "the SMTP reader's per-CPU scratch (it holds no state)");
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_settings,
+		       "the settings (rewritten at every start)");
 	/* With a pin path set, libbpf reuses a compatible pinned map and
 	 * pins a new one: adopting the previous state is the default. */
 	bpf_object__for_each_map(map, l->skel->obj) {
@@ -176,15 +180,102 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	if (ret) {
 		snprintf(err, errlen, "cannot load the BPF programs: %s (if the pins under %s are from another version, run mxguardctl unload; -v shows the verifier's log)",
 			 strerror(-ret), l->pin_dir);
-		return ret;
+		goto out;
 	}
-
-	mxg_maps_from_skel(l->skel, &l->maps);
 	return 0;
 
 fail:
 	snprintf(err, errlen, "cannot prepare the BPF object: %s",
 		 strerror(-ret));
+out:
+	mxguard__destroy(l->skel);
+	l->skel = NULL;
+	return ret;
+}
+
+/*
+ * A load that failed: each program alone says which ones this kernel's
+ * verifier rejects, and why. Returns the features to leave out, or -errno
+ * when admission itself is rejected (err says why) or nothing was.
+ */
+static int rejected_features(char *err, size_t errlen)
+{
+	struct mxg_prog_probe probes[MXG_MAX_PROGS];
+	struct utsname u = {};
+	unsigned off = 0, f;
+	int n;
+
+	n = mxg_probe_programs(probes, MXG_MAX_PROGS);
+	if (n < 0)
+		return n;
+	uname(&u);
+	for (int i = 0; i < n; i++) {
+		if (!probes[i].ret)
+			continue;
+		f = mxg_prog_feature(probes[i].name);
+		if (!f) {
+			snprintf(err, errlen, "this kernel (%s) rejects %s, which admission needs: %s (%s)",
+				 u.release, probes[i].name, probes[i].reason,
+				 strerror(-probes[i].ret));
+			return probes[i].ret;
+		}
+		mxg_err("this kernel (%s) rejects %s: %s (%s); %s is off",
+			u.release, probes[i].name, probes[i].reason,
+			strerror(-probes[i].ret), mxg_feature_name(f));
+		off |= f;
+	}
+	return off ? (int)off : -ENOENT;
+}
+
+/* Which parts of mxguard run, for mxguardctl status. */
+static int settings_write(struct mxg_loader *l)
+{
+	struct mxg_settings settings = {
+		.netns_cookie = mxg_netns_cookie(),
+		.features_off = l->features_off,
+	};
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(l->maps.settings, &zero, &settings, BPF_ANY) ?
+		       -errno : 0;
+}
+
+int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
+	     size_t errlen)
+{
+	char why[256];
+	unsigned off;
+	int ret, rejected;
+
+	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", cfg->pin_dir);
+
+	/* What is known missing before a load is left out at once. */
+	off = mxg_probe_kernel(why, sizeof(why));
+	for (unsigned f = MXG_FEAT_INSPECT; f <= MXG_FEAT_COUNTER; f <<= 1)
+		if (off & f)
+			mxg_err("%s: %s is off", why, mxg_feature_name(f));
+
+	ret = load_object(l, cfg, off, err, errlen);
+	if (ret) {
+		/* A verifier that refuses one part leaves the rest to run;
+		 * a failure that no program alone shows (pins, memory)
+		 * is reported as it was. */
+		rejected = rejected_features(err, errlen);
+		if (rejected == -ENOENT)
+			return ret;
+		if (rejected < 0)
+			return rejected;
+		off |= (unsigned)rejected;
+		ret = load_object(l, cfg, off, err, errlen);
+		if (ret)
+			return ret;
+	}
+	l->features_off = off;
+	mxg_maps_from_skel(l->skel, &l->maps);
+	ret = settings_write(l);
+	if (ret)
+		snprintf(err, errlen, "cannot write %s: %s", MXG_MAP_SETTINGS,
+			 strerror(-ret));
 	return ret;
 }
 
@@ -413,7 +504,8 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 
 	/* The SMTP reader needs the payload: always tc, whatever admission
 	 * uses. Off means off: a reader left from a previous config goes. */
-	if (cfg->inspect.mode != MXG_INSPECT_OFF) {
+	if (cfg->inspect.mode != MXG_INSPECT_OFF &&
+	    !(l->features_off & MXG_FEAT_INSPECT)) {
 		ret = tc_attach(ifindex, bpf_program__fd(l->skel->progs.mxg_smtp),
 				TC_INSPECTOR);
 		if (ret) {
@@ -652,22 +744,16 @@ out:
 int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 		       char *err, size_t errlen)
 {
-	struct mxg_settings settings = { .netns_cookie = mxg_netns_cookie() };
 	struct bpf_link *close_link = NULL, *ops_link = NULL;
 	char cgroup[PATH_MAX];
-	uint32_t zero = 0;
 	int cg_fd = -1, ret;
 
+	if (l->features_off & MXG_FEAT_COUNTER)
+		return 0;	/* said at load */
 	ret = mxg_find_cgroup2(cfg->cgroup, cgroup, sizeof(cgroup), err,
 			       errlen);
 	if (ret)
 		return ret;
-	if (bpf_map_update_elem(l->maps.settings, &zero, &settings, BPF_ANY)) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot write %s: %s", MXG_MAP_SETTINGS,
-			 strerror(errno));
-		return ret;
-	}
 
 	/* Order matters: the close tracepoint first, so that no counted
 	 * socket can close unseen; then sock_ops, so that no new connection

@@ -21,6 +21,7 @@ struct mxg_loader {
 	struct mxguard *skel;
 	struct mxg_maps maps;	/* the skeleton's map fds (not owned) */
 	int lock_fd;		/* flock on the pin directory */
+	unsigned features_off;	/* enum mxg_feature: what this kernel lacks */
 	char pin_dir[256];
 };
 
@@ -31,7 +32,9 @@ int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
 
 /* Open and load the object, reusing every map already pinned under
  * pin_dir (a restart keeps counters, rate state and bans) and pinning the
- * ones that are new. */
+ * ones that are new. A part the running kernel cannot load (probe.h) is
+ * left out and named in the log and in l->features_off; only admission
+ * is required. */
 int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	     size_t errlen);
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -26,6 +27,7 @@
 #include "loader.h"
 #include "log.h"
 #include "maps.h"
+#include "probe.h"
 #include "parse.h"
 #include "rcpt.h"
 #include "recipients.h"
@@ -381,8 +383,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	struct mxg_mirror mirror;
 	void *vals = NULL;
 	size_t nsrc = 0;
-	uint32_t counting;
+	struct mxg_settings settings = {};
+	uint32_t counting, zero = 0;
 	bool daemon_running = false;
+	struct utsname u = {};
 	int lock_fd;
 
 	if (argc) {
@@ -403,6 +407,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	}
 	free(keys);
 	free(vals);
+	/* Absent in pins of a version before it: nothing was off then. */
+	bpf_map_lookup_elem(ctl->maps.settings, &zero, &settings);
+	uname(&u);
 	counting = pinned_link_id(ctl->pin_dir, MXG_PIN_SOCKOPS);
 	bpf_obj_get_info_by_fd(ctl->maps.sources, &info, &info_len);
 	nallow = count_entries(ctl->maps.allow, sizeof(struct mxg_lpm_key));
@@ -419,6 +426,16 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_begin_object(j);
 		json_kv_string(j, "pin_dir", ctl->pin_dir);
 		json_kv_bool(j, "daemon", daemon_running);
+		json_key(j, "kernel");
+		json_begin_object(j);
+		json_kv_string(j, "release", u.release);
+		json_key(j, "off");
+		json_begin_array(j);
+		for (unsigned f = 1; f & MXG_FEAT_ALL; f <<= 1)
+			if (settings.features_off & f)
+				json_string(j, mxg_feature_id(f));
+		json_end_array(j);
+		json_end_object(j);
 		json_key(j, "attached");
 		json_begin_array(j);
 		for (int s = 0; s < MXG_MAX_LINKS; s++) {
@@ -493,6 +510,14 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 
 	printf("pin dir     %s\n", ctl->pin_dir);
 	printf("daemon      %s\n", daemon_running ? "running" : "not running");
+	printf("kernel      %s", u.release);
+	if (!(settings.features_off & MXG_FEAT_ALL))
+		printf(": every part loaded\n");
+	for (unsigned f = 1; f & MXG_FEAT_ALL; f <<= 1)
+		if (settings.features_off & f)
+			printf("; off here: %s", mxg_feature_name(f));
+	printf("%s", settings.features_off & MXG_FEAT_ALL ?
+			     " (mxguardd's log says why)\n" : "");
 	printf("attached   ");
 	ret = 0;
 	for (int s = 0; s < MXG_MAX_LINKS; s++) {

@@ -25,6 +25,7 @@
 #include "maps.h"
 #include "events.h"
 #include "mirror.h"
+#include "probe.h"
 #include "recipients.h"
 #include "mxguard.skel.h"
 
@@ -43,10 +44,13 @@ struct daemon {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mxguardd [-c FILE] [-f] [-t] [-v]\n"
+		"usage: mxguardd [-c FILE] [-f] [-t] [-v] | --probe\n"
 		"  -c, --config FILE  configuration (default %s)\n"
 		"  -f, --foreground   stay in the foreground, log to stderr\n"
 		"  -t, --check        validate the configuration and exit\n"
+		"      --probe        load each program alone on this kernel, print\n"
+		"                     what loads (verified instructions) and what\n"
+		"                     not, and exit (no config, nothing attached)\n"
 		"  -v, --verbose      also show libbpf's log\n"
 		"  -h, --help         this help\n",
 		MXG_DEFAULT_CONFIG);
@@ -258,11 +262,12 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "probe", no_argument, NULL, 'P' },
 		{}
 	};
 	struct daemon d = { .loader = { .lock_fd = -1 }, .signal_fd = -1 };
 	const char *config_path = MXG_DEFAULT_CONFIG;
-	bool foreground = false, check = false;
+	bool foreground = false, check = false, probe = false;
 	sigset_t mask;
 	char err[512], cgroup[4096];
 	int opt, ret;
@@ -285,6 +290,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'P':
+			probe = true;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -295,6 +303,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mxg_log_setup_libbpf();
+	if (probe) {
+		if (geteuid() != 0) {
+			mxg_err("--probe must run as root (it loads BPF programs)");
+			return 1;
+		}
+		return mxg_probe_print() ? 1 : 0;
+	}
 
 	d.cfg = calloc(1, sizeof(*d.cfg));
 	if (!d.cfg) {
