@@ -32,6 +32,9 @@
 #define MAX_SOURCES_MIN 1024
 #define MAX_SOURCES_MAX 16777216
 
+/* A section header's name, with its NUL: longer is no section. */
+#define SECTION_NAME_MAX 64
+
 #define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup]"
 #define RATE_EXAMPLES "examples: 10, 10/s, 30/min, 0.5/s, 100/h, off"
 #define CIDR_EXAMPLES "examples: 198.18.0.0/15, 2001:db8::/32, 192.0.2.7"
@@ -130,7 +133,9 @@ struct parser {
 	enum line_kind kind;
 
 	enum section sect;
-	char label[32];			/* "[class smtp]" for messages */
+	/* "[class smtp]" for messages: "[NAME]" of any name read_line()
+	 * passes on fits. */
+	char label[SECTION_NAME_MAX + 2];
 	unsigned sect_line;
 	struct mxg_class_config *cls;	/* in [class NAME] */
 	unsigned cls_idx;
@@ -1009,7 +1014,7 @@ static char *read_line(char *str, int num, void *stream)
 		return str;
 	}
 	if (*start == '[') {
-		char name[64], *close, *rest;
+		char name[SECTION_NAME_MAX], *close, *rest;
 
 		close = find_chars_or_comment(start + 1, "]");
 		if (*close != ']') {
