@@ -200,8 +200,12 @@ int mxg_parse_rate(const char *s, uint32_t *rate_milli)
 	 * / scale, rounded to the nearest milli-connection per second. */
 	num = (ipart * scale + fpart) * 1000;
 	den = scale * units[i].seconds;
+	/* Below the least rate (0.001/s, 3.6/h) is refused, not rounded up
+	 * to it: "2/h" would silently mean 3.6/h. */
+	if (num < den)
+		return -ERANGE;
 	v = (num + den / 2) / den;
-	if (v < 1 || v > MXG_RATE_MAX_MILLI)
+	if (v > MXG_RATE_MAX_MILLI)
 		return -ERANGE;
 	*rate_milli = (uint32_t)v;
 	return 0;

@@ -449,6 +449,8 @@ static const struct bad_case bad_cases[] = {
 	{ "[class smtp]\nrate =\n", 2, "[class smtp] rate: '' is not a rate" },
 	{ "[class smtp]\nrate = -1/s\n", 2, "'-1/s' is not a rate" },
 	{ "[class smtp]\nrate = 0\n", 2, "'0' is not a rate" },
+	/* Below the least rate: refused, not rounded up to 0.001/s. */
+	{ "[class smtp]\nrate = 2/h\n", 2, "[class smtp] rate: '2/h' is not a rate (examples: 10, 10/s, 30/min, 0.5/s, 100/h, off; 0.001/s to 1000000/s)" },
 	{ "[class smtp]\nports = 0\n", 2, "[class smtp] ports: '0' is not a "
 	  "port (allowed: 1..65535)" },
 	{ "[class smtp]\nports = 65536\n", 2, "'65536' is not a port" },

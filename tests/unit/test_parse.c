@@ -185,10 +185,16 @@ static void test_rate(void **state)
 		{ "0.001", 0, 1 },
 		{ "2.25", 0, 2250 },
 		{ "1000000/s", 0, 1000000000 },
-		{ "4/h", 0, 1 },
+		{ "4/h", 0, 1 },		/* 1.11 milli, rounded */
+		{ "3.6/h", 0, 1 },		/* the least rate, exactly */
+		{ "0.06/m", 0, 1 },
 		{ "0", -ERANGE, 0 },
 		{ "0.0001", -EINVAL, 0 },	/* more than 3 decimals */
-		{ "1/h", -ERANGE, 0 },		/* 0.0003/s rounds to 0 */
+		{ "1/h", -ERANGE, 0 },		/* 0.0003/s */
+		/* Below 0.001/s: refused, never rounded up to it. */
+		{ "2/h", -ERANGE, 0 },
+		{ "3.599/h", -ERANGE, 0 },
+		{ "0.059/m", -ERANGE, 0 },
 		{ "1000001/s", -ERANGE, 0 },
 		{ "18446744073709551616", -ERANGE, 0 },
 		{ "", -EINVAL, 0 },
