@@ -555,12 +555,16 @@ static int set_ldap_string(struct parser *p, const struct key_def *k,
 			return fail_value(p, k, value, "a DN (example: ou=people,dc=example,dc=org)");
 		ldap_dnfree(dn);
 	} else {
+		const char *why;
+		size_t pos;
+
 		dst = l->filter;
 		size = sizeof(l->filter);
-		/* The directory checks the syntax; this catches the common
-		 * slip of a filter without its parentheses. */
-		if (value[0] != '(' || value[strlen(value) - 1] != ')')
-			return fail_value(p, k, value, "an LDAP filter (example: (objectClass=inetOrgPerson))");
+		/* A filter the directory refuses would fail every search,
+		 * found only in the log of a running daemon. */
+		if (mxg_check_ldap_filter(value, &why, &pos))
+			return fail_value(p, k, value, "an LDAP filter (at character %zu: %s; RFC 4515, example: (objectClass=inetOrgPerson))",
+					  pos + 1, why);
 	}
 	if (strlen(value) >= size)
 		return fail(p, "%s %s: longer than %zu characters", p->label,
@@ -628,13 +632,13 @@ static int add_domain(const char *item, void *data)
 	struct mxg_ldap_config *l = &p->cfg.ldap;
 	char d[MXG_DOMAIN_LEN + 2];
 	size_t len = strlen(item);
+	const char *why;
 
-	if (len && item[len - 1] == '.')
+	if (mxg_check_domain(item, &why))
+		return fail_value(p, ic->k, item, "a domain name (%s; example: example.org)",
+				  why);
+	if (item[len - 1] == '.')
 		len--;
-	if (!len || len > MXG_DOMAIN_LEN ||
-	    strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			 "0123456789-.") < len || item[0] == '.' || item[0] == '-')
-		return fail_value(p, ic->k, item, "a domain name (example: example.org)");
 	for (size_t i = 0; i < len; i++)
 		d[i] = tolower((unsigned char)item[i]);
 	d[len] = '\0';

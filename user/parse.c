@@ -395,3 +395,272 @@ int mxg_check_class_name(const char *s)
 		return -EINVAL;
 	return 0;
 }
+
+static bool is_ldh(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-';
+}
+
+int mxg_check_domain(const char *s, const char **why)
+{
+	size_t len, label = 0;
+
+	*why = "empty";
+	if (!s)
+		return -EINVAL;
+	len = strlen(s);
+	if (len && s[len - 1] == '.')
+		len--;
+	if (!len)
+		return -EINVAL;
+	if (len > 253) {
+		*why = "longer than 253 characters";
+		return -EINVAL;
+	}
+	/* One pass; the end is read as one more dot, closing the last label. */
+	for (size_t i = 0; i <= len; i++) {
+		char c = i < len ? s[i] : '.';
+
+		if (c == '.') {
+			if (!label) {
+				*why = "an empty label (a dot at the start or two in a row)";
+				return -EINVAL;
+			}
+			if (s[i - 1] == '-') {
+				*why = "a label ending in '-'";
+				return -EINVAL;
+			}
+			label = 0;
+			continue;
+		}
+		if (!is_ldh(c)) {
+			*why = "a character other than A-Z a-z 0-9 - .";
+			return -EINVAL;
+		}
+		if (c == '-' && !label) {
+			*why = "a label beginning with '-'";
+			return -EINVAL;
+		}
+		if (++label > 63) {
+			*why = "a label of more than 63 characters";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- LDAP filters (RFC 4515) ------------------------------------------- */
+
+/* Deeper than any filter a person writes; bounds the recursion. */
+#define FILTER_DEPTH_MAX 32
+
+struct filter_cursor {
+	const char *s;
+	size_t i;
+	const char *why;
+};
+
+static int filter_fail(struct filter_cursor *c, const char *why)
+{
+	c->why = why;
+	return -EINVAL;
+}
+
+/* An attribute description (options allowed) or a matching rule (not):
+ * a name (ALPHA, then A-Z a-z 0-9 -) or a numeric OID (digits and single
+ * dots, no dot at the end), then ";option"s of A-Z a-z 0-9 -. As
+ * libldap's ldap_is_desc(). */
+static bool is_attr_char(char ch)
+{
+	return is_ldh(ch) || ch == '.' || ch == ';';
+}
+
+static bool valid_desc(const char *a, size_t len, bool options)
+{
+	const char *opt = memchr(a, ';', len);
+	size_t tlen = opt ? (size_t)(opt - a) : len;
+	bool name = (a[0] >= 'a' && a[0] <= 'z') || (a[0] >= 'A' && a[0] <= 'Z');
+
+	if (!tlen || (opt && !options))
+		return false;
+	if (!name && !(a[0] >= '0' && a[0] <= '9'))
+		return false;
+	for (size_t i = 1; i < tlen; i++) {
+		if (name ? !is_ldh(a[i]) :
+			   a[i] == '.' ? a[i - 1] == '.' : !(a[i] >= '0' && a[i] <= '9'))
+			return false;
+	}
+	if (!name && a[tlen - 1] == '.')
+		return false;
+	/* Each option: one or more of A-Z a-z 0-9 -. */
+	for (size_t i = tlen; i < len; i++)
+		if (a[i] == ';' ? i + 1 == len || a[i + 1] == ';' : !is_ldh(a[i]))
+			return false;
+	return true;
+}
+
+/* The left side of an extensible match, "ATTR[:dn][:RULE]:" or
+ * "[:dn]:RULE:", at s[0..len) with its last ':'. */
+static bool valid_extensible(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len - 1, *tok[3];
+	size_t tlen[3];
+	unsigned n = 0, i = 1;
+	bool rule = false;
+
+	for (;;) {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+
+		if (n == 3)
+			return false;
+		tok[n] = p;
+		tlen[n++] = (size_t)((colon ? colon : end) - p);
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	if (tlen[0] && !valid_desc(tok[0], tlen[0], true))
+		return false;
+	if (i < n && tlen[i] == 2 && !strncasecmp(tok[i], "dn", 2))
+		i++;
+	if (i < n) {
+		if (!valid_desc(tok[i], tlen[i], false))
+			return false;
+		rule = true;
+		i++;
+	}
+	return i == n && (tlen[0] || rule);
+}
+
+/* One item: ATTR OP VALUE, at c->i, up to (not past) its ')'. */
+static int filter_item(struct filter_cursor *c)
+{
+	const char *s = c->s;
+	size_t start = c->i, end;
+	bool ext, star = false;
+	char op;
+
+	while (is_attr_char(s[c->i]) || s[c->i] == ':')
+		c->i++;
+	end = c->i;
+	op = s[c->i];
+	if (op == '~' || op == '>' || op == '<') {
+		if (s[c->i + 1] != '=')
+			return filter_fail(c, "no '=' after '~', '>' or '<'");
+		c->i += 2;
+	} else if (op == '=') {
+		c->i++;
+	} else {
+		return filter_fail(c, end == start ?
+				   "neither an attribute nor &, | or ! after '('" :
+				   "no operator (=, ~=, >=, <=) after the attribute");
+	}
+	if (end == start) {
+		c->i = start;
+		return filter_fail(c, "no attribute before the operator");
+	}
+	ext = memchr(s + start, ':', end - start) != NULL;
+	if (ext ? op != '=' || s[end - 1] != ':' ||
+		  !valid_extensible(s + start, end - start) :
+		  !valid_desc(s + start, end - start, true)) {
+		c->i = start;
+		return filter_fail(c, ext ? "not an extensible match (ATTR[:dn][:RULE]:=VALUE)" :
+				   "not an attribute name before the operator");
+	}
+	for (;;) {
+		char ch = s[c->i];
+
+		if (!ch)
+			return filter_fail(c, "no ')' at the end (unbalanced parentheses)");
+		if (ch == ')')
+			break;
+		if (ch == '(')
+			return filter_fail(c, "'(' in a value (write it as \\28)");
+		if (ch == '\\') {
+			if (isxdigit((unsigned char)s[c->i + 1]) &&
+			    isxdigit((unsigned char)s[c->i + 2]))
+				c->i += 3;
+			else if (s[c->i + 1] && strchr("*()\\", s[c->i + 1]))
+				c->i += 2;
+			else
+				return filter_fail(c, "'\\' not followed by two hex digits");
+			continue;
+		}
+		/* RFC 4515 would allow "**"; libldap refuses it. */
+		if (ch == '*' && star && s[c->i - 1] == '*')
+			return filter_fail(c, "'**' in a value");
+		star |= ch == '*';
+		c->i++;
+	}
+	if (star && (op != '=' || ext))
+		return filter_fail(c, "'*' in the value of a ~=, >=, <= or extensible match (write it as \\2a)");
+	return 0;
+}
+
+static void filter_blanks(struct filter_cursor *c)
+{
+	/* libldap reads blanks after a '(' and between the filters of a
+	 * list, so they are allowed there; nowhere else. */
+	while (c->s[c->i] == ' ')
+		c->i++;
+}
+
+static int filter_one(struct filter_cursor *c, unsigned depth)
+{
+	int ret = 0;
+
+	if (c->s[c->i] != '(')
+		return filter_fail(c, c->s[c->i] ? "'(' expected" :
+				   "no ')' at the end (unbalanced parentheses)");
+	if (depth >= FILTER_DEPTH_MAX)
+		return filter_fail(c, "nested more than 32 deep");
+	c->i++;
+	filter_blanks(c);
+	switch (c->s[c->i]) {
+	case ')':
+		return filter_fail(c, "an empty '()'");
+	case '&':
+	case '|':
+		/* "(&)" and "(|)" are true and false (RFC 4526). */
+		c->i++;
+		for (filter_blanks(c); !ret && c->s[c->i] == '('; filter_blanks(c))
+			ret = filter_one(c, depth + 1);
+		break;
+	case '!':
+		c->i++;
+		filter_blanks(c);
+		ret = filter_one(c, depth + 1);
+		break;
+	default:
+		ret = filter_item(c);
+	}
+	if (ret)
+		return ret;
+	if (c->s[c->i] != ')')
+		return filter_fail(c, c->s[c->i] ? "')' expected" :
+				   "no ')' at the end (unbalanced parentheses)");
+	c->i++;
+	return 0;
+}
+
+int mxg_check_ldap_filter(const char *s, const char **why, size_t *pos)
+{
+	struct filter_cursor c = { .s = s };
+	int ret;
+
+	if (!s || !*s) {
+		*why = "empty";
+		*pos = 0;
+		return -EINVAL;
+	}
+	ret = filter_one(&c, 0);
+	if (!ret && s[c.i])
+		ret = filter_fail(&c, s[c.i] == ')' ? "a ')' without its '(' (unbalanced parentheses)" :
+				  "text after the last ')'");
+	if (ret) {
+		*why = c.why;
+		*pos = c.i;
+	}
+	return ret;
+}

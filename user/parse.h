@@ -56,4 +56,16 @@ int mxg_foreach_item(const char *s, int (*fn)(const char *item, void *ctx),
 /* Class name: [a-z0-9_-], 1..MXG_CLASS_NAME_LEN-1 characters. */
 int mxg_check_class_name(const char *s);
 
+/* Domain name: dot-separated labels of 1..63 of A-Z a-z 0-9 -, none
+ * beginning or ending with '-', at most 253 characters; one trailing dot
+ * (the root) is allowed. On -EINVAL *why says what is wrong. */
+int mxg_check_domain(const char *s, const char **why);
+
+/* LDAP search filter (RFC 4515, with RFC 4526's "(&)" and "(|)" and the
+ * RFC 1960 escapes \*, \(, \), \\ that libldap still reads):
+ * balanced parentheses, an attribute before each operator, no empty "()",
+ * nothing after the last ')'. On -EINVAL *why says what is wrong and *pos
+ * where (0-based). */
+int mxg_check_ldap_filter(const char *s, const char **why, size_t *pos);
+
 #endif

@@ -464,6 +464,137 @@ static void test_class_name(void **state)
 	}
 }
 
+static void test_domain(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *why;	/* NULL: accepted */
+	} cases[] = {
+		{ "example.org", NULL }, { "Example.ORG.", NULL },
+		{ "localhost", NULL }, { "xn--bcher-kva.example", NULL },
+		{ "a-b.c-d.e", NULL }, { "1.2.3.4", NULL },
+		/* 63: the longest label; 253 the longest name. */
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org", NULL },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.org",
+		  "a label of more than 63 characters" },
+		{ "a..b", "an empty label" }, { ".a", "an empty label" },
+		{ "a.", NULL }, { "a..", "an empty label" }, { ".", "empty" },
+		{ "", "empty" }, { "-a.org", "a label beginning with '-'" },
+		{ "a.-b.org", "a label beginning with '-'" },
+		{ "a-.org", "a label ending in '-'" }, { "org-", "a label ending in '-'" },
+		{ "a_b.org", "a character other than" }, { "a b.org", "a character other than" },
+		{ "caf\xc3\xa9.org", "a character other than" }, { "a/b", "a character other than" },
+	};
+	char longest[260];
+	const char *why;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int ret = mxg_check_domain(cases[i].in, &why);
+
+		expect_int(ret, cases[i].why ? -EINVAL : 0, cases[i].in);
+		if (ret && !strstr(why, cases[i].why))
+			fail_msg("'%s': why '%s', want '%s'", cases[i].in, why,
+				 cases[i].why);
+	}
+	/* 4 labels of 63 and one of 1: 253 characters, then 255. */
+	memset(longest, 'a', sizeof(longest));
+	for (int i = 63; i < 253; i += 64)
+		longest[i] = '.';
+	longest[253] = '\0';
+	assert_int_equal(mxg_check_domain(longest, &why), 0);
+	longest[253] = '.';
+	longest[254] = 'a';
+	longest[255] = '\0';
+	assert_int_equal(mxg_check_domain(longest, &why), -EINVAL);
+	assert_string_equal(why, "longer than 253 characters");
+}
+
+static void test_ldap_filter(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t pos;		/* where it is wrong, 0-based */
+		const char *why;	/* NULL: accepted */
+	} cases[] = {
+		{ "(objectClass=*)", 0, NULL },
+		{ "(objectClass=inetOrgPerson)", 0, NULL },
+		{ "(&(objectClass=person)(mail=*@example.org))", 0, NULL },
+		{ "(|(mail=a*b*c)(!(uid=x)))", 0, NULL },
+		{ "(& (a=b) (c=d) )", 0, NULL },	/* blanks libldap reads */
+		{ "(cn=)", 0, NULL },
+		{ "(cn=a b)", 0, NULL },
+		{ "(cn=\\28x\\29\\2a\\5C)", 0, NULL },
+		{ "(cn=\\*\\(\\)\\\\)", 0, NULL },	/* RFC 1960 escapes */
+		{ "(uidNumber>=1000)", 0, NULL },
+		{ "(cn<=m)", 0, NULL }, { "(cn~=smith)", 0, NULL },
+		{ "(mail;lang-en=x)", 0, NULL },
+		{ "(2.5.4.3=x)", 0, NULL },
+		{ "(cn:caseExactMatch:=Fred)", 0, NULL },
+		{ "(cn:dn:2.4.6.8.10:=Fred)", 0, NULL },
+		{ "(:dn:2.4.6.8.10:=Dino)", 0, NULL },
+		{ "(o:dn:=Ace)", 0, NULL }, { "(cn:=x)", 0, NULL },
+		{ "(&)", 0, NULL }, { "(|)", 0, NULL },		/* RFC 4526 */
+		{ "(cn=caf\xc3\xa9)", 0, NULL },
+		/* The two. */
+		{ "((uid=*)", 1, "neither an attribute nor &, | or ! after '('" },
+		{ "()", 1, "an empty '()'" },
+		{ "", 0, "empty" },
+		{ "objectClass=*", 0, "'(' expected" },
+		{ "(uid=*", 6, "no ')' at the end" },
+		{ "(uid=*))", 7, "a ')' without its '('" },
+		{ "(uid=*)(cn=x)", 7, "text after the last ')'" },
+		{ "(&(uid=*)", 9, "no ')' at the end" },
+		{ "(!)", 2, "'(' expected" },
+		{ "(!(a=b)(c=d))", 7, "')' expected" },
+		{ "(=x)", 1, "no attribute before the operator" },
+		{ "(uid)", 4, "no operator" },
+		{ "(uid~x)", 4, "no '=' after" },
+		{ "(-uid=x)", 1, "not an attribute name" },
+		{ "(cn=a(b)", 5, "'(' in a value" },
+		{ "(cn=a\\x)", 5, "'\\' not followed by two hex digits" },
+		{ "(cn=a\\4)", 5, "'\\' not followed by two hex digits" },
+		{ "(cn>=a*)", 7, "'*' in the value" },
+		{ "(cn::=x)", 1, "not an extensible match" },
+		{ "(:dn:=x)", 1, "not an extensible match" },
+		{ "(cn:a:b:c:=x)", 1, "not an extensible match" },
+		{ "(cn:=a*)", 7, "'*' in the value" },
+		{ "(cn:x>=a)", 1, "not an extensible match" },
+		{ "( cn=x)", 0, NULL },		/* libldap reads these too */
+		{ "( &(a=b))", 0, NULL },
+		{ "( (a=b))", 2, "neither an attribute" },
+		{ "(cn =x)", 3, "no operator" },
+		{ "(!(a=b) )", 7, "')' expected" },
+		{ "(a=*b**)", 6, "'**' in a value" },
+		{ "(a=*\\2a*)", 0, NULL },
+	};
+	char deep[200];
+	const char *why;
+	size_t pos, i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		int ret = mxg_check_ldap_filter(cases[i].in, &why, &pos);
+
+		expect_int(ret, cases[i].why ? -EINVAL : 0, cases[i].in);
+		if (!ret)
+			continue;
+		if (!strstr(why, cases[i].why))
+			fail_msg("'%s': why '%s', want '%s'", cases[i].in, why,
+				 cases[i].why);
+		if (pos != cases[i].pos)
+			fail_msg("'%s': at %zu, want %zu", cases[i].in, pos,
+				 cases[i].pos);
+	}
+	/* Nesting is bounded, not a stack overflow. */
+	for (i = 0; i < 40; i++)
+		memcpy(deep + 2 * i, "(!", 2);
+	strcpy(deep + 80, "(a=b)");
+	for (i = 0; i < 40; i++)
+		deep[85 + i] = ')';
+	deep[125] = '\0';
+	assert_int_equal(mxg_check_ldap_filter(deep, &why, &pos), -EINVAL);
+	assert_string_equal(why, "nested more than 32 deep");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -478,6 +609,8 @@ int main(void)
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_foreach_item),
 		cmocka_unit_test(test_class_name),
+		cmocka_unit_test(test_domain),
+		cmocka_unit_test(test_ldap_filter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
