@@ -32,7 +32,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all clean test test-unit test-bpf test-integration demo bench \
+.PHONY: all clean test test-unit test-bpf test-integration test-kernels demo bench \
 	install vmlinux deps
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -112,6 +112,12 @@ test-bpf: all $(BPFT_BINS)
 
 test-integration: all $(LAB_TOOLS)
 	$(Q)tests/run.sh $(BUILD) integration
+
+# The kernel matrix: Debian 12's 6.1 and 6.12 under qemu, each running the
+# probe, the tests/bpf suites and mxguardd live (tools/test-kernels.sh).
+test-kernels: deps
+	$(Q)$(MAKE) --no-print-directory all $(BPFT_BINS) $(BUILD)/tools/connflood
+	$(Q)tools/test-kernels.sh $(BUILD)
 
 # The incident replayed in one run, then the three scenes on their own.
 demo: deps
