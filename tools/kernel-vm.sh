@@ -123,8 +123,11 @@ if [[ -z $deb ]]; then
 	if [[ -z $deb ]]; then
 		echo "kernel-vm: fetching $pkg into $cache" >&2
 		# As root into a directory _apt may not write: no sandbox user.
-		(cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
-			{ echo "kernel-vm: apt-get download $pkg failed (apt-get update? apt-cache search linux-image)" >&2; exit 1; }
+		# Stale lists name a version the mirror no longer has: once more
+		# after an update.
+		fetch() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); }
+		fetch || { apt-get update -qq >&2 && fetch; } ||
+			{ echo "kernel-vm: apt-get download $pkg failed (apt-cache search linux-image: is it there?)" >&2; exit 1; }
 		deb=$(newest_deb "$cache")
 		[[ -n $deb ]] || { echo "kernel-vm: apt-get download left no $pkg .deb in $cache" >&2; exit 1; }
 	fi

@@ -62,6 +62,13 @@ if [[ -n ${MXG_KERNELS:-} ]]; then
 else
 	k61=$(newest '^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$')
 	k612=$(newest '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$')
+	# A fresh machine (a container image) may have no package lists.
+	if [[ -z $k61 || -z $k612 ]] && ((EUID == 0)); then
+		echo "test-kernels: no kernel packages in apt's lists; apt-get update"
+		apt-get update -qq
+		k61=$(newest '^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$')
+		k612=$(newest '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$')
+	fi
 	if [[ -z $k61 || -z $k612 ]]; then
 		echo "test-kernels: apt-cache knows no linux-image-6.1.0-NN-amd64-unsigned or linux-image-6.12.*+deb12-amd64-unsigned (apt-get update?)" >&2
 		exit 1
