@@ -168,8 +168,63 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 	return take_token(&src, class_idx, cls, now);
 }
 
-/* Returns non-zero to drop the frame. */
-static __always_inline int judge_frame(void *data, void *data_end)
+/*
+ * A frame whose transport the parser cannot reach: it may be a SYN to a
+ * guarded port, so what can be judged without the port is: the allow and
+ * deny lists and the penalty box (a ban of any class). Returns non-zero
+ * to drop.
+ */
+static __always_inline int judge_unseen(const struct mxg_syn *syn)
+{
+	struct mxg_lpm_key key = { .prefixlen = MXG_ADDR_LEN * 8 };
+	struct mxg_ban *ban;
+	__u64 now;
+
+	if (!syn->has_saddr)
+		return 0;
+	__builtin_memcpy(key.addr, syn->saddr, MXG_ADDR_LEN);
+	if (bpf_map_lookup_elem(&mxg_allow, &key))
+		return 0;
+	if (bpf_map_lookup_elem(&mxg_deny, &key))
+		return 1;
+	ban = bpf_map_lookup_elem(&mxg_bans, &key);
+	if (!ban || !ban->class_mask)
+		return 0;
+	now = bpf_ktime_get_coarse_ns();
+	return !ban->expires_ns || ban->expires_ns > now;
+}
+
+/* What is not a judged SYN: counted, and dropped when bogus, or unseen
+ * from a denied or banned source. Returns non-zero to drop. */
+static __always_inline int judge_other(enum mxg_frame frame,
+				       const struct mxg_syn *syn)
+{
+	switch (frame) {
+	case MXG_FRAME_MALFORMED:
+		count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_MALFORMED);
+		return 0;
+	case MXG_FRAME_FRAGMENT:
+		count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_FRAGMENT);
+		return 0;
+	case MXG_FRAME_BOGUS:
+		count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_BOGUS);
+		return 1;
+	case MXG_FRAME_UNSEEN:
+		if (judge_unseen(syn)) {
+			count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_UNSEEN_DROPPED);
+			return 1;
+		}
+		count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_MALFORMED);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Returns non-zero to drop the frame; frame_len is the frame's whole
+ * length (XDP: the linear data; tc: skb->len). */
+static __always_inline int judge_frame(void *data, void *data_end,
+				       __u32 frame_len)
 {
 	const struct mxg_class *cls;
 	enum mxg_verdict verdict;
@@ -177,14 +232,9 @@ static __always_inline int judge_frame(void *data, void *data_end)
 	struct mxg_syn syn;
 	__u32 class_idx;
 
-	frame = parse_frame(data, data_end, &syn);
-	if (frame != MXG_FRAME_SYN) {
-		if (frame == MXG_FRAME_MALFORMED)
-			count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_MALFORMED);
-		else if (frame == MXG_FRAME_FRAGMENT)
-			count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_FRAGMENT);
-		return 0;
-	}
+	frame = parse_frame(data, data_end, frame_len, &syn);
+	if (frame != MXG_FRAME_SYN)
+		return judge_other(frame, &syn);
 
 	cls = port_class(syn.dport, &class_idx);
 	if (!cls)

@@ -23,20 +23,44 @@ int mxg_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 
-	return judge_frame(data, data_end) ? XDP_DROP : XDP_PASS;
+	return judge_frame(data, data_end, data_end - data) ? XDP_DROP : XDP_PASS;
+}
+
+/* On tc the headers may not be in the linear data yet (drivers that
+ * build an skb from page fragments leave everything after Ethernet
+ * there): up to this much is pulled in, when it is not already, so the
+ * parser sees the headers of what the frame's length says is there. */
+#define MXG_TC_PULL 256
+
+static __always_inline void pull_headers(struct __sk_buff *skb)
+{
+	__u32 want = skb->len < MXG_TC_PULL ? skb->len : MXG_TC_PULL;
+	void *data, *data_end;
+
+	/* Loaded in asm: the caller loads both fields again after the pull,
+	 * and clang would share one context pointer plus offset between
+	 * the loads, which the verifier refuses ("modified ctx ptr"). */
+	asm volatile("%0 = *(u32 *)(%1 + %2)" : "=r"(data)
+		     : "r"(skb), "i"(offsetof(struct __sk_buff, data)));
+	asm volatile("%0 = *(u32 *)(%1 + %2)" : "=r"(data_end)
+		     : "r"(skb), "i"(offsetof(struct __sk_buff, data_end)));
+	if (data + want > data_end)
+		bpf_skb_pull_data(skb, want);
 }
 
 SEC("tc")
 int mxg_tc(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	void *data, *data_end;
 
+	pull_headers(skb);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
 	/* Not TC_ACT_OK: in direct-action mode that ends the filter chain,
 	 * and the SMTP reader, the next filter, would never see a packet.
 	 * TC_ACT_UNSPEC lets the chain go on and, at its end, the packet
 	 * through. */
-	return judge_frame(data, data_end) ? TC_ACT_SHOT : TC_ACT_UNSPEC;
+	return judge_frame(data, data_end, skb->len) ? TC_ACT_SHOT : TC_ACT_UNSPEC;
 }
 
 /* SMTP inspection, on TC ingress whatever admission is attached with:
@@ -44,6 +68,7 @@ int mxg_tc(struct __sk_buff *skb)
 SEC("tc")
 int mxg_smtp(struct __sk_buff *skb)
 {
+	pull_headers(skb);
 	return inspect_segment(skb) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
@@ -63,6 +88,7 @@ int mxg_sockops(struct bpf_sock_ops *skops)
 	raddr6[3] = skops->remote_ip6[3];
 	conn_seen(sk, skops->family, skops->local_port, raddr6,
 		  skops->remote_ip4);
+	smtp_flow_begin(skops);
 	return 1;
 }
 
@@ -78,6 +104,7 @@ int BPF_PROG(mxg_conn_close, const struct sock *sk, const int oldstate,
 	if (!mark || !mark->counted)
 		return 0;
 	conn_uncount(mark);
+	smtp_flow_end(sk);
 	bpf_sk_storage_delete(&mxg_conn_marks, (struct sock *)sk);
 	return 0;
 }

@@ -90,6 +90,10 @@ enum mxg_global_counter {
 	MXG_GLOBAL_MALFORMED = 0, /* a header truncated or inconsistent */
 	MXG_GLOBAL_FRAGMENT,	  /* a non-first fragment, cannot be judged */
 	MXG_GLOBAL_CONNS_UNTRACKED, /* a connection not counted: map full */
+	MXG_GLOBAL_BOGUS,	  /* dropped: never legitimate (a tiny first
+				   * fragment, an IPv4-mapped IPv6 source) */
+	MXG_GLOBAL_UNSEEN_DROPPED, /* dropped: transport out of reach, from a
+				    * denied or banned source */
 	MXG_GLOBAL_COUNT,
 };
 
@@ -366,7 +370,10 @@ struct mxg_flow {
 	__u8 alive;		/* the keyword the line may be, index + 1 */
 	__u8 arg;		/* where in the argument (enum in smtp.bpf.h) */
 	__u8 flags;		/* line flags (smtp.bpf.h) */
-	__u8 pad[7];		/* addr on an 8-byte boundary */
+	__u8 dropped;		/* the segment at drop_seq was dropped */
+	__u8 pad[2];
+	__u32 drop_seq;		/* its sequence number: a retransmission
+				 * of it is not evidence again */
 	char addr[MXG_RCPT_BUF]; /* the address of MAIL FROM / RCPT TO */
 };
 

@@ -5,8 +5,16 @@
  * mirror, so that the sources of backscatter to random local recipients
  * can be put in the penalty box at SYN time.
  *
- * A session is followed from its SYN (a flow without one is never
- * guessed at: its bytes could be a message body). What the reader does:
+ * A session is followed from the moment the host's own TCP completes its
+ * handshake (mxg_sockops calls smtp_flow_begin() from the established
+ * callback, with the socket's rcv_nxt), never from a SYN or any segment
+ * alone: those anyone can forge, from any source, while an established
+ * connection proves the peer received the SYN-ACK. A flow with no such
+ * start is never guessed at (its bytes could be a message body), and it
+ * ends when the socket closes (smtp_flow_end(), from the close
+ * tracepoint), not at a FIN or RST segment, which could be forged too.
+ * Only a segment at exactly the next expected sequence number is read,
+ * which a blind forger cannot hit. What the reader does:
  *
  *  - commands: the first bytes of each line are matched, any case, against
  *    RCPT TO:, MAIL FROM:, DATA, BDAT and STARTTLS; the argument of RCPT
@@ -101,9 +109,9 @@ struct mxg_segment {
 	__u32 hdr;		/* payload offset in the frame */
 	__u32 len;		/* payload bytes */
 	__u32 dport;		/* host order */
-	__u8 syn, ack, fin, rst;
+	__u8 syn;
 	__u8 is_v4;
-	__u8 pad[3];
+	__u8 pad[2];
 };
 
 /* Per-CPU room the reader works in: a copy of the flow (committed only
@@ -1015,30 +1023,32 @@ static __always_inline void count_tally(const struct mxg_judge *r)
 /*
  * The segment's tally into its source's counts for the window, once per
  * segment; past the threshold, the source goes into the penalty box. Only
- * sources that sent unknown recipients are tracked.
+ * sources that sent unknown recipients are tracked. Returns 1 when the
+ * source is in the box (put there now, or still there from before), which
+ * is when mode drop drops its segments of unknown recipients.
  */
-static __always_inline void note_source(struct mxg_smtp_scratch *s,
-					const struct mxg_class *cls)
+static __always_inline int note_source(struct mxg_smtp_scratch *s,
+				       const struct mxg_class *cls)
 {
 	struct mxg_judge *r = &s->j;
 	struct mxg_rcpt_source *src;
 	struct mxg_ban *old;
 
 	if (!r->known && !r->unknown && !r->foreign && !r->null_sender)
-		return;
+		return 0;
 	clock_once(r);
 	source_key(&s->skey, r->saddr, r->is_v4, r->class_idx, cls);
 	src = bpf_map_lookup_elem(&mxg_rcpt_sources, &s->skey);
 	if (!src) {
 		if (!r->unknown)
-			return;
+			return 0;
 		__builtin_memset(&s->fresh, 0, sizeof(s->fresh));
 		s->fresh.window_start_ns = r->now;
 		bpf_map_update_elem(&mxg_rcpt_sources, &s->skey, &s->fresh,
 				    BPF_NOEXIST);
 		src = bpf_map_lookup_elem(&mxg_rcpt_sources, &s->skey);
 		if (!src)
-			return;
+			return 0;
 	}
 	if (r->now - src->window_start_ns > r->window_ns) {
 		src->window_start_ns = r->now;
@@ -1049,13 +1059,12 @@ static __always_inline void note_source(struct mxg_smtp_scratch *s,
 	src->null_sender += r->null_sender;
 	src->unknown += r->unknown;
 	src->unknown_total += r->unknown;
-	if (!r->unknown || r->mode < MXG_INSPECT_PENALIZE ||
-	    src->unknown <= r->threshold)
-		return;
+	if (!r->unknown || r->mode < MXG_INSPECT_PENALIZE)
+		return 0;
 
-	/* Past the threshold: into the box, at the class's prefix, for the
-	 * SMTP class only. A ban already there is left alone unless it is
-	 * an expired one of ours: an operator's ban is theirs. */
+	/* The box, at the class's prefix, for the SMTP class only. A ban
+	 * already there is left alone unless it is an expired one of ours:
+	 * an operator's ban is theirs. */
 	__builtin_memset(&s->ban_key, 0, sizeof(s->ban_key));
 	s->ban_key.prefixlen = r->is_v4 ?
 		MXG_V4_MAPPED_BITS + cls->ipv4_prefix : cls->ipv6_prefix;
@@ -1063,19 +1072,23 @@ static __always_inline void note_source(struct mxg_smtp_scratch *s,
 	old = bpf_map_lookup_elem(&mxg_bans, &s->ban_key);
 	if (old && (old->origin != MXG_ORIGIN_INSPECT ||
 		    !old->expires_ns || old->expires_ns > r->now))
-		return;
+		return 1;
+	if (src->unknown <= r->threshold)
+		return 0;
+	/* Past the threshold: into the box. */
 	s->ban.origin = MXG_ORIGIN_INSPECT;
 	s->ban.class_mask = 1U << r->class_idx;
 	s->ban.created_ns = r->now;
 	s->ban.expires_ns = r->now + r->penalty_ns;
 	if (bpf_map_update_elem(&mxg_bans, &s->ban_key, &s->ban, BPF_ANY))
-		return;
+		return 0;
 	src->penalties++;
 	count_rcpt(MXG_RCPT_PENALIZED);
 	emit_event(MXG_EVENT_PENALTY, r->now, src->unknown, s->skey.addr);
 	/* The next penalty takes a threshold's worth of new evidence. */
 	src->window_start_ns = r->now;
 	src->unknown = 0;
+	return 1;
 }
 
 /* The recipient delimiters as the word reader takes them: the first two
@@ -1124,7 +1137,7 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 	struct mxg_port *port;
 	__u32 zero = 0, skip = 0, dport;
 	struct mxg_segment *sg;
-	int drop = 0;
+	int drop, again, boxed;
 
 	/* The segment comes through the scratch, not as an argument: a
 	 * global function's pointer argument is plain memory to the
@@ -1141,23 +1154,15 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 	if (!cfg || cfg->mode == MXG_INSPECT_OFF)
 		return 0;
 
-	/* A session is followed from its first byte or not at all. */
-	if (sg->syn && !sg->ack) {
-		__builtin_memset(&s->flow, 0, sizeof(s->flow));
-		s->flow.next_seq = sg->seq + 1;
-		line_reset(&s->flow);
-		if (port->inspect == MXG_INSPECT_TLS) {
-			s->flow.state = MXG_FLOW_TLS;
-			count_rcpt(MXG_RCPT_UNINSPECTABLE);
-		}
-		bpf_map_update_elem(&mxg_flows, &sg->key, &s->flow, BPF_ANY);
+	/* Only flows the host's TCP established (smtp_flow_begin()); a
+	 * SYN carries no command a client could have sent yet. */
+	if (sg->syn)
 		return 0;
-	}
 	flow = bpf_map_lookup_elem(&mxg_flows, &sg->key);
 	if (!flow)
 		return 0;
 	if (flow->state >= MXG_FLOW_TLS || !sg->len)
-		goto out;
+		return 0;
 
 	/* Retransmitted bytes were read already; a gap means bytes we never
 	 * saw, and the reader no longer knows where it stands. */
@@ -1165,11 +1170,11 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 		if (seq_before(flow->next_seq, sg->seq)) {
 			flow->state = MXG_FLOW_LOST;
 			count_rcpt(MXG_RCPT_LOST);
-			goto out;
+			return 0;
 		}
 		skip = flow->next_seq - sg->seq;
 		if (skip >= sg->len)
-			goto out;
+			return 0;
 	}
 
 	/* A body segment, the bulk of a session's bytes: only its tail is
@@ -1178,18 +1183,18 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 	if (flow->state == MXG_FLOW_DATA) {
 		read_body_tail(skb, flow, sg->hdr + skip, sg->hdr + sg->len);
 		flow->next_seq = sg->seq + sg->len;
-		goto out;
+		return 0;
 	}
 
 	mirror = bpf_map_lookup_elem(&mxg_mirror, &zero);
 	hkey = bpf_map_lookup_elem(&mxg_hash_key, &zero);
 	if (!mirror || !hkey)
-		goto out;
+		return 0;
 	j = &s->j;
 	__builtin_memset(j, 0, sizeof(*j));
 	cls = port_class(dport, &j->class_idx);
 	if (!cls)
-		goto out;
+		return 0;
 	j->mode = cfg->mode;
 	j->threshold = cfg->unknown_threshold;
 	j->window_ns = cfg->window_ns;
@@ -1225,24 +1230,36 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 		count_rcpt(MXG_RCPT_LOST);
 	}
 
-	count_tally(j);
-	note_source(s, cls);
-	drop = j->mode == MXG_INSPECT_DROP && j->unknown && !j->known &&
-	       !j->foreign;
+	/* A retransmission of the segment dropped last is the same
+	 * evidence, counted when it first came: read again for the same
+	 * verdict, counted never again. */
+	again = flow->dropped && flow->drop_seq == sg->seq;
+	if (!again)
+		count_tally(j);
+	/* Only a boxed source's segments are ever dropped. */
+	boxed = again || note_source(s, cls);
+	/* Mode drop: a segment of unknown recipients only, from a source
+	 * in the penalty box, never reaches the MTA. A sender below the
+	 * threshold (a typo) gets the MTA's own 550. */
+	drop = j->mode == MXG_INSPECT_DROP && boxed && j->unknown &&
+	       !j->known && !j->foreign;
 	if (drop) {
+		/* Only this is kept of the segment: the flow stays where it
+		 * was, to read the retransmission from the same place. */
+		flow->dropped = 1;
+		flow->drop_seq = sg->seq;
 		count_rcpt(MXG_RCPT_DROPPED);
-		emit_event(MXG_EVENT_DROP, j->now, j->unknown, sg->key.saddr);
+		if (!again)
+			emit_event(MXG_EVENT_DROP, j->now, j->unknown,
+				   sg->key.saddr);
 		return 1;
 	}
+	s->flow.dropped = 0;
 	s->flow.next_seq = sg->seq + sg->len;
 	__builtin_memcpy(flow, &s->flow, FLOW_HEAD);
 	if (s->flow.norm.n)
 		__builtin_memcpy(flow->addr, s->flow.addr, MXG_RCPT_BUF);
-out:
-	/* The session is over: free its slot at once. */
-	if (sg->fin || sg->rst)
-		bpf_map_delete_elem(&mxg_flows, &sg->key);
-	return drop;
+	return 0;
 }
 
 /* The header walk, then the reader. Returns non-zero to drop. */
@@ -1250,7 +1267,7 @@ static __always_inline int inspect_segment(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct cursor c = { .pos = data, .end = data_end };
+	struct cursor c = cursor_init(data, data_end, skb->len);
 	struct mxg_smtp_scratch *s;
 	struct mxg_segment *sg;
 	struct mxg_syn syn = {};
@@ -1290,11 +1307,89 @@ static __always_inline int inspect_segment(struct __sk_buff *skb)
 	sg->hdr = (void *)tcp - data + tcp->doff * 4;
 	sg->len = l4_len - tcp->doff * 4;
 	sg->syn = tcp->syn;
-	sg->ack = tcp->ack;
-	sg->fin = tcp->fin;
-	sg->rst = tcp->rst;
 	sg->is_v4 = syn.is_v4;
 	return mxg_read_segment(skb);
+}
+
+/* ---- a flow's start and end, from the host's TCP -------------------- */
+
+#define SMTP_AF_INET 2
+#define SMTP_AF_INET6 10
+
+/* An address as the flow key holds it: IPv6, or IPv4 mapped. */
+static __always_inline void flow_addr(__u8 out[MXG_ADDR_LEN], __u32 family,
+				      const __u32 v6[4], __u32 v4)
+{
+	if (family == SMTP_AF_INET) {
+		__builtin_memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		__builtin_memcpy(&out[12], &v4, 4);
+	} else {
+		__builtin_memcpy(out, v6, MXG_ADDR_LEN);
+	}
+}
+
+/*
+ * The host's TCP has just completed a passive handshake (sock_ops'
+ * established callback): from now on the client's bytes are evidence. On
+ * an inspected port the flow starts here, at rcv_nxt, the first byte the
+ * client will send; on an implicit-TLS port (465) it is only counted.
+ */
+static __always_inline void smtp_flow_begin(struct bpf_sock_ops *skops)
+{
+	struct mxg_flow_key key = {};
+	const struct mxg_inspect *cfg;
+	struct mxg_smtp_scratch *s;
+	struct mxg_port *port;
+	__u32 zero = 0, lport = skops->local_port, raddr6[4], laddr6[4];
+
+	port = bpf_map_lookup_elem(&mxg_ports, &lport);
+	if (!port || !port->guarded || !port->inspect)
+		return;
+	cfg = bpf_map_lookup_elem(&mxg_inspect, &zero);
+	if (!cfg || cfg->mode == MXG_INSPECT_OFF)
+		return;
+	if (port->inspect == MXG_INSPECT_TLS) {
+		count_rcpt(MXG_RCPT_UNINSPECTABLE);
+		return;
+	}
+	s = scratch();
+	if (!s)
+		return;
+	raddr6[0] = skops->remote_ip6[0];
+	raddr6[1] = skops->remote_ip6[1];
+	raddr6[2] = skops->remote_ip6[2];
+	raddr6[3] = skops->remote_ip6[3];
+	laddr6[0] = skops->local_ip6[0];
+	laddr6[1] = skops->local_ip6[1];
+	laddr6[2] = skops->local_ip6[2];
+	laddr6[3] = skops->local_ip6[3];
+	flow_addr(key.saddr, skops->family, raddr6, skops->remote_ip4);
+	flow_addr(key.daddr, skops->family, laddr6, skops->local_ip4);
+	/* remote_port holds the port in network order in its upper half
+	 * (on little-endian hosts), local_port in host order. */
+	key.sport = bpf_htons((__u16)bpf_ntohl(skops->remote_port));
+	key.dport = bpf_htons((__u16)lport);
+	__builtin_memset(&s->flow, 0, sizeof(s->flow));
+	s->flow.next_seq = skops->rcv_nxt;
+	line_reset(&s->flow);
+	bpf_map_update_elem(&mxg_flows, &key, &s->flow, BPF_ANY);
+}
+
+/* The socket has closed (the close tracepoint): its flow goes. */
+static __always_inline void smtp_flow_end(const struct sock *sk)
+{
+	const struct sock_common *c = &sk->__sk_common;
+	struct mxg_flow_key key = {};
+	__u32 v6[4];
+
+	__builtin_memcpy(v6, &c->skc_v6_daddr, sizeof(v6));
+	flow_addr(key.saddr, c->skc_family, v6, c->skc_daddr);
+	__builtin_memcpy(v6, &c->skc_v6_rcv_saddr, sizeof(v6));
+	flow_addr(key.daddr, c->skc_family, v6, c->skc_rcv_saddr);
+	key.sport = c->skc_dport;
+	key.dport = bpf_htons(c->skc_num);
+	bpf_map_delete_elem(&mxg_flows, &key);
 }
 
 #endif /* MXG_SMTP_BPF_H */

@@ -14,6 +14,8 @@ pkgs=(
 	libcmocka-dev libsodium-dev iproute2 procps psmisc
 	# the real servers and clients the integration tests and the demo run
 	postfix postfix-ldap swaks slapd ldap-utils
+	# forged frames in tests/integration/test_forged.sh
+	python3-scapy
 	# swaks needs it for IPv6 (-6, [2001:db8::1])
 	libio-socket-inet6-perl
 	# make bench: the filters mxguard is compared with, and the plot

@@ -243,8 +243,8 @@ static void row(const char *what, double ns, double base, const char *goal, cons
 /* One timed segment per fresh session (a SYN and the segments of before
  * first, untimed), beside a TC program that only returns TC_ACT_OK on the
  * same frames; the mean ns of each go to *mxg and *base. */
-static void smtp_case(int smtp_fd, int ok_fd, const char *before, const char *seg,
-		      double *mxg, double *base)
+static void smtp_case(int smtp_fd, int flows_fd, int ok_fd, const char *before,
+		      const char *seg, double *mxg, double *base)
 {
 	uint32_t seq = 1001;
 
@@ -265,6 +265,7 @@ static void smtp_case(int smtp_fd, int ok_fd, const char *before, const char *se
 			bpf_prog_test_run_opts(smtp_fd, &o);
 		}
 		seq = 1001;
+		flow_establish(flows_fd, &syn, seq);
 		if (before) {
 			data.seq = seq;
 			data.payload = before;
@@ -314,6 +315,7 @@ static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
 	double mxg, base;
 	uint32_t zero = 0, at;
 	int inner, ok_fd, smtp_fd = bpf_program__fd(skel->progs.mxg_smtp), len;
+	int flows_fd = bpf_map__fd(skel->maps.mxg_flows);
 	uint64_t h;
 
 	ok_fd = load_return_prog(BPF_PROG_TYPE_SCHED_CLS, 0);
@@ -333,23 +335,23 @@ static void bench_smtp(struct mxguard *skel, struct mxg_maps *m)
 	bpf_map_update_elem(m->mirror, &zero, &rec, BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(skel->maps.mxg_inspect), &zero, &in, BPF_ANY);
 
-	smtp_case(smtp_fd, ok_fd, NULL, seg, &mxg, &base);
+	smtp_case(smtp_fd, flows_fd, ok_fd, NULL, seg, &mxg, &base);
 	row("smtp segment: MAIL, 3 RCPT (known, unknown, foreign), DATA", mxg, base,
 	    "<= 300", NULL);
-	smtp_case(smtp_fd, ok_fd, NULL, "NOOP\r\n", &mxg, &base);
+	smtp_case(smtp_fd, flows_fd, ok_fd, NULL, "NOOP\r\n", &mxg, &base);
 	row("  its fixed part: a segment of one NOOP", mxg, base, NULL, "reported");
-	smtp_case(smtp_fd, ok_fd, NULL, "RCPT TO:<alice@lab.example>\r\n", &mxg, &base);
+	smtp_case(smtp_fd, flows_fd, ok_fd, NULL, "RCPT TO:<alice@lab.example>\r\n", &mxg, &base);
 	row("  one RCPT, known", mxg, base, NULL, "reported");
 	memset(body, 'x', sizeof(body) - 1);
 	body[sizeof(body) - 1] = 0;
-	smtp_case(smtp_fd, ok_fd, "DATA\r\n", body, &mxg, &base);
+	smtp_case(smtp_fd, flows_fd, ok_fd, "DATA\r\n", body, &mxg, &base);
 	row("smtp body segment, 1,400 bytes after DATA", mxg, base, NULL, "reported");
 	/* A hostile client's cheapest way to make the reader work: lines as
 	 * short as they come, each a near miss of a keyword. */
 	for (size_t i = 0; i + 2 <= sizeof(junk) - 1; i += 2)
 		memcpy(junk + i, "B\n", 2);
 	junk[sizeof(junk) - 1] = 0;
-	smtp_case(smtp_fd, ok_fd, NULL, junk, &mxg, &base);
+	smtp_case(smtp_fd, flows_fd, ok_fd, NULL, junk, &mxg, &base);
 	row("smtp segment of 1,750 junk lines (\"B\", 3,500 bytes)", mxg, base, NULL,
 	    "reported");
 out:

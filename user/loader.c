@@ -251,9 +251,8 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 
 	/* What is known missing before a load is left out at once. */
 	off = mxg_probe_kernel(why, sizeof(why));
-	for (unsigned f = MXG_FEAT_INSPECT; f <= MXG_FEAT_COUNTER; f <<= 1)
-		if (off & f)
-			mxg_err("%s: %s is off", why, mxg_feature_name(f));
+	if (off)
+		mxg_err("%s: %s is off", why, mxg_feature_name(off));
 
 	ret = load_object(l, cfg, off, err, errlen);
 	if (ret) {

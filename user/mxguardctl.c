@@ -513,9 +513,9 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	printf("kernel      %s", u.release);
 	if (!(settings.features_off & MXG_FEAT_ALL))
 		printf(": every part loaded\n");
-	for (unsigned f = 1; f & MXG_FEAT_ALL; f <<= 1)
-		if (settings.features_off & f)
-			printf("; off here: %s", mxg_feature_name(f));
+	if (settings.features_off & MXG_FEAT_ALL)
+		printf("; off here: %s",
+		       mxg_feature_name(settings.features_off));
 	printf("%s", settings.features_off & MXG_FEAT_ALL ?
 			     " (mxguardd's log says why)\n" : "");
 	printf("attached   ");
@@ -619,6 +619,10 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_FRAGMENT]);
 		json_kv_u64(j, "conns_untracked",
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_CONNS_UNTRACKED]);
+		json_kv_u64(j, "bogus_dropped",
+			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_BOGUS]);
+		json_kv_u64(j, "unseen_dropped",
+			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_UNSEEN_DROPPED]);
 		json_key(j, "rcpt");
 		json_begin_object(j);
 		for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
@@ -657,6 +661,9 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_MALFORMED],
 	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_FRAGMENT],
 	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_CONNS_UNTRACKED]);
+	printf("dropped: bogus frames %" PRIu64 ", frames out of reach from denied or banned sources %" PRIu64 "\n",
+	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_BOGUS],
+	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_UNSEEN_DROPPED]);
 	return 0;
 }
 

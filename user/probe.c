@@ -18,13 +18,16 @@ static const struct {
 	unsigned feature;
 } prog_features[] = {
 	{ "mxg_smtp", MXG_FEAT_INSPECT },
-	{ "mxg_sockops", MXG_FEAT_COUNTER },
-	{ "mxg_conn_close", MXG_FEAT_COUNTER },
+	/* The SMTP reader follows only the flows these two begin and end. */
+	{ "mxg_sockops", MXG_FEAT_COUNTER | MXG_FEAT_INSPECT },
+	{ "mxg_conn_close", MXG_FEAT_COUNTER | MXG_FEAT_INSPECT },
 	{ "mxg_conn_seed", MXG_FEAT_COUNTER },
 };
 
 const char *mxg_feature_name(unsigned feature)
 {
+	if ((feature & MXG_FEAT_ALL) == MXG_FEAT_ALL)
+		return "connection counting and SMTP inspection (source_conns and total_conns go unenforced; the reader follows only connections the counter saw established)";
 	if (feature & MXG_FEAT_INSPECT)
 		return "SMTP inspection";
 	if (feature & MXG_FEAT_COUNTER)
@@ -57,7 +60,7 @@ unsigned mxg_probe_kernel(char *why, size_t whylen)
 	/* The close tracepoint (tp_btf) and the start-up pass (iter/tcp)
 	 * are typed by the kernel's own BTF. */
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		off |= MXG_FEAT_COUNTER;
+		off |= MXG_FEAT_COUNTER | MXG_FEAT_INSPECT;
 		snprintf(why, whylen, "the kernel has no BTF (/sys/kernel/btf/vmlinux)");
 	}
 	/* The SMTP reader walks a segment with bpf_loop (5.17). */
@@ -189,10 +192,8 @@ int mxg_probe_print(void)
 	if (!uname(&u))
 		printf("kernel %s\n", u.release);
 	off = mxg_probe_kernel(why, sizeof(why));
-	for (unsigned f = MXG_FEAT_INSPECT; f <= MXG_FEAT_COUNTER; f <<= 1)
-		if (off & f)
-			printf("feature: %s; turns off %s\n", why,
-			       mxg_feature_name(f));
+	if (off)
+		printf("feature: %s; turns off %s\n", why, mxg_feature_name(off));
 	n = mxg_probe_programs(probes, MXG_MAX_PROGS);
 	if (n < 0) {
 		printf("cannot probe the programs: %s\n", strerror(-n));

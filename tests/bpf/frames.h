@@ -9,9 +9,12 @@
 #define MXG_TEST_FRAMES_H
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <bpf/bpf.h>
+#include "mxguard.h"
 
 #define FRAME_MAX 4096
 
@@ -31,6 +34,10 @@ enum breakage {
 	BREAK_V4_FRAG_FIRST,	/* IPv4 MF set, offset 0: still judged */
 	BREAK_PAYLOAD_LONG,	/* IPv6 payload length beyond the frame */
 	BREAK_EXT_LEN_LONG,	/* IPv6 ext header longer than the payload */
+	BREAK_FRAG_TINY,	/* first fragment (MF/M) with 8 bytes of TCP:
+				 * ports, no flags (for IPv6 with ext 44) */
+	BREAK_V4_FRAG_OFF1,	/* IPv4 fragment at offset 8 bytes, over the
+				 * first fragment's TCP flags (RFC 1858) */
 };
 
 #define EXT_MAX 12
@@ -127,6 +134,13 @@ static inline int build_frame(const struct frame_spec *s, uint8_t *buf)
 		case BREAK_V4_FRAG_FIRST:
 			put16(ip + 6, 0x2000);
 			break;
+		case BREAK_FRAG_TINY:
+			put16(ip + 6, 0x2000);
+			put16(ip + 2, hdr + 8);
+			break;
+		case BREAK_V4_FRAG_OFF1:
+			put16(ip + 6, 0x0001);
+			break;
 		default:
 			break;
 		}
@@ -196,16 +210,54 @@ static inline int build_frame(const struct frame_spec *s, uint8_t *buf)
 			if (s->ext[n] == 44) {
 				if (s->breakage == BREAK_V4_FRAG_LATER)
 					put16(q + 2, 0x0010 << 3);
+				if (s->breakage == BREAK_FRAG_TINY)
+					put16(q + 2, 1);	/* M */
 				break;
 			}
 			q += s->ext[n] == 44 ? 8 : 16;
 		}
+		if (s->breakage == BREAK_FRAG_TINY)
+			put16(len_field, (tcp - ip - 40) + 8);
 	}
+	if (s->breakage == BREAK_FRAG_TINY)
+		p = tcp + 8;
 	p += s->ether_pad;
 	n = p - buf;
 	if (s->truncate && s->truncate < n)
 		n = s->truncate;
 	return n;
+}
+
+/* An address as a flow key holds it: IPv6, or IPv4 mapped. */
+static inline void flow_key_addr(uint8_t out[16], const char *addr)
+{
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET6, addr, out) == 1)
+		return;
+	out[10] = out[11] = 0xff;
+	inet_pton(AF_INET, addr, out + 12);
+}
+
+/*
+ * What mxg_sockops does when the host's TCP completes the handshake of the
+ * session that spec's frames belong to: the flow starts at rcv_nxt, the
+ * first byte the client sends. The SMTP reader reads nothing before it,
+ * and PROG_TEST_RUN cannot run sock_ops, so the tests and the bench stand
+ * in for it here.
+ */
+static inline int flow_establish(int flows_fd, const struct frame_spec *s,
+				 uint32_t rcv_nxt)
+{
+	struct mxg_flow_key key = {
+		.sport = htons(s->sport ? s->sport : 40000),
+		.dport = htons(s->dport),
+	};
+	struct mxg_flow flow = { .next_seq = rcv_nxt };
+
+	flow_key_addr(key.saddr, s->saddr);
+	flow_key_addr(key.daddr, s->daddr ? s->daddr :
+				 s->family == 4 ? "198.18.0.1" : "2001:db8::1");
+	return bpf_map_update_elem(flows_fd, &key, &flow, BPF_ANY) ? -errno : 0;
 }
 
 #endif

@@ -167,6 +167,8 @@ struct expect {
 	enum class_sel cls;
 	int pass, allow, deny, penalty, rate;
 	int malformed, fragment;
+	int bogus, unseen;	/* dropped: never legitimate; transport out
+				 * of reach from a denied or banned source */
 };
 
 struct fixture {
@@ -246,6 +248,22 @@ static const struct fixture fixtures[] = {
 	{ "ipv6 9 extension headers (past the bound)",
 	  { SYN6("2001:db8:4::1", 25), .ext = { EXT_HOPOPTS, 60, 60, 60, 60, 60, 60, 60, 60 } }, 3, { .malformed = 3 } },
 	{ "truncated ipv6 tcp header", { SYN6("2001:db8:4::1", 25), .truncate = 14 + 40 + 10 }, 3, { .malformed = 3 } },
+
+	/* What no legitimate stack sends and nothing would judge otherwise:
+	 * dropped and counted, whatever the port. */
+	{ "tiny first ipv4 fragment (8 bytes of tcp)", { SYN4("198.18.5.1", 25), .breakage = BREAK_FRAG_TINY }, 3, { .drops = 3, .bogus = 3 } },
+	{ "tiny first ipv4 fragment to port 80", { SYN4("198.18.5.1", 80), .breakage = BREAK_FRAG_TINY }, 3, { .drops = 3, .bogus = 3 } },
+	{ "ipv4 fragment over the tcp flags (offset 8)", { SYN4("198.18.5.1", 25), .breakage = BREAK_V4_FRAG_OFF1 }, 3, { .drops = 3, .bogus = 3 } },
+	{ "tiny first ipv6 fragment", { SYN6("2001:db8:5::1", 25), .ext = { 44 }, .breakage = BREAK_FRAG_TINY }, 3, { .drops = 3, .bogus = 3 } },
+	{ "ipv6 syn from an ipv4-mapped source", { SYN6("::ffff:198.18.0.99", 25) }, 3, { .drops = 3, .bogus = 3 } },
+	{ "ipv6 ack from an ipv4-mapped source", { .family = 6, .saddr = "::ffff:198.18.0.99", .dport = 443, .flags = F_ACK }, 3, { .drops = 3, .bogus = 3 } },
+	{ "ipv6 syn from an ipv4-compatible source", { SYN6("::198.18.0.99", 25) }, 3, { .drops = 3, .bogus = 3 } },
+
+	/* The transport out of reach: its source is judged all the same. */
+	{ "ipv6 9 extension headers from a denied source",
+	  { SYN6("2001:db8:66::9", 25), .ext = { EXT_HOPOPTS, 60, 60, 60, 60, 60, 60, 60, 60 } }, 3, { .drops = 3, .unseen = 3 } },
+	{ "ipv6 9 extension headers from an allowed source",
+	  { SYN6("2001:db8:77::1", 25), .ext = { EXT_HOPOPTS, 60, 60, 60, 60, 60, 60, 60, 60 } }, 3, { .malformed = 3 } },
 };
 
 static bool skb_refused(int prog_fd, const uint8_t *frame, int len)
@@ -303,6 +321,10 @@ static void run_fixture(const struct fixture *f, bool xdp)
 			 f->x.malformed);
 	assert_int_equal(delta(after, before, MXG_STATS_GLOBAL, MXG_GLOBAL_FRAGMENT),
 			 f->x.fragment);
+	assert_int_equal(delta(after, before, MXG_STATS_GLOBAL, MXG_GLOBAL_BOGUS),
+			 f->x.bogus);
+	assert_int_equal(delta(after, before, MXG_STATS_GLOBAL, MXG_GLOBAL_UNSEEN_DROPPED),
+			 f->x.unseen);
 	/* Nothing else moved in any other class. */
 	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++)
 		for (int v = 0; c != slot && v < MXG_VERDICT_COUNT; v++)
@@ -392,6 +414,35 @@ static void test_ban_expiry(void **state)
 	assert_int_equal(mxg_ban_add(env.maps.bans, &key, 0, ~0U, MXG_ORIGIN_CLI), 0);
 	assert_int_equal(send_syn("198.18.8.10", 25), 1);
 	assert_int_equal(send_syn("198.18.8.10", 389), 1);
+}
+
+/* A SYN whose TCP header the parser cannot reach (more IPv6 extension
+ * headers than it walks) from a source in the penalty box is dropped on
+ * both hooks, as its SYN would be; once the ban expires it passes. */
+static void test_unseen_from_banned(void **state)
+{
+	struct frame_spec spec = { SYN6("2001:db8:9::9", 25),
+				   .ext = { EXT_HOPOPTS, 60, 60, 60, 60, 60, 60, 60, 60 } };
+	uint8_t frame[FRAME_MAX];
+	int len = build_frame(&spec, frame);
+	struct mxg_lpm_key key;
+	struct mxg_ban ban;
+
+	for (int xdp = 0; xdp <= 1; xdp++) {
+		int prog = bpf_program__fd(xdp ? env.skel->progs.mxg_xdp :
+						 env.skel->progs.mxg_tc);
+
+		reset_state(NULL);
+		assert_int_equal(run_prog(prog, xdp, frame, len), 0);
+		assert_int_equal(mxg_parse_cidr("2001:db8:9::/64", &key), 0);
+		assert_int_equal(mxg_ban_add(env.maps.bans, &key, 60ULL * 1000000000ULL,
+					     1U << env.smtp, MXG_ORIGIN_INSPECT), 0);
+		assert_int_equal(run_prog(prog, xdp, frame, len), 1);
+		assert_int_equal(bpf_map_lookup_elem(env.maps.bans, &key, &ban), 0);
+		ban.expires_ns = mxg_now_ns() - 100 * 1000000ULL;
+		assert_int_equal(bpf_map_update_elem(env.maps.bans, &key, &ban, BPF_ANY), 0);
+		assert_int_equal(run_prog(prog, xdp, frame, len), 0);
+	}
 }
 
 /* Refill: rewinding a source's TAT by k intervals is k tokens back. */
@@ -753,6 +804,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ipv6_prefix_aggregation, reset_state),
 		cmocka_unit_test_setup(test_ipv4_prefix_aggregation, reset_state),
 		cmocka_unit_test_setup(test_ban_expiry, reset_state),
+		cmocka_unit_test_setup(test_unseen_from_banned, reset_state),
 		cmocka_unit_test_setup(test_bucket_refill_and_burst, reset_state),
 		cmocka_unit_test_setup(test_bucket_two_cpus, reset_state),
 		cmocka_unit_test_setup(test_conn_caps, reset_state),

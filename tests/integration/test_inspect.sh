@@ -161,6 +161,19 @@ pass "postfix runs (25 with STARTTLS, 465 wrapped) with relay_recipient_maps = s
 # slapd is not there yet: the mirror cannot be ready.
 inspect_conf penalize 1h 2h
 mxgd_start "$conf" "$MXLOG"
+# Admission in the mode asked for (test_inspect_tc.sh asks for tc), with
+# the SMTP reader behind it on tc in either case.
+attached_as() {
+	local out
+	out=$(ctl_json status) || return 1
+	[[ $(json_get attached.0.mode <<<"$out") == "$1" &&
+		$(json_get attached.0.smtp_reader <<<"$out") == True ]]
+}
+if [[ ${LAB_ATTACH:-auto} == tc ]]; then
+	check "admission on tc, the SMTP reader behind it" attached_as tc
+else
+	check "admission on XDP, the SMTP reader on tc" attached_as xdp
+fi
 check "(a) the mirror is not ready (no directory yet)" not mxg_mirror_ready
 snap
 mapfile -t u < <(unknowns 5 early)
