@@ -14,31 +14,37 @@
 #      latency and lookups against a real slapd with each of
 #      MXG_BENCH_MIRROR_SIZES users (default "100000 1000000");
 #   4. recipient lookups for the MTA (tools/lookup-bench.sh);
-#   5. side by side under a spoofed SYN flood on a veth pair
+#   5. kernels: each program's verified instructions on each kernel of the
+#      matrix (Debian 12's 6.1 and 6.12, tools/test-kernels.sh -p: a fresh
+#      boot under qemu that only runs `mxguardd --probe`) beside the
+#      verifier's limit of 1,000,000, with the headroom, so that it is
+#      watched as the SMTP reader grows;
+#   6. side by side under a spoofed SYN flood on a veth pair
 #      (tools/compare-bench.sh): no filter, iptables raw, hashlimit and
 #      connlimit, nftables meter and ct count, mxguard on XDP and on TC, at
 #      1,000 and 1,000,000 sources; tables and plot in docs/bench/.
 #
-# Parts 1-4 print their figures and also append them as JSON lines to a
-# file this script passes in MXG_BENCH_FIGURES; before part 5 they are
+# Parts 1-5 print their figures and also append them as JSON lines to a
+# file this script passes in MXG_BENCH_FIGURES; before part 6 they are
 # written to docs/bench/figures.json and figures.md (tools/figures-report.py:
 # each figure with its target from docs/design.md and whether it is met,
-# with the date, kernel and CPU), so they are there even when part 5 is
+# with the date, kernel and CPU), so they are there even when part 6 is
 # skipped or fails.
 #
-# Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup compare":
-# the parts to run, in that order), MXG_BENCH_OUT (docs/bench), and each
-# part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS, MXG_BENCH_MIRROR_*,
-# MXG_BENCH_USERS/_LOOKUPS/_CONNS/_REPEAT, MXG_COMPARE_*).
+# Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup kernels
+# compare": the parts to run, in that order), MXG_BENCH_OUT (docs/bench),
+# and each part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS,
+# MXG_BENCH_MIRROR_*, MXG_BENCH_USERS/_LOOKUPS/_CONNS/_REPEAT, the kernel
+# matrix's MXG_KERNELS/_CACHE/_TIMEOUT, MXG_COMPARE_*).
 set -euo pipefail
 
 build=${1:-build}
 tools=$(cd "$(dirname "$0")" && pwd)
-parts=${MXG_BENCH_PARTS:-admission conns mirror lookup compare}
+parts=${MXG_BENCH_PARTS:-admission conns mirror lookup kernels compare}
 outdir=${MXG_BENCH_OUT:-$tools/../docs/bench}
 for p in $parts; do
-	case $p in admission | conns | mirror | lookup | compare) ;;
-	*) echo "bench: unknown part '$p' in MXG_BENCH_PARTS (admission conns mirror lookup compare)" >&2; exit 2 ;;
+	case $p in admission | conns | mirror | lookup | kernels | compare) ;;
+	*) echo "bench: unknown part '$p' in MXG_BENCH_PARTS (admission conns mirror lookup kernels compare)" >&2; exit 2 ;;
 	esac
 done
 want() { [[ " $parts " == *" $1 "* ]]; }
@@ -82,9 +88,47 @@ if want lookup; then
 	"$tools/lookup-bench.sh" "$build" || [[ $? == 77 ]]
 fi
 
-# The figures of parts 1-4, with their targets, before part 5.
+# 5. the verifier's count of each program on each kernel of the matrix,
+#    from a boot that only probes (the console logs and the probe's lines
+#    stay in BUILD/kernels/bench). A rejected program is a figure without
+#    a value; a kernel that did not boot has none.
+if want kernels; then
+	. "$tools/bench-lib.sh"
+	kout=$build/kernels/bench
+	mkdir -p "$kout"
+	rm -f "$kout"/verifier-*.txt
+	echo "bench: kernels: booting each kernel of the matrix for mxguardd --probe"
+	if ! MXG_KERNEL_OUT=$kout "$tools/test-kernels.sh" -p "$build" >"$kout/run.log" 2>&1; then
+		# A rejected program fails the probe too: say so, the table shows it.
+		echo "bench: kernels: the matrix reported failures (log: $kout/run.log)"
+		grep -E ' FAIL |^kernel-vm: ' "$kout/run.log" | sed 's/^/  /' || true
+	fi
+	re_loaded='^program ([A-Za-z0-9_]+): loaded, ([0-9]+) instructions verified \(limit ([0-9]+)\)$'
+	re_rejected='^program ([A-Za-z0-9_]+): rejected \((.*)\); turns off'
+	printf '  %-24s %-16s %11s %11s %9s\n' kernel program verified limit headroom
+	for f in "$kout"/verifier-*.txt; do
+		[[ -s $f ]] || continue
+		kv=${f##*/verifier-}
+		kv=${kv%.txt}
+		while IFS= read -r line; do
+			if [[ $line =~ $re_loaded ]]; then
+				prog=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]} limit=${BASH_REMATCH[3]}
+				room=$(awk -v n="$n" -v l="$limit" 'BEGIN { printf "%.1f", (l - n) * 100 / l }')
+				printf '  %-24s %-16s %11s %11s %8s%%\n' "$kv" "$prog" "$n" "$limit" "$room"
+				bench_figure kernels "$prog on $kv: instructions verified" "$n" instructions "<= $limit"
+				bench_figure kernels "$prog on $kv: headroom to the verifier's limit" "$room" %
+			elif [[ $line =~ $re_rejected ]]; then
+				prog=${BASH_REMATCH[1]}
+				printf '  %-24s %-16s %11s  (%s)\n' "$kv" "$prog" rejected "${BASH_REMATCH[2]}"
+				bench_figure kernels "$prog on $kv: instructions verified (rejected)" - instructions "<= 1000000"
+			fi
+		done <"$f"
+	done
+fi
+
+# The figures of parts 1-5, with their targets, before part 6.
 ran=()
-for p in admission conns mirror lookup; do
+for p in admission conns mirror lookup kernels; do
 	want "$p" && ran+=("$p")
 done
 if ((${#ran[@]})); then
@@ -92,7 +136,7 @@ if ((${#ran[@]})); then
 	echo "bench: figures of ${ran[*]} written to $outdir/figures.json and figures.md"
 fi
 
-# 5. the receive path under a spoofed SYN flood, mxguard beside iptables
+# 6. the receive path under a spoofed SYN flood, mxguard beside iptables
 #    and nftables (writes docs/bench/compare.{json,md,png}).
 if want compare; then
 	"$tools/compare-bench.sh" "$build"
