@@ -73,6 +73,8 @@ enum mxg_arg {
 /* mxg_flow.flags: about the current line. */
 #define LINE_BRACKET 0x1	/* the argument opened with '<' */
 #define LINE_DIGITS 0x4		/* BDAT: a size digit was read */
+#define LINE_GIVEUP 0x8		/* the reader cannot be sure what the MTA
+				 * makes of this line: stop following */
 
 /* CR LF . CR LF, the end of the body, as the last five bytes. */
 #define EOD_PATTERN 0x0d0a2e0d0aULL
@@ -250,11 +252,17 @@ static __always_inline __u8 verb_char(__u32 v, __u32 i)
  * byte, not five. f->alive holds that keyword's index + 1. */
 static __always_inline void match_verb(struct mxg_flow *f, __u8 c)
 {
-	__u8 uc = c >= 'a' && c <= 'z' ? c - ('a' - 'A') : c;
+	__u8 uc = c >= 'a' && c <= 'z' ? c - ('a' - 'A') : c == '\t' ? ' ' : c;
 	__u32 col = f->col, v;
 
 	if (col == 0) {
 		switch (uc) {
+		case ' ':
+			/* The MTA skips leading blanks ("  DATA" is DATA to
+			 * Postfix): not a line to guess about. */
+			f->flags |= LINE_GIVEUP;
+			f->verb = MXG_VERB_OTHER;
+			return;
 		case 'R': f->alive = 1; break;
 		case 'M': f->alive = 2; break;
 		case 'D': f->alive = 3; break;
@@ -272,6 +280,13 @@ static __always_inline void match_verb(struct mxg_flow *f, __u8 c)
 	}
 	if (col == verb_len(v) - 1)
 		f->verb = v + 1;	/* enum mxg_verb */
+}
+
+/* A line the reader cannot be sure the MTA reads as it would: rather
+ * than risk reading a body as commands, the flow is no longer followed. */
+static __always_inline void give_up(struct mxg_flow *f)
+{
+	f->state = MXG_FLOW_LOST;	/* counted at the segment's end */
 }
 
 static __always_inline void line_reset(struct mxg_flow *f)
@@ -313,7 +328,7 @@ static __always_inline void read_address(struct mxg_flow *f, __u8 c,
 {
 	switch (f->arg) {
 	case ARG_BLANKS:
-		if (c == ' ' || c == '\r')
+		if (c == ' ' || c == '\t' || c == '\r')
 			return;
 		f->arg = ARG_ADDR;
 		mxg_norm_init(&f->norm, delims);
@@ -323,7 +338,8 @@ static __always_inline void read_address(struct mxg_flow *f, __u8 c,
 		}
 		break;
 	case ARG_ADDR:
-		if (f->flags & LINE_BRACKET ? c == '>' : c == ' ' || c == '\r') {
+		if (f->flags & LINE_BRACKET ? c == '>' :
+		    c == ' ' || c == '\t' || c == '\r') {
 			f->arg = ARG_REST;
 			return;
 		}
@@ -337,9 +353,15 @@ static __always_inline void read_address(struct mxg_flow *f, __u8 c,
 /* A byte after "BDAT ": the chunk size, then " LAST" or nothing. */
 static __always_inline void read_bdat(struct mxg_flow *f, __u8 c)
 {
+	/* More blanks before the size: the MTA skips them. */
+	if ((c == ' ' || c == '\t') && !f->arg && !(f->flags & LINE_DIGITS))
+		return;
 	if (c >= '0' && c <= '9' && !(f->arg)) {
 		if (f->bdat_left > (MXG_BDAT_MAX - 9) / 10) {
-			f->verb = MXG_VERB_OTHER;	/* not a size we follow */
+			/* A chunk larger than we count still comes: its
+			 * bytes must never be read as commands. */
+			f->flags |= LINE_GIVEUP;
+			f->verb = MXG_VERB_OTHER;
 			return;
 		}
 		f->bdat_left = f->bdat_left * 10 + (c - '0');
@@ -388,7 +410,11 @@ static __always_inline void judge_addr(struct mxg_smtp_scratch *s, __u32 len,
 		r->not_judged++;
 		return;
 	}
-	if (len == 0 || len > MXG_RCPT_MAX || at >= len) {
+	/* A quoted local part or a source route (<"user"@dom>, <@r:u@dom>)
+	 * is a known recipient to the MTA once unquoted or stripped, which
+	 * the reader does not do: never judged, never a false unknown. */
+	if (len == 0 || len > MXG_RCPT_MAX || at >= len ||
+	    s->out[0] == '"' || s->out[0] == '@') {
 		r->invalid++;
 		return;
 	}
@@ -446,6 +472,11 @@ static __always_inline void end_line(struct mxg_smtp_scratch *s)
 {
 	struct mxg_flow *f = &s->flow;
 
+	if (f->flags & LINE_GIVEUP) {
+		give_up(f);
+		line_done(f);
+		return;
+	}
 	switch (f->verb) {
 	case MXG_VERB_RCPT:
 		mxg_judge_flow();
@@ -489,7 +520,7 @@ static __always_inline int read_byte(struct mxg_smtp_scratch *s, __u8 c)
 	else if (f->verb == MXG_VERB_BDAT)
 		read_bdat(f, c);
 	else if ((f->verb == MXG_VERB_DATA || f->verb == MXG_VERB_STARTTLS) &&
-		 c != ' ' && c != '\r')
+		 c != ' ' && c != '\t' && c != '\r')
 		f->verb = MXG_VERB_OTHER;	/* "DATAX", "STARTTLS now" */
 	if (f->col < 0xffff)
 		f->col++;
@@ -608,8 +639,8 @@ static __always_inline __u64 swar_any(__u64 m)
 	return mxg_rcpt_lt(0, m >> 7);
 }
 
-/* The first chunk offset at or after a, below nl, whose byte is neither SP
- * nor CR; nl if there is none. */
+/* The first chunk offset at or after a, below nl, whose byte is not a
+ * blank (SP, HT) or CR; nl if there is none. */
 static __always_inline __u32 skip_blanks(const struct mxg_smtp_scratch *s,
 					 __u32 a, __u32 nl)
 {
@@ -622,7 +653,8 @@ static __always_inline __u32 skip_blanks(const struct mxg_smtp_scratch *s,
 		if (a >= nl)
 			return nl;
 		w = chunk_word(s, a);
-		i = swar_first(~(swar_eq(w, ' ') | swar_eq(w, '\r')) & SWAR_HIGHS);
+		i = swar_first(~(swar_eq(w, ' ') | swar_eq(w, '\t') |
+				 swar_eq(w, '\r')) & SWAR_HIGHS);
 		a += i;
 		if (i < 8)
 			return a < nl ? a : nl;
@@ -647,7 +679,7 @@ static __always_inline __u32 skip_rare_blanks(const struct mxg_smtp_scratch *s,
 {
 	__u8 c = s->chunk[a & (MXG_CHUNK - 1)];
 
-	if (a >= nl || (c != ' ' && c != '\r'))
+	if (a >= nl || (c != ' ' && c != '\t' && c != '\r'))
 		return a < nl ? a : nl;
 	if (c == '\r' && a + 1 == nl)
 		return nl;	/* the CR of CR LF */
@@ -693,7 +725,8 @@ __noinline int mxg_read_rcpt(__u32 a, __u32 nl)
 			break;
 		w = chunk_word(s, p);
 		term = bracket * swar_eq(w, '>') +
-		       (1 - bracket) * (swar_eq(w, ' ') | swar_eq(w, '\r'));
+		       (1 - bracket) * (swar_eq(w, ' ') | swar_eq(w, '\t') |
+					swar_eq(w, '\r'));
 		lim = nl - p;
 		lim = mxg_rcpt_sel(mxg_rcpt_lt(8, lim), 8, lim);
 		t = swar_first(term);
@@ -758,8 +791,11 @@ static __always_inline int read_bdat_words(struct mxg_smtp_scratch *s,
 
 		if (a + i >= nl || c < '0' || c > '9')
 			break;
-		if (size > (MXG_BDAT_MAX - 9) / 10)
-			return 0;	/* not a size we follow: another line */
+		if (size > (MXG_BDAT_MAX - 9) / 10) {
+			/* A chunk larger than we count still comes. */
+			give_up(f);
+			return 0;
+		}
 		size = size * 10 + (c - '0');
 	}
 	if (i == 10 && a + i < nl) {
@@ -795,7 +831,16 @@ static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
 	if (nl > MXG_CHUNK || nl < off)
 		return 1;
 	w = chunk_word(s, off);
+	/* A tab where a keyword has a blank is a blank to the MTA (and to
+	 * the byte reader): each HT (0x09) becomes SP (0x20). */
+	w ^= (swar_eq(w, '\t') >> 7) * ('\t' ^ ' ');
 	len = nl - off;
+	if ((w & 0xff) == ' ') {
+		/* Leading blanks: as the byte reader, stop following. */
+		give_up(f);
+		line_done(f);
+		return 0;
+	}
 	switch ((w & 0xff) | 0x20) {
 	case 'r':
 		if (len < 8 || (w | KW_RCPT_FOLD) != KW_RCPT)
@@ -825,7 +870,7 @@ static __always_inline int read_line(struct mxg_smtp_scratch *s, __u32 off,
 		break;
 	case 'b':
 		if (len >= 5 && ((w & 0xffffffffffULL) | KW_BDAT_FOLD) == KW_BDAT &&
-		    read_bdat_words(s, off + 5, nl))
+		    read_bdat_words(s, skip_rare_blanks(s, off + 5, nl), nl))
 			return 1;
 		break;
 	case 's':
@@ -1227,8 +1272,10 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 		 * more steps than allowed): where the next segment starts is
 		 * no longer known. */
 		s->flow.state = MXG_FLOW_LOST;
-		count_rcpt(MXG_RCPT_LOST);
 	}
+	/* Lost in this segment: so, or given up on a line (give_up()). */
+	if (s->flow.state == MXG_FLOW_LOST)
+		count_rcpt(MXG_RCPT_LOST);
 
 	/* A retransmission of the segment dropped last is the same
 	 * evidence, counted when it first came: read again for the same
