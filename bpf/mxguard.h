@@ -321,6 +321,8 @@ enum mxg_rcpt_counter {
 	MXG_RCPT_PENALIZED,	/* sources put in the penalty box */
 	MXG_RCPT_DROPPED,	/* segments dropped (mode drop) */
 	MXG_RCPT_LOST,		/* sessions no longer followed (a gap in the stream) */
+	MXG_RCPT_OVER_BUDGET,	/* of those, for sending command lines faster
+				 * than the reader's budget */
 	MXG_RCPT_COUNTERS,
 };
 
@@ -374,6 +376,8 @@ struct mxg_flow {
 	__u8 pad[2];
 	__u32 drop_seq;		/* its sequence number: a retransmission
 				 * of it is not evidence again */
+	__u64 budget_tat;	/* the reader's work on this flow: GCRA of
+				 * command lines (smtp.bpf.h) */
 	char addr[MXG_RCPT_BUF]; /* the address of MAIL FROM / RCPT TO */
 };
 
@@ -436,7 +440,7 @@ _Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
 _Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
 _Static_assert(sizeof(struct mxg_mirror) == 56, "mxg_mirror layout");
 _Static_assert(sizeof(struct mxg_flow_key) == 36, "mxg_flow_key layout");
-_Static_assert(sizeof(struct mxg_flow) == 64 + MXG_RCPT_BUF, "mxg_flow layout");
+_Static_assert(sizeof(struct mxg_flow) == 72 + MXG_RCPT_BUF, "mxg_flow layout");
 _Static_assert(sizeof(struct mxg_rcpt_norm) == 32, "mxg_rcpt_norm layout");
 _Static_assert(sizeof(struct mxg_rcpt_source) == 32, "mxg_rcpt_source layout");
 _Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");

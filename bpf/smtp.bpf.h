@@ -61,6 +61,17 @@
  * so a 64 KiB GRO segment of empty lines fits; past this the flow is
  * marked lost rather than read half. */
 #define MXG_MAX_STEPS 65536
+/*
+ * The reader's work has a bound no client can raise: a junk line costs
+ * ~12 ns on the receive path of every other connection. At most this many
+ * command lines are read from one segment, and each flow has a budget of
+ * lines, a GCRA of MXG_LINE_NS a line with a burst of MXG_LINE_BURST lines
+ * (a client pipelining 2,000 recipients at once stays far inside it). Past
+ * either, the flow is no longer followed (lost_sessions, over_budget).
+ */
+#define MXG_SEGMENT_LINES 4096
+#define MXG_LINE_NS 1000000ULL		/* 1,000 lines a second */
+#define MXG_LINE_BURST 8192ULL
 #define MXG_BDAT_MAX 0x7fffffff
 
 /* Where in the argument of MAIL FROM / RCPT TO the reader is. */
@@ -125,7 +136,7 @@ struct mxg_smtp_scratch {
 	__u8 chunk[MXG_CHUNK + 16];
 	__u32 base, n;
 	__u32 at;		/* the word reader's offset (see mxg_read_lines) */
-	__u32 pad;
+	__u32 lines;		/* command lines read from this segment */
 	__u64 opaque;		/* see opaque() */
 	/* The address being judged, in normal form (MXG_RCPT_ROOM: the
 	 * hash loads it a word at a time). */
@@ -472,6 +483,7 @@ static __always_inline void end_line(struct mxg_smtp_scratch *s)
 {
 	struct mxg_flow *f = &s->flow;
 
+	s->lines++;
 	if (f->flags & LINE_GIVEUP) {
 		give_up(f);
 		line_done(f);
@@ -917,6 +929,7 @@ __noinline int mxg_read_lines(__u32 off)
 		if (nl >= s->n || read_line(s, off, nl))
 			break;
 		s->at = nl + 1;
+		s->lines++;
 	}
 	return s->at;
 }
@@ -1000,6 +1013,11 @@ static long read_step(__u32 i, void *ctx)
 			f->state = MXG_FLOW_CMD;
 		return 0;
 	case MXG_FLOW_CMD:
+		/* Past the segment's lines: charge_lines() gives up. */
+		if (s->lines >= MXG_SEGMENT_LINES) {
+			sr->pos = sr->end;
+			return 1;
+		}
 		break;
 	default:
 		sr->pos = sr->end;
@@ -1041,6 +1059,28 @@ static long read_step(__u32 i, void *ctx)
 	}
 	sr->pos = s->base + read_bytes(s, off);
 	return 0;
+}
+
+/* The segment's command lines against the flow's budget (see
+ * MXG_LINE_NS): past it, or past MXG_SEGMENT_LINES in one segment, the
+ * flow is no longer followed. */
+static __always_inline void charge_lines(struct mxg_smtp_scratch *s)
+{
+	struct mxg_flow *f = &s->flow;
+	__u64 now, tat;
+
+	if (!s->lines)
+		return;
+	clock_once(&s->j);
+	now = s->j.now;
+	tat = f->budget_tat > now ? f->budget_tat : now;
+	tat += (__u64)s->lines * MXG_LINE_NS;
+	f->budget_tat = tat;
+	if (s->lines >= MXG_SEGMENT_LINES ||
+	    tat - now > MXG_LINE_BURST * MXG_LINE_NS) {
+		give_up(f);
+		count_rcpt(MXG_RCPT_OVER_BUDGET);
+	}
 }
 
 /* Is seq a before b, in sequence-number arithmetic? */
@@ -1257,6 +1297,7 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 	if (flow->norm.n)
 		__builtin_memcpy(s->flow.addr, flow->addr, MXG_RCPT_BUF);
 	s->n = 0;
+	s->lines = 0;
 	sr.s = s;
 	sr.pos = sg->hdr + skip;
 	sr.end = sg->hdr + sg->len;
@@ -1273,7 +1314,8 @@ __noinline int mxg_read_segment(struct __sk_buff *skb)
 		 * no longer known. */
 		s->flow.state = MXG_FLOW_LOST;
 	}
-	/* Lost in this segment: so, or given up on a line (give_up()). */
+	charge_lines(s);
+	/* Lost in this segment: so, or given up on (give_up()). */
 	if (s->flow.state == MXG_FLOW_LOST)
 		count_rcpt(MXG_RCPT_LOST);
 

@@ -163,6 +163,10 @@ static int load_object(struct mxg_loader *l, const struct mxg_config *cfg,
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_classes,
 		       "the class records (rewritten from the config)");
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_stats, "counting");
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_rcpt_stats,
+		       "the SMTP reader's counting");
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_flows,
+		       "the SMTP sessions in progress (no longer followed)");
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_smtp_scratch,
 		       "the SMTP reader's per-CPU scratch (it holds no state)");
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_settings,

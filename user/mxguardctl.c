@@ -110,6 +110,7 @@ static const char *const rcpt_counter_key[MXG_RCPT_COUNTERS] = {
 	[MXG_RCPT_PENALIZED] = "penalized",
 	[MXG_RCPT_DROPPED] = "dropped_segments",
 	[MXG_RCPT_LOST] = "lost_sessions",
+	[MXG_RCPT_OVER_BUDGET] = "over_budget",
 };
 
 /* The contract's order of the "dropped" object; later verdicts after. */

@@ -625,6 +625,33 @@ static void test_many_and_huge(void **state)
 	free(line);
 }
 
+/* The reader's work per flow is bounded: a client streaming junk lines
+ * (3,000 empty lines a segment) is followed within the budget of 8,192
+ * lines, then no longer (lost, over_budget); its next RCPT is not read. */
+static void test_line_budget(void **state)
+{
+	static char junk[3000];
+	struct mxg_rcpt_stats b, a;
+	struct session s;
+
+	memset(junk, '\n', sizeof(junk));
+	set_inspect(MXG_INSPECT_OBSERVE, 1000);
+	counts(&b);
+	open_session(&s, "198.18.20.17", 25);
+	assert_int_equal(send_raw(&s, junk, sizeof(junk)), 0);
+	assert_int_equal(send_raw(&s, junk, sizeof(junk)), 0);
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody50@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);	/* inside */
+	assert_int_equal(DELTA(a, b, MXG_RCPT_OVER_BUDGET), 0);
+	assert_int_equal(send_raw(&s, junk, sizeof(junk)), 0);	/* past it */
+	assert_int_equal(send_str(&s, "RCPT TO:<nobody51@lab.example>\r\n"), 0);
+	counts(&a);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_UNKNOWN), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_OVER_BUDGET), 1);
+	assert_int_equal(DELTA(a, b, MXG_RCPT_LOST), 1);
+}
+
 /* A port not in the SMTP class is not read at all. */
 static void test_other_ports(void **state)
 {
@@ -933,6 +960,7 @@ int main(void)
 		cmocka_unit_test_setup(test_drop, reset),
 		cmocka_unit_test_setup(test_stream_edges, reset),
 		cmocka_unit_test_setup(test_many_and_huge, reset),
+		cmocka_unit_test_setup(test_line_budget, reset),
 		cmocka_unit_test_setup(test_other_ports, reset),
 		cmocka_unit_test_setup(test_word_and_byte_readers_agree, reset),
 		cmocka_unit_test_setup(test_readers_agree_on_random_input, reset),
