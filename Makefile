@@ -32,7 +32,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all clean test test-unit test-bpf test-integration test-kernels demo bench \
+.PHONY: all clean test test-unit test-bpf test-integration test-kernels fuzz demo bench \
 	install vmlinux deps
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -118,6 +118,14 @@ test-integration: all $(LAB_TOOLS)
 test-kernels: deps
 	$(Q)$(MAKE) --no-print-directory all $(BPFT_BINS) $(BUILD)/tools/connflood
 	$(Q)tools/test-kernels.sh $(BUILD)
+
+# The SMTP reader's differential test at length (make test runs 1,500
+# sessions of it): MXG_FUZZ_SESSIONS sessions, from MXG_FUZZ_SEED (default:
+# the time, printed so that a failure can be run again).
+fuzz: all $(BUILD)/tests/bpf/test_smtp
+	$(Q)seed=$${MXG_FUZZ_SEED:-$$(date +%s)}; echo "fuzz: seed $$seed"; \
+	MXG_TEST_FILTER=test_differential MXG_FUZZ_SEED=$$seed \
+	MXG_FUZZ_SESSIONS=$${MXG_FUZZ_SESSIONS:-200000} $(BUILD)/tests/bpf/test_smtp
 
 # The incident replayed in one run, then the three scenes on their own.
 demo: deps

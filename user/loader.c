@@ -57,6 +57,14 @@ static int ensure_bpffs(const char *pin_dir, char *err, size_t errlen)
 	}
 	if (fs.f_type == BPF_FS_MAGIC)
 		return 0;
+	/* pin_dir = /sys/fs/bpf: its parent /sys/fs is no bpffs, and the
+	 * hint must not be to mount one over it. */
+	if (!strcmp(pin_dir, "/sys/fs/bpf") ||
+	    (!statfs(pin_dir, &fs) && fs.f_type == BPF_FS_MAGIC)) {
+		snprintf(err, errlen, "pin_dir %s is where the bpf filesystem is mounted: mxguard needs a directory of its own inside it (e.g. pin_dir = %s/mxguard)",
+			 pin_dir, pin_dir);
+		return -EINVAL;
+	}
 	/* At boot bpffs is often not mounted yet; /sys/fs/bpf is its home. */
 	if (!strcmp(parent, "/sys/fs/bpf") &&
 	    !mount("bpf", parent, "bpf", 0, "mode=0700")) {
@@ -182,8 +190,16 @@ static int load_object(struct mxg_loader *l, const struct mxg_config *cfg,
 	}
 	ret = mxguard__load(l->skel);
 	if (ret) {
-		snprintf(err, errlen, "cannot load the BPF programs: %s (if the pins under %s are from another version, run mxguardctl unload; -v shows the verifier's log)",
-			 strerror(-ret), l->pin_dir);
+		/* No program alone is rejected when this message stays
+		 * (mxg_load): EINVAL is then libbpf refusing a pinned map of
+		 * another layout. Other errors (ENOMEM, EROFS) are not the
+		 * pins' fault, and unload would wipe the state for nothing. */
+		if (ret == -EINVAL)
+			snprintf(err, errlen, "cannot load the BPF programs: %s (if the pins under %s are from another version of mxguard, mxguardctl unload removes them, with the bans, counters and mirror they hold; -v shows libbpf's log)",
+				 strerror(-ret), l->pin_dir);
+		else
+			snprintf(err, errlen, "cannot load the BPF programs: %s (-v shows libbpf's log)",
+				 strerror(-ret));
 		goto out;
 	}
 	return 0;

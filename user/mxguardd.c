@@ -322,14 +322,15 @@ int main(int argc, char **argv)
 		mxg_err("%s", err);
 		goto cleanup;
 	}
-	if (check) {
-		printf("%s: ok\n", config_path);
-		goto cleanup;
-	}
+	/* Before -t says ok: a file the daemon refuses is not ok. */
 	if (!d.cfg->nifaces) {
 		mxg_err("%s: [global] interfaces is empty: nothing to guard",
 			config_path);
 		ret = -EINVAL;
+		goto cleanup;
+	}
+	if (check) {
+		printf("%s: ok\n", config_path);
 		goto cleanup;
 	}
 	if (geteuid() != 0) {

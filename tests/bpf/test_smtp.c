@@ -943,6 +943,266 @@ static void test_commands_agree(void **state)
 	}
 }
 
+/* ---- the differential test ---------------------------------------- */
+
+/*
+ * Random sessions, their expected counts known by construction: what
+ * Postfix takes as a command is counted by what it names, what it takes
+ * as message data (a DATA body, a BDAT chunk) never is, and where the
+ * reader cannot be sure (leading blanks, a BDAT chunk of 2^31 bytes or
+ * more) the session stops being followed. Each session is sent split at
+ * random points, with random retransmissions and overlaps, and must count
+ * exactly what was built. MXG_FUZZ_SESSIONS (default 1500) and
+ * MXG_FUZZ_SEED (default 1) set the run, MXG_FUZZ_RNG replays a failed
+ * session from the state its message shows; `make fuzz` runs many more.
+ */
+struct fuzz {
+	uint64_t rng;
+	char buf[12288];
+	size_t len;
+	size_t cuts[64];	/* offsets after which a segment must end */
+	int ncuts;
+	bool lost, tls;		/* the reader stops following here */
+	uint64_t want[MXG_RCPT_COUNTERS];
+};
+
+static uint32_t fz_rand(struct fuzz *f, uint32_t n)
+{
+	f->rng ^= f->rng << 13;
+	f->rng ^= f->rng >> 7;
+	f->rng ^= f->rng << 17;
+	return (uint32_t)(f->rng >> 32) % n;
+}
+
+static const char *fz_pick(struct fuzz *f, const char *const *v, size_t n)
+{
+	return v[fz_rand(f, n)];
+}
+
+#define FZ_PICK(f, v) fz_pick(f, v, ARRAY_SIZE(v))
+
+static void fz_put(struct fuzz *f, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(f->buf + f->len, sizeof(f->buf) - f->len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < sizeof(f->buf) - f->len);
+	f->len += n;
+}
+
+/* Counted only while the reader still follows the session. */
+static void fz_count(struct fuzz *f, int what)
+{
+	if (!f->lost && !f->tls)
+		f->want[what]++;
+}
+
+static void fz_cut(struct fuzz *f)
+{
+	if (f->ncuts < (int)ARRAY_SIZE(f->cuts))
+		f->cuts[f->ncuts++] = f->len;
+}
+
+/* Lines of message data: commands in look only. */
+static void fz_data_lines(struct fuzz *f, int n)
+{
+	static const char *const lines[] = {
+		"RCPT TO:<nobody@lab.example>", "rcpt to:<x@foreign.example>",
+		"MAIL FROM:<>", "DATA", "BDAT 10", "STARTTLS", "..leading dot",
+		"Subject: delivery failure", "", "   indented", "\tRCPT TO:<a@lab.example>",
+	};
+
+	for (int i = 0; i < n; i++)
+		fz_put(f, "%s\r\n", FZ_PICK(f, lines));
+}
+
+static void fz_rcpt(struct fuzz *f)
+{
+	static const char *const verbs[] = {
+		"RCPT TO:", "rcpt to:", "Rcpt To: ", "RCPT TO:\t", "RCPT\tTO:",
+	};
+	static const char *const known_forms[] = {
+		"alice@lab.example", "ALICE@LAB.EXAMPLE", "bob+tag@lab.example",
+		"carol@lab.example.",
+	};
+	static const char *const invalid_forms[] = {
+		"\"alice\"@lab.example", "@relay.example:bob@lab.example",
+		"@r1.example,@r2.example:carol@lab.example", "nobody", "",
+	};
+	static const char *const params[] = { "", " NOTIFY=NEVER", "\tORCPT=rfc822;x@y" };
+	const char *verb = FZ_PICK(f, verbs), *param = FZ_PICK(f, params);
+
+	switch (fz_rand(f, 4)) {
+	case 0:
+		fz_put(f, "%s<%s>%s\r\n", verb, FZ_PICK(f, known_forms), param);
+		fz_count(f, MXG_RCPT_KNOWN);
+		break;
+	case 1:
+		fz_put(f, "%s<nobody%u@lab.example>%s\r\n", verb, fz_rand(f, 100000), param);
+		fz_count(f, MXG_RCPT_UNKNOWN);
+		break;
+	case 2:
+		fz_put(f, "%s<someone@foreign%u.example>%s\r\n", verb, fz_rand(f, 100), param);
+		fz_count(f, MXG_RCPT_FOREIGN);
+		break;
+	default:
+		fz_put(f, "%s<%s>%s\r\n", verb, FZ_PICK(f, invalid_forms), param);
+		fz_count(f, MXG_RCPT_INVALID);
+		break;
+	}
+}
+
+static void fz_session(struct fuzz *f)
+{
+	static const char *const plain[] = {
+		"EHLO client.example", "HELO x", "NOOP", "RSET", "VRFY bob",
+		"MAIL FROM:<sender@real.example> SIZE=100", "mail from:<a@b.example>",
+	};
+	static const char *const nulls[] = {
+		"MAIL FROM:<>", "mail from: <>", "MAIL FROM:\t<> SIZE=10",
+	};
+	static const char *const datas[] = { "DATA", "data", "DATA ", "DATA\t" };
+	static const char *const bdats[] = { "BDAT %u", "bdat %u LAST", "BDAT  %u", "BDAT\t%u" };
+	int pieces = 2 + fz_rand(f, 24);
+
+	memset(f->want, 0, sizeof(f->want));
+	f->len = 0;
+	f->ncuts = 0;
+	f->lost = f->tls = false;
+	for (int p = 0; p < pieces; p++) {
+		uint32_t r = fz_rand(f, 100), n;
+
+		if (r < 40) {
+			fz_rcpt(f);
+		} else if (r < 55) {
+			fz_put(f, "%s\r\n", FZ_PICK(f, plain));
+		} else if (r < 62) {
+			fz_put(f, "%s\r\n", FZ_PICK(f, nulls));
+			fz_count(f, MXG_RCPT_NULL_SENDER);
+		} else if (r < 74) {
+			/* A client waits for 354 after DATA and for the reply
+			 * after the dot: both end a segment. */
+			fz_put(f, "%s\r\n", FZ_PICK(f, datas));
+			fz_cut(f);
+			fz_data_lines(f, fz_rand(f, 12));
+			fz_put(f, ".\r\n");
+			fz_cut(f);
+		} else if (r < 86) {
+			size_t start;
+
+			n = fz_rand(f, 300);
+			fz_put(f, FZ_PICK(f, bdats), n);
+			fz_put(f, "\r\n");
+			start = f->len;
+			while (f->len - start < n)
+				fz_data_lines(f, 1);
+			f->len = start + n;	/* the chunk is exactly n bytes */
+		} else if (r < 92) {
+			fz_put(f, "%s\r\n", fz_rand(f, 2) ? " DATA" : "\tNOOP");
+			fz_count(f, MXG_RCPT_LOST);
+			f->lost = true;
+		} else if (r < 96) {
+			fz_put(f, "BDAT %u\r\n", 2147483648u + fz_rand(f, 1000));
+			fz_count(f, MXG_RCPT_LOST);
+			f->lost = true;
+		} else if (p == pieces - 1 || r >= 96) {
+			fz_put(f, "STARTTLS\r\n");
+			fz_count(f, MXG_RCPT_UNINSPECTABLE);
+			f->tls = true;
+		}
+	}
+}
+
+/* Send the session in random segments, with retransmissions. */
+static void fz_send(struct fuzz *f, struct session *s)
+{
+	uint32_t base = s->seq;
+	size_t off = 0;
+	int cut = 0;
+
+	while (off < f->len) {
+		size_t end = off + 1 + fz_rand(f, 1400);
+		struct session r = *s;
+
+		if (end > f->len)
+			end = f->len;
+		while (cut < f->ncuts && f->cuts[cut] <= off)
+			cut++;
+		if (cut < f->ncuts && f->cuts[cut] < end)
+			end = f->cuts[cut];
+		assert_int_equal(send_raw(s, f->buf + off, end - off), 0);
+		/* A retransmission of it, or of a range that overlaps it. */
+		switch (fz_rand(f, 10)) {
+		case 0:
+			r.seq = base + off;
+			assert_int_equal(send_raw(&r, f->buf + off, end - off), 0);
+			break;
+		case 1: {
+			size_t from = off - fz_rand(f, off + 1) / 2;
+			size_t to = end + fz_rand(f, 40);
+
+			/* Never past a cut: what comes after it is sent only
+			 * once the server replied, which acks all before. */
+			if (to > f->len)
+				to = f->len;
+			if (cut < f->ncuts && f->cuts[cut] >= end && to > f->cuts[cut])
+				to = f->cuts[cut];
+			r.seq = base + from;
+			assert_int_equal(send_raw(&r, f->buf + from, to - from), 0);
+			s->seq = base + to;
+			end = to;
+			break;
+		}
+		}
+		off = end;
+	}
+}
+
+static void test_differential(void **state)
+{
+	static const int kinds[] = {
+		MXG_RCPT_KNOWN, MXG_RCPT_UNKNOWN, MXG_RCPT_FOREIGN,
+		MXG_RCPT_INVALID, MXG_RCPT_NULL_SENDER, MXG_RCPT_LOST,
+		MXG_RCPT_UNINSPECTABLE, MXG_RCPT_NOT_JUDGED,
+	};
+	const char *env_n = getenv("MXG_FUZZ_SESSIONS"), *env_seed = getenv("MXG_FUZZ_SEED");
+	const char *env_rng = getenv("MXG_FUZZ_RNG");	/* a failure's, to replay it */
+	long sessions = env_n ? strtol(env_n, NULL, 10) : 1500;
+	struct fuzz *f = calloc(1, sizeof(*f));
+	struct mxg_rcpt_stats b, a;
+	struct session s;
+
+	assert_non_null(f);
+	f->rng = (env_seed ? strtoull(env_seed, NULL, 10) : 1) * 0x9E3779B97F4A7C15ULL | 1;
+	if (env_rng)
+		f->rng = strtoull(env_rng, NULL, 0);
+	set_inspect(MXG_INSPECT_OBSERVE, 1000000);
+	for (long i = 0; i < sessions; i++) {
+		uint64_t rng = f->rng;
+
+		fz_session(f);
+		counts(&b);
+		env.sport++;
+		open_session(&s, "198.18.22.1", 25);
+		fz_send(f, &s);
+		counts(&a);
+		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+			uint64_t got = DELTA(a, b, kinds[k]);
+
+			if (got != f->want[kinds[k]])
+				fail_msg("session %ld (rng %#llx): counter %d: %llu, want %llu; the session:\n%.*s",
+					 i, (unsigned long long)rng, kinds[k],
+					 (unsigned long long)got,
+					 (unsigned long long)f->want[kinds[k]],
+					 (int)f->len, f->buf);
+		}
+	}
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -966,7 +1226,11 @@ int main(void)
 		cmocka_unit_test_setup(test_readers_agree_on_random_input, reset),
 		cmocka_unit_test_setup(test_null_sender_shapes, reset),
 		cmocka_unit_test_setup(test_commands_agree, reset),
+		cmocka_unit_test_setup(test_differential, reset),
 	};
 
+	/* make fuzz runs the differential test alone. */
+	if (getenv("MXG_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("MXG_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
