@@ -27,8 +27,6 @@
 #include "maps.bpf.h"
 #include "source.bpf.h"
 
-#define AF_INET 2
-#define AF_INET6 10
 #define MXG_DEC_RETRIES 8
 
 /* Decrement without ever wrapping below zero: a count that wrapped would
@@ -121,19 +119,12 @@ static __always_inline void conn_seen(void *sk, __u16 family, __u32 lport,
 	cls = port_class(lport, &class_idx);
 	if (!cls)
 		return;
-	if (family == AF_INET) {
-		__builtin_memset(addr, 0, 10);
-		addr[10] = addr[11] = 0xff;
-		__builtin_memcpy(&addr[12], &raddr4, 4);
-		is_v4 = 1;
-	} else if (family == AF_INET6) {
-		__builtin_memcpy(addr, raddr6, MXG_ADDR_LEN);
-		/* An IPv4 client of a dual-stack listener: its SYN was judged
-		 * as IPv4, so it is counted as IPv4 too. */
-		is_v4 = addr_is_v4_mapped(addr);
-	} else {
+	if (family != MXG_AF_INET && family != MXG_AF_INET6)
 		return;
-	}
+	sock_addr(addr, family, raddr6, raddr4);
+	/* An IPv4 client of a dual-stack listener (AF_INET6, mapped): its
+	 * SYN was judged as IPv4, so it is counted as IPv4 too. */
+	is_v4 = addr_is_v4_mapped(addr);
 	source_key(&key, addr, is_v4, class_idx, cls);
 	mark = bpf_sk_storage_get(&mxg_conn_marks, sk, 0,
 				  BPF_SK_STORAGE_GET_F_CREATE);

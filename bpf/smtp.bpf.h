@@ -1402,22 +1402,6 @@ static __always_inline int inspect_segment(struct __sk_buff *skb)
 
 /* ---- a flow's start and end, from the host's TCP -------------------- */
 
-#define SMTP_AF_INET 2
-#define SMTP_AF_INET6 10
-
-/* An address as the flow key holds it: IPv6, or IPv4 mapped. */
-static __always_inline void flow_addr(__u8 out[MXG_ADDR_LEN], __u32 family,
-				      const __u32 v6[4], __u32 v4)
-{
-	if (family == SMTP_AF_INET) {
-		__builtin_memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		__builtin_memcpy(&out[12], &v4, 4);
-	} else {
-		__builtin_memcpy(out, v6, MXG_ADDR_LEN);
-	}
-}
-
 /*
  * The host's TCP has just completed a passive handshake (sock_ops'
  * established callback): from now on the client's bytes are evidence. On
@@ -1453,8 +1437,8 @@ static __always_inline void smtp_flow_begin(struct bpf_sock_ops *skops)
 	laddr6[1] = skops->local_ip6[1];
 	laddr6[2] = skops->local_ip6[2];
 	laddr6[3] = skops->local_ip6[3];
-	flow_addr(key.saddr, skops->family, raddr6, skops->remote_ip4);
-	flow_addr(key.daddr, skops->family, laddr6, skops->local_ip4);
+	sock_addr(key.saddr, skops->family, raddr6, skops->remote_ip4);
+	sock_addr(key.daddr, skops->family, laddr6, skops->local_ip4);
 	/* remote_port holds the port in network order in its upper half
 	 * (on little-endian hosts), local_port in host order. */
 	key.sport = bpf_htons((__u16)bpf_ntohl(skops->remote_port));
@@ -1473,9 +1457,9 @@ static __always_inline void smtp_flow_end(const struct sock *sk)
 	__u32 v6[4];
 
 	__builtin_memcpy(v6, &c->skc_v6_daddr, sizeof(v6));
-	flow_addr(key.saddr, c->skc_family, v6, c->skc_daddr);
+	sock_addr(key.saddr, c->skc_family, v6, c->skc_daddr);
 	__builtin_memcpy(v6, &c->skc_v6_rcv_saddr, sizeof(v6));
-	flow_addr(key.daddr, c->skc_family, v6, c->skc_rcv_saddr);
+	sock_addr(key.daddr, c->skc_family, v6, c->skc_rcv_saddr);
 	key.sport = c->skc_dport;
 	key.dport = bpf_htons(c->skc_num);
 	bpf_map_delete_elem(&mxg_flows, &key);

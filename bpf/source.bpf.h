@@ -18,6 +18,24 @@ static __always_inline int addr_is_v4_mapped(const __u8 addr[MXG_ADDR_LEN])
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
 }
 
+#define MXG_AF_INET 2
+#define MXG_AF_INET6 10
+
+/* A socket's address as every map holds it: IPv6, or IPv4 mapped into
+ * ::ffff:0:0/96 (the sock_ops, iterator and tracepoint contexts give
+ * both forms; family says which is meant). */
+static __always_inline void sock_addr(__u8 out[MXG_ADDR_LEN], __u32 family,
+				      const __u32 v6[4], __u32 v4)
+{
+	if (family == MXG_AF_INET) {
+		__builtin_memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		__builtin_memcpy(&out[12], &v4, 4);
+	} else {
+		__builtin_memcpy(out, v6, MXG_ADDR_LEN);
+	}
+}
+
 static __always_inline void source_key(struct mxg_source_key *key,
 				       const __u8 addr[MXG_ADDR_LEN], int is_v4,
 				       __u32 class_idx,
