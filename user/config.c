@@ -323,7 +323,12 @@ static int set_path(struct parser *p, const struct key_def *k,
 		return fail_value(p, k, value, "an absolute path "
 				  "(allowed: /..., at most %zu characters)",
 				  sizeof(p->cfg.pin_dir) - 1);
-	memcpy(dst, value, len + 1);
+	/* "/sys/fs/bpf/" is /sys/fs/bpf: the loader looks at the parent of
+	 * the last component, which a trailing '/' would hide. */
+	while (len > 1 && value[len - 1] == '/')
+		len--;
+	memcpy(dst, value, len);
+	dst[len] = '\0';
 	return 0;
 }
 

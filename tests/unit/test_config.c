@@ -108,6 +108,12 @@ static void test_defaults(void **state)
 	/* Comments and blank lines only: still the defaults. */
 	load_ok(cfg, "# nothing\n; here\n\n   \n");
 	assert_int_equal(cfg->nclasses, 2);
+
+	/* A trailing '/' is dropped: "/sys/fs/bpf/" must reach the loader as
+	 * /sys/fs/bpf, which it refuses as the bpffs root. */
+	load_ok(cfg, "[global]\npin_dir = /sys/fs/bpf//\ncgroup = /\n");
+	assert_string_equal(cfg->pin_dir, "/sys/fs/bpf");
+	assert_string_equal(cfg->cgroup, "/");
 }
 
 static void test_full(void **state)
