@@ -122,7 +122,9 @@ check_probe() {
 			fail "load" "mxguardd --probe printed a line of no known form: $line"
 		fi
 	done <<<"$out"
-	if ((nprog == 0)); then
+	if ((nprog == 0)) && grep -q '^usage: mxguardd' "$tmp/probe.err"; then
+		fail "probe" "this mxguardd has no --probe (exit $rc with its usage)"
+	elif ((nprog == 0)); then
 		fail "probe" "mxguardd --probe printed no program line (exit $rc: $(tail_of "$tmp/probe.err"))"
 	elif ((rc == 0 && nrej > 0)); then
 		fail "probe exit status" "0 although $nrej of $nprog programs were not loaded"
@@ -148,10 +150,21 @@ check_suites() {
 			pass "bpf $name (${n:-0} tests)"
 			continue
 		fi
-		# The failed tests by name, else the last words (a setup error).
-		why=$(sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_]*\)$/\1/p' "$log" | tr '\n' ' ' | sed 's/ *$//')
+		# The failed tests by name; a failed setup by the program the
+		# kernel refused and the verifier's last words; else the end.
+		why=$(sed -n 's/^\[  FAILED  \] \(test_[A-Za-z0-9_]*\)$/\1/p' "$log" | tr '\n' ' ' | sed 's/ *$//')
 		if [[ -n $why ]]; then
 			why="failed: $why"
+		elif grep -q '^\[  FAILED  \] GROUP SETUP' "$log"; then
+			why="setup failed: $(awk '
+				/^processed [0-9]+ insns/ { reason = prev }
+				/^libbpf: prog .*: failed to load/ && !first { first = $0; why = reason }
+				{ prev = $0 }
+				END {
+					sub(/^libbpf: /, "", first)
+					if (first == "") first = "no program named"
+					printf "%s%s", first, (why != "" ? " (" why ")" : "")
+				}' "$log")"
 		else
 			why=$(grep -v '^\s*$' "$log" | tail -n 2 | tr '\n' ' ' | sed 's/ *$//')
 		fi
@@ -228,12 +241,8 @@ new_sources = off
 EOF
 }
 
-mxgd_ready() {
-	grep -q 'mxguardd: ready' "$1" && return 0
-	# Dead before ready: stop waiting now.
-	kill -0 "$mxgd_pid" 2>/dev/null || return 2
-	return 1
-}
+# mxgd_settled LOG: ready, or dead before it (no use waiting on).
+mxgd_settled() { grep -q 'mxguardd: ready' "$1" || gone "$mxgd_pid"; }
 
 # flood ARGS...: connflood from the client namespace; prints "ESTABLISHED
 # FAILED" from its JSON line.
@@ -266,7 +275,8 @@ live() {
 	conf_write "$m"
 	"$mxgd" -c "$tmp/mxguard.conf" -f 2>"$log" &
 	mxgd_pid=$!
-	if ! wait_until 300 mxgd_ready "$log"; then
+	wait_until 300 mxgd_settled "$log" || true
+	if ! grep -q 'mxguardd: ready' "$log" || gone "$mxgd_pid"; then
 		why="mxguardd did not become ready: $(tail_of "$log" 4)"
 	elif ! st=$(ctl status 2>&1) || ! grep -q "^attached .* $dev ($m," <<<"$st"; then
 		why="mxguardctl status does not show $dev attached with $m: $(grep '^attached\|^kernel' <<<"$st" | tr '\n' ' ')"

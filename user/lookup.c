@@ -10,6 +10,12 @@
  * is answered PERM and that client is closed after its replies are out.
  * Nothing is logged per request: a busy MTA asks hundreds of times a
  * second.
+ *
+ * Slots are what a local user could starve the MTA of: each user (uid)
+ * gets at most max_per_uid of them, refused ones counted and logged once
+ * a minute; a request not whole request_ms after its first byte is
+ * answered PERM and its client closed; the idle time counts from the
+ * last answer, so a byte now and then keeps nothing open.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,12 +56,14 @@
 
 struct client {
 	int fd;
+	uid_t uid;		/* the peer's, at connect (SO_PEERCRED) */
 	unsigned events;	/* what epoll waits for now */
 	bool eof;		/* the peer shut its side down */
 	bool closing;		/* framing broken: flush, then close */
 	bool skip_comma;	/* after skipping a payload, its ',' */
 	uint64_t skip;		/* oversized payload bytes still to drop */
-	uint64_t last_ns;
+	uint64_t last_ns;	/* accepted, or its last answer */
+	uint64_t req_ns;	/* a request began, not whole yet; 0: none */
 	size_t inlen, outoff, outlen;
 	struct client *prev, *next;
 	char in[IN_SIZE];
@@ -71,12 +79,21 @@ struct mxg_lookup_server {
 	pthread_t thread;
 	mxg_lookup_fn answer;
 	void *ctx;
-	unsigned max_clients, nclients;
-	uint64_t idle_ns;
+	unsigned max_clients, nclients, max_per_uid;
+	uint64_t idle_ns, request_ns;
+	unsigned request_ms;
 	struct client *clients;
+	/* Clients per uid: at most one entry per client, so max_clients
+	 * entries are enough. */
+	struct uid_count {
+		uid_t uid;
+		unsigned n;
+	} *uids;
+	unsigned nuids;
 	bool accept_paused;
 	uint64_t accept_resume_ns;
-	uint64_t refused, refused_logged_ns;
+	uint64_t refused, refused_uid, refused_logged_ns;
+	uid_t refused_uid_last;
 };
 
 /* Sentinels in epoll_event.data.ptr for the two non-client fds. */
@@ -214,8 +231,42 @@ void mxg_lookup_answer_rcpt(void *ctx, const char *key, size_t keylen,
 
 /* ---- clients ----------------------------------------------------------- */
 
+static struct uid_count *uid_find(struct mxg_lookup_server *s, uid_t uid)
+{
+	for (unsigned i = 0; i < s->nuids; i++)
+		if (s->uids[i].uid == uid)
+			return &s->uids[i];
+	return NULL;
+}
+
+/* One more client of uid, unless it has max_per_uid already. The caller
+ * checked nclients < max_clients, so a new entry has room. */
+static bool uid_take(struct mxg_lookup_server *s, uid_t uid)
+{
+	struct uid_count *u = uid_find(s, uid);
+
+	if (!u) {
+		u = &s->uids[s->nuids++];
+		u->uid = uid;
+		u->n = 0;
+	}
+	if (u->n >= s->max_per_uid)
+		return false;
+	u->n++;
+	return true;
+}
+
+static void uid_put(struct mxg_lookup_server *s, uid_t uid)
+{
+	struct uid_count *u = uid_find(s, uid);
+
+	if (u && !--u->n)
+		*u = s->uids[--s->nuids];
+}
+
 static void client_close(struct mxg_lookup_server *s, struct client *c)
 {
+	uid_put(s, c->uid);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -259,9 +310,17 @@ static size_t out_room(const struct client *c)
 	return OUT_SIZE - (c->outlen - c->outoff);
 }
 
+/* A request answered: its deadline is met, and the client is not idle. */
+static void answered(struct client *c, uint64_t now)
+{
+	c->req_ns = 0;
+	c->last_ns = now;
+}
+
 /* Answer the complete requests in the in buffer while replies fit.
  * Returns true when it stopped for lack of room in the out buffer. */
-static bool client_process(struct mxg_lookup_server *s, struct client *c)
+static bool client_process(struct mxg_lookup_server *s, struct client *c,
+			   uint64_t now)
 {
 	char reply[MXG_LOOKUP_REPLY_MAX];
 	const char *why = "";
@@ -290,6 +349,7 @@ static bool client_process(struct mxg_lookup_server *s, struct client *c)
 			}
 			consume(c, 1);
 			c->skip_comma = false;
+			answered(c, now);
 		}
 		if (!c->inlen)
 			return false;
@@ -326,6 +386,7 @@ static bool client_process(struct mxg_lookup_server *s, struct client *c)
 				   reply);
 		put_reply(c, reply);
 		consume(c, hdr + (size_t)plen + 1);
+		answered(c, now);
 	}
 	return false;
 }
@@ -384,6 +445,7 @@ static void client_event(struct mxg_lookup_server *s, struct client *c,
 			 unsigned events)
 {
 	struct epoll_event ev = { .data.ptr = c };
+	uint64_t now = now_ns();
 	bool stalled = false;
 	int ret = 0;
 
@@ -395,7 +457,7 @@ static void client_event(struct mxg_lookup_server *s, struct client *c,
 	/* Replies out, then more requests, until the in buffer is done or
 	 * the socket is full: at most IN_SIZE bytes of requests a round. */
 	for (;;) {
-		stalled = client_process(s, c);
+		stalled = client_process(s, c, now);
 		ret = client_flush(c);
 		if (ret == -EAGAIN)
 			break;
@@ -404,9 +466,15 @@ static void client_event(struct mxg_lookup_server *s, struct client *c,
 		if (!stalled)
 			break;
 	}
-	c->last_ns = now_ns();
 	if ((c->eof || c->closing) && c->outoff == c->outlen && !stalled)
 		goto close;
+	/* Bytes of a request not whole yet: its deadline runs from now (they
+	 * came in this round). Stalled, the client waits on its own reads,
+	 * not we on its writes; the idle time bounds that. */
+	if (stalled || (!c->inlen && !c->skip && !c->skip_comma))
+		c->req_ns = 0;
+	else if (!c->req_ns)
+		c->req_ns = now;
 
 	ev.events = 0;
 	/* Read while requests can still be answered; a full out buffer
@@ -425,13 +493,20 @@ close:
 	client_close(s, c);
 }
 
+/* At most two lines a minute, whatever the number of clients refused. */
 static void log_refused(struct mxg_lookup_server *s, uint64_t now)
 {
-	if (!s->refused || now - s->refused_logged_ns < REFUSED_LOG_NS)
+	if ((!s->refused && !s->refused_uid) ||
+	    now - s->refused_logged_ns < REFUSED_LOG_NS)
 		return;
-	mxg_err("lookup: refused %llu clients in the last minute (at most %u at once)",
-		(unsigned long long)s->refused, s->max_clients);
-	s->refused = 0;
+	if (s->refused)
+		mxg_err("lookup: refused %llu clients in the last minute (at most %u at once)",
+			(unsigned long long)s->refused, s->max_clients);
+	if (s->refused_uid)
+		mxg_err("lookup: refused %llu clients in the last minute over the cap of %u per user (the latest of uid %u)",
+			(unsigned long long)s->refused_uid, s->max_per_uid,
+			(unsigned)s->refused_uid_last);
+	s->refused = s->refused_uid = 0;
 	s->refused_logged_ns = now;
 }
 
@@ -452,6 +527,8 @@ static void accept_clients(struct mxg_lookup_server *s)
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
+		struct ucred cred = { .uid = (uid_t)-1 };
+		socklen_t credlen = sizeof(cred);
 		struct epoll_event ev;
 		struct client *c;
 		int fd = accept4(s->listen_fd, NULL, NULL,
@@ -478,12 +555,24 @@ static void accept_clients(struct mxg_lookup_server *s)
 			s->refused++;
 			continue;
 		}
+		/* The uid at connect; a socket that cannot say shares the
+		 * slots of uid -1 with every other such one. */
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen);
+		if (!uid_take(s, cred.uid)) {
+			close(fd);
+			free(c);
+			s->refused_uid++;
+			s->refused_uid_last = cred.uid;
+			continue;
+		}
 		c->fd = fd;
+		c->uid = cred.uid;
 		c->last_ns = now;
 		c->events = EPOLLIN | EPOLLRDHUP;
 		ev.events = c->events;
 		ev.data.ptr = c;
 		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			uid_put(s, cred.uid);
 			close(fd);
 			free(c);
 			s->refused++;
@@ -498,14 +587,26 @@ static void accept_clients(struct mxg_lookup_server *s)
 	log_refused(s, now);
 }
 
-static void sweep_idle(struct mxg_lookup_server *s, uint64_t now)
+/* Close the clients past their request's deadline (saying why, if the
+ * reply fits without blocking) and the idle ones. */
+static void sweep_clients(struct mxg_lookup_server *s, uint64_t now)
 {
 	struct client *c = s->clients, *next;
+	char reply[64];
 
 	while (c) {
 		next = c->next;
-		if (now - c->last_ns > s->idle_ns)
+		if (c->req_ns && now - c->req_ns > s->request_ns) {
+			if (out_room(c) >= REPLY_NS_MAX) {
+				snprintf(reply, sizeof(reply), "PERM request not complete within %u ms",
+					 s->request_ms);
+				put_reply(c, reply);
+				client_flush(c);
+			}
 			client_close(s, c);
+		} else if (now - c->last_ns > s->idle_ns) {
+			client_close(s, c);
+		}
 		c = next;
 	}
 }
@@ -538,7 +639,7 @@ static void *lookup_thread(void *arg)
 		if (s->accept_paused && now >= s->accept_resume_ns)
 			set_accepting(s, true);
 		if (now - last_sweep >= TICK_MS * 1000000ULL) {
-			sweep_idle(s, now);
+			sweep_clients(s, now);
 			log_refused(s, now);
 			last_sweep = now;
 		}
@@ -663,6 +764,7 @@ static void server_free(struct mxg_lookup_server *s)
 		close(s->epoll_fd);
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
+	free(s->uids);
 	free(s);
 }
 
@@ -691,8 +793,23 @@ int mxg_lookup_start(struct mxg_lookup_server **out,
 	s->ctx = opts->ctx;
 	s->idle_ns = (uint64_t)(opts->idle_ms ? opts->idle_ms : MXG_LOOKUP_IDLE_MS) *
 		     1000000ULL;
+	s->request_ms = opts->request_ms ? opts->request_ms : MXG_LOOKUP_REQUEST_MS;
+	s->request_ns = (uint64_t)s->request_ms * 1000000ULL;
 	s->max_clients = fit_fd_limit(opts->max_clients ? opts->max_clients :
 				      MXG_LOOKUP_MAX_CLIENTS);
+	/* Half the slots (also when fewer descriptors made them fewer). */
+	s->max_per_uid = opts->max_per_uid ? opts->max_per_uid :
+			 s->max_clients / 2;
+	if (s->max_per_uid > s->max_clients)
+		s->max_per_uid = s->max_clients;
+	if (!s->max_per_uid)
+		s->max_per_uid = 1;
+	s->uids = calloc(s->max_clients, sizeof(*s->uids));
+	if (!s->uids) {
+		snprintf(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto fail;
+	}
 
 	ret = check_existing(opts->path, err, errlen);
 	if (ret)
@@ -717,8 +834,14 @@ int mxg_lookup_start(struct mxg_lookup_server **out,
 		s->dev = st.st_dev;
 		s->ino = st.st_ino;
 	}
-	/* Before listen(): no client can connect while the mode is still
-	 * the umask's. */
+	/* Before listen(): no client can connect while the mode and group
+	 * are still the umask's and root's. */
+	if (opts->set_group && chown(opts->path, (uid_t)-1, (gid_t)opts->gid)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot give the lookup socket %s to group %u: %s",
+			 opts->path, (unsigned)opts->gid, strerror(errno));
+		goto fail;
+	}
 	if (chmod(opts->path, opts->mode)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot set mode %04o on the lookup socket %s: %s",

@@ -10,11 +10,14 @@
  * side down and reads until the server closes.
  *
  * One thread with its own epoll serves every client; buffers per client
- * are fixed, clients are capped, idle ones are closed.
+ * are fixed, clients are capped in all and per user (uid, from
+ * SO_PEERCRED), a request must be whole within a deadline from its first
+ * byte, idle clients are closed: no local user can hold every slot.
  */
 #ifndef MXG_LOOKUP_H
 #define MXG_LOOKUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "maps.h"
@@ -24,6 +27,9 @@
 #define MXG_LOOKUP_REPLY_MAX 512	/* longest reply payload written */
 #define MXG_LOOKUP_MAX_CLIENTS 1024
 #define MXG_LOOKUP_IDLE_MS 60000
+/* A request must be whole this long after its first byte: Postfix and
+ * Exim write each in one go, so only a client that trickles it waits. */
+#define MXG_LOOKUP_REQUEST_MS 5000
 
 /*
  * Find one netstring at the start of buf[0..len).
@@ -72,8 +78,16 @@ void mxg_lookup_answer_rcpt(void *ctx, const char *key, size_t keylen,
 struct mxg_lookup_opts {
 	const char *path;	/* the socket; its directory must exist */
 	uint32_t mode;		/* permission bits of the socket file */
+	bool set_group;		/* give the socket file to group gid */
+	uint32_t gid;
 	unsigned max_clients;	/* 0: MXG_LOOKUP_MAX_CLIENTS */
+	/* Clients of one user (uid) at once; 0: half of max_clients (512).
+	 * The MTA's own (Postfix's smtpd, trivial-rewrite, proxymap: one
+	 * connection a process, all of user postfix; default_process_limit
+	 * is 100) fit with room, and no other user can take the rest. */
+	unsigned max_per_uid;
 	unsigned idle_ms;	/* 0: MXG_LOOKUP_IDLE_MS */
+	unsigned request_ms;	/* 0: MXG_LOOKUP_REQUEST_MS */
 	mxg_lookup_fn answer;
 	void *ctx;
 };

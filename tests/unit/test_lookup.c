@@ -5,10 +5,13 @@
  * socket in a temporary directory with a fake answer function (no BPF,
  * no privileges): pipelined and split requests, every malformed request
  * with the connection kept or closed as the protocol allows, Exim's
- * write-shutdown-read, the client cap, stale and live socket files.
+ * write-shutdown-read, the client cap, stale and live socket files; the
+ * request deadline, and (as root) the cap per user, with another user's
+ * slow clients holding what they can while a fresh client is answered.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -203,19 +208,27 @@ static int srv_teardown(void **state)
 	return 0;
 }
 
+/* The server on t->path with the fake mirror; o's limits (and mode, if
+ * set) over the defaults. */
+static int srv_start_opts(struct srv *t, struct mxg_lookup_opts o, char *err,
+			  size_t errlen)
+{
+	o.path = t->path;
+	o.mode = o.mode ? o.mode : 0660;
+	o.answer = fake_answer;
+	o.ctx = &t->calls;
+	return mxg_lookup_start(&t->s, &o, err, errlen);
+}
+
 static int srv_start(struct srv *t, unsigned max_clients, unsigned idle_ms,
 		     char *err, size_t errlen)
 {
 	struct mxg_lookup_opts o = {
-		.path = t->path,
-		.mode = 0660,
 		.max_clients = max_clients,
 		.idle_ms = idle_ms,
-		.answer = fake_answer,
-		.ctx = &t->calls,
 	};
 
-	return mxg_lookup_start(&t->s, &o, err, errlen);
+	return srv_start_opts(t, o, err, errlen);
 }
 
 static int dial(const char *path)
@@ -442,11 +455,14 @@ static void test_server_backpressure(void **state)
 static void test_server_cap_and_idle(void **state)
 {
 	struct srv *t = *state;
+	/* Both clients are of one user here: the cap in all, not per user. */
+	struct mxg_lookup_opts o = { .max_clients = 2, .max_per_uid = 2,
+				     .idle_ms = 300 };
 	char err[512], buf[16];
 	struct pollfd p;
 	int fd[3];
 
-	assert_int_equal(srv_start(t, 2, 300, err, sizeof(err)), 0);
+	assert_int_equal(srv_start_opts(t, o, err, sizeof(err)), 0);
 	fd[0] = dial(t->path);
 	fd[1] = dial(t->path);
 	send_str(fd[0], "22:rcpt known@lab.example,");
@@ -470,6 +486,200 @@ static void test_server_cap_and_idle(void **state)
 	send_str(fd[0], "22:rcpt known@lab.example,");
 	expect_reply(fd[0], "OK known@lab.example");
 	close(fd[0]);
+}
+
+static unsigned count_str(const char *text, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read until EOF; returns how long it took in ms (at most 5 s). */
+static uint64_t ms_to_eof(int fd)
+{
+	uint64_t t0 = ms_now();
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	return ms_now() - t0;
+}
+
+/* A request must be whole request_ms after its first byte; bytes that
+ * trickle in never reset that (they once reset the idle timer). A client
+ * between requests is not on a deadline. */
+static void test_server_deadline(void **state)
+{
+	struct srv *t = *state;
+	struct mxg_lookup_opts o = { .request_ms = 300, .idle_ms = 10000 };
+	const char *req = "22:rcpt known@lab.example,";
+	char err[512];
+	uint64_t t0, took;
+	int slow, trickle, calm;
+
+	assert_int_equal(srv_start_opts(t, o, err, sizeof(err)), 0);
+
+	/* One length digit, then nothing: cut within the deadline and one
+	 * sweep (1 s), with a reply saying why. */
+	slow = dial(t->path);
+	send_str(slow, "2");
+	/* A length digit every 100 ms: never whole, cut all the same. */
+	trickle = dial(t->path);
+	/* Between requests: quiet for longer than the deadline, kept. */
+	calm = dial(t->path);
+	send_str(calm, req);
+	expect_reply(calm, "OK known@lab.example");
+
+	t0 = ms_now();
+	for (const char *p = req; *p && ms_now() - t0 < 2500; p++) {
+		struct pollfd pf = { .fd = trickle, .events = POLLIN };
+
+		if (send(trickle, p, 1, MSG_NOSIGNAL) != 1 || poll(&pf, 1, 100) > 0)
+			break;
+	}
+	expect_reply(trickle, "PERM request not complete within 300 ms");
+	took = ms_now() - t0 + ms_to_eof(trickle);
+	if (took > 1800)
+		fail_msg("the trickling client was closed after %llu ms, want < 1800",
+			 (unsigned long long)took);
+	expect_reply(slow, "PERM request not complete within 300 ms");
+	assert_true(ms_to_eof(slow) < 1000);
+	close(slow);
+	close(trickle);
+
+	send_str(calm, req);
+	expect_reply(calm, "OK known@lab.example");
+	close(calm);
+}
+
+/* Another user's clients hold at most half the slots: with 20 of them
+ * sending one length digit each, a fresh client of ours is still answered,
+ * the other user's are cut at the deadline, and the refusals are logged
+ * in one line, not one per client. Needs root (to be another user). */
+#define PEER_CLIENTS 20
+static void test_server_per_uid(void **state)
+{
+	struct srv *t = *state;
+	struct mxg_lookup_opts o = {
+		.mode = 0666, .max_clients = 16, .request_ms = 500,
+		.idle_ms = 10000,
+	};
+	char err[512], logname[] = "/tmp/mxg-test-lookup-log-XXXXXX", *logtext;
+	int report[2], go[2], status, fd, logfd, saved_err, counts[2] = { -1, -1 };
+	FILE *f;
+	long len;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chmod(t->dir, 0755), 0);
+	/* The log goes to stderr: catch it in a file for this test. */
+	logfd = mkstemp(logname);
+	assert_true(logfd >= 0);
+	saved_err = dup(2);
+	dup2(logfd, 2);
+	assert_int_equal(srv_start_opts(t, o, err, sizeof(err)), 0);
+	assert_int_equal(pipe(report), 0);
+	assert_int_equal(pipe(go), 0);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* User nobody: connect PEER_CLIENTS clients, each sends one
+		 * length digit; report how many stay open, then, once told,
+		 * how many were cut with the deadline's reply. */
+		int fds[PEER_CLIENTS], open = 0, cut = 0;
+		char c, buf[128];
+
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(2);
+		for (int i = 0; i < PEER_CLIENTS; i++) {
+			struct sockaddr_un sa = { .sun_family = AF_UNIX };
+			struct timeval tv = { .tv_sec = 3 };
+
+			fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+			strcpy(sa.sun_path, t->path);
+			if (connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)))
+				_exit(3);
+			setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			send(fds[i], "2", 1, MSG_NOSIGNAL);
+		}
+		usleep(200000);
+		for (int i = 0; i < PEER_CLIENTS; i++) {
+			struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+
+			open += poll(&pf, 1, 0) == 0;
+		}
+		if (write(report[1], &open, sizeof(open)) != sizeof(open) ||
+		    read(go[0], &c, 1) != 1)
+			_exit(4);
+		for (int i = 0; i < PEER_CLIENTS; i++) {
+			ssize_t n = read(fds[i], buf, sizeof(buf) - 1);
+
+			if (n > 0) {
+				buf[n] = '\0';
+				cut += strstr(buf, "PERM request not complete within 500 ms") != NULL &&
+				       read(fds[i], buf, sizeof(buf)) == 0;
+			}
+		}
+		if (write(report[1], &cut, sizeof(cut)) != sizeof(cut))
+			_exit(5);
+		_exit(0);
+	}
+	assert_int_equal(read(report[0], &counts[0], sizeof(int)), sizeof(int));
+	/* Half of 16 slots for user nobody; the rest were closed at once. */
+	assert_int_equal(counts[0], 8);
+
+	/* A fresh client of another user (root here, the MTA's in life). */
+	fd = dial(t->path);
+	assert_true(fd >= 0);
+	send_str(fd, "22:rcpt known@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(report[0], &counts[1], sizeof(int)), sizeof(int));
+	assert_int_equal(counts[1], 8);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* Ours stayed: no deadline between requests. */
+	send_str(fd, "22:rcpt known@lab.example,");
+	expect_reply(fd, "OK known@lab.example");
+	close(fd);
+
+	mxg_lookup_stop(t->s);
+	t->s = NULL;
+	fflush(stderr);
+	dup2(saved_err, 2);
+	close(saved_err);
+	f = fdopen(logfd, "r");
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	logtext = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(logtext, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(logname);
+	/* 12 refused: one line (the first refusal of the minute), naming the
+	 * cap and the user; never one per client. */
+	if (!strstr(logtext, "clients in the last minute over the cap of 8 per user (the latest of uid 65534)") ||
+	    count_str(logtext, "lookup: refused") != 1)
+		fail_msg("log: %s", logtext);
+	free(logtext);
+	close(report[0]);
+	close(report[1]);
+	close(go[0]);
+	close(go[1]);
 }
 
 static void test_server_socket_files(void **state)
@@ -541,6 +751,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_backpressure,
 						srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_server_cap_and_idle,
+						srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_server_deadline,
+						srv_setup, srv_teardown),
+		cmocka_unit_test_setup_teardown(test_server_per_uid,
 						srv_setup, srv_teardown),
 		cmocka_unit_test_setup_teardown(test_server_socket_files,
 						srv_setup, srv_teardown),
