@@ -248,10 +248,12 @@ chmod 755 "$root/init"
 # ---------------------------------------------------------------- boot
 
 mkdir -p "$build/kernels"
+# No NIC: a guest makes its own veth pairs, and without one there is no
+# option ROM to run at boot.
 log=${MXG_KERNEL_LOG:-$build/kernels/console-$kver.log}
 : >"$log"
 echo "kernel-vm: booting $kver ($(du -m "$tmp/initrd.cpio" | cut -f1) MB initramfs), up to $timeout_s s" >&2
-qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -nographic -no-reboot \
+qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G -nographic -no-reboot -nic none \
 	-kernel "$vmlinuz" -initrd "$tmp/initrd.cpio" \
 	-append 'console=ttyS0 panic=-1 quiet' </dev/null >"$log" 2>&1 &
 qemu_pid=$!
