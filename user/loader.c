@@ -76,12 +76,74 @@ static int ensure_bpffs(const char *pin_dir, char *err, size_t errlen)
 	return -ENOTDIR;
 }
 
+/*
+ * Whoever else may write the pin dir can swap a pinned map for another
+ * (mxg_deny for a link to mxg_allow) or remove a link's pin; whoever may
+ * write a directory above it can swap the pin dir itself. So they must be
+ * root's and writable by root alone; above the pin dir a sticky directory
+ * is fine too (a bpffs mounted without mode= is 1777): there others may
+ * add entries but not rename or remove root's.
+ */
+static int dir_trusted(const char *path, const struct stat *st, bool pin_dir,
+		       char *err, size_t errlen)
+{
+	unsigned mode = st->st_mode & 07777;
+
+	if (S_ISLNK(st->st_mode)) {
+		snprintf(err, errlen, "%s, on the way to the pins, is a symbolic link: set pin_dir to the directory it stands for",
+			 path);
+		return -ELOOP;
+	}
+	if (st->st_uid == 0 &&
+	    (!(mode & (S_IWGRP | S_IWOTH)) || (!pin_dir && (mode & S_ISVTX))))
+		return 0;
+	if (pin_dir)
+		snprintf(err, errlen, "pin_dir %s is owned by uid %u, mode %04o: a user other than root could swap or remove the pins (remove it, rm -r %s, and start again: mxguardd makes it root's, mode 0700)",
+			 path, st->st_uid, mode, path);
+	else
+		snprintf(err, errlen, "%s (above pin_dir) is owned by uid %u, mode %04o: a user other than root could swap the pin dir (make it root's and not writable by group and others, chown root: %s && chmod go-w %s, or choose another pin_dir)",
+			 path, st->st_uid, mode, path, path);
+	return -EPERM;
+}
+
+/* The directories above pin_dir, up to the root of its bpffs. */
+static int parents_trusted(const char *pin_dir, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+	dev_t bpffs = 0;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s", pin_dir);
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if (lstat(dir, &st)) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot use %s: %s", dir,
+				 strerror(errno));
+			return ret;
+		}
+		/* The mount point's own directory is the bpffs root; the
+		 * one above it is another filesystem's. */
+		if (bpffs && st.st_dev != bpffs)
+			break;
+		bpffs = st.st_dev;
+		ret = dir_trusted(dir, &st, false, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
 			size_t errlen)
 {
+	struct stat st;
 	int ret, fd;
 
 	ret = ensure_bpffs(pin_dir, err, errlen);
+	if (!ret)
+		ret = parents_trusted(pin_dir, err, errlen);
 	if (ret)
 		return ret;
 	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
@@ -90,11 +152,27 @@ int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
 			 strerror(errno));
 		return ret;
 	}
-	fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Judged by what was opened, not by the name: no symbolic link is
+	 * followed, and nothing can be swapped in between. */
+	fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot open %s: %s", pin_dir,
+		if (!lstat(pin_dir, &st) && S_ISLNK(st.st_mode))
+			dir_trusted(pin_dir, &st, true, err, errlen);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", pin_dir,
+				 strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot stat %s: %s", pin_dir,
 			 strerror(errno));
+	} else {
+		ret = dir_trusted(pin_dir, &st, true, err, errlen);
+	}
+	if (ret) {
+		close(fd);
 		return ret;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
@@ -332,10 +410,17 @@ void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m)
 	m->new_sources = bpf_map__fd(skel->maps.mxg_new_sources);
 }
 
-static void link_pin_path(char *buf, size_t len, const char *pin_dir,
-			  const char *ifname)
+void mxg_loader_init(struct mxg_loader *l)
 {
-	snprintf(buf, len, "%s/link_xdp_%s", pin_dir, ifname);
+	memset(l, 0, sizeof(*l));
+	l->lock_fd = -1;
+	for (int s = 0; s < MXG_MAX_LINKS; s++)
+		l->xdp_link_fds[s] = -1;
+}
+
+static void xdp_pin_name(char *buf, size_t len, const char *ifname)
+{
+	snprintf(buf, len, "link_xdp_%.*s", IFNAMSIZ, ifname);
 }
 
 static uint32_t prog_id(int prog_fd)
@@ -346,19 +431,83 @@ static uint32_t prog_id(int prog_fd)
 	return bpf_obj_get_info_by_fd(prog_fd, &info, &len) ? 0 : info.id;
 }
 
+static int link_info(int fd, struct bpf_link_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	if (fd < 0)
+		return -EBADF;
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+/* Pin fd as pin_dir/name, atomically replacing what was pinned there (an
+ * old link is released, hence detached, only once the new one holds). */
+static int pin_replace(int fd, const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	/* bpffs refuses names with a dot. */
+	snprintf(tmp, sizeof(tmp), "%s/%s_new", pin_dir, name);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		int ret = -errno;
+
+		unlink(tmp);
+		return ret;
+	}
+	return 0;
+}
+
+/* Pin the link fd as pin_dir/name again if that pin was removed or is
+ * another object now: 1 when it had to, 0 when it was in place, or
+ * -errno. */
+static int pin_keep(int fd, const char *pin_dir, const char *name)
+{
+	struct bpf_link_info ours, pinned;
+	char path[PATH_MAX];
+	int pin_fd, ret;
+
+	ret = link_info(fd, &ours);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	pin_fd = bpf_obj_get(path);
+	ret = link_info(pin_fd, &pinned);
+	if (pin_fd >= 0)
+		close(pin_fd);
+	if (!ret && pinned.id == ours.id)
+		return 0;
+	return pin_replace(fd, pin_dir, name) ?: 1;
+}
+
 /* Our two tc filters: admission first, the SMTP reader after it (a SYN
  * admission drops is never read). */
 enum tc_slot { TC_ADMISSION = 0, TC_INSPECTOR = 1 };
 
+/* Where our filter of slot sits in the clsact ingress hook. */
+static void tc_place(int ifindex, enum tc_slot slot, struct bpf_tc_hook *hook,
+		     struct bpf_tc_opts *opts)
+{
+	*hook = (struct bpf_tc_hook){ .sz = sizeof(*hook), .ifindex = ifindex,
+				      .attach_point = BPF_TC_INGRESS };
+	*opts = (struct bpf_tc_opts){ .sz = sizeof(*opts),
+				      .handle = MXG_TC_HANDLE + slot,
+				      .priority = MXG_TC_PRIORITY + slot };
+}
+
 static int tc_attach(int ifindex, int prog_fd, enum tc_slot slot)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE + slot,
-			    .priority = MXG_TC_PRIORITY + slot, .prog_fd = prog_fd,
-			    .flags = BPF_TC_F_REPLACE);
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts opts;
 	int ret;
 
+	tc_place(ifindex, slot, &hook, &opts);
+	opts.prog_fd = prog_fd;
+	opts.flags = BPF_TC_F_REPLACE;
 	ret = bpf_tc_hook_create(&hook);
 	if (ret && ret != -EEXIST)
 		return ret;
@@ -367,51 +516,75 @@ static int tc_attach(int ifindex, int prog_fd, enum tc_slot slot)
 
 static int tc_detach(int ifindex, enum tc_slot slot)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MXG_TC_HANDLE + slot,
-			    .priority = MXG_TC_PRIORITY + slot);
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts opts;
 
 	/* The clsact qdisc stays: other filters may live in it. */
+	tc_place(ifindex, slot, &hook, &opts);
 	return bpf_tc_detach(&hook, &opts);
 }
 
-/* Attach XDP through a pinned bpf_link: it outlives mxguardd (a crash
- * keeps enforcing) and a restart swaps the program in place. */
+/* The program in our filter of slot, 0 when there is none. */
+static uint32_t tc_prog_id(int ifindex, enum tc_slot slot)
+{
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts opts;
+
+	tc_place(ifindex, slot, &hook, &opts);
+	return bpf_tc_query(&hook, &opts) ? 0 : opts.prog_id;
+}
+
+/*
+ * Attach XDP through a pinned bpf_link: it outlives mxguardd (a crash
+ * keeps enforcing) and a restart swaps the program in place. *held is the
+ * link's fd this process keeps (-1: none yet, the pinned one is adopted).
+ */
 static int xdp_attach(const char *pin_dir, const char *ifname, int ifindex,
-		      int prog_fd, uint32_t flags)
+		      int prog_fd, uint32_t flags, int *held)
 {
 	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
-	char path[PATH_MAX];
-	int fd, ret = 0;
+	char name[64], path[PATH_MAX];
+	int fd, ret;
 
-	link_pin_path(path, sizeof(path), pin_dir, ifname);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		ret = bpf_link_update(fd, prog_fd, NULL) ? -errno : 0;
-		close(fd);
-		/* ENOLINK: the interface went away under the pinned link;
-		 * drop the dead pin and attach afresh. */
+	xdp_pin_name(name, sizeof(name), ifname);
+	if (*held < 0) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+		fd = bpf_obj_get(path);
+		*held = fd < 0 ? -1 : fd;
+	}
+	if (*held >= 0) {
+		if (!bpf_link_update(*held, prog_fd, NULL)) {
+			ret = pin_keep(*held, pin_dir, name);
+			return ret < 0 ? ret : 0;
+		}
+		ret = -errno;
+		/* ENOLINK: the link was detached, or the interface went
+		 * away under it; attach afresh. */
 		if (ret != -ENOLINK)
 			return ret;
-		unlink(path);
-		ret = 0;
+		close(*held);
+		*held = -1;
 	}
 	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
 	if (fd < 0)
 		return -errno;
-	if (bpf_obj_pin(fd, path))
-		ret = -errno;
-	close(fd);	/* on a pin failure this detaches it again */
-	return ret;
+	/* Over a dead link's pin, if there is one. */
+	ret = pin_replace(fd, pin_dir, name);
+	if (ret) {
+		close(fd);	/* not pinned: this detaches it again */
+		return ret;
+	}
+	*held = fd;
+	return 0;
 }
 
 static int xdp_detach(const char *pin_dir, const char *ifname)
 {
-	char path[PATH_MAX];
+	char name[64], path[PATH_MAX];
 	int fd, ret = 0;
 
-	link_pin_path(path, sizeof(path), pin_dir, ifname);
+	xdp_pin_name(name, sizeof(name), ifname);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
@@ -444,27 +617,56 @@ static int detach_one(const char *pin_dir, const struct mxg_link *link)
 	return xdp_detach(pin_dir, link->ifname) ?: ret;
 }
 
+/* detach_one() in mxguardd, which also holds the XDP link: its pin may be
+ * gone, and the held fd alone would keep it attached. */
+static int detach_slot(struct mxg_loader *l, uint32_t slot,
+		       const struct mxg_link *link)
+{
+	int *held = &l->xdp_link_fds[slot];
+
+	if (*held >= 0) {
+		bpf_link_detach(*held);
+		close(*held);
+		*held = -1;
+	}
+	l->lost &= ~(1u << slot);
+	return detach_one(l->pin_dir, link);
+}
+
 static const char *attach_hint(enum mxg_attach_mode mode)
 {
 	return mode == MXG_ATTACH_TC ? "" : " (try attach = tc)";
 }
 
-/* Attach to one interface in the configured mode; fills *link. */
+static int iface_index(const char *ifname, char *err, size_t errlen)
+{
+	int ifindex = if_nametoindex(ifname);
+
+	if (ifindex)
+		return ifindex;
+	snprintf(err, errlen, "cannot attach to %s: no such interface", ifname);
+	return -ENODEV;
+}
+
+/*
+ * Attach to one interface in the configured mode, recorded in slot (old:
+ * what the slot recorded before, or NULL); fills *link (link->mode is
+ * MXG_LINK_NONE when admission failed).
+ */
 static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
-		      const char *ifname, const struct mxg_link *old,
-		      struct mxg_link *link, char *err, size_t errlen)
+		      uint32_t slot, const char *ifname,
+		      const struct mxg_link *old, struct mxg_link *link,
+		      char *err, size_t errlen)
 {
 	int xdp_fd = bpf_program__fd(l->skel->progs.mxg_xdp);
 	int tc_fd = bpf_program__fd(l->skel->progs.mxg_tc);
-	int ifindex = if_nametoindex(ifname);
 	uint32_t mode;
-	int ret;
+	int ifindex, ret;
 
-	if (!ifindex) {
-		snprintf(err, errlen, "cannot attach to %s: no such interface",
-			 ifname);
-		return -ENODEV;
-	}
+	memset(link, 0, sizeof(*link));
+	ifindex = iface_index(ifname, err, errlen);
+	if (ifindex < 0)
+		return ifindex;
 	switch (cfg->attach) {
 	case MXG_ATTACH_TC:
 		mode = MXG_LINK_TC;
@@ -484,7 +686,7 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 	/* A mode change, or an interface that came back with a new index,
 	 * starts from a clean attachment. */
 	if (old && (old->mode != mode || old->ifindex != (uint32_t)ifindex)) {
-		ret = detach_one(l->pin_dir, old);
+		ret = detach_slot(l, slot, old);
 		if (ret && ret != -ENOENT)
 			mxg_err("cannot detach %s from %s: %s",
 				mxg_link_mode_name(old->mode), old->ifname,
@@ -496,14 +698,16 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 	} else {
 		ret = xdp_attach(l->pin_dir, ifname, ifindex, xdp_fd,
 				 mode == MXG_LINK_XDP_NATIVE ? XDP_FLAGS_DRV_MODE :
-							       XDP_FLAGS_SKB_MODE);
+							       XDP_FLAGS_SKB_MODE,
+				 &l->xdp_link_fds[slot]);
 		if (ret && cfg->attach == MXG_ATTACH_AUTO &&
 		    mode == MXG_LINK_XDP_NATIVE) {
 			mxg_info("native XDP on %s failed (%s): using generic XDP",
 				 ifname, strerror(-ret));
 			mode = MXG_LINK_XDP_GENERIC;
 			ret = xdp_attach(l->pin_dir, ifname, ifindex, xdp_fd,
-					 XDP_FLAGS_SKB_MODE);
+					 XDP_FLAGS_SKB_MODE,
+					 &l->xdp_link_fds[slot]);
 		}
 	}
 	if (ret) {
@@ -514,7 +718,6 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 				 attach_hint(cfg->attach));
 		return ret;
 	}
-	memset(link, 0, sizeof(*link));
 	snprintf(link->ifname, sizeof(link->ifname), "%s", ifname);
 	link->ifindex = ifindex;
 	link->mode = mode;
@@ -566,7 +769,7 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 		if (links[s].mode == MXG_LINK_NONE || links[s].netns_ino != netns ||
 		    iface_configured(cfg, links[s].ifname))
 			continue;
-		ret = detach_one(l->pin_dir, &links[s]);
+		ret = detach_slot(l, s, &links[s]);
 		if (ret && ret != -ENOENT)
 			mxg_err("cannot detach from %s: %s", links[s].ifname,
 				strerror(-ret));
@@ -597,8 +800,8 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 				 cfg->ifaces[i], MXG_MAX_LINKS);
 			return -ENOSPC;
 		}
-		ret = attach_one(l, cfg, cfg->ifaces[i], old, &fresh, err,
-				 errlen);
+		ret = attach_one(l, cfg, slot, cfg->ifaces[i], old, &fresh,
+				 err, errlen);
 		if (ret)
 			return ret;
 		links[slot] = fresh;
@@ -698,27 +901,6 @@ int mxg_find_cgroup2(const char *configured, char *out, size_t len,
 	return -ENOENT;
 }
 
-/* Pin fd as pin_dir/name, atomically replacing what was pinned there (an
- * old link is released, hence detached, only once the new one holds). */
-static int pin_replace(int fd, const char *pin_dir, const char *name)
-{
-	char path[PATH_MAX], tmp[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
-	/* bpffs refuses names with a dot. */
-	snprintf(tmp, sizeof(tmp), "%s/%s_new", pin_dir, name);
-	unlink(tmp);
-	if (bpf_obj_pin(fd, tmp))
-		return -errno;
-	if (rename(tmp, path)) {
-		int ret = -errno;
-
-		unlink(tmp);
-		return ret;
-	}
-	return 0;
-}
-
 uint64_t mxg_netns_cookie(void)
 {
 	uint64_t cookie = 0;
@@ -760,10 +942,25 @@ out:
 	return ret;
 }
 
+/* The counter's pins, by enum mxg_counter_link. */
+static const char *const counter_pins[MXG_COUNTER_LINKS] = {
+	[MXG_COUNTER_CLOSE] = MXG_PIN_CONN_CLOSE,
+	[MXG_COUNTER_SOCKOPS] = MXG_PIN_SOCKOPS,
+};
+
+static void counter_links_release(struct mxg_loader *l)
+{
+	for (int i = 0; i < MXG_COUNTER_LINKS; i++) {
+		/* Closes our fd; the pin, if any, keeps it attached. */
+		bpf_link__destroy(l->counter_links[i]);
+		l->counter_links[i] = NULL;
+	}
+}
+
 int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 		       char *err, size_t errlen)
 {
-	struct bpf_link *close_link = NULL, *ops_link = NULL;
+	struct bpf_link *links[MXG_COUNTER_LINKS] = {};
 	char cgroup[PATH_MAX];
 	int cg_fd = -1, ret;
 
@@ -778,14 +975,15 @@ int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 	 * socket can close unseen; then sock_ops, so that no new connection
 	 * is missed; then the pass over the existing ones. A socket seen by
 	 * two of them is counted once: the mark says so. */
-	close_link = bpf_program__attach(l->skel->progs.mxg_conn_close);
-	if (!close_link) {
+	links[MXG_COUNTER_CLOSE] = bpf_program__attach(l->skel->progs.mxg_conn_close);
+	if (!links[MXG_COUNTER_CLOSE]) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot attach the connection close tracepoint: %s",
 			 strerror(errno));
 		goto out;
 	}
-	ret = pin_replace(bpf_link__fd(close_link), l->pin_dir, MXG_PIN_CONN_CLOSE);
+	ret = pin_replace(bpf_link__fd(links[MXG_COUNTER_CLOSE]), l->pin_dir,
+			  MXG_PIN_CONN_CLOSE);
 	if (ret) {
 		snprintf(err, errlen, "cannot pin the close tracepoint link: %s",
 			 strerror(-ret));
@@ -799,14 +997,16 @@ int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 			 strerror(errno));
 		goto out;
 	}
-	ops_link = bpf_program__attach_cgroup(l->skel->progs.mxg_sockops, cg_fd);
-	if (!ops_link) {
+	links[MXG_COUNTER_SOCKOPS] =
+		bpf_program__attach_cgroup(l->skel->progs.mxg_sockops, cg_fd);
+	if (!links[MXG_COUNTER_SOCKOPS]) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot attach sock_ops to cgroup %s: %s",
 			 cgroup, strerror(errno));
 		goto out;
 	}
-	ret = pin_replace(bpf_link__fd(ops_link), l->pin_dir, MXG_PIN_SOCKOPS);
+	ret = pin_replace(bpf_link__fd(links[MXG_COUNTER_SOCKOPS]), l->pin_dir,
+			  MXG_PIN_SOCKOPS);
 	if (ret) {
 		snprintf(err, errlen, "cannot pin the sock_ops link: %s",
 			 strerror(-ret));
@@ -820,10 +1020,15 @@ int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 		goto out;
 	}
 	mxg_info("counting connections: sock_ops on %s", cgroup);
+	/* Held from now on (a removed pin then detaches nothing); the
+	 * previous ones, no longer pinned, go. */
+	counter_links_release(l);
+	memcpy(l->counter_links, links, sizeof(links));
+	memset(links, 0, sizeof(links));
 out:
 	/* The pinned links keep them attached after this. */
-	bpf_link__destroy(ops_link);
-	bpf_link__destroy(close_link);
+	for (int i = 0; i < MXG_COUNTER_LINKS; i++)
+		bpf_link__destroy(links[i]);
 	if (cg_fd >= 0)
 		close(cg_fd);
 	return ret;
@@ -851,8 +1056,118 @@ int mxg_counter_detach(const char *pin_dir)
 	return ret;
 }
 
+/* pin_dir/name is fd's pin again, logged when it was not. */
+static void repin(const struct mxg_loader *l, int fd, const char *name)
+{
+	int ret = pin_keep(fd, l->pin_dir, name);
+
+	if (ret > 0)
+		mxg_err("re-pinned %s/%s: the pin was removed or replaced",
+			l->pin_dir, name);
+	else if (ret < 0)
+		mxg_err("cannot pin %s/%s again: %s", l->pin_dir, name,
+			strerror(-ret));
+}
+
+/* The counter's part of mxg_attach_check(). */
+static void counter_check(struct mxg_loader *l, const struct mxg_config *cfg)
+{
+	struct bpf_link *ops = l->counter_links[MXG_COUNTER_SOCKOPS];
+	struct bpf_link_info info;
+	char err[256];
+
+	if (!ops)
+		return;	/* off on this kernel */
+	if (!link_info(bpf_link__fd(ops), &info) && info.cgroup.cgroup_id) {
+		l->counter_lost = false;
+		for (int i = 0; i < MXG_COUNTER_LINKS; i++)
+			repin(l, bpf_link__fd(l->counter_links[i]), counter_pins[i]);
+		return;
+	}
+	if (!mxg_counter_attach(l, cfg, err, sizeof(err))) {
+		mxg_err("lost the connection counter (its sock_ops link was detached): re-attached");
+		l->counter_lost = false;
+	} else if (!l->counter_lost) {
+		mxg_err("lost the connection counter (its sock_ops link was detached): %s; trying again at every sweep",
+			err);
+		l->counter_lost = true;
+	}
+}
+
+/* Why the attachment recorded in slot is not in place any more, or NULL.
+ * A few syscalls (and a netlink query for tc) per interface. */
+static const char *attachment_lost(const struct mxg_loader *l, uint32_t slot,
+				   const struct mxg_link *link)
+{
+	struct bpf_link_info info;
+	int ifindex = if_nametoindex(link->ifname);
+
+	if (!ifindex)
+		return "the interface is gone";
+	if ((uint32_t)ifindex != link->ifindex)
+		return "the interface was made anew";
+	if (link->mode == MXG_LINK_TC) {
+		if (tc_prog_id(ifindex, TC_ADMISSION) != link->prog_id)
+			return "its tc filter was deleted or replaced";
+	} else if (link_info(l->xdp_link_fds[slot], &info) ||
+		   info.xdp.ifindex != (uint32_t)ifindex ||
+		   info.prog_id != link->prog_id) {
+		return "its XDP link was detached";
+	}
+	if (link->inspector &&
+	    tc_prog_id(ifindex, TC_INSPECTOR) !=
+		    prog_id(bpf_program__fd(l->skel->progs.mxg_smtp)))
+		return "the SMTP reader's tc filter was deleted or replaced";
+	return NULL;
+}
+
+void mxg_attach_check(struct mxg_loader *l, const struct mxg_config *cfg)
+{
+	struct mxg_link links[MXG_MAX_LINKS], now;
+	uint64_t netns = mxg_netns_ino();
+	char err[256], name[64];
+	const char *why;
+	int ret;
+
+	if (mxg_links_read(&l->maps, links))
+		return;
+	for (uint32_t s = 0; s < MXG_MAX_LINKS; s++) {
+		if (links[s].mode == MXG_LINK_NONE || links[s].netns_ino != netns)
+			continue;
+		why = attachment_lost(l, s, &links[s]);
+		if (!why) {
+			l->lost &= ~(1u << s);
+			if (links[s].mode == MXG_LINK_TC)
+				continue;
+			xdp_pin_name(name, sizeof(name), links[s].ifname);
+			repin(l, l->xdp_link_fds[s], name);
+			continue;
+		}
+		ret = attach_one(l, cfg, s, links[s].ifname, &links[s], &now,
+				 err, sizeof(err));
+		if (now.mode != MXG_LINK_NONE)
+			mxg_link_write(&l->maps, s, &now);
+		if (!ret) {
+			mxg_err("lost the guard on %s (%s): re-attached %s",
+				links[s].ifname, why, mxg_link_mode_name(now.mode));
+			l->lost &= ~(1u << s);
+		} else if (!(l->lost & (1u << s))) {
+			mxg_err("lost the guard on %s (%s): %s; trying again at every sweep",
+				links[s].ifname, why, err);
+			l->lost |= 1u << s;
+		}
+	}
+	counter_check(l, cfg);
+}
+
 void mxg_loader_close(struct mxg_loader *l)
 {
+	for (int s = 0; s < MXG_MAX_LINKS; s++) {
+		if (l->xdp_link_fds[s] >= 0)
+			close(l->xdp_link_fds[s]);
+		l->xdp_link_fds[s] = -1;
+	}
+	counter_links_release(l);
 	mxguard__destroy(l->skel);
 	l->skel = NULL;
 	if (l->lock_fd >= 0)

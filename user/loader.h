@@ -7,26 +7,47 @@
 #ifndef MXG_LOADER_H
 #define MXG_LOADER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "config.h"
 #include "maps.h"
 
 struct mxguard;	/* the skeleton */
+struct bpf_link;
 
 /* Links pinned in pin_dir besides the maps. */
 #define MXG_PIN_SOCKOPS "link_sockops"
 #define MXG_PIN_CONN_CLOSE "link_conn_close"
+
+/* The connection counter's links, as mxg_loader holds them. */
+enum mxg_counter_link { MXG_COUNTER_CLOSE, MXG_COUNTER_SOCKOPS, MXG_COUNTER_LINKS };
 
 struct mxg_loader {
 	struct mxguard *skel;
 	struct mxg_maps maps;	/* the skeleton's map fds (not owned) */
 	int lock_fd;		/* flock on the pin directory */
 	unsigned features_off;	/* enum mxg_feature: what this kernel lacks */
+	/*
+	 * Held besides the pins, so that a removed pin detaches nothing
+	 * while mxguardd runs: the XDP link of each mxg_links slot (-1 for
+	 * none or tc) and the counter's links. Releasing them detaches only
+	 * what is no longer pinned.
+	 */
+	int xdp_link_fds[MXG_MAX_LINKS];
+	struct bpf_link *counter_links[MXG_COUNTER_LINKS];
+	uint32_t lost;		/* slots that could not be re-attached yet */
+	bool counter_lost;	/* the counter, likewise */
 	char pin_dir[256];
 };
 
+/* Before any other use: nothing held, no lock. */
+void mxg_loader_init(struct mxg_loader *l);
+
 /* Make sure bpffs is mounted under the pin dir's parent, create pin_dir
- * (0700) and take its lock so only one mxguardd runs per pin dir. */
+ * (0700) and take its lock so only one mxguardd runs per pin dir. A pin
+ * dir, or a directory above it within the bpffs, that a user other than
+ * root owns or may write (but for a sticky one, such as a bpffs mounted
+ * without mode=) is refused: that user could swap or remove the pins. */
 int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
 			size_t errlen);
 
@@ -43,6 +64,12 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
  * programs, so enforcement never stops during a restart. */
 int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 		   char *err, size_t errlen);
+
+/* Cheap enough to run every few seconds: re-attach what was detached
+ * behind mxguardd's back (an XDP link detached, a tc filter deleted, an
+ * interface made anew) and pin again a link whose pin was removed; each
+ * is logged, a failure once until it changes. */
+void mxg_attach_check(struct mxg_loader *l, const struct mxg_config *cfg);
 
 /* Detach everything recorded in mxg_links (from mxguardd on a clean stop,
  * or from `mxguardctl unload`). Returns the number of attachments that

@@ -7,6 +7,7 @@
  * Safe at boot and after a crash: the config is validated whole before
  * anything is touched, and an existing attachment is adopted, never torn
  * down and re-made, so enforcement does not stop across a restart.
+ * While it runs, an attachment lost behind its back is re-attached.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -206,11 +207,14 @@ out:
 	return ret;
 }
 
-/* Expired bans, and per-source connection entries idle at zero. */
+/* Expired bans, per-source connection entries idle at zero, and an
+ * attachment lost behind the daemon's back. */
 static void sweep(struct daemon *d)
 {
 	uint64_t now = mxg_now_ns();
 	int n;
+
+	mxg_attach_check(&d->loader, d->cfg);
 
 	n = mxg_bans_sweep(d->loader.maps.bans, now);
 	if (n > 0)
@@ -265,12 +269,14 @@ int main(int argc, char **argv)
 		{ "probe", no_argument, NULL, 'P' },
 		{}
 	};
-	struct daemon d = { .loader = { .lock_fd = -1 }, .signal_fd = -1 };
+	struct daemon d = { .signal_fd = -1 };
 	const char *config_path = MXG_DEFAULT_CONFIG;
 	bool foreground = false, check = false, probe = false;
 	sigset_t mask;
 	char err[512], cgroup[4096];
 	int opt, ret;
+
+	mxg_loader_init(&d.loader);
 
 	mxg_prog_name = "mxguardd";
 	while ((opt = getopt_long(argc, argv, "c:ftvh", opts, NULL)) != -1) {
@@ -421,6 +427,9 @@ int main(int argc, char **argv)
 			mxg_info("detached; the connection counter and the state stay under %s (mxguardctl unload removes them)",
 				 d.cfg->pin_dir);
 	} else {
+		/* A pin removed since the last sweep would go with the
+		 * links this process holds. */
+		mxg_attach_check(&d.loader, d.cfg);
 		mxg_info("leaving the programs attached (on_exit = keep)");
 	}
 
