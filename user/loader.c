@@ -537,15 +537,17 @@ static uint32_t tc_prog_id(int ifindex, enum tc_slot slot)
 /*
  * Attach XDP through a pinned bpf_link: it outlives mxguardd (a crash
  * keeps enforcing) and a restart swaps the program in place. *held is the
- * link's fd this process keeps (-1: none yet, the pinned one is adopted).
+ * link's fd this process keeps (-1: none yet, the pinned one is adopted);
+ * *created says that there was no live link to update.
  */
 static int xdp_attach(const char *pin_dir, const char *ifname, int ifindex,
-		      int prog_fd, uint32_t flags, int *held)
+		      int prog_fd, uint32_t flags, int *held, bool *created)
 {
 	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
 	char name[64], path[PATH_MAX];
 	int fd, ret;
 
+	*created = false;
 	xdp_pin_name(name, sizeof(name), ifname);
 	if (*held < 0) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
@@ -575,6 +577,7 @@ static int xdp_attach(const char *pin_dir, const char *ifname, int ifindex,
 		return ret;
 	}
 	*held = fd;
+	*created = true;
 	return 0;
 }
 
@@ -629,6 +632,7 @@ static int detach_slot(struct mxg_loader *l, uint32_t slot,
 		close(*held);
 		*held = -1;
 	}
+	l->fresh &= ~(1u << slot);
 	l->lost &= ~(1u << slot);
 	return detach_one(l->pin_dir, link);
 }
@@ -648,10 +652,22 @@ static int iface_index(const char *ifname, char *err, size_t errlen)
 	return -ENODEV;
 }
 
+int mxg_ifaces_check(const struct mxg_config *cfg, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->nifaces; i++) {
+		int ret = iface_index(cfg->ifaces[i], err, errlen);
+
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * Attach to one interface in the configured mode, recorded in slot (old:
- * what the slot recorded before, or NULL); fills *link (link->mode is
- * MXG_LINK_NONE when admission failed).
+ * what the slot recorded before, or NULL). *link is what is attached
+ * after it, also when the SMTP reader then fails (link->mode is
+ * MXG_LINK_NONE when admission did).
  */
 static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 		      uint32_t slot, const char *ifname,
@@ -660,6 +676,7 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 {
 	int xdp_fd = bpf_program__fd(l->skel->progs.mxg_xdp);
 	int tc_fd = bpf_program__fd(l->skel->progs.mxg_tc);
+	bool created, replaced = false;
 	uint32_t mode;
 	int ifindex, ret;
 
@@ -684,8 +701,10 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 			       old->mode : MXG_LINK_XDP_NATIVE;
 	}
 	/* A mode change, or an interface that came back with a new index,
-	 * starts from a clean attachment. */
+	 * starts from a clean attachment. Only the first replaces one that
+	 * enforced. */
 	if (old && (old->mode != mode || old->ifindex != (uint32_t)ifindex)) {
+		replaced = old->ifindex == (uint32_t)ifindex;
 		ret = detach_slot(l, slot, old);
 		if (ret && ret != -ENOENT)
 			mxg_err("cannot detach %s from %s: %s",
@@ -694,12 +713,13 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 	}
 
 	if (mode == MXG_LINK_TC) {
+		created = !tc_prog_id(ifindex, TC_ADMISSION);
 		ret = tc_attach(ifindex, tc_fd, TC_ADMISSION);
 	} else {
 		ret = xdp_attach(l->pin_dir, ifname, ifindex, xdp_fd,
 				 mode == MXG_LINK_XDP_NATIVE ? XDP_FLAGS_DRV_MODE :
 							       XDP_FLAGS_SKB_MODE,
-				 &l->xdp_link_fds[slot]);
+				 &l->xdp_link_fds[slot], &created);
 		if (ret && cfg->attach == MXG_ATTACH_AUTO &&
 		    mode == MXG_LINK_XDP_NATIVE) {
 			mxg_info("native XDP on %s failed (%s): using generic XDP",
@@ -707,7 +727,7 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 			mode = MXG_LINK_XDP_GENERIC;
 			ret = xdp_attach(l->pin_dir, ifname, ifindex, xdp_fd,
 					 XDP_FLAGS_SKB_MODE,
-					 &l->xdp_link_fds[slot]);
+					 &l->xdp_link_fds[slot], &created);
 		}
 	}
 	if (ret) {
@@ -718,6 +738,8 @@ static int attach_one(struct mxg_loader *l, const struct mxg_config *cfg,
 				 attach_hint(cfg->attach));
 		return ret;
 	}
+	if (created && !replaced)
+		l->fresh |= 1u << slot;
 	snprintf(link->ifname, sizeof(link->ifname), "%s", ifname);
 	link->ifindex = ifindex;
 	link->mode = mode;
@@ -758,6 +780,10 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 	uint64_t netns = mxg_netns_ino();
 	int ret;
 
+	/* A missing interface fails a reload before anything changes. */
+	ret = mxg_ifaces_check(cfg, err, errlen);
+	if (ret)
+		return ret;
 	ret = mxg_links_read(&l->maps, links);
 	if (ret) {
 		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_LINKS,
@@ -802,17 +828,22 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 		}
 		ret = attach_one(l, cfg, slot, cfg->ifaces[i], old, &fresh,
 				 err, errlen);
+		/* What is attached is recorded, also when the SMTP reader
+		 * failed: mxg_detach_fresh() and unload find it there. */
+		if (fresh.mode != MXG_LINK_NONE) {
+			int wret = mxg_link_write(&l->maps, slot, &fresh);
+
+			if (wret && !ret) {
+				snprintf(err, errlen, "cannot record the attachment to %s: %s",
+					 cfg->ifaces[i], strerror(-wret));
+				ret = wret;
+			}
+		}
 		if (ret)
 			return ret;
-		links[slot] = fresh;
-		ret = mxg_link_write(&l->maps, slot, &fresh);
-		if (ret) {
-			snprintf(err, errlen, "cannot record the attachment to %s: %s",
-				 cfg->ifaces[i], strerror(-ret));
-			return ret;
-		}
 		mxg_info("%s %s on %s", old ? "adopted" : "attached",
 			 mxg_link_mode_name(fresh.mode), fresh.ifname);
+		links[slot] = fresh;
 	}
 	return 0;
 }
@@ -961,7 +992,7 @@ int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 		       char *err, size_t errlen)
 {
 	struct bpf_link *links[MXG_COUNTER_LINKS] = {};
-	char cgroup[PATH_MAX];
+	char cgroup[PATH_MAX], path[PATH_MAX];
 	int cg_fd = -1, ret;
 
 	if (l->features_off & MXG_FEAT_COUNTER)
@@ -970,6 +1001,8 @@ int mxg_counter_attach(struct mxg_loader *l, const struct mxg_config *cfg,
 			       errlen);
 	if (ret)
 		return ret;
+	snprintf(path, sizeof(path), "%s/%s", l->pin_dir, MXG_PIN_SOCKOPS);
+	l->counter_fresh = access(path, F_OK) != 0;
 
 	/* Order matters: the close tracepoint first, so that no counted
 	 * socket can close unseen; then sock_ops, so that no new connection
@@ -1091,6 +1124,39 @@ static void counter_check(struct mxg_loader *l, const struct mxg_config *cfg)
 		mxg_err("lost the connection counter (its sock_ops link was detached): %s; trying again at every sweep",
 			err);
 		l->counter_lost = true;
+	}
+}
+
+void mxg_detach_fresh(struct mxg_loader *l)
+{
+	struct mxg_link links[MXG_MAX_LINKS], none = {};
+	int ret;
+
+	if (l->fresh && !mxg_links_read(&l->maps, links)) {
+		for (uint32_t s = 0; s < MXG_MAX_LINKS; s++) {
+			if (!(l->fresh & (1u << s)))
+				continue;
+			ret = detach_slot(l, s, &links[s]);
+			if (ret && ret != -ENOENT) {
+				mxg_err("cannot detach %s from %s again: %s",
+					mxg_link_mode_name(links[s].mode),
+					links[s].ifname, strerror(-ret));
+				continue;
+			}
+			mxg_link_write(&l->maps, s, &none);
+			mxg_info("detached %s from %s again (nothing was attached there before)",
+				 mxg_link_mode_name(links[s].mode), links[s].ifname);
+		}
+	}
+	if (l->counter_fresh) {
+		counter_links_release(l);
+		ret = mxg_counter_detach(l->pin_dir);
+		if (ret)
+			mxg_err("cannot detach the connection counter again: %s",
+				strerror(-ret));
+		else
+			mxg_info("detached the connection counter again (it was not attached before)");
+		l->counter_fresh = false;
 	}
 }
 

@@ -35,6 +35,8 @@ struct mxg_loader {
 	 */
 	int xdp_link_fds[MXG_MAX_LINKS];
 	struct bpf_link *counter_links[MXG_COUNTER_LINKS];
+	uint32_t fresh;		/* slots this process attached where nothing was */
+	bool counter_fresh;	/* the counter, likewise */
 	uint32_t lost;		/* slots that could not be re-attached yet */
 	bool counter_lost;	/* the counter, likewise */
 	char pin_dir[256];
@@ -59,11 +61,19 @@ int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
 int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	     size_t errlen);
 
+/* Every configured interface exists (in this network namespace). */
+int mxg_ifaces_check(const struct mxg_config *cfg, char *err, size_t errlen);
+
 /* Attach to every configured interface and detach from the ones no longer
  * configured. Existing attachments are adopted by swapping in the new
  * programs, so enforcement never stops during a restart. */
 int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 		   char *err, size_t errlen);
+
+/* For a start that failed: detach what this process attached where
+ * nothing was attached before (l->fresh, l->counter_fresh); what it
+ * adopted from a previous run keeps enforcing. */
+void mxg_detach_fresh(struct mxg_loader *l);
 
 /* Cheap enough to run every few seconds: re-attach what was detached
  * behind mxguardd's back (an XDP link detached, a tc filter deleted, an

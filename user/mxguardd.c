@@ -6,10 +6,13 @@
  *
  * Safe at boot and after a crash: the config is validated whole before
  * anything is touched, and an existing attachment is adopted, never torn
- * down and re-made, so enforcement does not stop across a restart.
- * While it runs, an attachment lost behind its back is re-attached.
+ * down and re-made, so enforcement does not stop across a restart. What
+ * else can fail at start is done before attaching, and a start that fails
+ * while attaching detaches what it attached. While it runs, an attachment
+ * lost behind its back is re-attached.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -258,6 +261,61 @@ static int run(struct daemon *d)
 	}
 }
 
+/*
+ * Without -f: the parent stays until the child is ready or has failed and
+ * exits 0 or 1 accordingly, so that the exit status still says whether
+ * the guard started; until then the child's messages go to stderr.
+ * Returns in the child only, with the pipe to the parent in *ready_fd.
+ */
+static int go_background(int *ready_fd)
+{
+	int pipefd[2];
+	ssize_t n;
+	pid_t pid;
+	char ok;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -errno;
+	}
+	if (pid > 0) {
+		close(pipefd[1]);
+		do
+			n = read(pipefd[0], &ok, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(pipefd[0]);
+	setsid();
+	*ready_fd = pipefd[1];
+	return 0;
+}
+
+/* The child is ready: off the terminal, to syslog, and the parent exits 0. */
+static void background_ready(int ready_fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if (chdir("/"))
+		mxg_debug("cannot chdir to /: %s", strerror(errno));
+	mxg_log_to_syslog();
+	if (write(ready_fd, "", 1) != 1)
+		mxg_err("cannot tell the parent process that the start is done: %s",
+			strerror(errno));
+	close(ready_fd);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -274,7 +332,7 @@ int main(int argc, char **argv)
 	bool foreground = false, check = false, probe = false;
 	sigset_t mask;
 	char err[512], cgroup[4096];
-	int opt, ret;
+	int opt, ret, ready_fd = -1;
 
 	mxg_loader_init(&d.loader);
 
@@ -348,11 +406,22 @@ int main(int argc, char **argv)
 	/* Like the config, checked before anything is touched. */
 	ret = mxg_find_cgroup2(d.cfg->cgroup, cgroup, sizeof(cgroup), err,
 			       sizeof(err));
+	if (!ret)
+		ret = mxg_ifaces_check(d.cfg, err, sizeof(err));
 	if (!ret && d.cfg->lookup.enabled)
 		ret = mxg_lookup_check_path(d.cfg->lookup.socket, err, sizeof(err));
 	if (ret) {
 		mxg_err("%s", err);
 		goto cleanup;
+	}
+	/* Before the threads (the mirror's, the lookup socket's): a thread
+	 * does not survive a fork. */
+	if (!foreground) {
+		ret = go_background(&ready_fd);
+		if (ret) {
+			mxg_err("cannot go to the background: %s", strerror(-ret));
+			goto cleanup;
+		}
 	}
 
 	/* A write to a peer that has gone must be an EPIPE, not the end of
@@ -382,23 +451,11 @@ int main(int argc, char **argv)
 	ret = apply_state(&d, d.cfg);
 	if (ret)
 		goto cleanup;
-	/* Counting before enforcing: the caps read the counts. */
-	ret = mxg_counter_attach(&d.loader, d.cfg, err, sizeof(err));
-	if (!ret)
-		ret = mxg_attach_all(&d.loader, d.cfg, err, sizeof(err));
-	if (ret) {
-		mxg_err("%s", err);
-		goto cleanup;
-	}
-	if (!foreground) {
-		if (daemon(0, 0)) {
-			ret = -errno;
-			mxg_err("cannot go to the background: %s", strerror(errno));
-			goto cleanup;
-		}
-		mxg_log_to_syslog();
-	}
-	/* After the fork: a thread does not survive it. */
+	/* Whatever else can fail comes before the attachments, so that a
+	 * start that fails leaves nothing attached and, under
+	 * Restart=on-failure, does not attach and detach every 2 s: the
+	 * mirror, the lookup socket (bound here, refused when a live
+	 * listener holds its path) and the events' ring buffer. */
 	ret = apply_mirror(&d, d.cfg, true);
 	if (!ret)
 		ret = apply_lookup(&d, d.cfg, NULL);
@@ -409,6 +466,20 @@ int main(int argc, char **argv)
 	}
 	if (ret)
 		goto cleanup;
+	/* Counting before enforcing: the caps read the counts. */
+	ret = mxg_counter_attach(&d.loader, d.cfg, err, sizeof(err));
+	if (!ret)
+		ret = mxg_attach_all(&d.loader, d.cfg, err, sizeof(err));
+	if (ret) {
+		mxg_err("%s", err);
+		/* Attaching itself failed (another XDP program, a driver):
+		 * what this start attached goes again; what it adopted from
+		 * a previous run keeps enforcing. */
+		mxg_detach_fresh(&d.loader);
+		goto cleanup;
+	}
+	if (!foreground)
+		background_ready(ready_fd);
 	sd_notify(0, "READY=1");
 	mxg_info("ready");
 

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-2-Clause
 #
-# The guard cannot be switched off from outside (issue 11, item 7),
-# against a real Postfix:
+# The guard can neither be switched off from outside nor be left half
+# started (issue 11, items 7 and 8), against a real Postfix:
 # - trust: a pin_dir another user owns, one group or others can write, or
 #   one under a directory another user owns is refused, with a message
 #   that names the path, the owner and mode found and the fix; nothing is
 #   attached or pinned. It runs in a bpffs of its own, mounted without
 #   mode= (1777, as /sys/fs/bpf often is), where nobody can make one.
+# - failed start: a fresh start that fails after the load (the [lookup]
+#   socket held by a live listener; an interface that does not exist;
+#   another XDP program on the second port, found after the first port and
+#   the counter were attached) exits 1 with a message and leaves things as
+#   they were before it: no XDP, no tc, no sock_ops, no link pins.
 # - lost: while mxguardd runs, an XDP link's pin removed (and `ip link set
 #   xdp off`) does not detach the guard and the pin comes back; an XDP link
 #   detached behind mxguardd's back (bpftool link detach) and a deleted tc
 #   filter are re-attached within a bounded wait, logged, and enforce again.
+# - adopted: a failed start over an adopted state (on_exit = keep, then the
+#   lookup socket held) leaves it as it was, attached and enforcing.
 # Each part runs on its own (soft), so one run shows every failure.
 #
 # Usage: tests/integration/test_integrity.sh BUILD   (root; exit 77 = skip)
@@ -40,12 +47,19 @@ pf_start
 C1=$LAB_NS_C1 C2=$LAB_NS_C2 S4=$LAB_SERVER4
 P1=${LAB_SPORTS[0]} P2=${LAB_SPORTS[1]}
 conf=$LAB_TMP/mxguard.conf
+RUN=$LAB_TMP/run
+SOCK=$RUN/lookup.sock
+mkdir -p "$RUN"
 # The guard's own tc place (user/loader.c: MXG_TC_PRIORITY).
 TC_PREF=$((0x6d78))
 # The sweep that notices a lost attachment runs every 5 s.
 REATTACH_S=12
 
 smtp_class=("[class smtp]" "ports = 25" "rate = off")
+# [lookup] needs [ldap]; a directory nobody answers for is fine here.
+lookup_lines=("[ldap]" "uri = ldap://127.0.0.1:1/" "base = ou=people,$SLAPD_SUFFIX"
+	"domains = $LAB_RCPT_DOMAIN" "[lookup]" "socket = $SOCK")
+
 # our_links: the links pinned in this run's pin dirs (LAB_PIN, the trust
 # part's bpffs), "TYPE PROG_ID" each: the counter's sock_ops on the cgroup root
 # among them. Other runs' attach and detach at the same time on this
@@ -90,6 +104,18 @@ unguarded() {
 	done
 }
 
+# listen_on PATH: a live listener on a unix socket (python3, background).
+listen_on() {
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+time.sleep(3600)' "$1" &
+	LAB_BG_PIDS+=("$!")
+	wait_until 5 test -S "$1" || die "no listener on $1"
+}
+
 # refused_client NS: the client's connect to Postfix fails (it is denied).
 refused_client() { not tcp_connects "$1" "$S4"; }
 
@@ -128,6 +154,32 @@ part_trust() {
 	LAB_PIN=$open conf_write "$conf" detach "${smtp_class[@]}"
 	start_fails "trust: pin dir mode 0777" "$conf" "pin_dir $open is owned by uid 0, mode 0777"
 	unguarded "trust: pin dir mode 0777"
+}
+
+# ---------------------------------- failed start: a failed fresh start
+part_failed_start() {
+	check "failed start: no pins yet: the start is a fresh one" test ! -e "$LAB_PIN"
+	conf_write "$conf" detach "${smtp_class[@]}" "${lookup_lines[@]}"
+	start_fails "failed start: lookup socket held" "$conf" "lookup socket $SOCK"
+	unguarded "failed start: lookup socket held"
+
+	conf_write "$conf" detach "${smtp_class[@]}"
+	sed -i "s/^interfaces = .*/interfaces = $P1, mxg-nosuch0/" "$conf"
+	start_fails "failed start: an interface missing" "$conf" "mxg-nosuch0: no such interface"
+	unguarded "failed start: an interface missing"
+
+	# Attaching itself fails on the second port (another XDP program is
+	# there) after the first port and the counter were attached: they go
+	# again, the other program stays.
+	printf '%s\n' '__attribute__((section("xdp"), used)) int pass(void *ctx) { return 2; }' \
+		'__attribute__((section("license"), used)) char _license[] = "GPL";' >"$LAB_TMP/pass.c"
+	clang -O2 -target bpf -c "$LAB_TMP/pass.c" -o "$LAB_TMP/pass.o" || die "failed start: clang failed"
+	ip -n "$LAB_NS_S" link set dev "$P2" xdpgeneric obj "$LAB_TMP/pass.o" sec xdp ||
+		die "failed start: cannot attach a foreign XDP program to $P2"
+	conf_write "$conf" detach "${smtp_class[@]}"
+	start_fails "failed start: $P2 taken by another XDP program" "$conf" "to $P2:"
+	check "failed start: nothing attached to $P1" not guard_attached "$P1"
+	ip -n "$LAB_NS_S" link set dev "$P2" xdpgeneric off
 }
 
 # ------------------------------------- lost: lost attachments come back
@@ -181,6 +233,23 @@ part_lost() {
 	mxgd_stop TERM || die "lost: mxguardd (tc) did not exit 0"
 }
 
+# ---------------------- adopted: a failed start over an adopted state
+part_adopted() {
+	local p
+	MXGD_LOG=$LAB_TMP/mxguardd.d.log
+	conf_write "$conf" keep "${smtp_class[@]}"
+	mxgd_start "$conf" "$MXGD_LOG"
+	ctl deny add "${LAB_CLIENT4[0]}/32" >/dev/null 2>&1 || true
+	mxgd_stop TERM || die "adopted: mxguardd (keep) did not exit 0"
+	conf_write "$conf" keep "${smtp_class[@]}" "${lookup_lines[@]}"
+	start_fails "adopted: lookup socket held, adopted state" "$conf" "lookup socket $SOCK"
+	for p in "${LAB_SPORTS[@]}"; do
+		check "adopted: still attached to $p" guard_attached "$p"
+	done
+	check "adopted: still enforcing: client 1 refused" refused_client "$C1"
+	check "adopted: the connection counter still pinned" test -e "$LAB_PIN/link_sockops"
+}
+
 # stop_strays: a part that failed may leave its mxguardd running (it ran
 # in the part's subshell); stop it, by its pid, before the next part.
 stop_strays() {
@@ -193,7 +262,9 @@ stop_strays() {
 	done
 }
 
-for part in part_trust part_lost; do
+# Held for the failed and adopted starts; started here, so that cleanup knows its pid.
+listen_on "$SOCK"
+for part in part_trust part_failed_start part_lost part_adopted; do
 	soft "$part"
 	stop_strays
 done
