@@ -1,9 +1,18 @@
 # SPDX-License-Identifier: BSD-2-Clause
 #
 # mxguard build. Everything goes to build/; `make V=1` shows the commands.
+# `make SANITIZE=1 ...` builds userspace with AddressSanitizer and
+# UndefinedBehaviorSanitizer into build-san/ (CI runs the unit and
+# integration suites so).
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ifeq ($(SANITIZE),1)
+BUILD := build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	     -fno-omit-frame-pointer
+else
 BUILD := build
+endif
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -18,7 +27,7 @@ LIBS := $(PKG_LIBS) -lldap -llber -lpthread
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	  -D_GNU_SOURCE -Ibpf -Iuser -I$(BUILD) $(PKG_CFLAGS)
+	  -D_GNU_SOURCE -Ibpf -Iuser -I$(BUILD) $(PKG_CFLAGS) $(SAN_FLAGS)
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -Ivmlinux/$(ARCH) -Ibpf
 
@@ -104,7 +113,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS)
 	$(Q)tests/run.sh $(BUILD)
 
-test-unit: $(UNIT_BINS)
+test-unit: $(BUILD)/mxguardctl $(UNIT_BINS)
 	$(Q)tests/run.sh $(BUILD) unit
 
 test-bpf: all $(BPFT_BINS)
@@ -155,4 +164,4 @@ install: all
 		install -m 600 docs/mxguard.conf.example $(DESTDIR)/etc/mxguard/mxguard.conf
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf build build-san

@@ -20,6 +20,7 @@ usage() { echo "usage: $0 BUILD [unit|bpf|integration ...]" >&2; exit 2; }
 (($# >= 1)) || usage
 [[ -d $1 ]] || { echo "run.sh: build dir '$1' does not exist (run make)" >&2; exit 2; }
 BUILD=$(cd "$1" && pwd)
+export MXG_BUILD=$BUILD
 shift
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # Tests may open fixtures relative to the source tree.

@@ -4,6 +4,7 @@
  * is in the man page and the reference, and every mxguardctl command in
  * its help is in its man page. Run from the top of the tree (make test).
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,9 +77,14 @@ static void test_config_keys_documented(void **state)
 static void test_ctl_commands_documented(void **state)
 {
 	char *man = slurp("docs/man/mxguardctl.8");
-	char line[512], object[64], verb[64];
-	FILE *help = popen("build/mxguardctl help", "r");
+	char line[512], object[64], verb[64], cmd[PATH_MAX + 32];
+	/* tests/run.sh says which build it runs (build/, build-san/). */
+	const char *build = getenv("MXG_BUILD") ? getenv("MXG_BUILD") : "build";
+	FILE *help;
 	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "%s/mxguardctl help", build);
+	help = popen(cmd, "r");
 
 	assert_non_null(help);
 	strip_roff(man);
