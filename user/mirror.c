@@ -451,10 +451,16 @@ static void set_error(struct mxg_mirror_writer *w, LDAP *ld, int rc,
 	ldap_memfree(diag);
 }
 
+/* The password is the file's first line, without its line end
+ * (docs/configuration.md): what follows it (a comment, a second secret)
+ * is never sent. */
 static int read_password(struct mxg_mirror_writer *w, struct berval *pw)
 {
 	char buf[1024];
+	const char *why = NULL;
 	ssize_t n;
+	size_t len;
+	char *nl;
 	int fd = open(w->cfg.bind_password_file, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -463,14 +469,33 @@ static int read_password(struct mxg_mirror_writer *w, struct berval *pw)
 			 w->cfg.bind_password_file, strerror(errno));
 		return -errno;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, sizeof(buf));
 	close(fd);
-	if (n < 0)
+	if (n < 0) {
+		snprintf(w->last_error, sizeof(w->last_error),
+			 "cannot read bind_password_file %s: %s",
+			 w->cfg.bind_password_file, strerror(errno));
 		return -EIO;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	pw->bv_val = strndup(buf, n);
-	pw->bv_len = n;
+	}
+	nl = memchr(buf, '\n', (size_t)n);
+	len = nl ? (size_t)(nl - buf) : (size_t)n;
+	if (len && buf[len - 1] == '\r')
+		len--;
+	if (!nl && n == sizeof(buf))
+		why = "its first line is longer than 1023 bytes";
+	else if (!len)
+		/* An empty password would be an unauthenticated bind (RFC
+		 * 4513), which servers refuse or treat as anonymous. */
+		why = "its first line is empty";
+	if (why) {
+		snprintf(w->last_error, sizeof(w->last_error),
+			 "bind_password_file %s: %s", w->cfg.bind_password_file,
+			 why);
+		memset(buf, 0, sizeof(buf));
+		return -EINVAL;
+	}
+	pw->bv_val = strndup(buf, len);
+	pw->bv_len = len;
 	memset(buf, 0, sizeof(buf));
 	return pw->bv_val ? 0 : -ENOMEM;
 }

@@ -5,7 +5,8 @@
 # OpenLDAP slapd instances in the netns lab's server namespace:
 #   (a) a config whose bind_password_file others can read is refused;
 #   (b) syncrepl from a slapd with the syncprov overlay and 10,000 users
-#       (one or two addresses each, plus an entry of junk values): every
+#       (one or two addresses each, plus an entry of junk values), bound
+#       with a password file of two lines (the first is the password): every
 #       distinct address is an entry, junk is counted as skipped and never
 #       an entry; known, unknown, alias, +detail, case, brackets, trailing
 #       dot, foreign domain; non-addresses are refused by rcpt check;
@@ -16,9 +17,9 @@
 #       and picks up a change made while it was down;
 #   (f) a slapd without syncprov: mxguardd says it polls, mode "poll",
 #       an add shows up within poll_interval;
-#   (g) a wrong password, a bad base DN and an unreachable URI: one log
-#       line each over several retries, the daemon keeps running, the
-#       mirror says not ready.
+#   (g) a wrong password, a password file whose first line is empty, a
+#       bad base DN and an unreachable URI: one log line each over several
+#       retries, the daemon keeps running, the mirror says not ready.
 # Every wait is bounded; nothing sleeps and then asserts.
 #
 # Usage: tests/integration/test_mirror.sh BUILD   (root; exit 77 = skip)
@@ -41,9 +42,10 @@ MAX_AGE=5
 POLL=2
 conf=$LAB_TMP/mxguard.conf
 pwfile=$LAB_TMP/ldap.secret
+# The password is the first line; what follows must never be sent.
 (
 	umask 077
-	printf '%s\n' "$SLAPD_BIND_PW" >"$pwfile"
+	printf '%s\n%s\n' "$SLAPD_BIND_PW" "# the line above is the password" >"$pwfile"
 )
 
 # ---------------------------------------------------------------- helpers
@@ -395,7 +397,7 @@ fail_case() {
 	check "(g) $what: exactly one log line over 6 s of retries (got $n)" test "$n" -eq 1
 	# The one line is the dedup at work, not a daemon that gave up: it
 	# kept binding (1, 2, 4 s backoff) where the directory answers.
-	if [[ $uri == "$(slapd_uri main)" ]]; then
+	if [[ $uri == "$(slapd_uri main)" && ${EXPECT_BINDS:-1} == 1 ]]; then
 		check "(g) $what: it kept retrying meanwhile ($binds binds, >= 3)" test "$binds" -ge 3
 	fi
 	check "(g) $what: the line says why" grep -qE "recipient mirror: $uri: .*$REASON" "$logf"
@@ -410,6 +412,15 @@ wrongpw=$LAB_TMP/wrong.secret
 	echo "not-the-password" >"$wrongpw"
 )
 REASON="Invalid credentials" fail_case "wrong password" "$(slapd_uri main)" bind_password_file="$wrongpw"
+# A first line that is empty is no password (an unauthenticated bind):
+# refused before any bind, whatever the next line holds.
+emptypw=$LAB_TMP/empty-first-line.secret
+(
+	umask 077
+	printf '\n%s\n' "$SLAPD_BIND_PW" >"$emptypw"
+)
+EXPECT_BINDS=0 REASON="bind_password_file $emptypw: its first line is empty" \
+	fail_case "empty first line" "$(slapd_uri main)" bind_password_file="$emptypw"
 REASON="base does not exist" fail_case "bad base DN" "$(slapd_uri main)" base="ou=nowhere,$SLAPD_SUFFIX"
 # No route to 198.19.0.0/16 in the server namespace (it has no default
 # route): the connect fails at once, and nothing leaves the lab.
