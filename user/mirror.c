@@ -26,7 +26,6 @@
 #define OP_TIMEOUT_S 30
 #define SYNC_POLL_S 1		/* how often the writer looks up from a sync */
 #define SKIP_LOG_INTERVAL_NS (60ULL * 1000000000ULL)
-#define MAX_VALUES_PER_ENTRY 256
 #define UUID_LEN 16
 
 /* entryUUID -> the address hashes that entry contributed, so a delete or
@@ -319,24 +318,31 @@ static void skip_value(struct mxg_mirror_writer *w, const struct berval *v,
 	w->last_skip_log_ns = now;
 }
 
-/* The address hashes of one entry, each once. */
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The address hashes of one entry, each once, sorted (has_hash bisects).
+ * All of them: a role account or a list entry may hold thousands of
+ * addresses, and one left out would get a false 550. 8 bytes each. */
 static int entry_hashes(struct mxg_mirror_writer *w, LDAP *ld, LDAPMessage *e,
 			uint64_t **out, uint32_t *n)
 {
-	/* Collected here, then copied to an allocation of the right size:
-	 * syncrepl keeps one per entry for as long as the mirror lives. */
-	uint64_t h[MAX_VALUES_PER_ENTRY];
 	char norm[MXG_RCPT_BUF];
-	uint32_t count = 0, at;
+	uint64_t *h = NULL, *tmp;
+	size_t count = 0, cap = 0, u = 0;
+	uint32_t at;
+	int ret = 0;
 
-	for (unsigned a = 0; a < w->cfg.nattributes; a++) {
+	for (unsigned a = 0; a < w->cfg.nattributes && !ret; a++) {
 		struct berval **vals = ldap_get_values_len(ld, e, w->cfg.attributes[a]);
 
 		for (int i = 0; vals && vals[i]; i++) {
 			const struct berval *v = vals[i];
-			uint64_t k;
 			int len;
-			bool dup = false;
 
 			if (!mxg_utf8_valid(v->bv_val, v->bv_len)) {
 				skip_value(w, v, "not UTF-8");
@@ -348,37 +354,44 @@ static int entry_hashes(struct mxg_mirror_writer *w, LDAP *ld, LDAPMessage *e,
 				skip_value(w, v, mxg_rcpt_strerror(len));
 				continue;
 			}
-			k = mxg_rcpt_key(&w->key, norm, len);
-			for (uint32_t j = 0; j < count && !dup; j++)
-				dup = h[j] == k;
-			if (dup)
-				continue;
-			if (count == MAX_VALUES_PER_ENTRY) {
-				skip_value(w, v, "more addresses in one entry than "
-					   "mxguard takes (256)");
-				continue;
+			if (count == cap) {
+				cap = cap ? 2 * cap : 16;
+				tmp = realloc(h, cap * sizeof(*h));
+				if (!tmp) {
+					ret = -ENOMEM;
+					break;
+				}
+				h = tmp;
 			}
-			h[count++] = k;
+			h[count++] = mxg_rcpt_key(&w->key, norm, len);
 		}
 		ldap_value_free_len(vals);
 	}
-	*out = NULL;
-	if (count) {
-		*out = malloc(count * sizeof(**out));
-		if (!*out)
-			return -ENOMEM;
-		memcpy(*out, h, count * sizeof(**out));
+	/* An LDAP message of 4G values is not one any server sends. */
+	if (!ret && count > UINT32_MAX)
+		ret = -E2BIG;
+	if (ret) {
+		free(h);
+		return ret;
 	}
-	*n = count;
+	if (count) {
+		qsort(h, count, sizeof(*h), cmp_u64);
+		for (size_t i = 0; i < count; i++)
+			if (!u || h[u - 1] != h[i])
+				h[u++] = h[i];
+		/* syncrepl keeps it for as long as the mirror lives. */
+		tmp = realloc(h, u * sizeof(*h));
+		if (tmp)
+			h = tmp;
+	}
+	*out = h;
+	*n = (uint32_t)u;
 	return 0;
 }
 
 static bool has_hash(const uint64_t *h, uint32_t n, uint64_t k)
 {
-	for (uint32_t i = 0; i < n; i++)
-		if (h[i] == k)
-			return true;
-	return false;
+	return n && bsearch(&k, h, n, sizeof(*h), cmp_u64);
 }
 
 /* An entry as it is now: take back what it no longer has, add what it

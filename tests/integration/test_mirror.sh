@@ -5,12 +5,15 @@
 # OpenLDAP slapd instances in the netns lab's server namespace:
 #   (a) a config whose bind_password_file others can read is refused;
 #   (b) syncrepl from a slapd with the syncprov overlay and 10,000 users
-#       (one or two addresses each, plus an entry of junk values), bound
-#       with a password file of two lines (the first is the password): every
-#       distinct address is an entry, junk is counted as skipped and never
-#       an entry; known, unknown, alias, +detail, case, brackets, trailing
-#       dot, foreign domain; non-addresses are refused by rcpt check;
-#   (c) an add, an address change and a delete reach rcpt check within 2 s;
+#       (one or two addresses each, plus an entry of junk values and a
+#       role entry of 1,000 addresses), bound with a password file of two
+#       lines (the first is the password): every distinct address is an
+#       entry, junk is counted as skipped and never an entry; known,
+#       unknown, alias, +detail, case, brackets, trailing dot, foreign
+#       domain, the role's 1,000th address; non-addresses are refused by
+#       rcpt check;
+#   (c) an add, an address change, a delete and one address taken out of
+#       the role entry reach rcpt check within 2 s;
 #   (d) SIGHUP with other domains changes local_domain, mirror kept;
 #   (e) slapd stopped: the mirror keeps answering, `connected` turns
 #       false, and past max_age it is not ready; slapd back: it resyncs
@@ -36,6 +39,7 @@ lab_netns_up
 DOM=$LAB_RCPT_DOMAIN
 NUSERS=10000
 NUSERS_FLAT=1500 # > 1000: the paged search needs a second page
+NROLE=1000       # addresses of one entry: far more than the 256 once kept
 # Short enough to see it expire within the test; the syncrepl session
 # confirms the mirror every second, so it never expires while slapd runs.
 MAX_AGE=5
@@ -195,8 +199,11 @@ ldif=$LAB_TMP/main.ldif
 	slapd_base_ldif
 	slapd_people_ldif "$NUSERS" alias
 	slapd_junk_ldif
+	# A role entry: mail role@ and NROLE - 1 more, one of them twice in
+	# another case (counted once).
+	person_ldif role "role@$DOM" $(seq -f "role-%g@$DOM" 1 $((NROLE - 1))) "ROLE-7@${DOM^^}"
 } >"$ldif"
-DISTINCT=$(slapd_people_distinct "$NUSERS")
+DISTINCT=$(($(slapd_people_distinct "$NUSERS") + NROLE))
 slapd_create main 1 "$ldif"
 slapd_run main 389 1024
 # The directory as the lab built it: syncprov is on.
@@ -233,6 +240,12 @@ check_rcpt "(b) user1@$DOM. (trailing dot) is known" "user1@$DOM." True True Tru
 check_rcpt "(b) <User1+X@Lab.Example.> (all at once) is known" "<User1+X@Lab.Example.>" True True True
 check_normalised "(b) <User1+X@Lab.Example.> normalises to user1@$DOM" "<User1+X@Lab.Example.>" "user1@$DOM"
 check_rcpt "(b) user1@foreign.example is not a local domain" "user1@foreign.example" False False True
+# Every address of the role entry: once only the first 256 were kept and
+# the rest got a false 550, logged as "not addresses".
+check_rcpt "(b) role@ (the role entry's mail) is known" "role@$DOM" True True True
+check_rcpt "(b) role-256@ (the role entry's 257th address) is known" "role-256@$DOM" True True True
+check_rcpt "(b) role-$((NROLE - 1))@ (its ${NROLE}th address) is known" "role-$((NROLE - 1))@$DOM" True True True
+check "(b) no address of the role entry is logged as skipped" not grep -q "skipped.*role-" "$MXGD_LOG"
 check_rcpt "(b) user1@old.example: a listed domain is local" "nobody@old.example" False True True
 # The junk values never became keys, not even cut down to something valid.
 long=$(printf 'x%.0s' {1..300})
@@ -268,7 +281,14 @@ wait_within 2 unknown "user9@$DOM" || die "(c) deleted user9@ still known after 
 pass "(c) a deleted user is unknown after ${WAITED}s"
 # team@ belonged to user7 and user9: it stays while user7 has it.
 check_rcpt "(c) team@ (still on user7) stays known" "team@$DOM" True True True
-DISTINCT=$((DISTINCT + 2 - 1))
+
+printf 'dn: uid=role,%s\nchangetype: modify\ndelete: mailLocalAddress\nmailLocalAddress: role-500@%s\n\n' "$SLAPD_PEOPLE" "$DOM" |
+	ldap_modify main || die "(c) ldapmodify of the role entry failed"
+wait_within 2 unknown "role-500@$DOM" || die "(c) role-500@ still known 2 s after it was taken out: $RCPT_LAST"
+pass "(c) an address taken out of the role entry is unknown after ${WAITED}s"
+check_rcpt "(c) the role entry's other addresses stay known (role-$((NROLE - 1))@)" "role-$((NROLE - 1))@$DOM" True True True
+check_rcpt "(c) ... and role-7@ (given twice) stays known" "role-7@$DOM" True True True
+DISTINCT=$((DISTINCT + 2 - 1 - 1))
 wait_within 2 stat_is entries "$DISTINCT" || die "(c) entries after modify+delete: $(mstat entries), want $DISTINCT"
 pass "(c) entries == $DISTINCT after add, change, delete"
 check "(c) no full refresh for single changes (generation $gen0)" stat_is generation "$gen0"
