@@ -16,7 +16,8 @@
 # - lost: while mxguardd runs, an XDP link's pin removed (and `ip link set
 #   xdp off`) does not detach the guard and the pin comes back; an XDP link
 #   detached behind mxguardd's back (bpftool link detach) and a deleted tc
-#   filter are re-attached within a bounded wait, logged, and enforce again.
+#   filter are re-attached within a bounded wait, logged, and enforce again;
+#   so is the connection counter's sock_ops link.
 # - adopted: a failed start over an adopted state (on_exit = keep, then the
 #   lookup socket held) leaves it as it was, attached and enforcing.
 # Each part runs on its own (soft), so one run shows every failure.
@@ -215,6 +216,18 @@ part_lost() {
 	log "lost: re-attached after $WAITED s"
 	check "lost: ... and it is logged" \
 		wait_until 5 mxgd_logged "lost the guard on $P2 .*re-attached xdp"
+
+	# The connection counter's sock_ops link detached: attached again.
+	bpftool link detach pinned "$LAB_PIN/link_sockops" || die "lost: bpftool link detach (sock_ops) failed"
+	counter_attached() {
+		local cg
+		cg=$(bpftool -j link show pinned "$LAB_PIN/link_sockops" | json_get cgroup_id) &&
+			((cg != 0))
+	}
+	check "lost: the counter's sock_ops on the cgroup root again within $REATTACH_S s" \
+		wait_within "$REATTACH_S" counter_attached
+	check "lost: ... and it is logged" \
+		wait_until 5 mxgd_logged "lost the connection counter .*re-attached"
 	mxgd_stop TERM || die "lost: mxguardd did not exit 0"
 
 	# tc: the filter deleted.
