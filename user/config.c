@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,8 @@ struct key_def {
 	X(smtp_inspect, SMTP_INSPECT, penalty, 0, set_inspect_number)	\
 	X(smtp_inspect, SMTP_INSPECT, recipient_delimiter, 0, set_delimiter) \
 	X(lookup, LOOKUP, socket, 0, set_lookup_socket)			\
-	X(lookup, LOOKUP, mode, 0, set_lookup_mode)
+	X(lookup, LOOKUP, mode, 0, set_lookup_mode)			\
+	X(lookup, LOOKUP, group, 0, set_lookup_group)
 
 /* Each key's setter, declared from the same list (a setter serving
  * several keys is declared again, which C allows). */
@@ -143,7 +145,7 @@ struct parser {
 
 	/* Where each section was first given; sections may not repeat. */
 	unsigned global_line, allow_line, deny_line, ldap_line, inspect_line;
-	unsigned lookup_line;
+	unsigned lookup_line, lookup_group_line;
 	/* [ldap] keys checked together at the end, and where they were. */
 	unsigned ldap_key_line[NKEYS];
 	unsigned class_line[MXG_MAX_CLASSES];
@@ -787,7 +789,7 @@ static int set_lookup_mode(struct parser *p, const struct key_def *k,
 		goto bad;
 	/* Without write permission for anyone, no client can connect. */
 	if (!(mode & 0222))
-		return fail(p, "%s %s: '%s' lets no one connect (a client needs write permission; examples: 0666, 0660)",
+		return fail(p, "%s %s: '%s' lets no one connect (a client needs write permission; examples: 0660, 0666)",
 			    p->label, k->name, value);
 	p->cfg.lookup.mode = (uint32_t)mode;
 	return 0;
@@ -795,16 +797,67 @@ bad:
 	return fail_value(p, k, value, "an octal file mode (examples: 0666, 0660)");
 }
 
+/* A group name or number to a gid; -ENOENT when the host has no such
+ * group. */
+static int resolve_group(const char *name, uint32_t *gid)
+{
+	struct group gr, *res = NULL;
+	size_t size = 4096;
+	char *buf = NULL, *tmp;
+	int ret;
+
+	if (!mxg_parse_u32(name, 0, UINT32_MAX - 1, gid))
+		return 0;
+	/* A group of many members needs a larger buffer (ERANGE). */
+	do {
+		tmp = realloc(buf, size);
+		if (!tmp) {
+			ret = ENOMEM;
+			break;
+		}
+		buf = tmp;
+		ret = getgrnam_r(name, &gr, buf, size, &res);
+		size *= 2;
+	} while (ret == ERANGE && size <= (1 << 24));
+	if (!ret && res)
+		*gid = (uint32_t)res->gr_gid;
+	free(buf);
+	return !ret && res ? 0 : -ENOENT;
+}
+
+static int set_lookup_group(struct parser *p, const struct key_def *k,
+			    const char *value)
+{
+	struct mxg_lookup_config *l = &p->cfg.lookup;
+
+	if (!*value || strlen(value) >= sizeof(l->group) ||
+	    resolve_group(value, &l->gid))
+		return fail(p, "%s %s: '%s' is not a group on this host (a group name or number: the group the MTA runs as, e.g. postfix, Debian-exim)",
+			    p->label, k->name, value);
+	strcpy(l->group, value);
+	p->lookup_group_line = p->lineno;
+	return 0;
+}
+
 /* [lookup] without a socket serves nothing, and without [ldap] the mirror
  * it answers from never fills: every answer would be TEMP forever. */
 static int check_lookup(struct parser *p)
 {
-	if (!p->cfg.lookup.enabled)
+	struct mxg_lookup_config *l = &p->cfg.lookup;
+
+	if (!l->enabled)
 		return 0;
-	if (!p->cfg.lookup.socket[0])
+	if (!l->socket[0])
 		return fail_at(p, p->lookup_line, "[lookup]: socket is required (example: socket = /run/mxguard/lookup.sock)");
 	if (!p->cfg.ldap.enabled)
 		return fail_at(p, p->lookup_line, "[lookup]: needs an [ldap] section (the answers come from its mirror)");
+	/* The default group must exist too: a socket the MTA cannot open
+	 * would answer nothing, found only in the MTA's log. */
+	if (!p->lookup_group_line) {
+		if (resolve_group(MXG_LOOKUP_DEFAULT_GROUP, &l->gid))
+			return fail_at(p, p->lookup_line, "[lookup] group: the default group '" MXG_LOOKUP_DEFAULT_GROUP "' is not on this host (set group = the group the MTA runs as, e.g. Debian-exim for Exim)");
+		strcpy(l->group, MXG_LOOKUP_DEFAULT_GROUP);
+	}
 	return 0;
 }
 

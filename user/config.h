@@ -66,11 +66,15 @@ struct mxg_ldap_config {
 
 /* [lookup]: the socketmap service for the MTA (user/lookup.h). */
 #define MXG_LOOKUP_PATH_MAX 108		/* sizeof(sockaddr_un.sun_path) */
-#define MXG_LOOKUP_DEFAULT_MODE 0666
+/* The MTA's group may connect, other users may not (docs/mta.md). */
+#define MXG_LOOKUP_DEFAULT_MODE 0660
+#define MXG_LOOKUP_DEFAULT_GROUP "postfix"
 struct mxg_lookup_config {
 	bool enabled;			/* a [lookup] section was given */
 	char socket[MXG_LOOKUP_PATH_MAX];	/* absolute path */
 	uint32_t mode;			/* permission bits of the socket file */
+	char group[64];			/* as given, for messages */
+	uint32_t gid;			/* the socket file's group */
 };
 
 struct mxg_config {

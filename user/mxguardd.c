@@ -125,6 +125,8 @@ static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc)
 	struct mxg_lookup_opts opts = {
 		.path = lc->socket,
 		.mode = lc->mode,
+		.set_group = true,
+		.gid = lc->gid,
 		.answer = mxg_lookup_answer_rcpt,
 		.ctx = &d->loader.maps,
 	};
@@ -135,8 +137,8 @@ static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc)
 	if (ret)
 		mxg_err("%s", err);
 	else
-		mxg_info("lookup: serving recipient lookups on %s (mode %04o)",
-			 lc->socket, lc->mode);
+		mxg_info("lookup: serving recipient lookups on %s (mode %04o, group %s)",
+			 lc->socket, lc->mode, lc->group);
 	return ret;
 }
 

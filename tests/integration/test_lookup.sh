@@ -6,7 +6,8 @@
 # slapd, and real SMTP clients (swaks) in the netns lab:
 #   (a) before the first sync (slapd not there yet) Postfix answers 4xx
 #       for known and unknown recipients alike, never 550; a stale socket
-#       file left behind is replaced at start, with the configured mode;
+#       file left behind is replaced at start, with the default mode 0660
+#       and group postfix (through which Postfix validates from (b) on);
 #   (b) once the mirror is ready, known recipients (also +detail and
 #       upper case) get 250 and unknown ones 550 from Postfix, and slapd
 #       sees not one search more for any of them;
@@ -14,6 +15,11 @@
 #       and the connection stays usable while the framing is intact;
 #       broken framing closes that connection only; 200 clients at once
 #       are all answered; Postfix still works afterwards;
+#   (c2) a local user (nobody, let into group postfix) opens 1,030 clients
+#       that each send one length digit and trickle more: it holds at most
+#       512, a fresh smtpd still gets its answers (250, not 451), each slow
+#       client is cut within the 5 s deadline (and a sweep) with a PERM
+#       reply, and one log line tells of the refusals;
 #   (d) slapd stopped and max_age passed (via SIGHUP): 4xx again, never
 #       550, and the socket answers TEMP;
 #   (e) SIGHUP with a changed [lookup] moves the socket (the old file
@@ -41,15 +47,16 @@ mkdir -p "$RUN"
 chmod 755 "$RUN"
 
 # lookup_conf FILE SOCKET MODE POLL_INTERVAL MAX_AGE: the lab config with
-# [ldap] (poll: slapd here has no syncprov) and [lookup]. No rate limit on
-# smtp: the test's own mails must never be the ones dropped.
+# [ldap] (poll: slapd here has no syncprov) and [lookup] (MODE "": the
+# default mode and group). No rate limit on smtp: the test's own mails must
+# never be the ones dropped.
 lookup_conf() {
 	conf_write "$1" detach \
 		"[class smtp]" "rate = off" \
 		"[ldap]" "uri = ldap://$S4:389/" "base = ou=people,$SLAPD_SUFFIX" \
 		"attributes = mail, mailLocalAddress" "domains = $DOM" \
 		"sync = poll" "poll_interval = $4" "max_age = $5" \
-		"[lookup]" "socket = $2" "mode = $3"
+		"[lookup]" "socket = $2" ${3:+"mode = $3"}
 }
 
 # ---------------------------------------------------------------- helpers
@@ -207,6 +214,7 @@ EOF
 }
 
 file_mode() { stat -c %a "$1"; }
+file_group() { stat -c %G "$1"; }
 
 # daemon_state: for failure messages: alive or not, and its last lines.
 daemon_state() {
@@ -225,10 +233,12 @@ pass "postfix runs with relay_recipient_maps = socketmap:unix:$SOCK:rcpt"
 
 # Long poll interval: the initial sync is the only search mxguardd makes
 # while (b) counts.
-lookup_conf "$conf" "$SOCK" 0666 1h 2h
+lookup_conf "$conf" "$SOCK" "" 1h 2h
 mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
 check "(a) the stale socket file was replaced" grep -q "replaced the stale socket $SOCK" "$LAB_TMP/mxguardd.log"
-check "(a) the socket has mode 666" test "$(file_mode "$SOCK")" = 666
+check "(a) the socket has the default mode 660" test "$(file_mode "$SOCK")" = 660
+check "(a) the socket belongs to group postfix" test "$(file_group "$SOCK")" = postfix
+check "(a) the daemon says so" grep -qF "serving recipient lookups on $SOCK (mode 0660, group postfix)" "$LAB_TMP/mxguardd.log"
 check "(a) the mirror is not ready (no directory yet)" mirror_ready_is False
 expect_replies "(a) the socket answers TEMP for a local address, NOTFOUND for a foreign one" "$SOCK" \
 	"TEMP mirror not ready
@@ -319,10 +329,109 @@ n=$(many_clients "$SOCK" 200)
 check "(c) 200 clients at once all answered ($n)" test "$n" = 200
 expect_codes "(c) postfix still validates through the socket" 250 "user1@$DOM"
 
+# ------------------------ (c2) a local user cannot starve the MTA's lookups
+
+# The issue's attack: 1,030 clients that each send one length digit and
+# then another now and then (every 2 s here; it was every 20 s). The user
+# is nobody, let into group postfix: with mode 0660 no other user may
+# connect at all. Prints READY once all are connected and have sent their
+# digit, then one JSON line: how many connected, how many the server
+# closed at once (refused), how many it cut with the deadline's reply (and
+# the longest time to that from the first digit), how many are still open
+# after WAIT seconds.
+STARVE=$LAB_TMP/starve.py
+cat >"$STARVE" <<'EOF'
+import grp, json, os, resource, select, socket, sys, time
+path, n, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+os.setgroups([grp.getgrnam("postfix").gr_gid])
+os.setgid(65534)
+os.setuid(65534)
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    socks.append(s)
+t0 = {}
+for s in socks:
+    try:
+        s.sendall(b"2")
+    except OSError:
+        pass
+    t0[s] = time.monotonic()
+print("READY", flush=True)
+got = {s: b"" for s in socks}
+closed = {}
+byfd = {s.fileno(): s for s in socks}
+poller = select.poll()  # not select(): descriptors go past 1024
+for s in socks:
+    poller.register(s, select.POLLIN)
+start = last_digit = time.monotonic()
+while len(closed) < n and time.monotonic() - start < wait:
+    for fd, _ in poller.poll(200):
+        s = byfd[fd]
+        try:
+            b = s.recv(256)
+        except OSError:
+            b = b""
+        if b:
+            got[s] += b
+        else:
+            closed[s] = time.monotonic() - t0[s]
+            poller.unregister(s)
+    if time.monotonic() - last_digit > 2:
+        for s in socks:
+            if s not in closed:
+                try:
+                    s.sendall(b"2")
+                except OSError:
+                    pass
+        last_digit = time.monotonic()
+cut = [closed[s] for s in closed if b"PERM request not complete within" in got[s]]
+print(json.dumps({
+    "connected": n,
+    "refused": sum(1 for s in closed if not got[s] and closed[s] < 1),
+    "cut": len(cut), "cut_max_s": round(max(cut), 2) if cut else None,
+    "open": n - len(closed)}), flush=True)
+EOF
+
+# Postfix reloaded first: its smtpd processes from (b) and (c) hold
+# connections already; the one that answers below must open its own while
+# the attack holds what it can.
+ip netns exec "$LAB_NS_S" postfix -c "$LAB_PF_DIR" reload >/dev/null 2>&1 || die "(c2) postfix reload failed"
+wait_until 30 smtp_banner_ok "$LAB_NS_C2" "$S4" || die "(c2) postfix does not answer after the reload"
+refused_lines0=$(grep -c "lookup: refused" "$LAB_TMP/mxguardd.log" || true)
+python3 "$STARVE" "$SOCK" 1030 12 >"$LAB_TMP/starve.out" 2>"$LAB_TMP/starve.err" &
+starve_pid=$!
+wait_until 30 grep -q READY "$LAB_TMP/starve.out" || die "(c2) the slow clients did not connect: $(cat "$LAB_TMP/starve.err")"
+expect_codes "(c2) while a local user holds what it can, a fresh smtpd validates: known 250" 250 \
+	"user1@$DOM" "user2@$DOM"
+expect_codes "(c2) ... unknown 550, never 451" 550 "nobody$RANDOM@$DOM"
+expect_replies "(c2) ... and a fresh client of root is answered" "$SOCK" "OK user1@$DOM" <<EOF
+b"rcpt user1@$DOM"
+EOF
+wait "$starve_pid" || die "(c2) the slow clients failed: $(cat "$LAB_TMP/starve.err")"
+starve=$(tail -1 "$LAB_TMP/starve.out")
+log "(c2) slow clients: $starve"
+starve_get() { json_get "$1" <<<"$starve"; }
+held=$((1030 - $(starve_get refused)))
+check "(c2) all 1030 slow clients connected" test "$(starve_get connected)" = 1030
+check "(c2) user nobody held at most 512 ($held)" test "$held" -le 512
+check "(c2) each one held was cut with the deadline's reply ($(starve_get cut) of $held)" \
+	test "$(starve_get cut)" -eq "$held"
+check "(c2) ... within the 5 s deadline and a sweep of its first digit (longest $(starve_get cut_max_s) s)" \
+	python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 7.5 else 1)' "$(starve_get cut_max_s)"
+check "(c2) none is open after 12 s of trickling" test "$(starve_get open)" = 0
+refused_lines=$(($(grep -c "lookup: refused" "$LAB_TMP/mxguardd.log" || true) - refused_lines0))
+check "(c2) the refusals are one log line, not one per client ($refused_lines)" test "$refused_lines" -eq 1
+check "(c2) ... naming the cap and the user" grep -q "over the cap of 512 per user (the latest of uid 65534)" "$LAB_TMP/mxguardd.log"
+expect_codes "(c2) afterwards postfix still validates" 250 "user3@$DOM"
+
 # -------------------------------- (d) slapd gone and max_age passed: 4xx
 
 slapd_stop
-lookup_conf "$conf" "$SOCK" 0666 1s 2s
+lookup_conf "$conf" "$SOCK" "" 1s 2s
 kill -HUP "$MXGD_PID"
 wait_until 30 mirror_ready_is False || die "(d) the mirror stayed ready after max_age"
 pass "(d) the mirror is not ready (slapd stopped, max_age 2s passed)"

@@ -6,6 +6,7 @@
  * mxg_class_to_bpf() precomputes for the BPF side.
  */
 #include <errno.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -402,7 +403,10 @@ static const struct bad_case bad_cases[] = {
 	{ "[lookup]\nmode =\n", 2, "[lookup] mode: '' is not an octal file mode" },
 	{ "[lookup]\nmode = 0444\n", 2, "[lookup] mode: '0444' lets no one connect" },
 	{ "[lookup]\nsocket = /run/a.sock\nsocket = /run/b.sock\n", 3, "[lookup] socket: given twice (first at line 2)" },
-	{ "[lookup]\nport = 1\n", 2, "[lookup] port: unknown key (allowed: socket, mode)" },
+	{ "[lookup]\nport = 1\n", 2, "[lookup] port: unknown key (allowed: socket, mode, group)" },
+	{ "[lookup]\ngroup = no-such-group-mxg\n", 2, "[lookup] group: 'no-such-group-mxg' is not a group on this host (a group name or number: the group the MTA runs as, e.g. postfix, Debian-exim)" },
+	{ "[lookup]\ngroup =\n", 2, "[lookup] group: '' is not a group on this host" },
+	{ "[lookup]\ngroup = 4294967295\n", 2, "[lookup] group: '4294967295' is not a group on this host" },
 	{ "\n[lookup]\nmode = 0660\n", 2, "[lookup]: socket is required (example: socket = /run/mxguard/lookup.sock)" },
 	{ "[global]\n[lookup]\nsocket = /run/a.sock\n", 2, "[lookup]: needs an [ldap] section" },
 	{ "[lookup]\n[ldap]\n[lookup]\n", 3, "[lookup] is given twice (first at line 1)" },
@@ -782,26 +786,51 @@ static void test_lookup(void **state)
 				   "domains = lab.example\n";
 	char text[512];
 
+	struct group *pf;
+	char err[512];
+
 	/* Off without the section. */
 	load_ok(cfg, ldap);
 	assert_false(cfg->lookup.enabled);
 	assert_string_equal(cfg->lookup.socket, "");
-	assert_int_equal(cfg->lookup.mode, 0666);
+	assert_int_equal(cfg->lookup.mode, 0660);
 
+	/* By default the MTA's group may connect and no one else: mode 0660,
+	 * group postfix, which must then be on the host. */
 	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /run/mxguard/lookup.sock\n", ldap);
+	pf = getgrnam("postfix");
+	if (pf) {
+		load_ok(cfg, text);
+		assert_true(cfg->lookup.enabled);
+		assert_string_equal(cfg->lookup.socket, "/run/mxguard/lookup.sock");
+		assert_int_equal(cfg->lookup.mode, 0660);
+		assert_string_equal(cfg->lookup.group, "postfix");
+		assert_int_equal(cfg->lookup.gid, pf->gr_gid);
+	} else {
+		assert_int_equal(mxg_config_load_string(NAME, text, cfg, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, NAME ":5: [lookup] group: the default group 'postfix' is not on this host (set group = the group the MTA runs as, e.g. Debian-exim for Exim)");
+	}
+
+	/* A group by name or number. */
+	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /run/l.sock\ngroup = root\nmode = 0666\n", ldap);
 	load_ok(cfg, text);
-	assert_true(cfg->lookup.enabled);
-	assert_string_equal(cfg->lookup.socket, "/run/mxguard/lookup.sock");
+	assert_string_equal(cfg->lookup.group, "root");
+	assert_int_equal(cfg->lookup.gid, 0);
 	assert_int_equal(cfg->lookup.mode, 0666);
+	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /run/l.sock\ngroup = 4242\n", ldap);
+	load_ok(cfg, text);
+	assert_string_equal(cfg->lookup.group, "4242");
+	assert_int_equal(cfg->lookup.gid, 4242);
+	assert_int_equal(cfg->lookup.mode, 0660);
 
 	/* Octal with or without the leading zero, as chmod takes it. */
-	snprintf(text, sizeof(text), "[lookup]\nsocket = /run/l.sock\nmode = 660\n%s", ldap);
+	snprintf(text, sizeof(text), "[lookup]\nsocket = /run/l.sock\nmode = 666\ngroup = 0\n%s", ldap);
 	load_ok(cfg, text);
-	assert_int_equal(cfg->lookup.mode, 0660);
-	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /run/l.sock\nmode = 0600\n", ldap);
+	assert_int_equal(cfg->lookup.mode, 0666);
+	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /run/l.sock\nmode = 0600\ngroup = 0\n", ldap);
 	load_ok(cfg, text);
 	assert_int_equal(cfg->lookup.mode, 0600);
-	snprintf(text, sizeof(text), "%s[lookup]\nsocket = /r/%0104d\n", ldap, 0);
+	snprintf(text, sizeof(text), "%s[lookup]\ngroup = 0\nsocket = /r/%0104d\n", ldap, 0);
 	load_ok(cfg, text);
 	assert_int_equal(strlen(cfg->lookup.socket), 107);
 }
@@ -884,7 +913,7 @@ static void test_keys_list(void **state)
 		"smtp_inspect.mode", "smtp_inspect.unknown_threshold",
 		"smtp_inspect.window", "smtp_inspect.penalty",
 		"smtp_inspect.recipient_delimiter",
-		"lookup.socket", "lookup.mode",
+		"lookup.socket", "lookup.mode", "lookup.group",
 	};
 	struct mxg_config *cfg = *state;
 	size_t i, n;
