@@ -21,6 +21,7 @@ PART_TITLES = {
     "conns": "Connection counter (a listener on loopback, without and with it)",
     "mirror": "Recipient mirror (tools/mirror-bench.sh: slapd with syncprov, mxguardd with syncrepl)",
     "lookup": "Recipient lookups for the MTA (tools/lookup-bench.sh)",
+    "kernels": "Verified instructions per program on each kernel of the matrix (make test-kernels' probe boot), against the verifier's limit",
 }
 
 
