@@ -3,8 +3,12 @@
 #
 # A bad configuration never half-applies: for each kind of mistake mxguardd
 # exits non-zero with a message naming file:line and the key, attaches
-# nothing and creates no pin dir. mxguardctl fails clearly on a missing pin
-# dir and rejects malformed CIDRs without changing the lists.
+# nothing and creates no pin dir. mxguardd -t refuses what the daemon
+# refuses (no interfaces). A pin_dir that is the bpffs root, a read-only
+# pin dir and pins of another layout each fail the start with a message
+# that fits (mxguardctl unload, which wipes the state, only for the last).
+# mxguardctl fails clearly on a missing pin dir and rejects malformed
+# CIDRs without changing the lists.
 #
 # Usage: tests/integration/test_config_errors.sh BUILD   (root; exit 77 = skip)
 set -euo pipefail
@@ -52,6 +56,65 @@ LAB_ATTACH=sideways bad_config "bad attach mode" "attach" "attach = sideways" \
 	"# attach is set through LAB_ATTACH"
 bad_config "bad CIDR in [deny]" "cidr" "cidr = 198.18.0.0/33" \
 	"[deny]" "cidr = 198.18.0.0/33"
+
+# ------------------------------------------------ mxguardd -t
+# A file the daemon refuses is not ok for -t either: no interfaces.
+printf '[global]\npin_dir = %s\n' "$LAB_PIN" >"$conf"
+rc=0
+out=$("$MXGD" -t -c "$conf" 2>&1) || rc=$?
+log "-t without interfaces: exit $rc: $out"
+check "-t refuses a file without interfaces (exit $rc)" test "$rc" -ne 0 -a "$rc" -lt 124
+check "-t says why, as the daemon does" grep -qF "$(basename "$conf"): [global] interfaces is empty: nothing to guard" <<<"$out"
+check "-t does not say ok" not grep -q ': ok$' <<<"$out"
+conf_write "$conf" detach
+out=$("$MXGD" -t -c "$conf" 2>&1) || die "-t refuses the lab's own file: $out"
+check "-t passes a file with interfaces" grep -qF "$conf: ok" <<<"$out"
+
+# ------------------------------------------------ where the pins go, load errors
+# failed_start WHAT: mxguardd on $conf fails before anything is attached;
+# its output is in $out.
+failed_start() {
+	local rc=0 p
+	out=$(in_server_net timeout 20 "$MXGD" -c "$conf" -f 2>&1) || rc=$?
+	log "$1: exit $rc: $out"
+	check "$1: mxguardd exits non-zero (exit $rc)" test "$rc" -ne 0 -a "$rc" -lt 124
+	for p in "${LAB_SPORTS[@]}"; do
+		check "$1: nothing attached to $p" not guard_attached "$p"
+	done
+}
+# pin_dir = /sys/fs/bpf (with or without its '/'): the bpffs root itself.
+# The hint once was to mount bpffs over /sys/fs.
+for pd in /sys/fs/bpf /sys/fs/bpf/; do
+	LAB_PIN=$pd conf_write "$conf" detach
+	failed_start "pin_dir = $pd"
+	check "pin_dir = $pd: the message asks for a directory inside it" grep -qF "pin_dir /sys/fs/bpf is where the bpf filesystem is mounted: mxguard needs a directory of its own inside it (e.g. pin_dir = /sys/fs/bpf/mxguard)" <<<"$out"
+	check "pin_dir = $pd: no hint to mount anything over /sys/fs" not grep -qF "mount -t bpf bpf /sys/fs" <<<"$out"
+	check "pin_dir = $pd: nothing pinned in the bpffs root" test -z "$(find /sys/fs/bpf -maxdepth 1 -name 'mxg_*' -newer "$conf" 2>/dev/null)"
+done
+
+# A load that fails for another reason than the pins' layout (a read-only
+# bpffs: EROFS) must not send the operator to mxguardctl unload, which
+# wipes the state.
+robpf=$LAB_TMP/robpf
+mkdir -p "$robpf"
+mount -t bpf bpf "$robpf" || die "cannot mount a bpffs at $robpf"
+mkdir "$robpf/mxguard"
+mount -o remount,ro "$robpf" || die "cannot remount $robpf read-only"
+LAB_PIN=$robpf/mxguard conf_write "$conf" detach
+failed_start "read-only pin dir"
+umount "$robpf" || true
+check "read-only pin dir: the load error says read-only" grep -qF "cannot load the BPF programs: Read-only file system" <<<"$out"
+check "read-only pin dir: no hint to run mxguardctl unload" not grep -q "unload" <<<"$out"
+
+# A pinned map of another layout (another version's): EINVAL, and there
+# the hint to unload belongs, with what it costs.
+mkdir -p "$LAB_PIN"
+bpftool map create "$LAB_PIN/mxg_bans" type hash key 4 value 4 entries 8 name mxg_bans ||
+	die "bpftool map create failed"
+conf_write "$conf" detach
+failed_start "a pinned map of another layout"
+check "a pinned map of another layout: the load error names the pins and unload" grep -qF "if the pins under $LAB_PIN are from another version of mxguard, mxguardctl unload removes them" <<<"$out"
+rm -rf "$LAB_PIN"
 
 # ------------------------------------------------ mxguardctl, missing pins
 missing=/sys/fs/bpf/mxg-test-$$-missing
