@@ -25,9 +25,11 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -linih -lsystemd)
 LIBS := $(PKG_LIBS) -lldap -llber -lpthread
 
+# CFLAGS is the user's (make CFLAGS='-O1 -g' replaces only it); what the
+# build needs is in ALL_CFLAGS.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	  -D_GNU_SOURCE -Ibpf -Iuser -I$(BUILD) $(PKG_CFLAGS) $(SAN_FLAGS)
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	     -D_GNU_SOURCE -Ibpf -Iuser -I$(BUILD) $(PKG_CFLAGS) $(SAN_FLAGS)
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -Ivmlinux/$(ARCH) -Ibpf
 
@@ -78,7 +80,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -86,20 +88,20 @@ $(LIB): $(LIB_OBJS)
 
 $(BUILD)/mxguardd $(BUILD)/mxguardctl: $(BUILD)/%: $(BUILD)/user/%.o $(LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
 
 # libsodium only as a second, independent SipHash for test_rcpt.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) $(BPF_HDRS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -lsodium -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -lsodium -o $@
 
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -o $@
 
 $(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(LIBS) -o $@
 
 # The commands of the README install what is missing first (Debian
 # packages, idempotent), then build in a sub-make that sees them.
