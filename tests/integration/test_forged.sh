@@ -13,7 +13,9 @@
 #       bogus before the stack;
 #   (c) a SYN the parser cannot fully see, from a denied source, never gets
 #       through: a first IPv4 fragment of 8 bytes of TCP header, and an
-#       IPv6 SYN behind nine extension headers, are counted dropped.
+#       IPv6 SYN behind nine extension headers, are counted dropped; a TCP
+#       Fast Open SYN whose data the veth leaves in page fragments (client
+#       2, denied) is judged, dropped, and never established.
 # No Postfix or slapd is needed: a plain listener on port 25 stands in for
 # the MTA (the mirror is not ready, so a real recipient counts as
 # not_judged), and every "nothing counted" is followed by a real session
@@ -28,7 +30,7 @@ PY=/usr/bin/python3
 $PY -c 'import scapy.all' 2>/dev/null || skip "needs python3-scapy (Debian's, for /usr/bin/python3)"
 lab_netns_up
 
-S4=$LAB_SERVER4 S6=$LAB_SERVER6 C1=$LAB_NS_C1
+S4=$LAB_SERVER4 S6=$LAB_SERVER6 C1=$LAB_NS_C1 C2=$LAB_NS_C2 A2=${LAB_CLIENT4[1]}
 conf=$LAB_TMP/mxguard.conf
 SPOOF4=198.18.0.99 DENY4=198.18.0.77 DENY6=2001:db8::77
 
@@ -94,6 +96,34 @@ elif what == "ext9":
 EOF
 }
 
+# TCP Fast Open without cookies on both sides: the SYN carries the data.
+in_server_net sysctl -qw net.ipv4.tcp_fastopen=0x203
+nsenter --net="/run/netns/$C2" sysctl -qw net.ipv4.tcp_fastopen=0x5
+
+# tfo_syn: client 2 sends a SYN with 1,440 bytes of data; prints
+# "established" if the handshake completed within 2 s.
+tfo_syn() {
+	nsenter --net="/run/netns/$C2" $PY - "$S4" <<'EOF'
+import socket, sys, time
+c = socket.socket()
+c.setblocking(False)
+try:
+    c.sendto(b"EHLO tfo.example\r\n" * 80, socket.MSG_FASTOPEN, (sys.argv[1], 25))
+except (BlockingIOError, OSError):
+    pass
+deadline = time.time() + 2
+while time.time() < deadline:
+    try:
+        c.getpeername()
+        print("established")
+        break
+    except OSError:
+        time.sleep(0.05)
+EOF
+}
+class_field() { ctl_json stats | json_get "classes.smtp.$1"; }
+established_from() { in_server_net ss -Htn state established "( sport = :25 and dst $1 )" | grep -q .; }
+
 rcpt_field() { ctl_json stats | json_get "rcpt.$1"; }
 global_field() { ctl_json stats | json_get "$1"; }
 counter_reaches() { (($(rcpt_field "$1") >= $2)); }
@@ -103,7 +133,7 @@ nobody_banned() { [[ -z $(ctl_json ban list | json_get bans | tr -d '[]') ]]; }
 for mode in xdp tc; do
 	LAB_ATTACH=$mode conf_write "$conf" detach \
 		"[class smtp]" "rate = off" \
-		"[deny]" "cidr = $DENY4, $DENY6" \
+		"[deny]" "cidr = $DENY4, $DENY6, $A2" \
 		"[smtp_inspect]" "mode = penalize" "unknown_threshold = 3"
 	mxgd_start "$conf" "$LAB_TMP/mxguardd-$mode.log"
 
@@ -137,6 +167,14 @@ for mode in xdp tc; do
 		wait_until 10 global_reaches bogus_dropped $((bogus + 1))
 	check "$mode: (c) the SYN behind 9 extension headers was dropped" \
 		wait_until 10 global_reaches unseen_dropped $((unseen + 1))
+	deny=$(class_field dropped.deny)
+	out=$(tfo_syn)
+	check "$mode: (c) a Fast Open SYN with data from a denied source is not established ('$out')" \
+		test -z "$out"
+	check "$mode: (c) ... it was judged and dropped (deny)" \
+		test "$(class_field dropped.deny)" -gt "$deny"
+	check "$mode: (c) ... and the listener has no connection from it" \
+		not established_from "$A2"
 
 	mxgd_stop
 done

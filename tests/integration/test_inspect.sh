@@ -23,6 +23,8 @@
 #       encrypted RCPTs are never judged;
 #   (e) mode observe (SIGHUP) counts but never penalises; the penalty
 #       ends after `penalty`;
+#   (e2) mode drop: a typo from a source below the threshold gets Postfix's
+#       550, is counted once and bans nobody;
 #   (f) slapd stopped and max_age passed: not ready again, nobody judged,
 #       not even a source already far past the threshold.
 #
@@ -381,6 +383,23 @@ codes=$(rcpt_codes "$C1" '<>' "${u[@]}")
 soft deltas_are "(e) client 1 again past the threshold in observe: counted, not penalised" \
 	"unknown=5 penalized=0"
 soft check "(e) ... not banned" not banned_by_inspect "$A1"
+
+# ------------------------------------------ (e2) drop: a typo is not a ban
+
+# A source below the threshold keeps the MTA's own answer in mode drop:
+# its segment is not dropped, so no retransmission can count it again.
+reload drop 1h 2h
+A3=198.18.0.23
+ip -n "$C2" addr add "$A3/24" dev eth0
+snap
+SWAKS_MORE=(--local-interface "$A3")
+codes=$(rcpt_codes "$C2" "sender@client.example" "typo@$DOM")
+SWAKS_MORE=()
+soft check "(e2) drop: a typo from a new source gets postfix's 550 ('$codes')" \
+	test "$codes" = "550"
+soft deltas_are "(e2) ... counted once, nothing dropped, nobody penalised" \
+	"unknown=1 dropped_segments=0 penalized=0"
+soft check "(e2) ... not banned" not banned_by_inspect "$A3"
 
 # ----------------------------------------------- (f) stale: not ready
 
