@@ -7,6 +7,10 @@
  * from connect() to the handshake's completion. A connection not
  * established within -T counts as failed; -T above 1 s lets one lost SYN
  * be retransmitted, as a real client's would be, which then shows in p99.
+ * With -n, each connection comes from the next of COUNT consecutive
+ * sources after the one -b address: a sender the server has never seen,
+ * every time (the addresses must be local, e.g. through a `local` route
+ * for their prefix on lo).
  *
  * With -s each connection carries one mail, as an MTA delivering it would
  * (no pipelining, every reply read whole, multi-line ones included):
@@ -17,7 +21,9 @@
  *
  * Stops after -c connections or -t time (plus one -T for the last ones);
  * prints one JSON line: attempts, successes, success ratio, p50/p99/max
- * connect latency in ms; with -s also an "smtp" object: transactions
+ * connect latency in ms of the connections established, and p50/p99 of
+ * every attempt, a failed one ranking after all that succeeded (null when
+ * more than 50% or 1% failed); with -s also an "smtp" object: transactions
  * delivered, success, p50/p99/max transaction latency, the failures by
  * cause and reply code, and the queue ids the server gave (Postfix's
  * "queued as"), so that a caller can follow each mail into the server's
@@ -79,12 +85,15 @@ struct smtp_totals {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " TOOL " -d DST [-p PORT] [-b SRC]... [-i MS] [-c COUNT] [-t DURATION] [-T TIMEOUT]\n"
-		"             [-s -r RCPT... [-f FROM] [-H NAME]]\n"
+		"usage: " TOOL " -d DST [-p PORT] [-b SRC]... [-n COUNT] [-i MS] [-c COUNT] [-t DURATION]\n"
+		"             [-T TIMEOUT] [-s -r RCPT... [-f FROM] [-H NAME]]\n"
 		"  one TCP connection every MS milliseconds; prints connect latency as JSON\n"
 		"  -d DST       server, in 198.18.0.0/15 or 2001:db8::/32\n"
 		"  -p PORT      default 25\n"
 		"  -b SRC       local source address, repeatable (up to %d, used in turn)\n"
+		"  -n COUNT     with one -b SRC: each connection from the next of COUNT sources\n"
+		"               from SRC (IPv4: SRC + i; IPv6: one /64 each), a first-time sender\n"
+		"               every time until they wrap; they must be local addresses\n"
 		"  -i MS        interval between connections (default 50)\n"
 		"  -c COUNT     stop after COUNT connections (default 100000)\n"
 		"  -t DURATION  stop starting new ones after DURATION (default 5s)\n"
@@ -105,17 +114,48 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The nearest rank (1..n) of percentile p among n > 0 values. */
+static size_t pct_rank(size_t n, double p)
+{
+	size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
+
+	return rank < 1 ? 1 : rank > n ? n : rank;
+}
+
 /* Nearest-rank percentile of sorted v[0..n). */
 static double pct_ms(const uint64_t *v, size_t n, double p)
 {
-	size_t rank;
+	return n ? (double)v[pct_rank(n, p) - 1] / 1e6 : 0;
+}
 
-	if (!n)
-		return 0;
-	rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	return (double)v[(rank > n ? n : rank) - 1] / 1e6;
+/* The same among all attempts, the ok ones' latencies sorted in v and the
+ * failed ones ranked after them: null when the rank falls on a failure,
+ * which took longer than any time this run could give. */
+static void json_pct_of_attempts(struct json *j, const uint64_t *v, size_t ok,
+				 uint64_t attempts, double p)
+{
+	size_t rank = attempts ? pct_rank(attempts, p) : 0;
+
+	if (rank && rank <= ok)
+		json_double(j, (double)v[rank - 1] / 1e6);
+	else
+		json_null(j);
+}
+
+/* The source of connection number seq: the -b addresses in turn, or with
+ * -n the next fresh one, built in *fresh (main checked that the last one
+ * is still in the lab). NULL: the kernel picks. */
+static const struct lg_addr *source_of(const struct lg_addr *src, size_t nsrc, uint64_t nfresh,
+				       uint64_t seq, struct lg_addr *fresh)
+{
+	if (!nsrc)
+		return NULL;
+	if (!nfresh)
+		return &src[seq % nsrc];
+	*fresh = src[0];
+	lg_source_nth(src[0].a16, src[0].v4, seq % nfresh, fresh->a16);
+	lg_addr_set(fresh, 0);
+	return fresh;
 }
 
 static int start_connect(const struct lg_addr *dst, const struct lg_addr *src)
@@ -307,6 +347,10 @@ static void print_json(uint64_t attempts, uint64_t ok, const uint64_t *lat,
 	json_double(&j, pct_ms(lat, ok, 99));
 	json_key(&j, "max_ms");
 	json_double(&j, ok ? (double)lat[ok - 1] / 1e6 : 0.0);
+	json_key(&j, "p50_all_ms");
+	json_pct_of_attempts(&j, lat, ok, attempts, 50);
+	json_key(&j, "p99_all_ms");
+	json_pct_of_attempts(&j, lat, ok, attempts, 99);
 	if (o->on) {
 		json_key(&j, "smtp");
 		json_begin_object(&j);
@@ -356,16 +400,16 @@ int main(int argc, char **argv)
 	struct smtp_opts o = { .from = "legit@client.example", .helo = "client.example" };
 	static struct smtp_totals t;
 	static struct pending pend[MAX_INFLIGHT];
-	struct lg_addr dst, src[MAX_SOURCES];
+	struct lg_addr dst, src[MAX_SOURCES], fresh;
 	const char *dst_s = NULL, *src_s[MAX_SOURCES];
 	struct pollfd pfd[MAX_INFLIGHT];
 	size_t nsrc = 0, npend = 0;
-	uint64_t *lat;
+	uint64_t nfresh = 0, *lat;
 	int opt;
 
 	const struct lg_common common = { &port, &count, &dur_ns, 10000000 };
 
-	while ((opt = getopt(argc, argv, "d:p:b:i:c:t:T:sr:f:H:h")) != -1) {
+	while ((opt = getopt(argc, argv, "d:p:b:n:i:c:t:T:sr:f:H:h")) != -1) {
 		switch (opt) {
 		case 'd': dst_s = optarg; break;
 		case 'b':
@@ -374,6 +418,10 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			src_s[nsrc++] = optarg;
+			break;
+		case 'n':
+			if (lg_opt_u64(TOOL, 'n', optarg, 1, 0xffffffffULL, &nfresh))
+				return 2;
 			break;
 		case 'i':
 			if (lg_opt_u64(TOOL, 'i', optarg, 1, 60000, &interval_ms))
@@ -438,6 +486,15 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (nfresh && nsrc != 1) {
+		fprintf(stderr, TOOL ": -n needs exactly one -b, the first source\n");
+		return 2;
+	}
+	if (nfresh && lg_source_nth(src[0].a16, src[0].v4, nfresh - 1, fresh.a16)) {
+		fprintf(stderr, TOOL ": %llu sources from %s leave the lab range\n",
+			(unsigned long long)nfresh, src_s[0]);
+		return 2;
+	}
 	/* No more connections than the schedule can start. */
 	if (count > dur_ns / (interval_ms * 1000000ULL) + 1)
 		count = dur_ns / (interval_ms * 1000000ULL) + 1;
@@ -458,7 +515,8 @@ int main(int argc, char **argv)
 
 		if (attempts < count && now < stop_at && now >= next) {
 			if (npend < MAX_INFLIGHT) {
-				int fd = start_connect(&dst, nsrc ? &src[attempts % nsrc] : NULL);
+				int fd = start_connect(&dst, source_of(src, nsrc, nfresh,
+								       attempts, &fresh));
 
 				if (fd >= 0) {
 					pend[npend].fd = fd;

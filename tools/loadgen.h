@@ -49,15 +49,9 @@ static inline bool lg_addr_in_lab(const uint8_t a[16], bool v4)
 	return !memcmp(a, doc6, sizeof(doc6));
 }
 
-/* Parse ADDR (IPv4 or IPv6 literal) with PORT into *out; -EINVAL when it
- * is not an address, -EPERM when it is outside the lab ranges. */
-static inline int lg_parse_lab_addr(const char *s, uint16_t port, struct lg_addr *out)
+/* Fill in out->ss and out->len from out->a16 and out->v4, with PORT. */
+static inline void lg_addr_set(struct lg_addr *out, uint16_t port)
 {
-	memset(out, 0, sizeof(*out));
-	if (mxg_parse_addr(s, out->a16, &out->v4))
-		return -EINVAL;
-	if (!lg_addr_in_lab(out->a16, out->v4))
-		return -EPERM;
 	if (out->v4) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
 
@@ -73,7 +67,40 @@ static inline int lg_parse_lab_addr(const char *s, uint16_t port, struct lg_addr
 		memcpy(&sin6->sin6_addr, out->a16, 16);
 		out->len = sizeof(*sin6);
 	}
+}
+
+/* Parse ADDR (IPv4 or IPv6 literal) with PORT into *out; -EINVAL when it
+ * is not an address, -EPERM when it is outside the lab ranges. */
+static inline int lg_parse_lab_addr(const char *s, uint16_t port, struct lg_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (mxg_parse_addr(s, out->a16, &out->v4))
+		return -EINVAL;
+	if (!lg_addr_in_lab(out->a16, out->v4))
+		return -EPERM;
+	lg_addr_set(out, port);
 	return 0;
+}
+
+/* Source number I of a range that starts at BASE, as the load generators
+ * spread theirs: IPv4 BASE + I; IPv6 BASE with I added to bits 32..63, one
+ * /64 each (mxguard's default source prefix: each one a source of its
+ * own). Writes it to out (IPv4 mapped, as a16); -ERANGE when it would
+ * carry out of those bits or leave the lab ranges. */
+static inline int lg_source_nth(const uint8_t base[16], bool v4, uint64_t i, uint8_t out[16])
+{
+	size_t off = v4 ? 12 : 4;
+	uint32_t field;
+	uint64_t v;
+
+	memcpy(out, base, 16);
+	memcpy(&field, out + off, 4);
+	v = (uint64_t)ntohl(field) + i;
+	if (v > 0xffffffffULL)
+		return -ERANGE;
+	field = htonl((uint32_t)v);
+	memcpy(out + off, &field, 4);
+	return lg_addr_in_lab(out, v4) ? 0 : -ERANGE;
 }
 
 /* The message every tool prints for a refused address. */

@@ -124,23 +124,17 @@ static uint64_t scramble_step(uint64_t n)
 	return n > 1 ? 1 : 0;
 }
 
-/* Source number idx, written into the frame's IP header. */
+/* Source number idx, written into the frame's IP header (check_sources
+ * made sure that every idx below f->sources is in the lab). */
 static void put_source(const struct flood *f, uint64_t idx, uint8_t *saddr)
 {
-	if (f->dst.v4) {
-		uint32_t base;
+	uint8_t a[16];
 
-		memcpy(&base, f->src_base.a16 + 12, 4);
-		base = htonl(ntohl(base) + (uint32_t)idx);
-		memcpy(saddr, &base, 4);
-	} else {
-		uint32_t hi;
-
-		memcpy(saddr, f->src_base.a16, 16);
-		memcpy(&hi, saddr + 4, 4);
-		hi = htonl(ntohl(hi) + (uint32_t)idx);
-		memcpy(saddr + 4, &hi, 4);
-	}
+	lg_source_nth(f->src_base.a16, f->dst.v4, idx, a);
+	if (f->dst.v4)
+		memcpy(saddr, a + 12, 4);
+	else
+		memcpy(saddr, a, 16);
 }
 
 /* One SYN from the next source: fresh source port and sequence number. */
@@ -239,27 +233,9 @@ static int open_iface(struct flood *f, const char *ifname)
 /* Does the last source stay inside the lab range? */
 static int check_sources(struct flood *f, const char *base)
 {
-	uint8_t last[16] = { 0 };
-	bool ok;
+	uint8_t last[16];
 
-	if (f->dst.v4) {
-		uint32_t b;
-
-		memcpy(&b, f->src_base.a16 + 12, 4);
-		ok = (uint64_t)ntohl(b) + f->sources - 1 <= 0xc613ffffULL; /* 198.19.255.255 */
-		if (ok) {
-			memcpy(last, f->src_base.a16, 12);
-			put_source(f, f->sources - 1, last + 12);
-		}
-	} else {
-		uint32_t hi;
-
-		memcpy(&hi, f->src_base.a16 + 4, 4);
-		ok = (uint64_t)ntohl(hi) + f->sources - 1 <= 0xffffffffULL;
-		if (ok)
-			put_source(f, f->sources - 1, last);
-	}
-	if (!ok || !lg_addr_in_lab(last, f->dst.v4)) {
+	if (lg_source_nth(f->src_base.a16, f->dst.v4, f->sources - 1, last)) {
 		fprintf(stderr, TOOL ": %llu sources from %s leave the lab range\n",
 			(unsigned long long)f->sources, base);
 		return -ERANGE;
