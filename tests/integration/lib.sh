@@ -554,6 +554,31 @@ except Exception: d = []
 print(" ".join(str(p["id"]) for p in d))' 2>/dev/null || true
 }
 
+# foreign_prog_ids: the programs other mxguard instances (another test, a
+# bench, the host's own) hold on the cgroup root through a sock_ops link
+# pinned outside this run's pin dir: the root is shared, and they may come
+# and go while a test runs.
+foreign_prog_ids() {
+	local f
+	for f in /sys/fs/bpf/*/"link_sockops"; do
+		[[ -e $f && $f != "$LAB_PIN"/* ]] || continue
+		bpftool -j link show pinned "$f" 2>/dev/null |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])' 2>/dev/null
+	done
+	return 0
+}
+
+# cgroup_progs_added: the programs on the cgroup root now that were not
+# there at lab_init, less foreign ones; empty when none.
+cgroup_progs_added() {
+	local before=" $LAB_CGROUP_PROGS_BEFORE " others id
+	others=" $(foreign_prog_ids | xargs) "
+	for id in $(cgroup_prog_ids); do
+		[[ $before == *" $id "* || $others == *" $id "* ]] || printf '%s ' "$id"
+	done
+}
+no_cgroup_prog_added() { [[ -z $(cgroup_progs_added) ]]; }
+
 # ---------------------------------------------------------------- clients
 
 # tcp_burst NS ADDR PORT COUNT TIMEOUT: COUNT sequential connects from NS,

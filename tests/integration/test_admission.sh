@@ -53,8 +53,7 @@ check "stale pins of another layout made anew" \
 for p in "${LAB_SPORTS[@]}"; do
 	check "guard attached to $p" guard_attached "$p"
 done
-ours=$(comm -13 <(tr ' ' '\n' <<<"$LAB_CGROUP_PROGS_BEFORE" | sort) \
-	<(cgroup_prog_ids | tr ' ' '\n' | sort) | tr '\n' ' ')
+ours=$(cgroup_progs_added)
 log "cgroup programs added by mxguardd: ${ours:-none}"
 
 p0=$(mxg_stat smtp passed)

@@ -39,8 +39,7 @@ bad_config() {
 	for p in "${LAB_SPORTS[@]}"; do
 		check "$name: nothing attached to $p" not guard_attached "$p"
 	done
-	check "$name: no program added to the cgroup root" \
-		test "$(cgroup_prog_ids)" == "$LAB_CGROUP_PROGS_BEFORE"
+	check "$name: no program added to the cgroup root" no_cgroup_prog_added
 }
 
 bad_config "unknown key" "no_such_key" "no_such_key = 1" \
