@@ -19,33 +19,41 @@
 #      boot under qemu that only runs `mxguardd --probe`) beside the
 #      verifier's limit of 1,000,000, with the headroom, so that it is
 #      watched as the SMTP reader grows;
-#   6. side by side under a spoofed SYN flood on a veth pair
+#   6. newsrc: a legitimate source the guard has never seen, connecting
+#      during a spoofed SYN flood of 1,000,000 sources that shares its
+#      receiving CPU, beside a known source (tools/newsrc-bench.sh);
+#   7. postfix: Postfix's own throughput (smtp-source against a real
+#      Postfix validating through mxguard's socketmap) without the guard
+#      and with it on XDP and on TC, runs interleaved
+#      (tools/postfix-bench.sh);
+#   8. side by side under a spoofed SYN flood on a veth pair
 #      (tools/compare-bench.sh): no filter, iptables raw, hashlimit and
 #      connlimit, nftables meter and ct count, mxguard on XDP and on TC, at
 #      1,000 and 1,000,000 sources; tables and plot in docs/bench/.
 #
-# Parts 1-5 print their figures and also append them as JSON lines to a
-# file this script passes in MXG_BENCH_FIGURES; before part 6 they are
+# Parts 1-7 print their figures and also append them as JSON lines to a
+# file this script passes in MXG_BENCH_FIGURES; before part 8 they are
 # written to docs/bench/figures.json and figures.md (tools/figures-report.py:
 # each figure with its target from docs/design.md and whether it is met,
-# with the date, kernel and CPU), so they are there even when part 6 is
+# with the date, kernel and CPU), so they are there even when part 8 is
 # skipped or fails.
 #
 # Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup kernels
-# compare": the parts to run, in that order), MXG_BENCH_OUT (docs/bench),
-# and each part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS,
+# newsrc postfix compare": the parts to run, in that order), MXG_BENCH_OUT
+# (docs/bench), and each part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS,
 # MXG_BENCH_MIRROR_*, MXG_BENCH_USERS/_LOOKUPS/_CONNS/_REPEAT, the kernel
-# matrix's MXG_KERNELS/_CACHE/_TIMEOUT, MXG_COMPARE_*).
+# matrix's MXG_KERNELS/_CACHE/_TIMEOUT, MXG_NEWSRC_*, MXG_BENCH_PF_*,
+# MXG_COMPARE_*).
 set -euo pipefail
 
 build=${1:-build}
 tools=$(cd "$(dirname "$0")" && pwd)
-parts=${MXG_BENCH_PARTS:-admission conns mirror lookup kernels compare}
+all_parts="admission conns mirror lookup kernels newsrc postfix compare"
+parts=${MXG_BENCH_PARTS:-$all_parts}
 outdir=${MXG_BENCH_OUT:-$tools/../docs/bench}
 for p in $parts; do
-	case $p in admission | conns | mirror | lookup | kernels | compare) ;;
-	*) echo "bench: unknown part '$p' in MXG_BENCH_PARTS (admission conns mirror lookup kernels compare)" >&2; exit 2 ;;
-	esac
+	[[ " $all_parts " == *" $p "* ]] ||
+		{ echo "bench: unknown part '$p' in MXG_BENCH_PARTS ($all_parts)" >&2; exit 2; }
 done
 want() { [[ " $parts " == *" $1 "* ]]; }
 if ((EUID != 0)); then
@@ -126,17 +134,29 @@ if want kernels; then
 	done
 fi
 
-# The figures of parts 1-5, with their targets, before part 6.
+# 6. a new source during a spoofed flood, beside a known one (exits 77
+#    without smtp-sink, its listener).
+if want newsrc; then
+	"$tools/newsrc-bench.sh" "$build" || [[ $? == 77 ]]
+fi
+
+# 7. Postfix's throughput without and with the guard (exits 77 without
+#    postfix, smtp-source or slapd).
+if want postfix; then
+	"$tools/postfix-bench.sh" "$build" || [[ $? == 77 ]]
+fi
+
+# The figures of parts 1-7, with their targets, before part 8.
 ran=()
-for p in admission conns mirror lookup kernels; do
-	want "$p" && ran+=("$p")
+for p in $all_parts; do
+	[[ $p != compare ]] && want "$p" && ran+=("$p")
 done
 if ((${#ran[@]})); then
 	python3 "$tools/figures-report.py" "$figures" "$outdir" "${ran[@]}"
 	echo "bench: figures of ${ran[*]} written to $outdir/figures.json and figures.md"
 fi
 
-# 6. the receive path under a spoofed SYN flood, mxguard beside iptables
+# 8. the receive path under a spoofed SYN flood, mxguard beside iptables
 #    and nftables (writes docs/bench/compare.{json,md,png}).
 if want compare; then
 	"$tools/compare-bench.sh" "$build"
