@@ -5,8 +5,8 @@
 # mirror-bench.sh, lookup-bench.sh): bench_figure appends one figure as a
 # JSON line to $MXG_BENCH_FIGURES, which tools/bench.sh sets and turns into
 # docs/bench/figures.{json,md} (tools/figures-report.py). Unset, it does
-# nothing: what a part prints for people never depends on it. stop_pid
-# ends a background process of the bench.
+# nothing: what a part prints for people never depends on it. knob reads
+# a numeric setting; stop_pid ends a background process of the bench.
 
 # bench_figure PART FIGURE VALUE UNIT [TARGET]: VALUE a number (anything
 # else, e.g. "-" for a figure not measured, is written as null); TARGET a
@@ -22,6 +22,15 @@ bench_figure() {
 	if [[ -n $target ]]; then target="\"$target\""; else target=null; fi
 	printf '{"part":"%s","figure":"%s","value":%s,"unit":"%s","target":%s}\n' \
 		"$part" "$what" "$value" "$unit" "$target" >>"$MXG_BENCH_FIGURES"
+}
+
+# knob VAR DEFAULT: the whole number > 0 in the environment variable VAR,
+# or DEFAULT; anything else ends the bench with VAR named (under set -e,
+# as in `n=$(knob MXG_X 5)`).
+knob() {
+	local v=${!1:-$2}
+	[[ $v =~ ^[1-9][0-9]*$ ]] || die "$1 '$v' is not a positive whole number"
+	printf '%s\n' "$v"
 }
 
 # stop_pid PID SECS: TERM, KILL if it is still there after SECS, reap.

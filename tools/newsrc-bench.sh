@@ -47,14 +47,10 @@ LAB_PREFIX=mxnb
 . "$SRC/tools/bench-lib.sh"
 
 lab_init "${1:?usage: $0 BUILD}" newsrc-bench
-secs=${MXG_NEWSRC_SECS:-15}
-sources=${MXG_NEWSRC_SOURCES:-1000000}
-pps=${MXG_NEWSRC_PPS:-400000}
-new_ms=${MXG_NEWSRC_MS:-100}
-for v in SECS SOURCES PPS MS; do
-	n=MXG_NEWSRC_$v
-	[[ ${!n:-1} =~ ^[1-9][0-9]*$ ]] || die "$n '${!n}' is not a positive number"
-done
+secs=$(knob MXG_NEWSRC_SECS 15)
+sources=$(knob MXG_NEWSRC_SOURCES 1000000)
+pps=$(knob MXG_NEWSRC_PPS 400000)
+new_ms=$(knob MXG_NEWSRC_MS 100)
 ((secs <= 60)) || die "MXG_NEWSRC_SECS $secs: at most 60 (the flood lasts it plus 13 s)"
 TMO_S=10	# legit's -T: the SYN retransmitted at 7 s is the last within it
 KNOWN_MS=200	# 5/s: half of smtp's default rate for the known source

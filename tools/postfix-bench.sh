@@ -46,15 +46,12 @@ LAB_PREFIX=mxpb
 . "$SRC/tools/bench-lib.sh"
 
 lab_init "${1:?usage: $0 BUILD}" postfix-bench
-ROUNDS=${MXG_BENCH_PF_ROUNDS:-5}
-MSGS=${MXG_BENCH_PF_MESSAGES:-2000}
-SESSIONS=${MXG_BENCH_PF_SESSIONS:-10}
-USERS=${MXG_BENCH_PF_USERS:-1000}
+ROUNDS=$(knob MXG_BENCH_PF_ROUNDS 5)
+MSGS=$(knob MXG_BENCH_PF_MESSAGES 2000)
+SESSIONS=$(knob MXG_BENCH_PF_SESSIONS 10)
+USERS=$(knob MXG_BENCH_PF_USERS 1000)
 SIZE=4096 RCPTS=3
 MODES=(none xdp tc)
-for v in ROUNDS MSGS SESSIONS USERS; do
-	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v '${!v}' is not a positive number"
-done
 ((ROUNDS <= 20 && MSGS <= 100000 && SESSIONS <= 100)) ||
 	die "at most 20 rounds of 100000 messages over 100 sessions"
 for c in postfix smtp-source slapd slapadd ldapsearch; do
