@@ -40,12 +40,73 @@ static __always_inline int ban_applies(const struct mxg_lpm_key *key,
 }
 
 /*
- * One token from this CPU's bucket of new sources for the class. A spoofed
- * flood lands here with every packet, so this is the whole cost of its
- * drop besides the lookup that missed: one per-CPU array lookup and GCRA,
- * no atomic, no shared cache line (mxguard.h says why per CPU).
+ * Who the SYN is, as its TCP repeats it: addresses, ports and sequence
+ * number, mixed into 64 bits (multiply and xor-shift; the slot takes the
+ * low bits, the tag the high ones). Not keyed: an attacker who can repeat
+ * a SYN needs no collision, and one who cannot see a client's sequence
+ * number cannot aim at its slot.
  */
-static __always_inline int take_new_source_token(__u32 class_idx,
+static __always_inline __u64 syn_identity(const struct mxg_syn *syn)
+{
+	const __u64 k = 0x9e3779b97f4a7c15ULL;	/* 2^64 / golden ratio */
+	__u64 a, b, h;
+
+	__builtin_memcpy(&a, syn->saddr, 8);
+	__builtin_memcpy(&b, syn->saddr + 8, 8);
+	h = ((__u64)syn->seq << 32 | (__u64)syn->sport << 16 | syn->dport) * k;
+	h = (h ^ a ^ (h >> 29)) * k;
+	h = (h ^ b ^ (h >> 29)) * k;
+	return h ^ (h >> 32);
+}
+
+/*
+ * A new source's SYN that the new-source bucket refused. A spoofed flood
+ * sends each SYN once; a real TCP sends the same SYN again a second later.
+ * So the refused SYN leaves its tag in mxg_refused, and a SYN that finds
+ * its own tag there is a retransmission: it draws from a second bucket of
+ * the class's new-source size, which the flood does not reach. A brand-new
+ * sender then waits one retransmission, not for the flood to end. An
+ * attacker who sends every SYN twice drains the second bucket too, and
+ * new senders are back to waiting for a token, as without it: the second
+ * chance is never worse than none, and at most doubles the new sources a
+ * class admits.
+ */
+static __always_inline int take_resent_token(const struct mxg_syn *syn,
+					     const struct mxg_class *cls,
+					     struct mxg_new_source_bucket *b,
+					     __u64 now)
+{
+	__u64 h = syn_identity(syn), next;
+	__u32 slot = (__u32)h & (MXG_REFUSED_SLOTS - 1);
+	__u32 tag = (__u32)(h >> 32) | 1;	/* 0 is an empty slot */
+	__u32 *seen = bpf_map_lookup_elem(&mxg_refused, &slot);
+
+	if (!seen)
+		return 0;
+	if (*seen != tag) {
+		*seen = tag;
+		return 0;
+	}
+	/* Refused again, the tag stays for the next retransmission. */
+	next = mxg_bucket_take(b->resent_tat_ns, now, cls->new_interval_ns,
+			       cls->new_tolerance_ns);
+	if (!next)
+		return 0;
+	b->resent_tat_ns = next;
+	*seen = 0;
+	count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_NEW_RESENT);
+	return 1;
+}
+
+/*
+ * One token from this CPU's bucket of new sources for the class, or for a
+ * SYN sent again, from its second bucket. A spoofed flood lands here with
+ * every packet, so this is the whole cost of its drop besides the lookup
+ * that missed: two array lookups (the bucket, per CPU, and the tag's
+ * slot), GCRA and one store, no atomic (mxguard.h says why per CPU).
+ */
+static __always_inline int take_new_source_token(const struct mxg_syn *syn,
+						 __u32 class_idx,
 						 const struct mxg_class *cls,
 						 __u64 now)
 {
@@ -60,7 +121,7 @@ static __always_inline int take_new_source_token(__u32 class_idx,
 	next = mxg_bucket_take(b->tat_ns, now, cls->new_interval_ns,
 			       cls->new_tolerance_ns);
 	if (!next)
-		return 0;
+		return take_resent_token(syn, cls, b, now);
 	b->tat_ns = next;
 	return 1;
 }
@@ -72,7 +133,8 @@ static __always_inline int take_new_source_token(__u32 class_idx,
  * evicts the sources mxg_sources already knows, which keep their own
  * buckets whatever the flood does.
  */
-static __always_inline enum mxg_verdict take_token(const struct mxg_source_key *key,
+static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
+						   const struct mxg_source_key *key,
 						   __u32 class_idx,
 						   const struct mxg_class *cls,
 						   __u64 now)
@@ -88,7 +150,7 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_source_key *
 			.syns = 1,
 		};
 
-		if (!take_new_source_token(class_idx, cls, now))
+		if (!take_new_source_token(syn, class_idx, cls, now))
 			return MXG_DROP_NEW_SOURCE;
 		if (!bpf_map_update_elem(&mxg_sources, key, &fresh,
 					 BPF_NOEXIST))
@@ -165,7 +227,7 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 	 * the new-source limit, which needs to know who is new. */
 	if (!cls->interval_ns && !cls->new_interval_ns)
 		return MXG_PASS;
-	return take_token(&src, class_idx, cls, now);
+	return take_token(syn, &src, class_idx, cls, now);
 }
 
 /*

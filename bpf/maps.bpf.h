@@ -45,6 +45,16 @@ struct {
 	__type(value, struct mxg_new_source_bucket);
 } mxg_new_sources SEC(".maps");
 
+/* The tags of the SYNs refused as new_source (see mxguard.h). Racing
+ * writers are harmless: a lost tag costs one retransmission a second
+ * chance, which the next one gets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MXG_REFUSED_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} mxg_refused SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, MXG_MAX_RULES);

@@ -62,6 +62,7 @@
 #define MXG_MAP_INSPECT "mxg_inspect"
 #define MXG_MAP_EVENTS "mxg_events"
 #define MXG_MAP_NEW_SOURCES "mxg_new_sources"
+#define MXG_MAP_REFUSED "mxg_refused"
 
 /*
  * What admission decided for one judged SYN. Every verdict is counted per
@@ -94,6 +95,8 @@ enum mxg_global_counter {
 				   * fragment, an IPv4-mapped IPv6 source) */
 	MXG_GLOBAL_UNSEEN_DROPPED, /* dropped: transport out of reach, from a
 				    * denied or banned source */
+	MXG_GLOBAL_NEW_RESENT,	  /* a new source's SYN refused once and
+				   * admitted when its TCP sent it again */
 	MXG_GLOBAL_COUNT,
 };
 
@@ -166,7 +169,17 @@ struct mxg_source {
  */
 struct mxg_new_source_bucket {
 	__u64 tat_ns;		/* GCRA theoretical arrival time (ktime) */
+	__u64 resent_tat_ns;	/* the same, for SYNs sent again (below) */
 };
+
+/*
+ * mxg_refused: array [MXG_REFUSED_SLOTS] of tags, one per SYN refused as
+ * new_source: a hash of its addresses, ports and sequence number, which
+ * its TCP repeats when it retransmits it. 4M slots (16 MiB): a flood of
+ * 400 kpps overwrites about 10% of them in the second before the first
+ * retransmission.
+ */
+#define MXG_REFUSED_SLOTS (1U << 22)
 
 /* mxg_allow, mxg_deny, mxg_bans: LPM tries over 16-byte addresses. */
 struct mxg_lpm_key {
@@ -447,7 +460,7 @@ _Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");
 _Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
 _Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
 _Static_assert(sizeof(struct mxg_class) == 112, "mxg_class layout");
-_Static_assert(sizeof(struct mxg_new_source_bucket) == 8, "mxg_new_source_bucket layout");
+_Static_assert(sizeof(struct mxg_new_source_bucket) == 16, "mxg_new_source_bucket layout");
 _Static_assert(sizeof(struct mxg_stats) == 8 * MXG_VERDICT_COUNT, "mxg_stats layout");
 _Static_assert(sizeof(struct mxg_source_key) == 20, "mxg_source_key layout");
 _Static_assert(sizeof(struct mxg_source) == 16, "mxg_source layout");

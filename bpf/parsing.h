@@ -76,6 +76,8 @@ enum mxg_frame {
 struct mxg_syn {
 	__u8 saddr[MXG_ADDR_LEN];	/* IPv4 mapped into ::ffff:0:0/96 */
 	__u16 dport;			/* host order */
+	__be16 sport;			/* sport and seq: with the addresses, */
+	__be32 seq;			/* what a retransmission repeats */
 	__u8 is_v4;
 	__u8 has_saddr;			/* saddr is filled in */
 	__u8 first_frag;		/* the first of several fragments */
@@ -291,6 +293,8 @@ static __always_inline enum mxg_frame parse_tcp(struct cursor *c,
 	if (!tcp->syn || tcp->ack)
 		return MXG_FRAME_OTHER;
 	syn->dport = bpf_ntohs(tcp->dest);
+	syn->sport = tcp->source;
+	syn->seq = tcp->seq;
 	return MXG_FRAME_SYN;
 }
 

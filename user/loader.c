@@ -255,6 +255,8 @@ static int load_object(struct mxg_loader *l, const struct mxg_config *cfg,
 		       "the SMTP sessions in progress (no longer followed)");
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_smtp_scratch,
 		       "the SMTP reader's per-CPU scratch (it holds no state)");
+	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_new_sources,
+		       "the new-source buckets (they start full)");
 	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_settings,
 		       "the settings (rewritten at every start)");
 	/* With a pin path set, libbpf reuses a compatible pinned map and

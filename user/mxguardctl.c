@@ -624,6 +624,8 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_BOGUS]);
 		json_kv_u64(j, "unseen_dropped",
 			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_UNSEEN_DROPPED]);
+		json_kv_u64(j, "new_source_resent",
+			    stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_NEW_RESENT]);
 		json_key(j, "rcpt");
 		json_begin_object(j);
 		for (int i = 0; i < MXG_RCPT_COUNTERS; i++)
@@ -665,6 +667,8 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 	printf("dropped: bogus frames %" PRIu64 ", frames out of reach from denied or banned sources %" PRIu64 "\n",
 	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_BOGUS],
 	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_UNSEEN_DROPPED]);
+	printf("new sources admitted when their TCP sent the refused SYN again %" PRIu64 "\n",
+	       (uint64_t)stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_NEW_RESENT]);
 	return 0;
 }
 

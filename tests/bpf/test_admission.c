@@ -343,16 +343,28 @@ static void test_fixtures_tc(void **state)
 		run_fixture(&fixtures[i], false);
 }
 
-static int send_syn_on(bool xdp, const char *saddr, uint16_t port)
+/* One SYN with this sequence number: the same SYN again, as a TCP
+ * retransmits it, when seq is the same. */
+static int send_syn_seq(bool xdp, const char *saddr, uint16_t port,
+			uint32_t seq)
 {
 	struct frame_spec spec = { .saddr = saddr, .dport = port, .flags = F_SYN,
-				   .family = strchr(saddr, ':') ? 6 : 4 };
+				   .family = strchr(saddr, ':') ? 6 : 4,
+				   .seq = seq };
 	uint8_t frame[FRAME_MAX];
 	int len = build_frame(&spec, frame);
 	int prog = bpf_program__fd(xdp ? env.skel->progs.mxg_xdp :
 				   env.skel->progs.mxg_tc);
 
 	return run_prog(prog, xdp, frame, len);
+}
+
+/* A SYN of a new connection: a sequence number never sent before. */
+static int send_syn_on(bool xdp, const char *saddr, uint16_t port)
+{
+	static uint32_t seq;
+
+	return send_syn_seq(xdp, saddr, port, ++seq);
 }
 
 static int send_syn(const char *saddr, uint16_t port)
@@ -753,6 +765,72 @@ static void test_new_source_burst(void **state)
 	unpin();
 }
 
+/*
+ * A SYN refused as new_source and sent again unchanged (a retransmission:
+ * same source, ports and sequence number) draws from the second bucket,
+ * on XDP and TC alike; a new connection from the same source does not,
+ * nor does a SYN from a banned source, and once the second bucket is empty
+ * a retransmission waits like any new source.
+ */
+static void test_new_source_resent(void **state)
+{
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	struct mxg_class_config c;
+	struct mxg_lpm_key banned;
+	struct mxg_class saved;
+	char addr[64];
+	uint32_t idx;
+
+	pin_to_cpu0();
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.rate_milli = 1000000;
+	c.burst = 100;
+	c.new_sources_milli = 1;	/* no refill during the test */
+	c.new_sources_burst = NEW_BURST_CPU * ncpus();
+	assert_int_equal(mxg_class_apply(&env.maps, idx, &c), 0);
+	for (int i = 0; i < NEW_BURST_CPU; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:30:%x::", i);
+		assert_int_equal(send_syn(addr, 25), 0);
+	}
+
+	stats_now(before);
+	/* Refused, then the same SYN again: admitted, and tracked. */
+	assert_int_equal(send_syn_seq(true, "198.18.30.1", 25, 7001), 1);
+	assert_false(source_tracked("198.18.30.1", idx));
+	assert_int_equal(send_syn_seq(false, "198.18.30.1", 25, 7001), 0);
+	assert_true(source_tracked("198.18.30.1", idx));
+	/* Another connection from a refused source is no retransmission. */
+	assert_int_equal(send_syn_seq(false, "2001:db8:31::1", 25, 7002), 1);
+	assert_int_equal(send_syn_seq(true, "2001:db8:31::1", 25, 7003), 1);
+	assert_int_equal(send_syn_seq(true, "2001:db8:31::1", 25, 7002), 0);
+	/* A banned source's retransmission stays banned. */
+	assert_int_equal(mxg_parse_cidr("2001:db8:32::/64", &banned), 0);
+	assert_int_equal(mxg_ban_add(env.maps.bans, &banned, 60ULL * 1000000000ULL,
+				     1U << env.smtp, MXG_ORIGIN_CLI), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(send_syn_seq(i, "2001:db8:32::1", 25, 7004), 1);
+	stats_now(after);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_NEW_SOURCE), 3);
+	assert_int_equal(delta(after, before, idx, MXG_DROP_PENALTY), 2);
+	assert_int_equal(delta(after, before, idx, MXG_PASS), 2);
+	assert_int_equal(delta(after, before, MXG_STATS_GLOBAL,
+			       MXG_GLOBAL_NEW_RESENT), 2);
+
+	/* The second bucket's burst is the first's: NEW_BURST_CPU - 2 left.
+	 * Then a retransmission is refused, again and again. */
+	for (int i = 0; i < NEW_BURST_CPU - 2; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:33:%x::", i);
+		assert_int_equal(send_syn_seq(i % 2, addr, 25, 8000 + i), 1);
+		assert_int_equal(send_syn_seq(i % 2, addr, 25, 8000 + i), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send_syn_seq(i % 2, "2001:db8:34::1", 25, 9000), 1);
+	assert_false(source_tracked("2001:db8:34::1", idx));
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+	unpin();
+}
+
 /* The bucket refills with time, up to its burst and no further. */
 static void test_new_source_refill(void **state)
 {
@@ -810,6 +888,7 @@ int main(void)
 		cmocka_unit_test_setup(test_conn_caps, reset_state),
 		cmocka_unit_test_setup(test_port_to_empty_class, reset_state),
 		cmocka_unit_test_setup(test_new_source_burst, reset_state),
+		cmocka_unit_test_setup(test_new_source_resent, reset_state),
 		cmocka_unit_test_setup(test_new_source_refill, reset_state),
 	};
 
