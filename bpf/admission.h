@@ -20,6 +20,7 @@
 #include "maps.bpf.h"
 #include "parsing.h"
 #include "bucket.h"
+#include "refused.h"
 #include "source.bpf.h"
 
 /* Compare-and-swap attempts on one source's TAT. Each failure means another
@@ -40,30 +41,10 @@ static __always_inline int ban_applies(const struct mxg_lpm_key *key,
 }
 
 /*
- * Who the SYN is, as its TCP repeats it: addresses, ports and sequence
- * number, mixed into 64 bits (multiply and xor-shift; the slot takes the
- * low bits, the tag the high ones). Not keyed: an attacker who can repeat
- * a SYN needs no collision, and one who cannot see a client's sequence
- * number cannot aim at its slot.
- */
-static __always_inline __u64 syn_identity(const struct mxg_syn *syn)
-{
-	const __u64 k = 0x9e3779b97f4a7c15ULL;	/* 2^64 / golden ratio */
-	__u64 a, b, h;
-
-	__builtin_memcpy(&a, syn->saddr, 8);
-	__builtin_memcpy(&b, syn->saddr + 8, 8);
-	h = ((__u64)syn->seq << 32 | (__u64)syn->sport << 16 | syn->dport) * k;
-	h = (h ^ a ^ (h >> 29)) * k;
-	h = (h ^ b ^ (h >> 29)) * k;
-	return h ^ (h >> 32);
-}
-
-/*
  * A new source's SYN that the new-source bucket refused. A spoofed flood
  * sends each SYN once; a real TCP sends the same SYN again a second later.
- * So the refused SYN leaves its tag in mxg_refused, and a SYN that finds
- * its own tag there is a retransmission: it draws from a second bucket of
+ * So the refused SYN leaves its tag in mxg_refused (in its line's oldest
+ * slot), and a SYN that finds its own tag there is a retransmission: it draws from a second bucket of
  * the class's new-source size, which the flood does not reach. A brand-new
  * sender then waits one retransmission, not for the flood to end. An
  * attacker who sends every SYN twice drains the second bucket too, and
@@ -76,24 +57,41 @@ static __always_inline int take_resent_token(const struct mxg_syn *syn,
 					     struct mxg_new_source_bucket *b,
 					     __u64 now)
 {
-	__u64 h = syn_identity(syn), next;
-	__u32 slot = (__u32)h & (MXG_REFUSED_SLOTS - 1);
-	__u32 tag = (__u32)(h >> 32) | 1;	/* 0 is an empty slot */
-	__u32 *seen = bpf_map_lookup_elem(&mxg_refused, &slot);
+	__u64 id = mxg_syn_identity(syn->saddr, syn->sport, syn->seq,
+				    syn->dport);
+	__u32 idx = mxg_refused_line_of(id), t = mxg_refused_time(now);
+	__u64 tag = mxg_refused_tag(id), next;
+	__u32 age, oldest_age = 0;
+	struct mxg_refused_line *line;
+	int i, oldest = 0;
 
-	if (!seen)
+	line = bpf_map_lookup_elem(&mxg_refused, &idx);
+	if (!line)
 		return 0;
-	if (*seen != tag) {
-		*seen = tag;
+	for (i = 0; i < MXG_REFUSED_WAYS; i++) {
+		__u64 e = line->slot[i];
+
+		if ((e & ~0xffffffffULL) == tag)
+			break;
+		age = e ? t - (__u32)e : ~0U;
+		if (age >= oldest_age) {
+			oldest_age = age;
+			oldest = i;
+		}
+	}
+	if (i == MXG_REFUSED_WAYS) {
+		line->slot[oldest & (MXG_REFUSED_WAYS - 1)] = tag | t;
 		return 0;
 	}
-	/* Refused again, the tag stays for the next retransmission. */
 	next = mxg_bucket_take(b->resent_tat_ns, now, cls->new_interval_ns,
 			       cls->new_tolerance_ns);
-	if (!next)
+	if (!next) {
+		/* Refused again: the tag, fresh, waits for the next one. */
+		line->slot[i & (MXG_REFUSED_WAYS - 1)] = tag | t;
 		return 0;
+	}
 	b->resent_tat_ns = next;
-	*seen = 0;
+	line->slot[i & (MXG_REFUSED_WAYS - 1)] = 0;
 	count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_NEW_RESENT);
 	return 1;
 }
@@ -102,8 +100,9 @@ static __always_inline int take_resent_token(const struct mxg_syn *syn,
  * One token from this CPU's bucket of new sources for the class, or for a
  * SYN sent again, from its second bucket. A spoofed flood lands here with
  * every packet, so this is the whole cost of its drop besides the lookup
- * that missed: two array lookups (the bucket, per CPU, and the tag's
- * slot), GCRA and one store, no atomic (mxguard.h says why per CPU).
+ * that missed: two array lookups (the bucket, per CPU, and the line of
+ * the SYN's tag: one cache line), GCRA and one store, no atomic
+ * (mxguard.h says why per CPU).
  */
 static __always_inline int take_new_source_token(const struct mxg_syn *syn,
 						 __u32 class_idx,

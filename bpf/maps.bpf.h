@@ -46,13 +46,13 @@ struct {
 } mxg_new_sources SEC(".maps");
 
 /* The tags of the SYNs refused as new_source (see mxguard.h). Racing
- * writers are harmless: a lost tag costs one retransmission a second
+ * writers are harmless: a lost tag costs one retransmission its second
  * chance, which the next one gets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MXG_REFUSED_SLOTS);
+	__uint(max_entries, MXG_REFUSED_LINES);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct mxg_refused_line);
 } mxg_refused SEC(".maps");
 
 struct {

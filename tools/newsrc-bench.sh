@@ -39,7 +39,10 @@
 # Knobs: MXG_NEWSRC_SECS (15: the window new connections start in),
 #        MXG_NEWSRC_SOURCES (1000000), MXG_NEWSRC_PPS (400000, as
 #        compare-bench's: the generator's rate varies per receiver
-#        uncapped), MXG_NEWSRC_MS (100: one new source every MS).
+#        uncapped), MXG_NEWSRC_MS (100: one new source every MS),
+#        MXG_NEWSRC_LINEAR (unset: the kernel's default; else the clients'
+#        net.ipv4.tcp_syn_linear_timeouts, 0 for the classic 1, 3, 7 s of
+#        kernels before 6.5).
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxnb
@@ -51,6 +54,8 @@ secs=$(knob MXG_NEWSRC_SECS 15)
 sources=$(knob MXG_NEWSRC_SOURCES 1000000)
 pps=$(knob MXG_NEWSRC_PPS 400000)
 new_ms=$(knob MXG_NEWSRC_MS 100)
+linear=${MXG_NEWSRC_LINEAR:-}
+[[ -z $linear || $linear =~ ^[0-9]+$ ]] || die "MXG_NEWSRC_LINEAR '$linear' is not a whole number"
 ((secs <= 60)) || die "MXG_NEWSRC_SECS $secs: at most 60 (the flood lasts it plus 13 s)"
 TMO_S=10	# legit's -T: the SYN retransmitted at 7 s is the last within it
 KNOWN_MS=200	# 5/s: half of smtp's default rate for the known source
@@ -71,6 +76,10 @@ S=$LAB_NS_S C1=$LAB_NS_C1 C2=$LAB_NS_C2 S4=$LAB_SERVER4 S6=$LAB_SERVER6
 KNOWN=${LAB_CLIENT4[1]}
 lab_netns_up
 
+if [[ -n $linear ]]; then
+	ip netns exec "$C2" sysctl -qw net.ipv4.tcp_syn_linear_timeouts="$linear" ||
+		skip "cannot set net.ipv4.tcp_syn_linear_timeouts (kernel before 6.5)"
+fi
 # The new sources are client 2's: any address of the prefix is local
 # there, and the server routes the prefix to it.
 ip -n "$C2" route add local "$FRESH_NET" dev lo
@@ -130,9 +139,12 @@ stats1=$(ctl_json stats) || die "mxguardctl -j stats failed"
 stop_pid "$flood_pid" 5
 [[ -s $LAB_TMP/flood.json ]] || die "synflood printed nothing: $(cat "$LAB_TMP/flood.err")"
 
-python3 - "$LAB_TMP" "$stats0" "$stats1" "$sources" "$TMO_S" <<'EOF' >"$LAB_TMP/figures"
+linear_now=$(ip netns exec "$C2" cat /proc/sys/net/ipv4/tcp_syn_linear_timeouts 2>/dev/null) ||
+	linear_now="0 (not in this kernel)"
+python3 - "$LAB_TMP" "$stats0" "$stats1" "$sources" "$TMO_S" "$linear_now" <<'EOF' >"$LAB_TMP/figures"
 import json, sys
 tmp, s0, s1, sources, tmo_ms = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), 1000 * int(sys.argv[5])
+linear = sys.argv[6]
 def load(name):
     with open(f"{tmp}/{name}.json") as f:
         return json.loads(f.read())
@@ -148,17 +160,15 @@ d = {k: s1["classes"]["smtp"]["dropped"][k] - s0["classes"]["smtp"]["dropped"][k
 print("line new source during flood: %s (known source: %s)" % (text(fresh), text(known)))
 print("line   %d new sources, one every connection, beside %d connections of the known one; without flood: %s"
       % (fresh["attempts"], known["attempts"], text(base)))
-try:
-    linear = open("/proc/sys/net/ipv4/tcp_syn_linear_timeouts").read().strip()
-except OSError:
-    linear = "0 (not in this kernel)"
-print("line   the %d new sources that connected: p50 %s ms, max %s ms (net.ipv4.tcp_syn_linear_timeouts = %s: "
-      "the first retries of a SYN 1 s apart)" % (fresh["ok"], ms(fresh["p50_ms"]) if fresh["ok"] else "-",
-                                                 ms(fresh["max_ms"]) if fresh["ok"] else "-", linear))
+schedule = "the first retries of a SYN 1 s apart" if linear[0] != "0" else "a SYN retried after 1, 3, 7 s"
+print("line   the %d new sources that connected: p50 %s ms, max %s ms (clients' net.ipv4.tcp_syn_linear_timeouts = %s: %s)"
+      % (fresh["ok"], ms(fresh["p50_ms"]) if fresh["ok"] else "-",
+         ms(fresh["max_ms"]) if fresh["ok"] else "-", linear, schedule))
 print("line   flood: %d sources, %.0f frames/s sent; mxguard dropped %d SYNs as new_source, %d as rate, passed %d"
-      " (most from flood sources that got a token and are tracked since)"
+      " (most from flood sources that got a token and are tracked since), %d of them SYNs sent again (new_source_resent)"
       % (sources, flood.get("pps", 0), d.get("new_source", 0), d.get("rate", 0),
-         s1["classes"]["smtp"]["passed"] - s0["classes"]["smtp"]["passed"]))
+         s1["classes"]["smtp"]["passed"] - s0["classes"]["smtp"]["passed"],
+         s1.get("new_source_resent", 0) - s0.get("new_source_resent", 0)))
 # FIGURE|VALUE|UNIT|TARGET: a failed percentile is recorded as the
 # timeout, a bound it is past.
 def pct(r, k):

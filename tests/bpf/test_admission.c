@@ -25,6 +25,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "bpf/frames.h"
+#include "refused.h"
 
 #define XDP_DROP 1
 #define XDP_PASS 2
@@ -772,18 +773,17 @@ static void test_new_source_burst(void **state)
  * nor does a SYN from a banned source, and once the second bucket is empty
  * a retransmission waits like any new source.
  */
-static void test_new_source_resent(void **state)
+/* smtp's new-source bucket with a burst of NEW_BURST_CPU on this CPU, no
+ * refill, and spent; returns smtp's index, its record in saved. */
+static uint32_t spend_new_sources(struct mxg_class *saved)
 {
-	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
 	struct mxg_class_config c;
-	struct mxg_lpm_key banned;
-	struct mxg_class saved;
 	char addr[64];
 	uint32_t idx;
 
 	pin_to_cpu0();
-	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
-	mxg_class_from_bpf(&saved, &c);
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, saved), 0);
+	mxg_class_from_bpf(saved, &c);
 	c.rate_milli = 1000000;
 	c.burst = 100;
 	c.new_sources_milli = 1;	/* no refill during the test */
@@ -793,6 +793,16 @@ static void test_new_source_resent(void **state)
 		snprintf(addr, sizeof(addr), "2001:db8:30:%x::", i);
 		assert_int_equal(send_syn(addr, 25), 0);
 	}
+	return idx;
+}
+
+static void test_new_source_resent(void **state)
+{
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	struct mxg_lpm_key banned;
+	struct mxg_class saved;
+	uint32_t idx = spend_new_sources(&saved);
+	char addr[64];
 
 	stats_now(before);
 	/* Refused, then the same SYN again: admitted, and tracked. */
@@ -827,6 +837,86 @@ static void test_new_source_resent(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(send_syn_seq(i % 2, "2001:db8:34::1", 25, 9000), 1);
 	assert_false(source_tracked("2001:db8:34::1", idx));
+	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
+	unpin();
+}
+
+/* The identity mxg_xdp computes for send_syn_seq's SYN. */
+static uint64_t syn_id(const char *saddr, uint32_t seq)
+{
+	uint8_t a[16];
+
+	flow_key_addr(a, saddr);
+	return mxg_syn_identity(a, htons(40000), htonl(seq), 25);
+}
+
+static void read_line(uint32_t line, struct mxg_refused_line *out)
+{
+	int fd = bpf_map__fd(env.skel->maps.mxg_refused);
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &line, out), 0);
+}
+
+static int slot_of(const struct mxg_refused_line *l, uint64_t id)
+{
+	for (int i = 0; i < MXG_REFUSED_WAYS; i++)
+		if ((l->slot[i] & ~0xffffffffULL) == mxg_refused_tag(id))
+			return i;
+	return -1;
+}
+
+/*
+ * A refused SYN's tag takes the oldest slot of its line, so that a line
+ * full of the flood's tags keeps the freshest: here the line of X holds X
+ * and 7 older tags, and a new refused SYN Y on the same line replaces the
+ * oldest of them, not X, whose retransmission then passes.
+ */
+static void test_new_source_resent_line(void **state)
+{
+	const char *x = "2001:db8:35::1", *y = "2001:db8:36::1";
+	uint64_t idx_x = syn_id(x, 10000), idx_y = 0;
+	uint32_t line = mxg_refused_line_of(idx_x), tx, yseq = 0;
+	int fd = bpf_map__fd(env.skel->maps.mxg_refused), sx;
+	struct mxg_refused_line l;
+	struct mxg_class saved;
+	uint32_t idx = spend_new_sources(&saved);
+
+	assert_int_equal(send_syn_seq(true, x, 25, 10000), 1);
+	read_line(line, &l);
+	sx = slot_of(&l, idx_x);
+	assert_true(sx >= 0);
+	tx = (uint32_t)l.slot[sx];
+	/* The other slots: older than X, the oldest at (sx + 3) % 8. */
+	for (int i = 0; i < MXG_REFUSED_WAYS; i++)
+		if (i != sx)
+			l.slot[i] = (uint64_t)(0x1000 + i) << 32 |
+				    (uint32_t)(tx - (i == (sx + 3) % 8 ? 5000 : 100));
+	assert_int_equal(bpf_map_update_elem(fd, &line, &l, BPF_ANY), 0);
+
+	/* A SYN from Y that lands on X's line. */
+	for (uint32_t seq = 20000; seq < 20000 + 64 * MXG_REFUSED_LINES; seq++) {
+		idx_y = syn_id(y, seq);
+		if (mxg_refused_line_of(idx_y) == line &&
+		    mxg_refused_tag(idx_y) != mxg_refused_tag(idx_x)) {
+			yseq = seq;
+			break;
+		}
+	}
+	assert_true(yseq != 0);
+	assert_int_equal(send_syn_seq(false, y, 25, yseq), 1);
+	read_line(line, &l);
+	assert_int_equal(slot_of(&l, idx_y), (sx + 3) % 8);
+	assert_int_equal(slot_of(&l, idx_x), sx);
+
+	/* X again passes and frees its slot; so does Y. */
+	assert_int_equal(send_syn_seq(false, x, 25, 10000), 0);
+	assert_int_equal(send_syn_seq(true, y, 25, yseq), 0);
+	read_line(line, &l);
+	assert_int_equal(slot_of(&l, idx_x), -1);
+	assert_int_equal(slot_of(&l, idx_y), -1);
+	assert_true(source_tracked("2001:db8:35::", idx));	/* its /64 */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(bpf_map_update_elem(fd, &line, &l, BPF_ANY), 0);
 	assert_int_equal(mxg_class_write(&env.maps, idx, &saved), 0);
 	unpin();
 }
@@ -889,6 +979,7 @@ int main(void)
 		cmocka_unit_test_setup(test_port_to_empty_class, reset_state),
 		cmocka_unit_test_setup(test_new_source_burst, reset_state),
 		cmocka_unit_test_setup(test_new_source_resent, reset_state),
+		cmocka_unit_test_setup(test_new_source_resent_line, reset_state),
 		cmocka_unit_test_setup(test_new_source_refill, reset_state),
 	};
 
