@@ -109,7 +109,7 @@ deps:
 	$(Q)tools/deps.sh
 
 # The integration suite drives the lab with the load generators too.
-LAB_TOOLS := $(BUILD)/tools/legit
+LAB_TOOLS := $(BUILD)/tools/legit $(BUILD)/tools/synflood
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS)
