@@ -11,6 +11,11 @@
  * is a paged search every poll_interval. When the directory goes away the
  * last good mirror stays, turns not-ready after max_age, and the thread
  * reconnects with backoff.
+ *
+ * By role: the thread and its backoff (mirror.c), the directory session,
+ * paged search and syncrepl (mirror_ldap.h), the inner maps
+ * (mirror_store.h), and the readiness record with its one lock
+ * (mirror_record.h).
  */
 #ifndef MXG_MIRROR_H
 #define MXG_MIRROR_H
@@ -21,17 +26,19 @@
 
 struct mxg_mirror_writer;
 
-/* BTF for the inner maps the writer creates, so bpftool shows them with
- * field names like every other map. */
-/* Start the writer thread. cfg is copied. */
+/* Start the writer thread. cfg is copied; btf types the inner maps it
+ * creates, so bpftool shows them with field names like every other map. */
 int mxg_mirror_start(struct mxg_mirror_writer **out, const struct mxg_config *cfg,
 		     const struct mxg_maps *maps, const struct mxg_inner_btf *btf);
 
-/* Stop it: interrupts a blocking LDAP call, joins the thread. */
+/* Stop it: interrupts a blocking LDAP call, joins the thread. NULL is
+ * fine. */
 void mxg_mirror_stop(struct mxg_mirror_writer *w);
 
 /* Write the parts of the readiness record that come from the config
- * (mode, max_age, delimiters) when no writer runs, e.g. without [ldap]. */
+ * (mode, max_age, delimiters; connected off without [ldap]), at start and
+ * on every reload. Safe while a writer thread runs: both change the
+ * record under one lock, so neither loses what the other wrote. */
 int mxg_mirror_record_config(const struct mxg_maps *maps,
 			     const struct mxg_config *cfg);
 

@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The mirror's side of the directory; see mirror_ldap.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "log.h"
+#include "mirror_ldap.h"
+#include "rcpt.h"
+
+#define PAGE_SIZE_ENTRIES 1000
+#define NETWORK_TIMEOUT_S 5
+#define OP_TIMEOUT_S 30
+#define SYNC_POLL_S 1		/* how often the writer looks up from a sync */
+#define SKIP_LOG_INTERVAL_NS (60ULL * 1000000000ULL)
+
+void mxg_mirror_session_init(struct mxg_mirror_session *s,
+			     const struct mxg_ldap_config *cfg,
+			     const char *delims, struct mxg_mirror_store *store,
+			     const atomic_bool *stop)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = *cfg;
+	memcpy(s->delims, delims, sizeof(s->delims));
+	s->store = store;
+	s->stop = stop;
+	pthread_mutex_init(&s->lock, NULL);
+}
+
+void mxg_mirror_session_destroy(struct mxg_mirror_session *s)
+{
+	mxg_mirror_session_close(s);
+	pthread_mutex_destroy(&s->lock);
+}
+
+/* ---- directory values to hashes ---------------------------------------- */
+
+static void skip_value(struct mxg_mirror_session *s, const struct berval *v,
+		       const char *why)
+{
+	uint64_t now = mxg_now_ns();
+	char shown[64];
+	size_t n = v->bv_len < 40 ? v->bv_len : 40;
+
+	s->store->skipped++;
+	/* Rate-limited: one line now and then, with a count, never one per
+	 * value (a directory full of junk must not flood the log). */
+	if (s->last_skip_log_ns && now - s->last_skip_log_ns < SKIP_LOG_INTERVAL_NS)
+		return;
+	for (size_t i = 0; i < n; i++)
+		shown[i] = v->bv_val[i] >= 0x20 && v->bv_val[i] < 0x7f ? v->bv_val[i] : '?';
+	shown[n] = '\0';
+	mxg_info("recipient mirror: skipped %llu directory value(s) that are not addresses (latest: '%s%s': %s)",
+		 (unsigned long long)(s->store->skipped - s->skipped_logged), shown,
+		 v->bv_len > n ? "..." : "", why);
+	s->skipped_logged = s->store->skipped;
+	s->last_skip_log_ns = now;
+}
+
+/* The address hashes of one entry, in any order (the store sorts them).
+ * All of them: a role account or a list entry may hold thousands of
+ * addresses, and one left out would get a false 550. 8 bytes each. */
+static int entry_hashes(struct mxg_mirror_session *s, LDAPMessage *e,
+			uint64_t **out, uint32_t *n)
+{
+	char norm[MXG_RCPT_BUF];
+	uint64_t *h = NULL, *tmp;
+	size_t count = 0, cap = 0;
+	uint32_t at;
+	int ret = 0;
+
+	for (unsigned a = 0; a < s->cfg.nattributes && !ret; a++) {
+		struct berval **vals = ldap_get_values_len(s->ld, e, s->cfg.attributes[a]);
+
+		for (int i = 0; vals && vals[i]; i++) {
+			const struct berval *v = vals[i];
+			int len;
+
+			if (!mxg_utf8_valid(v->bv_val, v->bv_len)) {
+				skip_value(s, v, "not UTF-8");
+				continue;
+			}
+			len = mxg_rcpt_normalize(v->bv_val, v->bv_len, norm,
+						 s->delims, &at);
+			if (len < 0) {
+				skip_value(s, v, mxg_rcpt_strerror(len));
+				continue;
+			}
+			if (count == cap) {
+				cap = cap ? 2 * cap : 16;
+				tmp = realloc(h, cap * sizeof(*h));
+				if (!tmp) {
+					ret = -ENOMEM;
+					break;
+				}
+				h = tmp;
+			}
+			h[count++] = mxg_rcpt_key(&s->key, norm, len);
+		}
+		ldap_value_free_len(vals);
+	}
+	/* An LDAP message of 4G values is not one any server sends. */
+	if (!ret && count > UINT32_MAX)
+		ret = -E2BIG;
+	if (ret) {
+		free(h);
+		return ret;
+	}
+	*out = h;
+	*n = (uint32_t)count;
+	return 0;
+}
+
+/* An entry as the directory has it now, into the store. */
+static int entry_apply(struct mxg_mirror_session *s, LDAPMessage *e,
+		       const struct berval *uuid)
+{
+	uint64_t *h;
+	uint32_t n;
+	int ret = entry_hashes(s, e, &h, &n);
+
+	if (ret)
+		return ret;
+	return mxg_mirror_store_apply(s->store, uuid ? uuid->bv_val : NULL,
+				      uuid ? uuid->bv_len : 0, h, n);
+}
+
+/* ---- the session ------------------------------------------------------- */
+
+static void set_error(struct mxg_mirror_session *s, LDAP *ld, int rc,
+		      const char *what)
+{
+	char *diag = NULL;
+
+	if (ld)
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	snprintf(s->last_error, sizeof(s->last_error), "%s: %s%s%s%s", what,
+		 ldap_err2string(rc), diag && *diag ? " (" : "",
+		 diag && *diag ? diag : "", diag && *diag ? ")" : "");
+	ldap_memfree(diag);
+}
+
+/* The password is the file's first line, without its line end
+ * (docs/configuration.md): what follows it (a comment, a second secret)
+ * is never sent. */
+static int read_password(struct mxg_mirror_session *s, struct berval *pw)
+{
+	char buf[1024];
+	const char *why = NULL;
+	ssize_t n;
+	size_t len;
+	char *nl;
+	int fd = open(s->cfg.bind_password_file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(s->last_error, sizeof(s->last_error),
+			 "cannot read bind_password_file %s: %s",
+			 s->cfg.bind_password_file, strerror(errno));
+		return -errno;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0) {
+		snprintf(s->last_error, sizeof(s->last_error),
+			 "cannot read bind_password_file %s: %s",
+			 s->cfg.bind_password_file, strerror(errno));
+		return -EIO;
+	}
+	nl = memchr(buf, '\n', (size_t)n);
+	len = nl ? (size_t)(nl - buf) : (size_t)n;
+	if (len && buf[len - 1] == '\r')
+		len--;
+	if (!nl && n == sizeof(buf))
+		why = "its first line is longer than 1023 bytes";
+	else if (!len)
+		/* An empty password would be an unauthenticated bind (RFC
+		 * 4513), which servers refuse or treat as anonymous. */
+		why = "its first line is empty";
+	if (why) {
+		snprintf(s->last_error, sizeof(s->last_error),
+			 "bind_password_file %s: %s", s->cfg.bind_password_file,
+			 why);
+		memset(buf, 0, sizeof(buf));
+		return -EINVAL;
+	}
+	pw->bv_val = strndup(buf, len);
+	pw->bv_len = len;
+	memset(buf, 0, sizeof(buf));
+	return pw->bv_val ? 0 : -ENOMEM;
+}
+
+int mxg_mirror_session_open(struct mxg_mirror_session *s)
+{
+	struct timeval net = { NETWORK_TIMEOUT_S, 0 }, op = { OP_TIMEOUT_S, 0 };
+	int version = LDAP_VERSION3, rc, zero = 0, idle = 10, probes = 3, intvl = 5;
+	struct berval pw = { 0, NULL };
+	LDAP *ld = NULL;
+
+	rc = ldap_initialize(&ld, s->cfg.uri);
+	if (rc != LDAP_SUCCESS) {
+		set_error(s, NULL, rc, s->cfg.uri);
+		return -EINVAL;
+	}
+	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net);
+	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &op);
+	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+	/* A directory that vanishes without a FIN is noticed within ~25 s,
+	 * so the mirror's age starts counting. */
+	ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle);
+	ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &probes);
+	ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL, &intvl);
+	if (s->cfg.ca_file[0]) {
+		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s->cfg.ca_file);
+		ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
+	}
+	if (s->cfg.starttls) {
+		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (rc != LDAP_SUCCESS) {
+			set_error(s, ld, rc, "starttls");
+			goto fail;
+		}
+	}
+	if (s->cfg.bind_dn[0]) {
+		if (read_password(s, &pw))
+			goto fail_quiet;
+		rc = ldap_sasl_bind_s(ld, s->cfg.bind_dn, LDAP_SASL_SIMPLE, &pw,
+				      NULL, NULL, NULL);
+		memset(pw.bv_val, 0, pw.bv_len);
+		free(pw.bv_val);
+		if (rc != LDAP_SUCCESS) {
+			set_error(s, ld, rc, rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+				  rc == LDAP_TIMEOUT ? "connect" : "bind as the bind_dn");
+			goto fail;
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	s->ld = ld;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+fail:
+fail_quiet:
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return -EIO;
+}
+
+void mxg_mirror_session_close(struct mxg_mirror_session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->ld)
+		ldap_unbind_ext_s(s->ld, NULL, NULL);
+	s->ld = NULL;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void mxg_mirror_session_interrupt(struct mxg_mirror_session *s)
+{
+	int fd;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->ld && ldap_get_option(s->ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS &&
+	    fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Does the server offer the Content Synchronization control? The root
+ * DSE says so. It is also the first request of an anonymous session, so
+ * an unreachable server is reported from here. */
+static int offers_syncrepl(struct mxg_mirror_session *s, bool *found)
+{
+	char *attrs[] = { "supportedControl", NULL };
+	LDAPMessage *res = NULL, *e;
+	struct berval **vals;
+	int rc;
+
+	*found = false;
+	rc = ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+			       0, NULL, NULL, NULL, 1, &res);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT) {
+		set_error(s, s->ld, rc, "connect");
+		ldap_msgfree(res);
+		return -EIO;
+	}
+	/* A root DSE we may not read: no syncrepl as far as we can tell. */
+	e = rc == LDAP_SUCCESS ? ldap_first_entry(s->ld, res) : NULL;
+	vals = e ? ldap_get_values_len(s->ld, e, "supportedControl") : NULL;
+	for (int i = 0; vals && vals[i] && !*found; i++)
+		*found = vals[i]->bv_len == strlen(LDAP_CONTROL_SYNC) &&
+			 !memcmp(vals[i]->bv_val, LDAP_CONTROL_SYNC, vals[i]->bv_len);
+	ldap_value_free_len(vals);
+	ldap_msgfree(res);
+	return 0;
+}
+
+int mxg_mirror_session_mode(struct mxg_mirror_session *s, uint32_t *mode)
+{
+	bool syncrepl;
+	int ret = offers_syncrepl(s, &syncrepl);
+
+	if (ret)
+		return ret;
+	if (s->cfg.sync == MXG_SYNC_SYNCREPL && !syncrepl)
+		mxg_info("recipient mirror: %s does not offer syncrepl (RFC 4533): polling every %llu s",
+			 s->cfg.uri,
+			 (unsigned long long)(s->cfg.poll_interval_ns / 1000000000ULL));
+	*mode = s->cfg.sync == MXG_SYNC_SYNCREPL && syncrepl ? MXG_SYNC_SYNCREPL :
+								 MXG_SYNC_POLL;
+	return 0;
+}
+
+/* ---- full refreshes ---------------------------------------------------- */
+
+/* The attribute list for the search, and an empty map to fill. */
+static int refresh_begin(struct mxg_mirror_session *s,
+			 char *attrs[MXG_LDAP_MAX_ATTRS + 1])
+{
+	for (unsigned i = 0; i < s->cfg.nattributes; i++)
+		attrs[i] = s->cfg.attributes[i];
+	attrs[s->cfg.nattributes] = NULL;
+	s->skipped_logged = 0;
+	return mxg_mirror_store_begin(s->store);
+}
+
+/* ---- poll: a paged full refresh ---------------------------------------- */
+
+int mxg_mirror_refresh_paged(struct mxg_mirror_session *s)
+{
+	struct berval *cookie = NULL;
+	struct timeval tmo = { OP_TIMEOUT_S, 0 };
+	char *attrs[MXG_LDAP_MAX_ATTRS + 1];
+	int ret = 0, rc, err;
+
+	ret = refresh_begin(s, attrs);
+	if (ret)
+		return ret;
+	do {
+		LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL }, **rctrls = NULL;
+		LDAPMessage *res = NULL, *e;
+		ber_int_t total;
+
+		rc = ldap_create_page_control(s->ld, PAGE_SIZE_ENTRIES, cookie, 0, &page);
+		if (rc != LDAP_SUCCESS) {
+			set_error(s, s->ld, rc, "paged results control");
+			ret = -EIO;
+			break;
+		}
+		ctrls[0] = page;
+		rc = ldap_search_ext_s(s->ld, s->cfg.base, LDAP_SCOPE_SUBTREE,
+				       s->cfg.filter, attrs, 0, ctrls, NULL, &tmo,
+				       LDAP_NO_LIMIT, &res);
+		ldap_control_free(page);
+		if (rc != LDAP_SUCCESS) {
+			set_error(s, s->ld, rc, rc == LDAP_NO_SUCH_OBJECT ?
+				  "search: the base does not exist" : "search");
+			ldap_msgfree(res);
+			ret = -EIO;
+			break;
+		}
+		for (e = ldap_first_entry(s->ld, res); e && !ret; e = ldap_next_entry(s->ld, e))
+			ret = entry_apply(s, e, NULL);
+		ber_bvfree(cookie);
+		cookie = NULL;
+		rc = ldap_parse_result(s->ld, res, &err, NULL, NULL, NULL, &rctrls, 0);
+		if (rc == LDAP_SUCCESS && err == LDAP_SUCCESS && rctrls) {
+			LDAPControl *pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS,
+							    rctrls, NULL);
+			struct berval c = { 0, NULL };
+
+			if (pr && ldap_parse_pageresponse_control(s->ld, pr, &total, &c) == LDAP_SUCCESS &&
+			    c.bv_len)
+				cookie = ber_bvdup(&c);
+			ber_memfree(c.bv_val);
+		} else if (rc != LDAP_SUCCESS || err != LDAP_SUCCESS) {
+			set_error(s, s->ld, rc != LDAP_SUCCESS ? rc : err, "search");
+			ret = -EIO;
+		}
+		ldap_controls_free(rctrls);
+		ldap_msgfree(res);
+	} while (!ret && cookie && !atomic_load(s->stop));
+	ber_bvfree(cookie);
+	if (ret || atomic_load(s->stop)) {
+		mxg_mirror_store_abort(s->store);
+		return ret ? ret : -EINTR;
+	}
+	return mxg_mirror_store_swap(s->store);
+}
+
+/* ---- syncrepl: refreshAndPersist --------------------------------------- */
+
+static int sync_entry(ldap_sync_t *ls, LDAPMessage *msg, struct berval *uuid,
+		      ldap_sync_refresh_t phase)
+{
+	struct mxg_mirror_session *s = ls->ls_private;
+	int ret;
+
+	switch (phase) {
+	case LDAP_SYNC_CAPI_ADD:
+	case LDAP_SYNC_CAPI_MODIFY:
+		ret = entry_apply(s, msg, uuid);
+		break;
+	case LDAP_SYNC_CAPI_DELETE:
+		ret = mxg_mirror_store_delete(s->store, uuid->bv_val, uuid->bv_len);
+		break;
+	default:	/* PRESENT: we always start without a cookie */
+		return LDAP_SUCCESS;
+	}
+	if (ret) {
+		snprintf(s->last_error, sizeof(s->last_error),
+			 "cannot update the mirror: %s", strerror(-ret));
+		return LDAP_OTHER;
+	}
+	if (!s->store->refreshing)
+		mxg_mirror_store_synced(s->store);
+	return LDAP_SUCCESS;
+}
+
+static int sync_intermediate(ldap_sync_t *ls, LDAPMessage *msg,
+			     BerVarray uuids, ldap_sync_refresh_t phase)
+{
+	struct mxg_mirror_session *s = ls->ls_private;
+
+	if (phase == LDAP_SYNC_CAPI_DELETES_IDSET)
+		for (int i = 0; uuids && uuids[i].bv_val; i++)
+			mxg_mirror_store_delete(s->store, uuids[i].bv_val,
+						uuids[i].bv_len);
+	/* The refresh phase is over: the fresh map is complete. */
+	if (phase == LDAP_SYNC_CAPI_DONE && s->store->refreshing &&
+	    mxg_mirror_store_swap(s->store))
+		return LDAP_OTHER;
+	return LDAP_SUCCESS;
+}
+
+int mxg_mirror_follow_syncrepl(struct mxg_mirror_session *s)
+{
+	char *attrs[MXG_LDAP_MAX_ATTRS + 1];
+	uint64_t last_mark = 0;
+	ldap_sync_t ls;
+	int rc, ret = 0;
+
+	ret = refresh_begin(s, attrs);
+	if (ret)
+		return ret;
+
+	ldap_sync_initialize(&ls);
+	ls.ls_ld = s->ld;
+	ls.ls_base = s->cfg.base;
+	ls.ls_scope = LDAP_SCOPE_SUBTREE;
+	ls.ls_filter = s->cfg.filter;
+	ls.ls_attrs = attrs;
+	ls.ls_timeout = SYNC_POLL_S;
+	ls.ls_search_entry = sync_entry;
+	ls.ls_intermediate = sync_intermediate;
+	ls.ls_private = s;
+
+	rc = ldap_sync_init_refresh_and_persist(&ls);
+	if (rc != LDAP_SUCCESS) {
+		set_error(s, s->ld, rc, rc == LDAP_NO_SUCH_OBJECT ?
+			  "syncrepl search: the base does not exist" : "syncrepl search");
+		ret = -EIO;
+		goto out;
+	}
+	/* A server that ends the refresh without the refreshDone flag. */
+	if (s->store->refreshing && mxg_mirror_store_swap(s->store)) {
+		ret = -EIO;
+		goto out;
+	}
+	mxg_info("recipient mirror: following %s with syncrepl", s->cfg.uri);
+	while (!atomic_load(s->stop)) {
+		uint64_t now;
+
+		rc = ldap_sync_poll(&ls);
+		if (rc != LDAP_SUCCESS) {
+			set_error(s, s->ld, rc < 0 ? LDAP_SERVER_DOWN : rc,
+				  "syncrepl session ended");
+			ret = -EIO;
+			break;
+		}
+		/* While the persistent search lives, the mirror is current. */
+		now = mxg_now_ns();
+		if (now - last_mark >= 1000000000ULL) {
+			mxg_mirror_store_synced(s->store);
+			last_mark = now;
+		}
+	}
+out:
+	if (s->store->refreshing)
+		mxg_mirror_store_abort(s->store);
+	/* ldap_sync_destroy would unbind the session: ours to close. */
+	ber_memfree(ls.ls_cookie.bv_val);
+	return ret;
+}
