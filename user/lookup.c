@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The socketmap server of lookup.h: one thread, one epoll, level-triggered.
+ * The bytes are framed by the codec (lookup_codec.h); each key is
+ * answered by the function the daemon gives (lookup_answer.h).
  *
  * Each client owns two fixed buffers: requests in (one request of
  * MXG_LOOKUP_REQ_MAX plus its framing) and replies out. A client that
@@ -25,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -36,15 +37,10 @@
 
 #include "log.h"
 #include "lookup.h"
-#include "rcpt.h"
 
-/* "4096:" is 5 bytes; a length of more digits is refused before it is
- * read (10 digits hold every length a client could mean). */
-#define NS_DIGITS_MAX 10
-#define IN_SIZE (MXG_LOOKUP_REQ_MAX + NS_DIGITS_MAX + 2)
-/* Room for one reply in its netstring: "512:" + payload + ",". */
-#define REPLY_NS_MAX (MXG_LOOKUP_REPLY_MAX + 8)
-#define OUT_SIZE (4 * REPLY_NS_MAX)
+/* One request of the longest length with its framing. */
+#define IN_SIZE (MXG_LOOKUP_REQ_MAX + MXG_NETSTRING_DIGITS_MAX + 2)
+#define OUT_SIZE (4 * MXG_LOOKUP_REPLY_NS_MAX)
 #define MAX_EVENTS 64
 #define READS_PER_EVENT 16
 #define ACCEPT_BATCH 64
@@ -98,136 +94,6 @@ struct mxg_lookup_server {
 
 /* Sentinels in epoll_event.data.ptr for the two non-client fds. */
 static char listen_tag, stop_tag;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- protocol ---------------------------------------------------------- */
-
-int mxg_netstring_parse(const char *buf, size_t len, size_t max, size_t *hdr,
-			uint64_t *plen, const char **why)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		char c = buf[i];
-
-		if (c == ':')
-			break;
-		if (c < '0' || c > '9') {
-			*why = i ? "bad netstring: non-digit in its length" :
-				   "bad netstring: no length at its start";
-			return -EPROTO;
-		}
-		/* djb's netstrings: "0:," only, no "012:". */
-		if (i == 1 && buf[0] == '0') {
-			*why = "bad netstring: leading zero in its length";
-			return -EPROTO;
-		}
-		if (i == NS_DIGITS_MAX) {
-			*why = "bad netstring: length of more than 10 digits";
-			return -EPROTO;
-		}
-		n = n * 10 + (uint64_t)(c - '0');
-	}
-	if (i == len)
-		return 0;
-	if (i == 0) {
-		*why = "bad netstring: no length before ':'";
-		return -EPROTO;
-	}
-	*hdr = i + 1;
-	*plen = n;
-	if (n > max)
-		return -EMSGSIZE;
-	if (len - *hdr < n + 1)
-		return 0;
-	if (buf[*hdr + n] != ',') {
-		*why = "bad netstring: no ',' after its payload";
-		return -EPROTO;
-	}
-	return 1;
-}
-
-void mxg_lookup_request(const char *req, size_t len, mxg_lookup_fn answer,
-			void *ctx, char *reply)
-{
-	const char *sp;
-
-	/* Framing is intact, so these get an answer and the client stays. */
-	if (memchr(req, '\0', len)) {
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "PERM request contains a NUL byte");
-		return;
-	}
-	/* Any map name: Postfix sends the one of its socketmap: table, Exim
-	 * whatever its expansion says; the answer is the same. */
-	sp = memchr(req, ' ', len);
-	if (!sp) {
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "PERM request is not 'NAME KEY'");
-		return;
-	}
-	sp++;
-	answer(ctx, sp, len - (size_t)(sp - req), reply);
-}
-
-void mxg_lookup_rcpt_reply(int ret, const struct mxg_rcpt_answer *ans,
-			   const char *why, char *reply)
-{
-	if (ret == -EINVAL) {
-		/* Postfix also asks for "@domain" and, for local domains, the
-		 * bare local part; neither is in a mirror of addresses, and
-		 * PERM would make Postfix defer the recipient instead of
-		 * rejecting it. */
-		if (!strcmp(why, mxg_rcpt_strerror(MXG_RCPT_ENOAT)) ||
-		    !strcmp(why, mxg_rcpt_strerror(MXG_RCPT_EEMPTY)))
-			snprintf(reply, MXG_LOOKUP_REPLY_MAX, "NOTFOUND ");
-		else
-			snprintf(reply, MXG_LOOKUP_REPLY_MAX, "PERM bad address: %s", why);
-		return;
-	}
-	if (ret) {
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "TEMP mirror unavailable: %s",
-			 strerror(-ret));
-		return;
-	}
-	if (ans->ready && ans->known)
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "OK %s", ans->normalized);
-	else if (!ans->local_domain)
-		/* Not ours to validate: relay_domains decides. */
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "NOTFOUND ");
-	else if (!ans->ready)
-		/* Fail safe: a 4xx the sender retries, never a false 550. */
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "TEMP mirror not ready");
-	else
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "NOTFOUND ");
-}
-
-void mxg_lookup_answer_rcpt(void *ctx, const char *key, size_t keylen,
-			    char *reply)
-{
-	const struct mxg_maps *maps = ctx;
-	struct mxg_rcpt_answer ans;
-	char addr[MXG_LOOKUP_REQ_MAX + 1];
-	const char *why = "";
-	int ret;
-
-	if (keylen > MXG_RCPT_MAX + 2) {
-		/* Saves the copy; the normaliser would say the same. */
-		snprintf(reply, MXG_LOOKUP_REPLY_MAX, "PERM bad address: %s",
-			 mxg_rcpt_strerror(MXG_RCPT_ETOOLONG));
-		return;
-	}
-	memcpy(addr, key, keylen);
-	addr[keylen] = '\0';
-	ret = mxg_rcpt_check(maps, addr, &ans, &why);
-	mxg_lookup_rcpt_reply(ret, &ans, why, reply);
-}
 
 /* ---- clients ----------------------------------------------------------- */
 
@@ -298,10 +164,10 @@ static void put_reply(struct client *c, const char *payload)
 		c->outlen -= c->outoff;
 		c->outoff = 0;
 	}
-	/* The caller checked for REPLY_NS_MAX bytes of room. */
-	n = snprintf(c->out + c->outlen, OUT_SIZE - c->outlen, "%zu:%s,", len,
-		     payload);
-	if (n > 0 && (size_t)n < OUT_SIZE - c->outlen)
+	/* The caller checked for MXG_LOOKUP_REPLY_NS_MAX bytes of room. */
+	n = mxg_netstring_put(c->out + c->outlen, OUT_SIZE - c->outlen, payload,
+			      len);
+	if (n > 0)
 		c->outlen += (size_t)n;
 }
 
@@ -340,7 +206,7 @@ static bool client_process(struct mxg_lookup_server *s, struct client *c,
 		if (c->skip_comma) {
 			if (!c->inlen)
 				return false;
-			if (out_room(c) < REPLY_NS_MAX)
+			if (out_room(c) < MXG_LOOKUP_REPLY_NS_MAX)
 				return true;
 			if (c->in[0] != ',') {
 				put_reply(c, "PERM bad netstring: no ',' after its payload");
@@ -353,7 +219,7 @@ static bool client_process(struct mxg_lookup_server *s, struct client *c,
 		}
 		if (!c->inlen)
 			return false;
-		if (out_room(c) < REPLY_NS_MAX)
+		if (out_room(c) < MXG_LOOKUP_REPLY_NS_MAX)
 			return true;
 		ret = mxg_netstring_parse(c->in, c->inlen, MXG_LOOKUP_REQ_MAX,
 					  &hdr, &plen, &why);
@@ -445,7 +311,7 @@ static void client_event(struct mxg_lookup_server *s, struct client *c,
 			 unsigned events)
 {
 	struct epoll_event ev = { .data.ptr = c };
-	uint64_t now = now_ns();
+	uint64_t now = mxg_now_ns();
 	bool stalled = false;
 	int ret = 0;
 
@@ -523,7 +389,7 @@ static void set_accepting(struct mxg_lookup_server *s, bool on)
 
 static void accept_clients(struct mxg_lookup_server *s)
 {
-	uint64_t now = now_ns();
+	uint64_t now = mxg_now_ns();
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -597,7 +463,7 @@ static void sweep_clients(struct mxg_lookup_server *s, uint64_t now)
 	while (c) {
 		next = c->next;
 		if (c->req_ns && now - c->req_ns > s->request_ns) {
-			if (out_room(c) >= REPLY_NS_MAX) {
+			if (out_room(c) >= MXG_LOOKUP_REPLY_NS_MAX) {
 				snprintf(reply, sizeof(reply), "PERM request not complete within %u ms",
 					 s->request_ms);
 				put_reply(c, reply);
@@ -615,7 +481,7 @@ static void *lookup_thread(void *arg)
 {
 	struct mxg_lookup_server *s = arg;
 	struct epoll_event evs[MAX_EVENTS];
-	uint64_t last_sweep = now_ns(), now;
+	uint64_t last_sweep = mxg_now_ns(), now;
 	int n, i;
 
 	for (;;) {
@@ -635,7 +501,7 @@ static void *lookup_thread(void *arg)
 			else
 				client_event(s, p, evs[i].events);
 		}
-		now = now_ns();
+		now = mxg_now_ns();
 		if (s->accept_paused && now >= s->accept_resume_ns)
 			set_accepting(s, true);
 		if (now - last_sweep >= TICK_MS * 1000000ULL) {

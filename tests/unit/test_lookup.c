@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests for user/lookup.c: the netstring parser, the mapping of a
- * mirror answer to a socketmap reply, and the server itself on a unix
+ * Unit tests for the lookup socket: the codec (user/lookup_codec.c: the
+ * netstring parser and writer, requests), the mapping of a mirror answer
+ * to a socketmap reply (user/lookup_answer.c), and the server itself
+ * (user/lookup.c) on a unix
  * socket in a temporary directory with a fake answer function (no BPF,
  * no privileges): pipelined and split requests, every malformed request
  * with the connection kept or closed as the protocol allows, Exim's
@@ -92,6 +94,44 @@ static void test_netstring_parse(void **state)
 		if (ret == -EPROTO && !strstr(why, t->why))
 			fail_msg("'%s': reason '%s', want '%s'", t->in, why, t->why);
 	}
+}
+
+static void test_netstring_put(void **state)
+{
+	static const char *payloads[] = { "", "OK known@lab.example", "NOTFOUND ",
+					  "TEMP mirror not ready" };
+	char buf[MXG_LOOKUP_REPLY_NS_MAX], big[MXG_LOOKUP_REPLY_MAX];
+	const char *why = NULL;
+	uint64_t plen;
+	size_t hdr;
+	int n;
+
+	n = mxg_netstring_put(buf, sizeof(buf), "OK a@b", 6);
+	assert_int_equal(n, 9);
+	assert_memory_equal(buf, "6:OK a@b,", 9);
+	n = mxg_netstring_put(buf, sizeof(buf), "", 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "0:,", 3);
+	/* Exactly the room it needs, and one byte less. */
+	assert_int_equal(mxg_netstring_put(buf, 9, "OK a@b", 6), 9);
+	assert_int_equal(mxg_netstring_put(buf, 8, "OK a@b", 6), -ENOSPC);
+	assert_int_equal(mxg_netstring_put(buf, 0, "", 0), -ENOSPC);
+	/* What it writes, the parser reads back whole. */
+	for (size_t i = 0; i < ARRAY_SIZE(payloads); i++) {
+		size_t len = strlen(payloads[i]);
+
+		n = mxg_netstring_put(buf, sizeof(buf), payloads[i], len);
+		assert_true(n > 0);
+		assert_int_equal(mxg_netstring_parse(buf, (size_t)n, MXG_LOOKUP_REQ_MAX,
+						     &hdr, &plen, &why), 1);
+		assert_int_equal(plen, len);
+		assert_int_equal(hdr + plen + 1, (size_t)n);
+		assert_memory_equal(buf + hdr, payloads[i], len);
+	}
+	/* The longest reply fits in MXG_LOOKUP_REPLY_NS_MAX. */
+	memset(big, 'x', sizeof(big));
+	n = mxg_netstring_put(buf, sizeof(buf), big, sizeof(big) - 1);
+	assert_int_equal(n, (int)(4 + sizeof(big) - 1 + 1));
 }
 
 /* ---- requests and answers ---------------------------------------------- */
@@ -748,6 +788,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_netstring_parse),
+		cmocka_unit_test(test_netstring_put),
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_rcpt_reply),
 		cmocka_unit_test_setup_teardown(test_server_answers, srv_setup,
