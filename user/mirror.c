@@ -127,6 +127,9 @@ int mxg_mirror_start(struct mxg_mirror_writer **out, const struct mxg_config *cf
 	ret = mxg_hash_key_ensure(maps, &w->session.key);
 	if (!ret)
 		ret = mxg_mirror_record_config(maps, cfg);
+	/* The configured mode until the server says which one it can be. */
+	if (!ret)
+		ret = mxg_mirror_record_mode(maps, cfg->ldap.sync);
 	if (!ret && pipe2(w->wake, O_CLOEXEC | O_NONBLOCK))
 		ret = -errno;
 	/* Keep serving what is pinned until the first refresh replaces it. */

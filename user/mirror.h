@@ -36,9 +36,10 @@ int mxg_mirror_start(struct mxg_mirror_writer **out, const struct mxg_config *cf
 void mxg_mirror_stop(struct mxg_mirror_writer *w);
 
 /* Write the parts of the readiness record that come from the config
- * (mode, max_age, delimiters; connected off without [ldap]), at start and
- * on every reload. Safe while a writer thread runs: both change the
- * record under one lock, so neither loses what the other wrote. */
+ * (max_age, delimiters; without [ldap] mode none and not connected), at
+ * start and on every reload. Safe while a writer thread runs: both change
+ * the record under one lock, so neither loses what the other wrote, and
+ * the mode the writer found in use stays. */
 int mxg_mirror_record_config(const struct mxg_maps *maps,
 			     const struct mxg_config *cfg);
 

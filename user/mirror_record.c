@@ -36,12 +36,18 @@ static void set_config(struct mxg_mirror *rec, const void *arg)
 {
 	const struct mxg_config *cfg = arg;
 
-	rec->mode = cfg->ldap.enabled ? cfg->ldap.sync : MXG_SYNC_NONE;
 	rec->max_age_ns = cfg->ldap.max_age_ns;
 	memcpy(rec->recipient_delimiter, cfg->recipient_delimiter,
 	       sizeof(rec->recipient_delimiter));
-	if (!cfg->ldap.enabled)
+	if (!cfg->ldap.enabled) {
+		rec->mode = MXG_SYNC_NONE;
 		rec->connected = 0;
+	} else if (rec->mode == MXG_SYNC_NONE) {
+		rec->mode = cfg->ldap.sync;
+	}
+	/* Else the mode stays the writer's: the one in use (poll when the
+	 * server lacks syncrepl) while it runs; a writer that starts sets
+	 * the configured one first (mxg_mirror_start). */
 }
 
 int mxg_mirror_record_config(const struct mxg_maps *maps,

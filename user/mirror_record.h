@@ -4,8 +4,9 @@
  *
  * Two threads change the record: the mirror's writer thread (connected,
  * generation, entries, synced, skipped, the mode in use) and the main
- * thread at start and on SIGHUP (mode, max_age, delimiters, through
- * mxg_mirror_record_config() in mirror.h). Each change is a
+ * thread at start and on SIGHUP (max_age, delimiters, and the mode only
+ * when [ldap] is off or was, through mxg_mirror_record_config() in
+ * mirror.h). Each change is a
  * read-modify-write of the whole record, so every one of them goes
  * through this module under one lock: a reload during a sync no longer
  * writes back a stale copy over `connected`, the sync time or the swap.

@@ -160,13 +160,15 @@ static void test_record_fields(void **state)
 	assert_int_equal(rec.entries, 8);
 	assert_int_equal(rec.generation, 1);
 
-	/* A reload with [ldap] keeps the writer's fields; one without it
-	 * says so: no mode, not connected, the mirror itself untouched. */
+	/* A reload with [ldap] keeps the writer's fields, the mode in use
+	 * among them (poll: this server lacks syncrepl); one without it says
+	 * so: no mode, not connected, the mirror itself untouched. */
 	assert_int_equal(mxg_mirror_record_synced(&maps, 8, 0, false), 0);
 	cfg.ldap.max_age_ns *= 2;
 	assert_int_equal(mxg_mirror_record_config(&maps, &cfg), 0);
 	assert_int_equal(mxg_mirror_read(&maps, &rec), 0);
 	assert_int_equal(rec.connected, 1);
+	assert_int_equal(rec.mode, MXG_SYNC_POLL);
 	assert_int_equal(rec.max_age_ns, cfg.ldap.max_age_ns);
 	cfg.ldap.enabled = false;
 	assert_int_equal(mxg_mirror_record_config(&maps, &cfg), 0);
@@ -175,6 +177,11 @@ static void test_record_fields(void **state)
 	assert_int_equal(rec.connected, 0);
 	assert_int_equal(rec.entries, 8);
 	assert_int_equal(rec.generation, 1);
+	/* [ldap] back: the configured mode until a writer finds its own. */
+	cfg.ldap.enabled = true;
+	assert_int_equal(mxg_mirror_record_config(&maps, &cfg), 0);
+	assert_int_equal(mxg_mirror_read(&maps, &rec), 0);
+	assert_int_equal(rec.mode, MXG_SYNC_SYNCREPL);
 }
 
 static int map_setup(void **state)
