@@ -25,6 +25,7 @@
 #include <bpf/bpf_endian.h>
 #include "mxguard.h"
 #include "maps.bpf.h"
+#include "parsing.h"
 #include "source.bpf.h"
 
 #define MXG_DEC_RETRIES 8

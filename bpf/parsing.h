@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Header parsing for the admission path: Ethernet with up to two VLAN tags,
- * IPv4 with options, IPv6 with a bounded walk over extension headers, TCP.
+ * Header parsing for the admission path and the SMTP reader: Ethernet with
+ * up to two VLAN tags, IPv4 with options, IPv6 with a bounded walk over
+ * extension headers, TCP; and the one form every map gives an address
+ * (IPv4 mapped into ::ffff:0:0/96).
  *
  * Each parse_*() advances a cursor and checks what the protocol requires,
  * not only what the verifier requires: IHL and data offset at least 5,
@@ -98,6 +100,26 @@ static __always_inline int cut_short(const struct cursor *c)
 						     MXG_FRAME_MALFORMED;
 }
 
+/* An IPv4 address (4 bytes, network order) as every map holds it: mapped
+ * into ::ffff:0:0/96. The one place that builds this form: the parser,
+ * the SMTP reader's flow keys and the sockets' addresses (sock_addr())
+ * must agree on it byte for byte. */
+static __always_inline void addr_map_v4(__u8 out[MXG_ADDR_LEN], const void *v4)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(&out[12], v4, 4);
+}
+
+/* An address of that form. */
+static __always_inline int addr_is_v4_mapped(const __u8 addr[MXG_ADDR_LEN])
+{
+	const __u32 *w = (const __u32 *)addr;
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+}
+
 /* Ethernet and up to MXG_VLAN_MAX tags; returns the inner ethertype
  * (network order) or 0 if the frame is too short. */
 static __always_inline __be16 parse_eth(struct cursor *c)
@@ -149,10 +171,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct mxg_syn *syn,
 	if (c->pos + hdr_len > c->end)
 		return -cut_short(c);
 
-	__builtin_memset(syn->saddr, 0, 10);
-	syn->saddr[10] = 0xff;
-	syn->saddr[11] = 0xff;
-	__builtin_memcpy(&syn->saddr[12], &ip->saddr, 4);
+	addr_map_v4(syn->saddr, &ip->saddr);
 	syn->is_v4 = 1;
 	syn->has_saddr = 1;
 	syn->l3 = ip;
@@ -184,12 +203,10 @@ static __always_inline int v6_is_v4_form(const __u8 a[MXG_ADDR_LEN])
 {
 	const __u32 *w = (const __u32 *)a;
 
-	if (w[0] || w[1])
-		return 0;
-	if (w[2] == bpf_htonl(0xffff))
+	if (addr_is_v4_mapped(a))
 		return 1;
 	/* ::a.b.c.d, but not :: and ::1, which are no IPv4 address. */
-	return w[2] == 0 && bpf_ntohl(w[3]) > 1;
+	return w[0] == 0 && w[1] == 0 && w[2] == 0 && bpf_ntohl(w[3]) > 1;
 }
 
 static __always_inline int ipv6_is_ext(__u8 next)
@@ -273,23 +290,40 @@ static __always_inline int parse_ipv6(struct cursor *c, struct mxg_syn *syn,
 	return next;
 }
 
-/* TCP: a SYN without ACK whose header fits what IP says it carries. */
-static __always_inline enum mxg_frame parse_tcp(struct cursor *c,
-						struct mxg_syn *syn,
-						__u32 l4_len)
+/*
+ * The TCP header at the cursor, against the l4_len bytes IP says the
+ * transport holds: MXG_FRAME_OTHER when it is there, else why not. Its
+ * fixed part must be in the linear data, its data offset at least 5 and,
+ * options included, within l4_len, except in the first of several
+ * fragments (first_frag), whose options may go on in the next fragment:
+ * its flags and ports are here all the same.
+ */
+static __always_inline enum mxg_frame check_tcp(const struct cursor *c,
+						__u32 l4_len, int first_frag)
 {
 	struct tcphdr *tcp = c->pos;
 
 	/* A first fragment with less than a TCP header is a SYN nobody
 	 * would judge: reassembled, the listener would answer it. */
 	if (l4_len < sizeof(*tcp))
-		return syn->first_frag ? MXG_FRAME_BOGUS : MXG_FRAME_MALFORMED;
+		return first_frag ? MXG_FRAME_BOGUS : MXG_FRAME_MALFORMED;
 	if ((void *)(tcp + 1) > c->end)
 		return cut_short(c);
-	/* Options past a first fragment's end are in the next fragment:
-	 * the flags and the port are here all the same. */
-	if (tcp->doff < 5 || (tcp->doff * 4 > l4_len && !syn->first_frag))
+	if (tcp->doff < 5 || (tcp->doff * 4 > l4_len && !first_frag))
 		return MXG_FRAME_MALFORMED;
+	return MXG_FRAME_OTHER;
+}
+
+/* TCP: a SYN without ACK whose header fits what IP says it carries. */
+static __always_inline enum mxg_frame parse_tcp(struct cursor *c,
+						struct mxg_syn *syn,
+						__u32 l4_len)
+{
+	struct tcphdr *tcp = c->pos;
+	enum mxg_frame frame = check_tcp(c, l4_len, syn->first_frag);
+
+	if (frame != MXG_FRAME_OTHER)
+		return frame;
 	if (!tcp->syn || tcp->ack)
 		return MXG_FRAME_OTHER;
 	syn->dport = bpf_ntohs(tcp->dest);

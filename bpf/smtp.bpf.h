@@ -1369,10 +1369,12 @@ static __always_inline int inspect_segment(struct __sk_buff *skb)
 	if (!s)
 		return 0;
 	sg = &s->sg;
-	tcp = c.pos;
-	if ((void *)(tcp + 1) > data_end || l4_len < sizeof(*tcp) ||
-	    tcp->doff < 5 || tcp->doff * 4 > l4_len)
+	/* The whole header, options included, within the datagram: the
+	 * payload starts after it (a first fragment ending in the options
+	 * has none to read). */
+	if (check_tcp(&c, l4_len, 0) != MXG_FRAME_OTHER)
 		return 0;
+	tcp = c.pos;
 	__builtin_memset(sg, 0, sizeof(*sg));
 	__builtin_memcpy(sg->key.saddr, syn.saddr, MXG_ADDR_LEN);
 	if (syn.is_v4) {
@@ -1380,8 +1382,7 @@ static __always_inline int inspect_segment(struct __sk_buff *skb)
 
 		if (!ip || (void *)(ip + 1) > data_end)
 			return 0;
-		sg->key.daddr[10] = sg->key.daddr[11] = 0xff;
-		__builtin_memcpy(&sg->key.daddr[12], &ip->daddr, 4);
+		addr_map_v4(sg->key.daddr, &ip->daddr);
 	} else {
 		struct ipv6hdr *ip6 = syn.l3;
 

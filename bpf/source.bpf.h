@@ -10,13 +10,7 @@
 
 #include "vmlinux.h"
 #include "mxguard.h"
-
-static __always_inline int addr_is_v4_mapped(const __u8 addr[MXG_ADDR_LEN])
-{
-	const __u32 *w = (const __u32 *)addr;
-
-	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
-}
+#include "parsing.h"
 
 #define MXG_AF_INET 2
 #define MXG_AF_INET6 10
@@ -28,9 +22,7 @@ static __always_inline void sock_addr(__u8 out[MXG_ADDR_LEN], __u32 family,
 				      const __u32 v6[4], __u32 v4)
 {
 	if (family == MXG_AF_INET) {
-		__builtin_memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		__builtin_memcpy(&out[12], &v4, 4);
+		addr_map_v4(out, &v4);
 	} else {
 		__builtin_memcpy(out, v6, MXG_ADDR_LEN);
 	}
