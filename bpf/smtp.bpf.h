@@ -455,8 +455,8 @@ __noinline int mxg_judge_addr(__u32 len, __u32 at)
 	return 0;
 }
 
-/* The address the byte reader collected in the flow: its normal form goes
- * to s->out and to the judge. */
+/* The address the byte reader collected in the flow: its normal form
+ * (the finish both sides share) goes to s->out and to the judge. */
 __noinline int mxg_judge_flow(void)
 {
 	struct mxg_smtp_scratch *s = scratch();
@@ -467,12 +467,18 @@ __noinline int mxg_judge_flow(void)
 	if (!s)
 		return 0;
 	f = &s->flow;
-	len = f->arg == ARG_BLANKS ? -1 : mxg_norm_finish(&f->norm, f->addr, &at);
+	if (f->arg == ARG_BLANKS) {
+		s->j.invalid++;		/* "RCPT TO:" and nothing */
+		return 0;
+	}
+	/* Finished in s->out, which has room past the address for the
+	 * finish's word moves (the flow's buffer has not). */
+	__builtin_memcpy(s->out, f->addr, MXG_RCPT_BUF);
+	len = mxg_norm_finish(&f->norm, (char *)s->out, &at);
 	if (len <= 0) {
 		s->j.invalid++;
 		return 0;
 	}
-	__builtin_memcpy(s->out, f->addr, MXG_RCPT_BUF);
 	return mxg_judge_addr(len, at);
 }
 
@@ -712,10 +718,11 @@ static __always_inline __u32 skip_rare_blanks(const struct mxg_smtp_scratch *s,
 __noinline int mxg_read_rcpt(__u32 a, __u32 nl)
 {
 	struct mxg_smtp_scratch *s = scratch();
-	__u64 bad = 0, at_k = 0, at_m = 0, delim = MXG_RCPT_BUF, none = 1;
-	__u64 d1, d2, bracket, n = 0, at, dom;
-	__u64 local;
-	__u32 k, start;
+	__u64 bad = 0, at_k = 0, at_m = 0, delim = 0, none = 1;
+	__u64 d1, d2, bracket, n = 0;
+	struct mxg_rcpt_norm st = {};
+	__u32 k, start, at = 0;
+	int len;
 
 	if (!s || nl > MXG_CHUNK)
 		return 0;
@@ -758,33 +765,21 @@ __noinline int mxg_read_rcpt(__u32 a, __u32 nl)
 		if (f)
 			break;
 	}
-	/* Refused like mxg_norm_finish() refuses: too long (also when the
-	 * loop ran out of words), a control byte, no '@', an empty part. */
-	if (n > MXG_RCPT_MAX || bad || !at_m) {
+	/* What the scan found, as the byte reader's normaliser would have
+	 * it, and the same finish (bpf/rcpt.h): refused when too long (also
+	 * when the loop ran out of words), with a control byte, without '@'
+	 * or with an empty part; a +detail cut. */
+	st.n = n;
+	st.toolong = mxg_rcpt_lt(MXG_RCPT_MAX, n);
+	st.bad = swar_any(bad);
+	st.at = swar_any(at_m) * (8 * at_k + swar_last(at_m) + 1);
+	st.delim = (1 - none) * (delim + 1);
+	len = mxg_norm_finish(&st, (char *)s->out, &at);
+	if (len <= 0) {
 		s->j.invalid++;
 		return 0;
 	}
-	at = 8 * at_k + swar_last(at_m);
-	dom = n - at - 1;
-	if (dom && s->out[(n - 1) & MXG_RCPT_MASK] == '.')
-		dom--;
-	local = at;
-	if (delim > 0 && delim < at && s->out[0] != '"') {
-		/* Cut the +detail: the '@' and the domain move left, a word
-		 * at a time, forwards (the source is always ahead). */
-		local = delim;
-		for (k = 0; k < MXG_RCPT_BUF / 8; k++) {
-			if (8 * k > dom)
-				break;
-			swar_store(&s->out[(local + 8 * k) & MXG_RCPT_MASK],
-				   swar_load(&s->out[(at + 8 * k) & MXG_RCPT_MASK]));
-		}
-	}
-	if (!local || !dom) {
-		s->j.invalid++;
-		return 0;
-	}
-	judge_addr(s, local + 1 + dom, local);
+	judge_addr(s, len, at);
 	return 0;
 }
 
