@@ -10,6 +10,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "mxguard.h"
+#include "smtp_state.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -161,7 +162,8 @@ struct {
 	__type(value, struct mxg_hash_key);
 } mxg_hash_key SEC(".maps");
 
-/* SMTP inspection (smtp.bpf.h). */
+/* SMTP inspection (smtp.bpf.h); the flows and the scratch hold the
+ * reader's own state (smtp_state.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -175,6 +177,15 @@ struct {
 	__type(key, struct mxg_flow_key);
 	__type(value, struct mxg_flow);
 } mxg_flows SEC(".maps");
+
+/* Per-CPU room the reader works in: its call chain would not fit in the
+ * 512 bytes of BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_smtp_scratch);
+} mxg_smtp_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -195,7 +206,7 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } mxg_events SEC(".maps");
 
-/* The two lookups every program makes. */
+/* The lookups the programs make. */
 
 static __always_inline void count_verdict(__u32 slot, __u32 what)
 {
@@ -217,6 +228,14 @@ static __always_inline const struct mxg_class *port_class(__u32 port,
 	*class_idx = p->class_idx;
 	cls = bpf_map_lookup_elem(&mxg_classes, class_idx);
 	return cls && cls->name[0] ? cls : NULL;
+}
+
+/* This CPU's scratch for the SMTP reader; NULL only to the verifier. */
+static __always_inline struct mxg_smtp_scratch *smtp_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mxg_smtp_scratch, &zero);
 }
 
 #endif /* MXG_MAPS_BPF_H */

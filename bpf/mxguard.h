@@ -275,19 +275,6 @@ struct mxg_hash_key {
 	__u64 k0, k1;
 };
 
-/* The normaliser's state while an address arrives byte by byte (bpf/rcpt.h);
- * the bytes themselves go to a buffer of MXG_RCPT_BUF. */
-struct mxg_rcpt_norm {
-	__u64 dlo, dhi;		/* the delimiter set, bit per ASCII byte */
-	__u16 n;		/* bytes stored */
-	__u16 at;		/* index of the last '@' + 1; 0 = none yet */
-	__u16 delim;		/* index of the first delimiter + 1; 0 = none */
-	__u8 bad;		/* a control byte was seen */
-	__u8 toolong;		/* more than MXG_RCPT_MAX bytes */
-	__u8 ended;		/* (init only) the delimiter string ended */
-	__u8 pad[7];
-};
-
 struct mxg_rcpt {
 	__u32 refs;		/* directory values that map to this address */
 	__u32 pad;
@@ -351,56 +338,9 @@ struct mxg_rcpt_stats {
 	__u64 count[MXG_RCPT_COUNTERS];
 };
 
-/* mxg_flows: LRU hash, one SMTP session (client to server direction). */
-struct mxg_flow_key {
-	__u8 saddr[MXG_ADDR_LEN];
-	__u8 daddr[MXG_ADDR_LEN];
-	__u16 sport;
-	__u16 dport;		/* network order, as on the wire */
-};
-
-enum mxg_flow_state {
-	MXG_FLOW_CMD = 0,	/* reading commands */
-	MXG_FLOW_DATA,		/* message body, until CRLF . CRLF */
-	MXG_FLOW_BDAT,		/* a BDAT chunk, bdat_left bytes */
-	MXG_FLOW_TLS,		/* encrypted from here on */
-	MXG_FLOW_LOST,		/* a gap in the stream: no longer followed */
-};
-
-/* The command a line starts with, as far as read. */
-enum mxg_verb {
-	MXG_VERB_UNKNOWN = 0,	/* still matching the first bytes */
-	MXG_VERB_RCPT,
-	MXG_VERB_MAIL,
-	MXG_VERB_DATA,
-	MXG_VERB_BDAT,
-	MXG_VERB_STARTTLS,
-	MXG_VERB_OTHER,		/* anything else: skip to the end of the line */
-};
-
-#define MXG_VERBS 5		/* RCPT, MAIL, DATA, BDAT, STARTTLS */
-
-/* mxg_flows value: where one session's reader stands. */
-struct mxg_flow {
-	__u32 next_seq;		/* next byte expected from the client */
-	__u32 bdat_left;	/* BDAT chunk bytes still to skip */
-	__u64 tail;		/* last bytes of the body, for CRLF . CRLF */
-	struct mxg_rcpt_norm norm; /* the argument address, normalised as read */
-	__u16 col;		/* bytes of the current line read so far */
-	__u16 pad0;
-	__u8 state;		/* enum mxg_flow_state */
-	__u8 verb;		/* enum mxg_verb */
-	__u8 alive;		/* the keyword the line may be, index + 1 */
-	__u8 arg;		/* where in the argument (enum in smtp.bpf.h) */
-	__u8 flags;		/* line flags (smtp.bpf.h) */
-	__u8 dropped;		/* the segment at drop_seq was dropped */
-	__u8 pad[2];
-	__u32 drop_seq;		/* its sequence number: a retransmission
-				 * of it is not evidence again */
-	__u64 budget_tat;	/* the reader's work on this flow: GCRA of
-				 * command lines (smtp.bpf.h) */
-	char addr[MXG_RCPT_BUF]; /* the address of MAIL FROM / RCPT TO */
-};
+/* mxg_flows (LRU hash, one SMTP session) and mxg_smtp_scratch hold the
+ * SMTP reader's own state, which only the reader reads: its types are in
+ * bpf/smtp_state.h, not in this ABI. */
 
 /* mxg_rcpt_sources: LRU hash, key struct mxg_source_key (SMTP class):
  * what one source did within the current window. */
@@ -460,9 +400,6 @@ struct mxg_link {
 _Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
 _Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
 _Static_assert(sizeof(struct mxg_mirror) == 56, "mxg_mirror layout");
-_Static_assert(sizeof(struct mxg_flow_key) == 36, "mxg_flow_key layout");
-_Static_assert(sizeof(struct mxg_flow) == 72 + MXG_RCPT_BUF, "mxg_flow layout");
-_Static_assert(sizeof(struct mxg_rcpt_norm) == 32, "mxg_rcpt_norm layout");
 _Static_assert(sizeof(struct mxg_rcpt_source) == 32, "mxg_rcpt_source layout");
 _Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");
 _Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");

@@ -34,6 +34,25 @@
 #define MXG_RCPT_SUBPROG static inline
 #endif
 
+/*
+ * The normaliser's state while an address arrives byte by byte; the bytes
+ * themselves go to a buffer of MXG_RCPT_BUF. The SMTP reader keeps one in
+ * each flow (bpf/smtp_state.h), so an address may be split between
+ * segments; the word reader fills one from its own scan.
+ */
+struct mxg_rcpt_norm {
+	__u64 dlo, dhi;		/* the delimiter set, bit per ASCII byte */
+	__u16 n;		/* bytes stored */
+	__u16 at;		/* index of the last '@' + 1; 0 = none yet */
+	__u16 delim;		/* index of the first delimiter + 1; 0 = none */
+	__u8 bad;		/* a control byte was seen */
+	__u8 toolong;		/* more than MXG_RCPT_MAX bytes */
+	__u8 ended;		/* (init only) the delimiter string ended */
+	__u8 pad[7];
+};
+
+_Static_assert(sizeof(struct mxg_rcpt_norm) == 32, "mxg_rcpt_norm layout");
+
 /* Why an address has no normal form. Not errno: BPF has none. The
  * functions return them negated. */
 enum mxg_rcpt_err {
@@ -199,7 +218,7 @@ MXG_RCPT_INLINE __u64 mxg_siphash(const struct mxg_hash_key *key,
  * empty local part or domain (also "a@.").
  *
  * The work is done a byte at a time as the address arrives (struct
- * mxg_rcpt_norm, in mxguard.h), so the SMTP reader normalises while it reads a
+ * mxg_rcpt_norm above), so the SMTP reader normalises while it reads a
  * RCPT line, at no cost beyond the byte it handles anyway; the finish
  * (mxg_norm_finish()) only checks, and moves the domain left when a
  * +detail is cut. mxg_rcpt_normalize() is the same steps over a whole

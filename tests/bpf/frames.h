@@ -15,6 +15,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include "mxguard.h"
+#include "smtp_state.h"
 
 #define FRAME_MAX 4096
 
