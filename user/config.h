@@ -2,6 +2,8 @@
 /*
  * mxguard.conf: the INI file, parsed and validated whole into a struct
  * before anything is applied, so that a bad file never half-applies.
+ * The reader is config.c, the keys and their setters config_keys.c, the
+ * whole-file checks config_check.c.
  */
 #ifndef MXG_CONFIG_H
 #define MXG_CONFIG_H
@@ -126,5 +128,18 @@ void mxg_class_to_bpf(const struct mxg_class_config *c, unsigned ncpus,
 
 /* Every key the parser accepts, per section, for the docs test. */
 extern const char *const mxg_config_keys[];
+
+/*
+ * Set one limit of a class (a key of [class NAME] but ports) from its text,
+ * through the same setter, ranges and message as the file. where begins
+ * the message in place of "FILE:LINE" ("limit set: [class smtp] rate:
+ * 'fast' is not a rate (...)"). Returns 0; -ENOENT when key is no class
+ * limit (err empty); -EINVAL with the message in err.
+ */
+int mxg_class_limit_set(struct mxg_class_config *c, const char *key,
+			const char *value, const char *where, char *err,
+			size_t errlen);
+/* "rate, burst, ...": the keys mxg_class_limit_set() takes. */
+void mxg_class_limit_keys(char *buf, size_t len);
 
 #endif

@@ -2,8 +2,9 @@
 /*
  * Unit tests for user/config.c: defaults, overrides, lists over several
  * lines, every kind of error with the line it names, the guarantee that a
- * bad file leaves the caller's config untouched, and the numbers
- * mxg_class_to_bpf() precomputes for the BPF side.
+ * bad file leaves the caller's config untouched, the numbers
+ * mxg_class_to_bpf() precomputes for the BPF side, and one class limit
+ * set alone as mxguardctl does.
  */
 #include <errno.h>
 #include <grp.h>
@@ -940,6 +941,124 @@ static void test_keys_list(void **state)
 	}
 }
 
+/* `mxguardctl limit set` goes through the file's own setters: each limit
+ * takes what the file takes, stores it as the file does, and a wrong value
+ * gets the file's message, with "limit set" where the file says where. */
+static void test_class_limit_set(void **state)
+{
+	static const struct {
+		const char *key, *value;
+		bool ok;
+	} cases[] = {
+		{ "rate", "5/s", true }, { "rate", "0.5/s", true },
+		{ "rate", "30/min", true }, { "rate", "off", true },
+		{ "rate", "unlimited", true }, { "rate", "1000000/s", true },
+		{ "rate", "fast", false }, { "rate", "0", false },
+		{ "rate", "1000001/s", false }, { "rate", "", false },
+		{ "burst", "1", true }, { "burst", "1000000", true },
+		{ "burst", "0", false }, { "burst", "1000001", false },
+		{ "burst", "unlimited", false }, { "burst", "10x", false },
+		{ "source_conns", "1", true }, { "source_conns", "unlimited", true },
+		{ "source_conns", "1000000", true },
+		{ "source_conns", "0", false }, { "source_conns", "1000001", false },
+		{ "total_conns", "500", true }, { "total_conns", "unlimited", true },
+		{ "total_conns", "-1", false },
+		{ "ipv4_prefix", "8", true }, { "ipv4_prefix", "32", true },
+		{ "ipv4_prefix", "7", false }, { "ipv4_prefix", "33", false },
+		{ "ipv6_prefix", "16", true }, { "ipv6_prefix", "128", true },
+		{ "ipv6_prefix", "15", false }, { "ipv6_prefix", "129", false },
+		{ "new_sources", "200/s", true }, { "new_sources", "off", true },
+		{ "new_sources", "lots", false },
+		{ "new_sources_burst", "3", true },
+		{ "new_sources_burst", "0", false },
+	};
+	struct mxg_config *cfg = *state;
+	char keys[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char text[256], file_err[512], set_err[512];
+		struct mxg_class_config c;
+		const struct mxg_class_config *want;
+		const char *file_msg;
+		int file_ret, set_ret;
+
+		/* smtp is a default class: the file derives no burst from
+		 * its rate, and limit set never does. */
+		snprintf(text, sizeof(text), "[class smtp]\n%s = %s\n", cases[i].key,
+			 cases[i].value);
+		file_ret = mxg_config_load_string(NAME, text, cfg, file_err,
+						  sizeof(file_err));
+		memset(&c, 0, sizeof(c));
+		strcpy(c.name, "smtp");
+		if (!file_ret) {
+			want = class_by_name(cfg, "smtp");
+			assert_non_null(want);
+			c = *want;
+			/* Values no case sets, so the one compared is the
+			 * one limit set wrote. */
+			c.rate_milli = c.burst = c.source_conns = c.total_conns = 7;
+			c.new_sources_milli = c.new_sources_burst = 7;
+			c.ipv4_prefix = c.ipv6_prefix = 99;
+		}
+		set_ret = mxg_class_limit_set(&c, cases[i].key, cases[i].value,
+					      "limit set", set_err, sizeof(set_err));
+		if (cases[i].ok != !set_ret || !file_ret != !set_ret)
+			fail_msg("%s=%s: limit set %d (%s), file %d (%s)",
+				 cases[i].key, cases[i].value, set_ret, set_err,
+				 file_ret, file_err);
+		if (!set_ret) {
+			assert_string_equal(set_err, "");
+			want = class_by_name(cfg, "smtp");
+			if (!strcmp(cases[i].key, "rate"))
+				assert_int_equal(c.rate_milli, want->rate_milli);
+			else if (!strcmp(cases[i].key, "burst"))
+				assert_int_equal(c.burst, want->burst);
+			else if (!strcmp(cases[i].key, "source_conns"))
+				assert_int_equal(c.source_conns, want->source_conns);
+			else if (!strcmp(cases[i].key, "total_conns"))
+				assert_int_equal(c.total_conns, want->total_conns);
+			else if (!strcmp(cases[i].key, "ipv4_prefix"))
+				assert_int_equal(c.ipv4_prefix, want->ipv4_prefix);
+			else if (!strcmp(cases[i].key, "ipv6_prefix"))
+				assert_int_equal(c.ipv6_prefix, want->ipv6_prefix);
+			else if (!strcmp(cases[i].key, "new_sources"))
+				assert_int_equal(c.new_sources_milli,
+						 want->new_sources_milli);
+			else
+				assert_int_equal(c.new_sources_burst,
+						 want->new_sources_burst);
+			continue;
+		}
+		assert_int_equal(set_ret, -EINVAL);
+		/* "t.conf:2: MSG" and "limit set: MSG": one message. */
+		file_msg = strstr(file_err, ": [class smtp] ");
+		assert_non_null(file_msg);
+		assert_true(!strncmp(set_err, "limit set", 9));
+		assert_string_equal(set_err + 9, file_msg);
+	}
+
+	/* ports is a key of the file but no limit; neither is a typo. */
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const not_limits[] = { "ports", "rates", "" };
+		struct mxg_class_config c = { .name = "smtp", .burst = 3 };
+		char err[128] = "x";
+
+		assert_int_equal(mxg_class_limit_set(&c, not_limits[i], "25",
+						     "limit set", err, sizeof(err)),
+				 -ENOENT);
+		assert_string_equal(err, "");
+		assert_int_equal(c.burst, 3);
+	}
+
+	mxg_class_limit_keys(keys, sizeof(keys));
+	assert_string_equal(keys, "rate, burst, source_conns, total_conns, "
+			    "ipv4_prefix, ipv6_prefix, new_sources, "
+			    "new_sources_burst");
+	/* A short buffer is cut, never overrun. */
+	mxg_class_limit_keys(keys, 8);
+	assert_string_equal(keys, "rate, b");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -961,6 +1080,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ldap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_class_limit_set, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

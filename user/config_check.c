@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * mxguard.conf's whole-file checks: what no single key can say alone (a
+ * class without ports, a port in two classes, [ldap] keys that need each
+ * other, [lookup] without [ldap]), and what a class's defaults depend on
+ * (its burst from its rate), run once every key has been read.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+static int check_classes(struct parser *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->cfg->nclasses; i++) {
+		struct mxg_class_config *c = &p->cfg->classes[i];
+
+		if (!c->nports)
+			return fail_at(p, p->ports_line[i] ? p->ports_line[i] :
+					  p->class_line[i],
+				       "[class %s]: no ports (a class needs "
+				       "ports = PORT, ...)", c->name);
+		/* max(1, ceil(rate)): one second's worth of connections. */
+		if (!p->is_default[i] && !p->burst_given[i])
+			c->burst = c->rate_milli ?
+				   (c->rate_milli + 999) / 1000 : 1;
+		/* The same for new sources; a default class whose
+		 * new_sources is changed alone keeps its default burst. */
+		if (!p->is_default[i] && !p->new_burst_given[i])
+			c->new_sources_burst = c->new_sources_milli ?
+				(c->new_sources_milli + 999) / 1000 : 1;
+	}
+
+	return 0;
+}
+
+/* A port belongs to one class. */
+static int check_ports(struct parser *p)
+{
+	/* Class index + 1 per port, 0 = free. */
+	uint8_t *port_owner = calloc(MXG_PORTS, sizeof(*port_owner));
+	unsigned i, j;
+
+	if (!port_owner)
+		return fail_at(p, 0, "out of memory");
+	for (i = 0; i < p->cfg->nclasses; i++) {
+		struct mxg_class_config *c = &p->cfg->classes[i];
+
+		for (j = 0; j < c->nports; j++) {
+			unsigned port = c->ports[j], blame = i, other;
+
+			if (!port_owner[port]) {
+				port_owner[port] = (uint8_t)(i + 1);
+				continue;
+			}
+			/* Blame the class whose ports come later in the
+			 * file; defaults (line 0) are never the culprit. */
+			other = port_owner[port] - 1u;
+			if (p->ports_line[other] > p->ports_line[blame]) {
+				blame = other;
+				other = i;
+			}
+			fail_at(p, p->ports_line[blame],
+				"[class %s] ports: port %u is also in "
+				"[class %s] (a port belongs to one class)",
+				p->cfg->classes[blame].name, port,
+				p->cfg->classes[other].name);
+			goto out;
+		}
+	}
+out:
+	free(port_owner);
+	return p->failed ? -EINVAL : 0;
+}
+
+/* [lookup] without a socket serves nothing, and without [ldap] the mirror
+ * it answers from never fills: every answer would be TEMP forever. */
+static int check_lookup(struct parser *p)
+{
+	struct mxg_lookup_config *l = &p->cfg->lookup;
+
+	if (!l->enabled)
+		return 0;
+	if (!l->socket[0])
+		return fail_at(p, p->lookup_line, "[lookup]: socket is required (example: socket = /run/mxguard/lookup.sock)");
+	if (!p->cfg->ldap.enabled)
+		return fail_at(p, p->lookup_line, "[lookup]: needs an [ldap] section (the answers come from its mirror)");
+	/* The default group must exist too: a socket the MTA cannot open
+	 * would answer nothing, found only in the MTA's log. */
+	if (!p->lookup_group_line) {
+		if (config_resolve_group(MXG_LOOKUP_DEFAULT_GROUP, &l->gid))
+			return fail_at(p, p->lookup_line, "[lookup] group: the default group '" MXG_LOOKUP_DEFAULT_GROUP "' is not on this host (set group = the group the MTA runs as, e.g. Debian-exim for Exim)");
+		strcpy(l->group, MXG_LOOKUP_DEFAULT_GROUP);
+	}
+	return 0;
+}
+
+/* Where an [ldap] key was given, else the section header. */
+static unsigned ldap_line_of(struct parser *p, const char *name)
+{
+	unsigned line = p->ldap_key_line[config_key_index(config_key_find(SECT_LDAP, name))];
+
+	return line ? line : p->ldap_line;
+}
+
+/* The [ldap] keys that only make sense together. */
+static int check_ldap(struct parser *p)
+{
+	struct mxg_ldap_config *l = &p->cfg->ldap;
+
+#define LINE_OF(name) ldap_line_of(p, name)
+	if (!l->enabled)
+		return 0;
+	if (!l->uri[0])
+		return fail_at(p, p->ldap_line, "[ldap]: uri is required (example: uri = ldap://127.0.0.1/)");
+	if (!l->base[0])
+		return fail_at(p, p->ldap_line, "[ldap]: base is required (example: base = ou=people,dc=example,dc=org)");
+	if (!l->ndomains)
+		return fail_at(p, LINE_OF("domains"), "[ldap] domains: at least one local domain is required");
+	if (l->bind_dn[0] && !l->bind_password_file[0])
+		return fail_at(p, LINE_OF("bind_dn"), "[ldap] bind_dn: needs bind_password_file");
+	if (l->starttls && !strncmp(l->uri, "ldaps://", 8))
+		return fail_at(p, LINE_OF("starttls"), "[ldap] starttls: not with an ldaps:// uri (it is TLS already)");
+	if (l->sync == MXG_SYNC_POLL && l->max_age_ns <= l->poll_interval_ns)
+		return fail_at(p, LINE_OF("max_age"), "[ldap] max_age: must be longer than poll_interval, or the mirror is stale between two polls");
+#undef LINE_OF
+	return 0;
+}
+
+int config_check(struct parser *p)
+{
+	if (!p->failed)
+		check_classes(p);
+	if (!p->failed)
+		check_ports(p);
+	if (!p->failed)
+		check_ldap(p);
+	if (!p->failed)
+		check_lookup(p);
+	return p->failed ? -EINVAL : 0;
+}
