@@ -52,11 +52,13 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 # Userspace: everything in user/ but the two mains goes into one library
-# that the binaries and the tests link.
+# that the binaries and the tests link; mxguardctl's objects (user/ctl/)
+# only into mxguardctl.
 MAINS := user/mxguardd.c user/mxguardctl.c
 LIB_SRCS := $(filter-out $(MAINS),$(wildcard user/*.c))
 LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
-USER_HDRS := $(wildcard user/*.h)
+CTL_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(wildcard user/ctl/*.c))
+USER_HDRS := $(wildcard user/*.h user/ctl/*.h)
 LIB := $(BUILD)/libmxg.a
 BINS := $(BUILD)/mxguardd $(BUILD)/mxguardctl
 
@@ -67,7 +69,7 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 
 all: $(BINS)
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tools:
+$(BUILD) $(BUILD)/user $(BUILD)/user/ctl $(BUILD)/tests/unit $(BUILD)/tests/bpf $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
@@ -78,7 +80,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
 
-$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(BPF_HDRS) $(SKELS) | $(BUILD)/user $(BUILD)/user/ctl
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -86,7 +88,9 @@ $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/mxguardd $(BUILD)/mxguardctl: $(BUILD)/%: $(BUILD)/user/%.o $(LIB)
+$(BUILD)/mxguardd: $(BUILD)/user/mxguardd.o $(LIB)
+$(BUILD)/mxguardctl: $(BUILD)/user/mxguardctl.o $(CTL_OBJS) $(LIB)
+$(BINS):
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
 

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* What more than one of mxguardctl's objects uses; see ctl.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "ctl/ctl.h"
+#include "log.h"
+
+/* Keys read per batch: a few hundred kB of keys and values per call. */
+#define BATCH 4096
+
+void ctl_error(struct ctl *ctl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mxg_err("%s", msg);
+	if (ctl->json) {
+		json_init(&ctl->out, stdout);
+		json_begin_object(&ctl->out);
+		json_kv_string(&ctl->out, "error", msg);
+		json_end_object(&ctl->out);
+		json_finish(&ctl->out);
+	}
+}
+
+void ctl_print_ok(struct ctl *ctl)
+{
+	if (!ctl->json)
+		return;
+	json_begin_object(&ctl->out);
+	json_kv_bool(&ctl->out, "ok", true);
+	json_end_object(&ctl->out);
+	json_finish(&ctl->out);
+}
+
+void ctl_json_list_begin(struct ctl *ctl, const char *name)
+{
+	json_begin_object(&ctl->out);
+	json_key(&ctl->out, name);
+	json_begin_array(&ctl->out);
+}
+
+void ctl_json_list_end(struct ctl *ctl)
+{
+	json_end_array(&ctl->out);
+	json_end_object(&ctl->out);
+	json_finish(&ctl->out);
+}
+
+int ctl_read_classes(struct ctl *ctl, struct mxg_class classes[MXG_MAX_CLASSES])
+{
+	int ret = mxg_classes_read(&ctl->maps, classes);
+
+	if (ret)
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_CLASSES, strerror(-ret));
+	return ret;
+}
+
+int ctl_batch_read(int fd, size_t vsize, struct mxg_source_key **keys_out,
+		   void **vals_out, size_t *n)
+{
+	struct mxg_source_key *keys = NULL;
+	unsigned char *vals = NULL;
+	size_t cap = 0, count = 0;
+	__u64 in = 0, next = 0;
+	bool first = true;
+	int ret;
+
+	for (;;) {
+		__u32 got = BATCH;
+
+		if (count + BATCH > cap) {
+			void *k, *v;
+
+			cap = (count + BATCH) * 2;
+			k = realloc(keys, cap * sizeof(*keys));
+			v = k ? realloc(vals, cap * vsize) : NULL;
+			if (k)
+				keys = k;
+			if (!k || !v) {
+				ret = -ENOMEM;
+				break;
+			}
+			vals = v;
+		}
+		ret = bpf_map_lookup_batch(fd, first ? NULL : &in, &next,
+					   keys + count, vals + count * vsize,
+					   &got, NULL);
+		if (ret && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		count += got;
+		if (ret) {	/* ENOENT: that was the last batch */
+			ret = 0;
+			break;
+		}
+		in = next;
+		first = false;
+	}
+	if (ret) {
+		free(keys);
+		free(vals);
+		return ret;
+	}
+	*keys_out = keys;
+	*vals_out = vals;
+	*n = count;
+	return 0;
+}
+
+int ctl_count_entries(int fd, size_t key_size)
+{
+	unsigned char key[64], next[64];
+	void *prev = NULL;
+	int n = 0;
+
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+double ctl_rate_per_s(uint32_t rate_milli)
+{
+	return rate_milli / 1000.0;
+}
+
+void ctl_format_rate(uint32_t rate_milli, char *buf, size_t len)
+{
+	if (rate_milli)
+		snprintf(buf, len, "%g/s", ctl_rate_per_s(rate_milli));
+	else
+		snprintf(buf, len, "off");
+}

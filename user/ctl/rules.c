@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * mxguardctl allow, deny and ban: the allow and deny lists (LPM tries of
+ * struct mxg_rule) and the penalty box (struct mxg_ban), changed and
+ * listed with each entry's origin.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ctl/ctl.h"
+#include "names.h"
+#include "parse.h"
+
+int ctl_check_cidr(struct ctl *ctl, const struct ctl_args *a, int i)
+{
+	struct mxg_lpm_key key;
+
+	if (!mxg_parse_cidr(a->argv[i], &key))
+		return 0;
+	ctl_error(ctl, "'%s' is not an address or CIDR (examples: 198.18.0.0/15, 2001:db8::/32, 198.18.0.7)",
+		  a->argv[i]);
+	return -EINVAL;
+}
+
+/* The arguments as keys; each was checked, so each parses. */
+static struct mxg_lpm_key *parse_cidrs(int argc, char **argv)
+{
+	struct mxg_lpm_key *keys = calloc(argc ? argc : 1, sizeof(*keys));
+
+	for (int i = 0; keys && i < argc; i++)
+		if (mxg_parse_cidr(argv[i], &keys[i])) {
+			free(keys);
+			return NULL;
+		}
+	return keys;
+}
+
+/* ---- allow / deny ---- */
+
+static int rules_fd(struct ctl *ctl, const char *object)
+{
+	return !strcmp(object, "allow") ? ctl->maps.allow : ctl->maps.deny;
+}
+
+static int rule_change(struct ctl *ctl, const char *object, bool add,
+		       const struct ctl_args *a)
+{
+	struct mxg_lpm_key *keys = parse_cidrs(a->argc, a->argv);
+	int fd = rules_fd(ctl, object), ret = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	for (int i = 0; !ret && i < a->argc; i++) {
+		ret = add ? mxg_rule_add(fd, &keys[i], MXG_ORIGIN_CLI) :
+			    mxg_rule_del(fd, &keys[i]);
+		if (ret == -ENOENT)
+			ctl_error(ctl, "%s is not on the %s list", a->argv[i], object);
+		else if (ret)
+			ctl_error(ctl, "cannot %s %s: %s", add ? "add" : "delete",
+				  a->argv[i], strerror(-ret));
+	}
+	free(keys);
+	if (!ret)
+		ctl_print_ok(ctl);
+	return ret;
+}
+
+int ctl_allow_add(struct ctl *ctl, const struct ctl_args *a)
+{
+	return rule_change(ctl, "allow", true, a);
+}
+
+int ctl_allow_del(struct ctl *ctl, const struct ctl_args *a)
+{
+	return rule_change(ctl, "allow", false, a);
+}
+
+int ctl_deny_add(struct ctl *ctl, const struct ctl_args *a)
+{
+	return rule_change(ctl, "deny", true, a);
+}
+
+int ctl_deny_del(struct ctl *ctl, const struct ctl_args *a)
+{
+	return rule_change(ctl, "deny", false, a);
+}
+
+/* One entry of a list, as both printers show it. */
+struct entry {
+	char cidr[MXG_CIDR_STRLEN];
+	const char *origin;
+	uint64_t age_s;		/* rules */
+	char classes[256];	/* bans: "all" or "smtp,ldap" */
+	int64_t left_s;		/* bans: time left, -1 = never expires */
+};
+
+struct list_printer {
+	void (*begin)(struct ctl *ctl, const char *name);
+	void (*entry)(struct ctl *ctl, const struct entry *e);
+	void (*end)(struct ctl *ctl);
+};
+
+struct list_ctx {
+	struct ctl *ctl;
+	uint64_t now;
+	const struct mxg_class *classes;
+	const struct list_printer *print;
+};
+
+static void rules_begin_text(struct ctl *ctl, const char *name)
+{
+	printf("%-44s %-8s %10s\n", "cidr", "origin", "age_s");
+}
+
+static void rule_print_text(struct ctl *ctl, const struct entry *e)
+{
+	printf("%-44s %-8s %10" PRIu64 "\n", e->cidr, e->origin, e->age_s);
+}
+
+static void rule_print_json(struct ctl *ctl, const struct entry *e)
+{
+	struct json *j = &ctl->out;
+
+	json_begin_object(j);
+	json_kv_string(j, "cidr", e->cidr);
+	json_kv_string(j, "origin", e->origin);
+	json_kv_u64(j, "age_s", e->age_s);
+	json_end_object(j);
+}
+
+static void list_end_text(struct ctl *ctl)
+{
+}
+
+static const struct list_printer rules_text = {
+	rules_begin_text, rule_print_text, list_end_text,
+};
+static const struct list_printer rules_json = {
+	ctl_json_list_begin, rule_print_json, ctl_json_list_end,
+};
+
+static int list_rule(const struct mxg_lpm_key *key, const void *value,
+		     void *ctx_)
+{
+	const struct mxg_rule *rule = value;
+	struct list_ctx *ctx = ctx_;
+	struct entry e = {
+		.origin = mxg_name_of(&mxg_origins, rule->origin),
+		.age_s = ctx->now > rule->created_ns ?
+				 (ctx->now - rule->created_ns) / NSEC_PER_SEC : 0,
+	};
+
+	mxg_format_cidr(key, e.cidr, sizeof(e.cidr));
+	ctx->print->entry(ctx->ctl, &e);
+	return 0;
+}
+
+static int rule_list(struct ctl *ctl, const char *object)
+{
+	struct list_ctx ctx = {
+		ctl, mxg_now_ns(), NULL, ctl->json ? &rules_json : &rules_text,
+	};
+	int ret;
+
+	ctx.print->begin(ctl, object);
+	ret = mxg_lpm_foreach(rules_fd(ctl, object), sizeof(struct mxg_rule),
+			      list_rule, &ctx);
+	ctx.print->end(ctl);
+	return ret;
+}
+
+int ctl_allow_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	return rule_list(ctl, "allow");
+}
+
+int ctl_deny_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	return rule_list(ctl, "deny");
+}
+
+/* ---- ban ---- */
+
+int ctl_ban_add(struct ctl *ctl, const struct ctl_args *a)
+{
+	struct mxg_lpm_key key;
+	struct mxg_class cls;
+	uint32_t mask = 0, idx;
+	int ret;
+
+	for (unsigned i = 0; i < a->nclasses; i++) {
+		ret = mxg_class_find(&ctl->maps, a->classes[i], &idx, &cls);
+		if (ret) {
+			ctl_error(ctl, "ban add --class: no class '%s'",
+				  a->classes[i]);
+			return -ENOENT;
+		}
+		mask |= 1U << idx;
+	}
+	if (mxg_parse_cidr(a->argv[0], &key))
+		return -EINVAL;	/* checked before: cannot happen */
+	ret = mxg_ban_add(ctl->maps.bans, &key, a->ttl_ns, mask ? mask : ~0U,
+			  MXG_ORIGIN_CLI);
+	if (ret) {
+		ctl_error(ctl, "cannot ban %s: %s", a->argv[0], strerror(-ret));
+		return ret;
+	}
+	ctl_print_ok(ctl);
+	return 0;
+}
+
+int ctl_ban_del(struct ctl *ctl, const struct ctl_args *a)
+{
+	struct mxg_lpm_key key;
+	int ret;
+
+	if (mxg_parse_cidr(a->argv[0], &key))
+		return -EINVAL;	/* checked before: cannot happen */
+	ret = mxg_rule_del(ctl->maps.bans, &key);
+	if (ret) {
+		ctl_error(ctl, ret == -ENOENT ? "%s is not banned" : "cannot unban %s",
+			  a->argv[0]);
+		return ret;
+	}
+	ctl_print_ok(ctl);
+	return 0;
+}
+
+static void format_class_mask(uint32_t mask, const struct mxg_class *classes,
+			      char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (mask == ~0U) {
+		snprintf(buf, len, "all");
+		return;
+	}
+	for (int c = 0; c < MXG_MAX_CLASSES && used < len; c++)
+		if ((mask & (1U << c)) && classes[c].name[0])
+			used += snprintf(buf + used, len - used, "%s%s",
+					 used ? "," : "", classes[c].name);
+}
+
+static void bans_begin_text(struct ctl *ctl, const char *name)
+{
+	printf("%-44s %-16s %-8s %12s\n", "cidr", "classes", "reason",
+	       "expires_in");
+}
+
+static void ban_print_text(struct ctl *ctl, const struct entry *e)
+{
+	if (e->left_s < 0)
+		printf("%-44s %-16s %-8s %12s\n", e->cidr, e->classes, e->origin,
+		       "never");
+	else
+		printf("%-44s %-16s %-8s %11" PRId64 "s\n", e->cidr, e->classes,
+		       e->origin, e->left_s);
+}
+
+static void ban_print_json(struct ctl *ctl, const struct entry *e)
+{
+	struct json *j = &ctl->out;
+
+	json_begin_object(j);
+	json_kv_string(j, "cidr", e->cidr);
+	json_kv_string(j, "classes", e->classes);
+	json_kv_string(j, "reason", e->origin);
+	json_key(j, "expires_in_s");
+	if (e->left_s < 0)
+		json_null(j);
+	else
+		json_i64(j, e->left_s);
+	json_end_object(j);
+}
+
+static const struct list_printer bans_text = {
+	bans_begin_text, ban_print_text, list_end_text,
+};
+static const struct list_printer bans_json = {
+	ctl_json_list_begin, ban_print_json, ctl_json_list_end,
+};
+
+static int list_ban(const struct mxg_lpm_key *key, const void *value,
+		    void *ctx_)
+{
+	const struct mxg_ban *ban = value;
+	struct list_ctx *ctx = ctx_;
+	struct entry e = {
+		.origin = mxg_name_of(&mxg_origins, ban->origin),
+		.left_s = -1,
+	};
+
+	/* Expired bans no longer apply; the daemon sweeps them. */
+	if (ban->expires_ns && ban->expires_ns <= ctx->now)
+		return 0;
+	if (ban->expires_ns)
+		e.left_s = (ban->expires_ns - ctx->now + NSEC_PER_SEC - 1) /
+			   NSEC_PER_SEC;
+	mxg_format_cidr(key, e.cidr, sizeof(e.cidr));
+	format_class_mask(ban->class_mask, ctx->classes, e.classes,
+			  sizeof(e.classes));
+	ctx->print->entry(ctx->ctl, &e);
+	return 0;
+}
+
+int ctl_ban_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	struct mxg_class classes[MXG_MAX_CLASSES];
+	struct list_ctx ctx = {
+		ctl, mxg_now_ns(), classes, ctl->json ? &bans_json : &bans_text,
+	};
+	int ret;
+
+	ret = ctl_read_classes(ctl, classes);
+	if (ret)
+		return ret;
+	ctx.print->begin(ctl, "bans");
+	ret = mxg_lpm_foreach(ctl->maps.bans, sizeof(struct mxg_ban), list_ban,
+			      &ctx);
+	ctx.print->end(ctl);
+	return ret;
+}
