@@ -8,7 +8,23 @@ void json_init(struct json *j, FILE *out)
 	j->out = out;
 	j->depth = 0;
 	j->after_key = false;
+	j->pretty = false;
 	j->first[0] = true;
+}
+
+void json_set_pretty(struct json *j, bool pretty)
+{
+	j->pretty = pretty;
+}
+
+/* Pretty: each member or item on a line of its own, indented by depth. */
+static void newline(struct json *j)
+{
+	if (!j->pretty)
+		return;
+	fputc('\n', j->out);
+	for (int i = 0; i < j->depth; i++)
+		fputs("    ", j->out);
 }
 
 /* A value (or a key) is about to be written at the current depth. */
@@ -16,6 +32,9 @@ static void separate(struct json *j)
 {
 	if (!j->first[j->depth])
 		fputc(',', j->out);
+	/* Top-level values (one document per command) stay as they are. */
+	if (j->depth)
+		newline(j);
 	j->first[j->depth] = false;
 }
 
@@ -59,7 +78,7 @@ void json_key(struct json *j, const char *key)
 {
 	separate(j);
 	write_escaped(j->out, key);
-	fputc(':', j->out);
+	fputs(j->pretty ? ": " : ":", j->out);
 	j->after_key = true;
 }
 
@@ -74,8 +93,13 @@ static void open_nested(struct json *j, char c)
 
 static void close_nested(struct json *j, char c)
 {
+	bool empty = j->first[j->depth];
+
 	if (j->depth > 0)
 		j->depth--;
+	/* "[]" and "{}" stay on one line. */
+	if (!empty)
+		newline(j);
 	fputc(c, j->out);
 }
 

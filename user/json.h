@@ -17,10 +17,14 @@ struct json {
 	FILE *out;
 	int depth;
 	bool after_key;		/* a key was written, its value is next */
+	bool pretty;		/* indented, one member per line */
 	bool first[MXG_JSON_DEPTH];
 };
 
 void json_init(struct json *j, FILE *out);
+/* Indent by four spaces per level, one member or item per line, ": "
+ * after keys (bpftool -p). Off after json_init(). */
+void json_set_pretty(struct json *j, bool pretty);
 void json_key(struct json *j, const char *key);
 void json_begin_object(struct json *j);
 void json_end_object(struct json *j);

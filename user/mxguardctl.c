@@ -140,7 +140,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: mxguardctl [-j] [-p] [-v] [--pin-dir DIR] OBJECT [COMMAND] [ARGS]\n"
 		"  -j, --json       JSON output\n"
-		"  -p, --pretty     JSON output (kept for bpftool habits; same as -j)\n"
+		"  -p, --pretty     JSON output, indented (implies -j)\n"
 		"  --pin-dir DIR    where mxguardd pinned its maps (default %s)\n"
 		"  -v, --verbose    also show libbpf's log\n\n",
 		MXG_DEFAULT_PIN_DIR);
@@ -353,8 +353,11 @@ int main(int argc, char **argv)
 	/* '+': stop at the object, so that command options stay theirs. */
 	while ((opt = getopt_long(argc, argv, "+jpvh", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'p':	/* -j, indented, as in bpftool */
+			ctl.pretty = true;
+			ctl.json = true;
+			break;
 		case 'j':
-		case 'p':
 			ctl.json = true;
 			break;
 		case 'd':
@@ -373,6 +376,7 @@ int main(int argc, char **argv)
 	}
 	mxg_log_setup_libbpf();
 	json_init(&ctl.out, stdout);
+	json_set_pretty(&ctl.out, ctl.pretty);
 	argc -= optind;
 	argv += optind;
 	if (!argc) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* The JSON writer: separators, nesting, escaping. */
+/* The JSON writer: separators, nesting, escaping, the indented form. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include "json.h"
 
-static char *render(void (*fn)(struct json *j))
+static char *render_as(void (*fn)(struct json *j), bool pretty)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -18,9 +18,15 @@ static char *render(void (*fn)(struct json *j))
 
 	assert_non_null(f);
 	json_init(&j, f);
+	json_set_pretty(&j, pretty);
 	fn(&j);
 	fclose(f);
 	return buf;
+}
+
+static char *render(void (*fn)(struct json *j))
+{
+	return render_as(fn, false);
 }
 
 static void doc_stats(struct json *j)
@@ -94,12 +100,43 @@ static void test_top_level(void **state)
 	free(out);
 }
 
+/* -p: the same document, indented as bpftool -p indents. */
+static void test_pretty(void **state)
+{
+	char *out = render_as(doc_stats, true);
+
+	assert_string_equal(out,
+		"{\n"
+		"    \"classes\": {\n"
+		"        \"smtp\": {\n"
+		"            \"passed\": 3,\n"
+		"            \"dropped\": {\n"
+		"                \"rate\": 18446744073709551615,\n"
+		"                \"deny\": 0\n"
+		"            }\n"
+		"        }\n"
+		"    },\n"
+		"    \"list\": [\n"
+		"        1,\n"
+		"        \"two\",\n"
+		"        false,\n"
+		"        null,\n"
+		"        {}\n"
+		"    ]\n"
+		"}\n");
+	free(out);
+	out = render_as(doc_empty_array, true);
+	assert_string_equal(out, "[],[]");
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nesting),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_top_level),
+		cmocka_unit_test(test_pretty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@ void ctl_error(struct ctl *ctl, const char *fmt, ...)
 	mxg_err("%s", msg);
 	if (ctl->json) {
 		json_init(&ctl->out, stdout);
+		json_set_pretty(&ctl->out, ctl->pretty);
 		json_begin_object(&ctl->out);
 		json_kv_string(&ctl->out, "error", msg);
 		json_end_object(&ctl->out);

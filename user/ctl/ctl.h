@@ -22,6 +22,7 @@
 struct ctl {
 	const char *pin_dir;
 	bool json;
+	bool pretty;		/* -p: the JSON indented */
 	struct json out;
 	struct mxg_maps maps;
 };
