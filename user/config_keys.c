@@ -27,7 +27,6 @@
 #define RATE_EXAMPLES "examples: 10, 10/s, 30/min, 0.5/s, 100/h, off"
 #define CIDR_EXAMPLES "examples: 198.18.0.0/15, 2001:db8::/32, 192.0.2.7"
 
-
 /* Every accepted key, once: the parser's table and mxg_config_keys[] are
  * both generated from this list so they cannot drift apart. */
 #define MXG_CONFIG_KEYS(X)						\

@@ -51,6 +51,9 @@ enum opt_type {
 	OPT_CLASS,	/* classes[]: may repeat */
 };
 
+/* Options one verb may have (getopt_long()'s tables are sized by it). */
+#define VERB_OPTS_MAX 8
+
 struct verb_opt {
 	const char *name;	/* --name */
 	char short_name;	/* -c */
@@ -255,6 +258,51 @@ static int take_option(struct ctl *ctl, const char *name,
 	return -EINVAL;
 }
 
+/* The verb's options through getopt_long(), each value into *a; the
+ * others are left in a->argc, a->argv. Returns as check_args(). */
+static int take_options(struct ctl *ctl, const struct command *cmd,
+			const char *name, int argc, char **argv,
+			struct ctl_args *a)
+{
+	struct option longopts[VERB_OPTS_MAX + 1] = {};
+	char optstring[2 * VERB_OPTS_MAX + 1] = "";
+	size_t n = 0;
+	int opt;
+
+	for (const struct verb_opt *o = cmd->opts; o->name; o++) {
+		if (n == VERB_OPTS_MAX) {
+			ctl_error(ctl, "%s: more options in the table than room for them",
+				  name);
+			return 1;
+		}
+		longopts[n] = (struct option){ o->name, required_argument, NULL,
+					       o->short_name };
+		optstring[2 * n] = o->short_name;
+		optstring[2 * n + 1] = ':';
+		n++;
+	}
+	/* getopt_long() sees the verb as argv[0], so its own messages name
+	 * it; optind 0 starts it afresh. */
+	optind = 0;
+	while ((opt = getopt_long(argc + 1, argv - 1, optstring, longopts,
+				  NULL)) != -1) {
+		const struct verb_opt *o = cmd->opts;
+
+		while (o->name && o->short_name != opt)
+			o++;
+		if (!o->name) {	/* '?': unknown, or its value missing */
+			ctl_error(ctl, "usage: %s %s", name, cmd->args);
+			return EXIT_USAGE;
+		}
+		if (take_option(ctl, name, o, optarg, a))
+			return 1;
+	}
+	/* getopt_long() moved the options before the others. */
+	a->argc = argc + 1 - optind;
+	a->argv = argv - 1 + optind;
+	return 0;
+}
+
 /*
  * The verb's arguments as the table declares them: options, then the
  * count of the others, then each value a type can check. Returns 0, or
@@ -264,11 +312,9 @@ static int take_option(struct ctl *ctl, const char *name,
 static int check_args(struct ctl *ctl, const struct command *cmd, int argc,
 		      char **argv, struct ctl_args *a)
 {
-	struct option longopts[8];
-	char optstring[2 * 8 + 1], name[64];
-	size_t n = 0, len = 0;
+	char name[64];
 	unsigned count;
-	int opt, idx;
+	int ret;
 
 	snprintf(name, sizeof(name), "%s%s%s", cmd->object,
 		 cmd->verb ? " " : "", cmd->verb ? cmd->verb : "");
@@ -276,42 +322,13 @@ static int check_args(struct ctl *ctl, const struct command *cmd, int argc,
 	a->argv = argv;
 	/* Verbs without options take every argument as it is (an argument
 	 * may begin with '-'). */
-	for (const struct verb_opt *o = cmd->opts; o && o->name; o++) {
-		if (n + 1 >= sizeof(longopts) / sizeof(longopts[0])) {
-			ctl_error(ctl, "%s: more options in the table than room for them",
-				  name);
-			return 1;
-		}
-		longopts[n++] = (struct option){ o->name, required_argument,
-						 NULL, o->short_name };
-		optstring[len++] = o->short_name;
-		optstring[len++] = ':';
-	}
-	longopts[n] = (struct option){};
-	optstring[len] = '\0';
-	if (n) {
-		/* getopt_long() sees the verb as argv[0], so its own
-		 * messages name it; optind 0 starts it afresh. */
-		optind = 0;
-		while ((opt = getopt_long(argc + 1, argv - 1, optstring, longopts,
-					  &idx)) != -1) {
-			const struct verb_opt *o = cmd->opts;
-
-			while (o->name && o->short_name != opt)
-				o++;
-			if (!o->name) {
-				ctl_error(ctl, "usage: %s %s", name, cmd->args);
-				return EXIT_USAGE;
-			}
-			if (take_option(ctl, name, o, optarg, a))
-				return 1;
-		}
-		/* getopt_long() moved the options before the others. */
-		a->argc = argc + 1 - optind;
-		a->argv = argv - 1 + optind;
+	if (cmd->opts) {
+		ret = take_options(ctl, cmd, name, argc, argv, a);
+		if (ret)
+			return ret;
 	}
 	count = (unsigned)a->argc;
-	if (count > cmd->max && !cmd->max) {
+	if (count && !cmd->max) {
 		if (cmd->opts)
 			ctl_error(ctl, "%s: unexpected argument '%s'", name,
 				  a->argv[0]);
