@@ -99,13 +99,14 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) $(BPF_HDRS) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -lsodium -o $@
 
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tests/bpf
+# The crafted frames (tools/frames.h) are the BPF suites' and mxg-bench's.
+$(BUILD)/tests/bpf/%: tests/bpf/%.c tools/frames.h $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itools $< $(LIB) $(LIBS) -lcmocka -o $@
 
 $(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LIB) $(LIBS) -o $@
 
 # The commands of the README install what is missing first (Debian
 # packages, idempotent), then build in a sub-make that sees them.
@@ -113,7 +114,7 @@ deps:
 	$(Q)tools/deps.sh
 
 # The integration suite drives the lab with the load generators too.
-LAB_TOOLS := $(BUILD)/tools/legit $(BUILD)/tools/synflood
+LAB_TOOLS := $(addprefix $(BUILD)/tools/,legit synflood connflood)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS)

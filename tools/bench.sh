@@ -56,22 +56,16 @@ for p in $parts; do
 		{ echo "bench: unknown part '$p' in MXG_BENCH_PARTS ($all_parts)" >&2; exit 2; }
 done
 want() { [[ " $parts " == *" $1 "* ]]; }
-if ((EUID != 0)); then
-	echo "bench: needs root (it loads BPF programs)" >&2
-	exit 1
-fi
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-
-ns="mxgbench-$$"
-figures=$(mktemp "/tmp/mxg-bench-figures-$$.XXXXXX")
+# The lab (tools/lab.sh) for the parts run here: root, bpffs, a namespace
+# for conns, a temporary directory, and one cleanup at exit. The other
+# parts are scripts of their own, each with its own lab.
+LAB_PREFIX=mxb
+LAB_TOOLS_NEEDED=mxg-bench
+. "$tools/lab.sh"
+lab_init "$build" bench
+figures=$LAB_TMP/figures.jsonl
+: >"$figures"
 export MXG_BENCH_FIGURES=$figures
-cleanup() {
-	ip netns del "$ns" 2>/dev/null || true
-	rm -f "$figures"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # BPF_PROG_TEST_RUN runs on the calling CPU; keep it on one so the per-CPU
 # counters and caches behave like one receive queue.
@@ -80,9 +74,8 @@ if want admission; then
 fi
 
 if want conns; then
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	nsenter --net="/run/netns/$ns" "$build/tools/mxg-bench" conns "${MXG_BENCH_CONN_MS:-2000}"
+	lab_loopback_up
+	in_server_net "$build/tools/mxg-bench" conns "${MXG_BENCH_CONN_MS:-2000}"
 fi
 
 if want mirror; then

@@ -87,88 +87,32 @@ RATE=10 BURST=20 CONNS=20 TABLE=1048576
 # mxguard's limit on new sources: smtp's default (docs/configuration.md).
 NEW_SOURCES=200 NEW_BURST=1000
 
-for t in synflood legit; do
-	[[ -x $build/tools/$t ]] || { echo "compare-bench: $build/tools/$t not built (make bench)" >&2; exit 1; }
-done
-for b in "$build/mxguardd" "$build/mxguardctl"; do
-	[[ -x $b ]] || { echo "compare-bench: $b not built" >&2; exit 1; }
-done
 for c in ip6tables nft gnuplot taskset chrt nsenter python3; do
 	command -v "$c" >/dev/null || { echo "compare-bench: $c missing (tools/deps.sh)" >&2; exit 1; }
 done
-if ((EUID != 0)); then
-	echo "compare-bench: needs root (namespaces, BPF)" >&2
-	exit 1
-fi
 if (($(nproc) < 2)); then
 	echo "compare-bench: needs 2 CPUs (sender on CPU 0, receiver on CPU 1)" >&2
 	exit 1
 fi
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
-# Named after our pid: another bench or test may run at the same time.
-ns_tx=mxgcmp-tx-$$ ns_rx=mxgcmp-rx-$$
-pin=/sys/fs/bpf/mxg-compare-$$
-tmp=$(mktemp -d "/tmp/mxg-compare-$$.XXXXXX")
-bg_pids=() mxgd_pid=""
-
-log() { printf 'compare: %s\n' "$*" >&2; }
+# The lab (tools/lab.sh) as two hosts on one veth pair, built afresh for
+# every cell: the receiver is its server namespace (the listener and the
+# filter), the sender client 1's (the flood, the legitimate client).
+LAB_PREFIX=mxcmp
+LAB_TOOLS_NEEDED="synflood legit"
+. "$repo/tools/lab.sh"
 . "$repo/tools/bench-lib.sh"
+lab_init "$build" compare
+ns_tx=$LAB_NS_C1 ns_rx=$LAB_NS_S
+tmp=$LAB_TMP
 
 # in_rx CMD: in the receiver's network namespace only (nsenter, not ip
 # netns exec, which would hide the global bpffs from mxguardd).
-in_rx() { nsenter --net="/run/netns/$ns_rx" "$@"; }
+in_rx() { in_server_net "$@"; }
 
-# lab_down: everything lab_up and a cell created, each step on its own.
-lab_down() {
-	local pid
-	for pid in "${bg_pids[@]}"; do
-		stop_pid "$pid" 5
-	done
-	bg_pids=()
-	if [[ -n $mxgd_pid ]]; then
-		stop_pid "$mxgd_pid" 20
-		mxgd_pid=""
-	fi
-	if [[ -d $pin ]]; then
-		timeout 20 "$build/mxguardctl" --pin-dir "$pin" unload >/dev/null 2>&1 || true
-		rm -rf "$pin"
-	fi
-	local ns
-	for ns in "$ns_tx" "$ns_rx"; do
-		ip netns list | grep -qw "^$ns" || continue
-		# Whatever still runs there is ours: the namespace is.
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$pid" 2>/dev/null || true
-		done
-		ip netns del "$ns" 2>/dev/null || true
-	done
-}
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	lab_down
-	rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# lab_up: sender namespace (tx: the flood, the legitimate client) and
-# receiver namespace (rx: the listener and the filter), one veth pair.
+# lab_up: the veth pair, the addresses, the sink and the CPU steering.
 lab_up() {
-	ip netns add "$ns_tx"
-	ip netns add "$ns_rx"
-	ip link add mxtx netns "$ns_tx" type veth peer name mxrx netns "$ns_rx"
-	local ns
-	for ns in "$ns_tx" "$ns_rx"; do
-		ip -n "$ns" link set lo up
-		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
-			net.ipv6.conf.default.accept_dad=0
-	done
+	lab_pair_up mxtx mxrx
 	ip -n "$ns_tx" addr add "$TX_ADDR/64" dev mxtx nodad
 	local a
 	for a in "${LEGIT_SRCS[@]}"; do
@@ -193,13 +137,8 @@ lab_up() {
 	# Receive work of the receiver on CPU 1, of the sender on CPU 0.
 	ip netns exec "$ns_rx" sh -c 'echo 2 > /sys/class/net/mxrx/queues/rx-0/rps_cpus'
 	ip netns exec "$ns_tx" sh -c 'echo 1 > /sys/class/net/mxtx/queues/rx-0/rps_cpus'
-	local i
-	for ((i = 0; i < 50; i++)); do
-		ip -n "$ns_rx" link show mxrx | grep -q 'state UP' && return 0
-		sleep 0.1
-	done
-	log "veth did not come up"
-	return 1
+	rx_up() { ip -n "$ns_rx" link show mxrx | grep -q 'state UP'; }
+	wait_until 5 rx_up || { log "veth did not come up"; return 1; }
 }
 
 # filter_on NAME: the filter of a cell, in the receiver namespace.
@@ -238,25 +177,14 @@ EOF
 		[[ $1 == tc ]] && mode=tc
 		{
 			printf '# compare-bench (pid %s), removed at exit\n[global]\n' "$$"
-			printf 'interfaces = mxrx\nattach = %s\npin_dir = %s\n' "$mode" "$pin"
+			printf 'interfaces = mxrx\nattach = %s\npin_dir = %s\n' "$mode" "$LAB_PIN"
 			printf 'max_sources = %s\n' "$TABLE"
 			printf '[class smtp]\nports = 25\nrate = %s/s\nburst = %s\n' "$RATE" "$BURST"
 			printf 'source_conns = %s\n' "$CONNS"
 			printf 'new_sources = %s/s\nnew_sources_burst = %s\n' "$NEW_SOURCES" "$NEW_BURST"
 			[[ $1 == xdp-deny ]] && printf '[deny]\ncidr = %s\n' "$FLOOD_NET"
 		} >"$tmp/mxguard.conf"
-		# nsenter itself in the background, so $! is the daemon.
-		nsenter --net="/run/netns/$ns_rx" "$build/mxguardd" -c "$tmp/mxguard.conf" -f \
-			2>"$tmp/mxguardd.log" &
-		mxgd_pid=$!
-		local i
-		for ((i = 0; i < 300; i++)); do
-			grep -q 'ready' "$tmp/mxguardd.log" && return 0
-			kill -0 "$mxgd_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		log "mxguardd not ready: $(tail -5 "$tmp/mxguardd.log")"
-		return 1
+		mxgd_start "$tmp/mxguard.conf" "$tmp/mxguardd.log"
 		;;
 	*)
 		log "unknown filter $1"
@@ -283,15 +211,12 @@ while time.monotonic() < end:
     except socket.timeout:
         pass
 EOF
-	bg_pids+=($!)
-	local i
-	for ((i = 0; i < 50; i++)); do
-		ip netns exec "$ns_tx" "$build/tools/legit" -d "$RX_ADDR" -c 1 -t 1ms -T 500ms |
-			grep -q '"ok":1,' && return 0
-		sleep 0.1
-	done
-	log "listener does not answer"
-	return 1
+	LAB_BG_PIDS+=($!)
+	wait_until 5 listener_answers || { log "listener does not answer"; return 1; }
+}
+listener_answers() {
+	ip netns exec "$ns_tx" "$build/tools/legit" -d "$RX_ADDR" -c 1 -t 1ms -T 500ms |
+		grep -q '"ok":1,'
 }
 
 # snap: CPU 1's processed and dropped packets, its softirq and busy ticks,
@@ -307,6 +232,11 @@ snap() {
 	# /proc/net/dev: "mxtx: (8 rx fields) tx_bytes tx_packets tx_errs
 	# tx_drop": frames delivered to the receiver's queue plus those its
 	# full queue refused.
+	tx_frames
+}
+
+# tx_frames: what the sender's veth sent, as snap counts it.
+tx_frames() {
 	nsenter --net="/run/netns/$ns_tx" awk -F'[: ]+' '/mxtx:/ { print $12 + $14 }' /proc/net/dev
 }
 
@@ -335,7 +265,7 @@ settle() {
 # run_cell SOURCES FILTER: one measurement; SOURCES 0 is the baseline
 # without flood. Appends one JSON line to $tmp/cells.jsonl.
 run_cell() {
-	local n=$1 filter=$2 mac a b flood_pid="" i
+	local n=$1 filter=$2 mac a b flood_pid=""
 	lab_up
 	filter_on "$filter"
 	listener_start $((secs + 30))
@@ -354,10 +284,14 @@ run_cell() {
 			"${rate_opt[@]}" \
 			>"$tmp/flood.json" 2>"$tmp/flood.err" &
 		flood_pid=$!
-		bg_pids+=("$flood_pid")
-		# Past the ramp-up: the filter's tables filling is part of
-		# the cell, the process start is not.
-		sleep 1
+		LAB_BG_PIDS+=("$flood_pid")
+		# Past the start: the filter's tables filling is part of the
+		# cell, the process start is not. The flood has started when
+		# the sender's veth carries it.
+		local tx0
+		tx0=$(tx_frames)
+		flood_sending() { (($(tx_frames) > tx0 + 1000)); }
+		wait_until 5 flood_sending || log "synflood sent nothing within 5 s"
 	fi
 	a=$(snap)
 	# SCHED_FIFO on CPU 0: the client must not wait behind the busy
@@ -367,15 +301,12 @@ run_cell() {
 	b=$(snap)
 	if [[ -n $flood_pid ]]; then
 		kill -TERM "$flood_pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$flood_pid" 2>/dev/null || break
-			sleep 0.1
-		done
+		wait_pid_gone "$flood_pid" 5 || true
 		wait "$flood_pid" 2>/dev/null || { log "synflood: $(cat "$tmp/flood.err")"; return 1; }
 	fi
 	: >"$tmp/stats.json"
-	if [[ -n $mxgd_pid ]]; then
-		in_rx "$build/mxguardctl" -j --pin-dir "$pin" stats >"$tmp/stats.json" 2>/dev/null || true
+	if [[ -d $LAB_PIN ]]; then
+		ctl_json stats >"$tmp/stats.json" 2>/dev/null || true
 	fi
 	python3 - "$filter" "$n" "$a" "$b" "$tmp" >>"$tmp/cells.jsonl" <<'EOF'
 import json, sys
@@ -392,12 +323,7 @@ print(json.dumps({"filter": filt, "sources": n, "processed": d[0], "backlog_drop
                   "tcp_in_segs": d[5], "tx_frames": d[6], "flood": load("flood.json"), "legit": load("legit.json"),
                   "mxguard_stats": load("stats.json")}))
 EOF
-	local pid
-	for pid in "${bg_pids[@]}"; do
-		stop_pid "$pid" 5
-	done
-	bg_pids=()
-	lab_down
+	lab_netns_down
 	settle
 }
 

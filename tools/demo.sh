@@ -9,11 +9,13 @@
 #              second (build/tools/legit -s, each transaction timed);
 #   directory  a real OpenLDAP slapd with a low fd limit (ulimit -n
 #              SLAPD_FDLIMIT, as the 2013 directory had 1024); one client
-#              piles up to LDAP_FLOOD connections on it and holds them,
+#              piles up to LDAP_FLOOD connections on it and holds them
+#              (build/tools/connflood -k),
 #              another does one search every LDAP_INTERVAL seconds;
 #   backscatter  the same Postfix validating recipients at RCPT time; one
 #              client sends null-sender bounces to random local recipients
-#              (BS_RATE sessions/s for BS_SECS), the other one real mail a
+#              (build/tools/smtpflood, BS_PAR sessions at once for BS_SECS,
+#              at most BS_MAX), the other one real mail a
 #              second (legit -s again): first through Postfix's own
 #              ldap: table (one LDAP search per RCPT, as in 2013), then
 #              through mxguard's socketmap with the SMTP inspector
@@ -23,9 +25,10 @@
 # Usage: tools/demo.sh BUILD   (root; about three minutes; cleans up on exit)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-# The demo uses the test lab's helpers under its own names.
+# The demo runs in the lab under its own names.
 LAB_PREFIX=mxdemo
-. "$SRC/tests/integration/lib.sh"
+LAB_TOOLS_NEEDED="legit connflood smtpflood"
+. "$SRC/tools/lab.sh"
 
 FLOOD_SECS=10
 LEGIT_MAILS=10
@@ -41,17 +44,15 @@ LDAP_FLOOD_SECS=15
 LDAP_INTERVAL=0.5
 LDAP_TOTAL=40
 LDAP_SOURCE=30
-# The backscatter part: 200 bounce sessions at 20/s; the source goes into
-# the penalty box past BS_THRESHOLD unknown recipients.
+# The backscatter part: 2 bounce sessions at once for 10 s, at most 200;
+# the source goes into the penalty box past BS_THRESHOLD unknown
+# recipients.
 BS_SECS=10
-BS_RATE=20
+BS_PAR=2
+BS_MAX=200
 BS_THRESHOLD=5
 
 lab_init "${1:?usage: $0 BUILD}" demo
-for t in legit connflood; do
-	[[ -x $BUILD/tools/$t ]] || make -C "$SRC" "build/tools/$t" >/dev/null ||
-		die "cannot build $BUILD/tools/$t"
-done
 log "setting up the lab (namespaces $LAB_NS_S, $LAB_NS_C1, $LAB_NS_C2)"
 lab_netns_up
 # A small server: 20 smtpd processes, as on a modest MX. The flood's aim
@@ -142,10 +143,7 @@ conf_write "$conf" detach "[class smtp]" "ports = 25" "rate = $GUARD_RATE" "burs
 log "starting mxguardd (smtp: rate $GUARD_RATE, burst $GUARD_BURST per source)"
 mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
 run_phase "mxguardd"
-mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.log")"
-ctl unload >/dev/null 2>&1 || true
-
-rm -rf "$LAB_PIN"
+guard_down
 
 # ---------------------------------------------------------------- directory
 
@@ -172,6 +170,10 @@ d = json.load(sys.stdin)["classes"]["ldap"]["dropped"]
 print("%d/%d/%d" % (d["source_conns"], d["total_conns"], d["rate"]))'
 }
 
+# flood_held: slapd has accepted LDAP_SIEGE connections from the flooder.
+LDAP_SIEGE=20
+flood_held() { (($(slapd_accepts "$FLOOD_ADDR") >= LDAP_SIEGE)); }
+
 # run_ldap_phase NAME: a fresh slapd, the flood and the legitimate
 # searches at once. Appends a row to LDAP_ROWS.
 LDAP_ROWS=()
@@ -185,9 +187,10 @@ run_ldap_phase() {
 	tcp_hold "$LAB_NS_C1" "$LAB_SERVER4" 389 "$LDAP_FLOOD" "$LDAP_FLOOD_SECS" 0.5 >"$LAB_TMP/ldapflood" &
 	local flood_pid=$!
 	LAB_BG_PIDS+=("$flood_pid")
-	# Let the flood build up first: the searches are meant to run
-	# against a directory already under siege.
-	sleep 1
+	# The searches are meant to run against a directory already under
+	# siege: they start once slapd holds LDAP_SIEGE of the flooder's
+	# connections (bounded: with the guard, it may hold fewer).
+	wait_until 5 flood_held || true
 	read -r ok failed < <(legit_searches "$LAB_NS_C2" $((LDAP_FLOOD_SECS - 3)))
 	wait "$flood_pid" || true
 	read -r attempts established held <"$LAB_TMP/ldapflood"
@@ -213,29 +216,11 @@ conf_write "$conf" detach "[class ldap]" "source_conns = $LDAP_SOURCE" "total_co
 log "starting mxguardd (ldap: total_conns $LDAP_TOTAL, source_conns $LDAP_SOURCE)"
 mxgd_start "$conf" "$LAB_TMP/mxguardd.ldap.log"
 run_ldap_phase "mxguardd"
-mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.ldap.log")"
-ctl unload >/dev/null 2>&1 || true
+guard_down
 
 # -------------------------------------------------------------- backscatter
 
 BS_ADDR=${LAB_CLIENT4[0]}
-SOCK_DIR=$LAB_TMP/run
-SOCK=$SOCK_DIR/lookup.sock
-mkdir -p "$SOCK_DIR"
-# Postfix's smtpd (user postfix) must reach the socket below it.
-chmod 755 "$SOCK_DIR"
-
-# Postfix's own LDAP table, as the 2013 MTA had: one search per RCPT
-# (domain = keeps it from also searching for bare local parts).
-cat >"$LAB_TMP/ldap-rcpt.cf" <<EOF
-server_host = ldap://$LAB_DIR4:389/
-search_base = $SLAPD_PEOPLE
-query_filter = (|(mail=%s)(mailLocalAddress=%s))
-result_attribute = mail
-domain = $LAB_RCPT_DOMAIN
-bind = no
-version = 3
-EOF
 
 # legit_mails N: N real mails from client 2 to known users, one a second,
 # with legit -s in the background (each transaction bounded at 30 s);
@@ -274,43 +259,33 @@ print(" ".join("%s=%d" % (k, r[k]) for k in
 # at once. Appends a row to BS_ROWS.
 BS_ROWS=()
 run_bs_phase() {
-	local name=$1 lookup=$2 s0 s1 when=- bs_pid
-	local sessions connected c2 c4 c5 first before sent delivered p50 p99
+	local name=$1 lookup=$2 s0 s1 bs_pid
+	local sessions completed failed c2 c4 c5 sent delivered p50 p99
 	s0=$(slapd_searches)
-	log "$name: $BS_ADDR sends $((BS_SECS * BS_RATE)) bounces to random local recipients in ${BS_SECS}s; ${LAB_CLIENT4[1]} one mail/s"
-	smtp_backscatter "$LAB_NS_C1" "$LAB_SERVER4" "$BS_SECS" "$BS_RATE" "$LAB_RCPT_DOMAIN" >"$LAB_TMP/bs" &
+	log "$name: $BS_ADDR sends bounces to random local recipients, $BS_PAR sessions at once for ${BS_SECS}s (at most $BS_MAX); ${LAB_CLIENT4[1]} one mail/s"
+	backscatter "$LAB_NS_C1" "$BS_SECS" "$BS_PAR" "$BS_MAX" >"$LAB_TMP/bs" &
 	bs_pid=$!
 	LAB_BG_PIDS+=("$bs_pid")
 	legit_mails "$LEGIT_MAILS"
 	wait "$bs_pid" || true
 	read -r sent delivered p50 p99 < <(legit_result)
-	read -r sessions connected _ c2 c4 c5 first before <"$LAB_TMP/bs" ||
-		die "the bounce source reported nothing"
+	read -r sessions completed failed c2 c4 c5 < <(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+print(*(d[k] for k in ("sessions", "completed", "failed", "rcpt_ok", "rcpt_temp", "rcpt_perm")))' \
+		"$(cat "$LAB_TMP/bs")") || die "the bounce source reported nothing: $(cat "$LAB_TMP/bs")"
 	s1=$(slapd_searches)
-	[[ $first != - ]] && when="${first}s, $before unknown"
-	BS_ROWS+=("$(printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s %7s %7s' "$name" "$lookup" \
-		"$sessions" "$connected" "$c2" "$c5" "$c4" "$s0 -> $s1" "$when" "$sent" "$delivered" "$p50" "$p99")")
+	BS_ROWS+=("$(printf '%-10s %-10s %9s %9s %9s %6s %6s %6s %14s %6s %9s %7s %7s' "$name" "$lookup" \
+		"$sessions" "$completed" "$failed" "$c2" "$c5" "$c4" "$s0 -> $s1" "$sent" "$delivered" "$p50" "$p99")")
 }
 
 log "backscatter: a fresh slapd with $SLAPD_USERS users; Postfix validates recipients through ldap:"
 slapd_start 1024 "$SLAPD_USERS"
-pf_set "relay_recipient_maps = ldap:$LAB_TMP/ldap-rcpt.cf"
+pf_use_ldap_table
 run_bs_phase "no guard" "ldap:"
 
-rm -rf "$LAB_PIN"
-pf_use_socketmap "$SOCK"
-# rate = off: only the inspector acts here (the mail part showed the
-# rate limit).
-conf_write "$conf" detach "[class smtp]" "rate = off" \
-	"[ldap]" "uri = ldap://$LAB_DIR4:389/" "base = $SLAPD_PEOPLE" \
-	"attributes = mail, mailLocalAddress" "domains = $LAB_RCPT_DOMAIN" \
-	"sync = poll" "poll_interval = 1h" "max_age = 2h" \
-	"[lookup]" "socket = $SOCK" \
-	"[smtp_inspect]" "mode = penalize" "unknown_threshold = $BS_THRESHOLD" \
-	"window = 10m" "penalty = 10m"
 log "starting mxguardd (mirror of slapd, lookup socket, smtp_inspect penalize, threshold $BS_THRESHOLD)"
-mxgd_start "$conf" "$LAB_TMP/mxguardd.bs.log"
-wait_until 30 mxg_mirror_ready || die "the mirror did not become ready: $(tail -5 "$LAB_TMP/mxguardd.bs.log")"
+guard_backscatter_start "$conf" "$LAB_TMP/mxguardd.bs.log" "$BS_THRESHOLD"
 BS_COUNTERS0=$(rcpt_counters)
 run_bs_phase "mxguardd" "socketmap"
 BS_COUNTERS=$(rcpt_counters)
@@ -318,8 +293,7 @@ BS_BAN=$(ctl ban list 2>&1 | grep -F "$BS_ADDR" || true)
 # The daemon logs penalties aggregated, at most one line per 10 s.
 wait_until 15 grep -q 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true
 BS_EVENT=$(grep -m1 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true)
-mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.bs.log")"
-ctl unload >/dev/null 2>&1 || true
+guard_down
 slapd_stop
 
 echo
@@ -349,16 +323,17 @@ if [[ -n $SLAPD_ERR_SAMPLE ]]; then
 fi
 echo
 echo "backscatter: bounces (MAIL FROM:<>) to random local recipients; Postfix validates at RCPT"
-printf '%-10s %-10s %9s %9s %6s %6s %6s %14s %20s %6s %9s %7s %7s\n' phase lookups sessions \
-	connected 250s 550s 4xx "LDAP SRCH" "penalised after" legit delivered "p50 ms" "p99 ms"
+printf '%-10s %-10s %9s %9s %9s %6s %6s %6s %14s %6s %9s %7s %7s\n' phase lookups sessions \
+	completed failed 250s 550s 4xx "LDAP SRCH" legit delivered "p50 ms" "p99 ms"
 printf '%s\n' "${BS_ROWS[@]}"
 echo
-echo "sessions/connected: the bounce source's sessions / those whose connect"
-echo "succeeded; 250s/550s/4xx: Postfix's answers to their RCPTs; LDAP SRCH:"
-echo "slapd's search count before -> after (the legitimate mails' lookups"
-echo "included); penalised after: when the source's first connect failed (from"
-echo "its start) and the unknown recipients it had sent by then; legit /"
-echo "delivered: the other client's mails (tools/legit -s) / status=sent;"
+echo "sessions/completed/failed: the bounce source's sessions (tools/smtpflood) / those"
+echo "that ended with QUIT / those whose connect or replies did not come within 10 s (in"
+echo "the penalty box, a source's SYNs are dropped); 250s/550s/4xx: Postfix's answers to"
+echo "their RCPTs (the 550s with the guard: the unknown recipients it took to penalise the"
+echo "source); LDAP SRCH: slapd's search count before -> after (the legitimate mails'"
+echo "lookups included); legit / delivered: the other client's mails (tools/legit -s) /"
+echo "status=sent;"
 echo "p50/p99 ms: their transaction latency, connect to the 250 after the dot."
 echo "guard: [smtp_inspect] mode = penalize, unknown_threshold = $BS_THRESHOLD (past it: the"
 echo "penalty box); [class smtp] rate = off; Postfix: relay_recipient_maps = socketmap:...:rcpt."

@@ -4,7 +4,7 @@
 # The 2013 mail incident (Wikimedia, 2013-06-17: backscatter to random
 # local recipients -> one LDAP search per RCPT -> the directory slow and
 # out of descriptors -> mail stalls) replayed in one run on the netns lab
-# of tests/integration/lib.sh:
+# of tools/lab.sh:
 #   sender     client 1 (198.18.0.11): backscatter with build/tools/smtpflood,
 #              FLOOD_PAR concurrent null-sender sessions to random local
 #              recipients; client 2 (198.18.0.12): one legitimate sender
@@ -26,7 +26,8 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxinc
-. "$SRC/tests/integration/lib.sh"
+LAB_TOOLS_NEEDED="smtpflood legit"
+. "$SRC/tools/lab.sh"
 
 PHASE_SECS=20      # each phase's measuring window
 SLAPD_FDLIMIT=64   # slapd needs ~13 fds itself: ~50 clients fit
@@ -39,31 +40,14 @@ BS_THRESHOLD=5     # unknown recipients before the penalty box
 
 lab_init "${1:?usage: $0 BUILD}" incident
 T_START=$SECONDS
-FLOODER=$BUILD/tools/smtpflood
-LEGIT=$BUILD/tools/legit
-for t in "$FLOODER" "$LEGIT"; do
-	[[ -x $t ]] || make -C "$SRC" "build/tools/${t##*/}" >/dev/null || die "cannot build $t"
-done
 lab_netns_up
 lab_directory_host_up
 log "lab: namespaces $LAB_NS_S (mail host), $LAB_NS_D (directory), $LAB_NS_C1 (backscatter), $LAB_NS_C2 (legit)"
 log "directory: slapd with $SLAPD_USERS users, ulimit -n $SLAPD_FDLIMIT"
 slapd_start "$SLAPD_FDLIMIT" "$SLAPD_USERS"
 pf_start
-# The 2013 MTA's table: one search per RCPT. mailLocalAddress has no index
-# (lib.sh indexes uid and mail only): each search scans the people.
-LDAP_FILTER='(|(mail=%s)(mailLocalAddress=%s))'
-cat >"$LAB_TMP/ldap-rcpt.cf" <<EOF
-server_host = ldap://$LAB_DIR4:389/
-search_base = $SLAPD_PEOPLE
-query_filter = $LDAP_FILTER
-result_attribute = mail
-domain = $LAB_RCPT_DOMAIN
-bind = no
-version = 3
-timeout = 10
-EOF
-pf_set "relay_recipient_maps = ldap:$LAB_TMP/ldap-rcpt.cf"
+# The 2013 MTA's table: one search per RCPT, on an unindexed attribute too.
+pf_use_ldap_table
 
 # probe SECS: the legitimate directory client: one timed equality search
 # (the MTA's filter for a known user) every PROBE_INTERVAL s for SECS s
@@ -74,7 +58,7 @@ probe() {
 		u="user$((RANDOM % SLAPD_USERS + 1))@$LAB_RCPT_DOMAIN"
 		t0=${EPOCHREALTIME/[.,]/}
 		if ip netns exec "$LAB_NS_C2" timeout 3 ldapsearch -x -LLL -H "ldap://$LAB_DIR4:389/" \
-			-o nettimeout=2 -l 2 -b "$SLAPD_PEOPLE" "(|(mail=$u)(mailLocalAddress=$u))" mail \
+			-o nettimeout=2 -l 2 -b "$SLAPD_PEOPLE" "${LAB_LDAP_RCPT_FILTER//%s/$u}" mail \
 			2>/dev/null | grep -q "^mail: $u\$"; then
 			t1=${EPOCHREALTIME/[.,]/}
 			echo "$(((t1 - t0) / 1000))"
@@ -86,7 +70,7 @@ probe() {
 }
 
 # legit SECS: the legitimate sender: one mail every LEGIT_EVERY s for SECS
-# s to known users (16 picked at random, in turn), through lib.sh's
+# s to known users (16 picked at random, in turn), through the lab's
 # legit_mail (build/tools/legit -s). Prints legit's JSON line.
 legit() {
 	local rcpts=() i
@@ -192,9 +176,7 @@ run_phase() {
 	e0=$(slapd_fd_errors) l0=$(slog_lines) t0=${EPOCHREALTIME/[.,]/}
 	log "$name: ${PHASE_SECS}s; legit mail every ${LEGIT_EVERY}s, probe search every ${PROBE_INTERVAL}s$( ((flood)) && echo "; backscatter $FLOOD_PAR sessions at once from ${LAB_CLIENT4[0]}")"
 	if ((flood)); then
-		ip netns exec "$LAB_NS_C1" timeout $((PHASE_SECS + 20)) "$FLOODER" -d "$LAB_SERVER4" \
-			-D "$LAB_RCPT_DOMAIN" -P "$FLOOD_PAR" -c "$FLOOD_MAX" -t "${PHASE_SECS}s" -T 10s \
-			>"$dir/flood" 2>&1 &
+		backscatter "$LAB_NS_C1" "$PHASE_SECS" "$FLOOD_PAR" "$FLOOD_MAX" >"$dir/flood" 2>&1 &
 		fpid=$!
 		LAB_BG_PIDS+=("$fpid")
 	fi
@@ -253,30 +235,12 @@ run_phase "flood, no guard" 1
 EMFILE_SAMPLE=$(grep -m1 -E 'Too many open files|errno=2[34]\b|EMFILE' "$SLAPD_LOG" || true)
 
 log "switching on the guard: mxguardd mirror + socketmap + smtp_inspect penalize"
-SOCK_DIR=$LAB_TMP/run
-SOCK=$SOCK_DIR/lookup.sock
-mkdir -p "$SOCK_DIR"
-chmod 755 "$SOCK_DIR"
 recover
-conf=$LAB_TMP/mxguard.conf
-# The read-only bind account of lib.sh (a lab-only password).
-(umask 077 && printf '%s\n' "$SLAPD_BIND_PW" >"$LAB_TMP/ldap.secret")
-conf_write "$conf" detach "[class smtp]" "rate = off" \
-	"[ldap]" "uri = ldap://$LAB_DIR4:389/" "base = $SLAPD_PEOPLE" \
-	"bind_dn = $SLAPD_BIND_DN" "bind_password_file = $LAB_TMP/ldap.secret" \
-	"attributes = mail, mailLocalAddress" "domains = $LAB_RCPT_DOMAIN" \
-	"sync = poll" "poll_interval = 1h" "max_age = 2h" \
-	"[lookup]" "socket = $SOCK" \
-	"[smtp_inspect]" "mode = penalize" "unknown_threshold = $BS_THRESHOLD" \
-	"window = 10m" "penalty = 10m"
-mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
-wait_until 30 mxg_mirror_ready || die "the mirror did not become ready: $(tail -5 "$LAB_TMP/mxguardd.log")"
-pf_use_socketmap "$SOCK"
+guard_backscatter_start "$LAB_TMP/mxguard.conf" "$LAB_TMP/mxguardd.log" "$BS_THRESHOLD"
 GUARD=1
 run_phase "flood, guard" 1
 BAN=$(ctl ban list 2>&1 | grep -F "${LAB_CLIENT4[0]}" || true)
-mxgd_stop TERM || log "mxguardd did not exit cleanly: $(tail -5 "$LAB_TMP/mxguardd.log")"
-ctl unload >/dev/null 2>&1 || true
+guard_down
 
 echo
 echo "The 2013 incident, replayed: Postfix + slapd ($SLAPD_USERS users, ulimit -n $SLAPD_FDLIMIT), ${PHASE_SECS}s a phase"

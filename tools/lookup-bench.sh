@@ -5,7 +5,7 @@
 # socketmap beside Postfix's own ldap: table against the same slapd, in the
 # same run (issue 5, "Numbers"). Part of `make bench`; nothing asserted.
 #
-# In the netns lab (tests/integration/lib.sh): a slapd with
+# In the netns lab (tools/lab.sh): a slapd with
 # MXG_BENCH_USERS people (default 1000), mxguardd mirroring it with
 # [lookup] on, and MXG_BENCH_LOOKUPS keys (default 20000, half known, half
 # unknown at a local domain, as backscatter makes them) looked up by
@@ -22,7 +22,8 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxlb
-. "$SRC/tests/integration/lib.sh"
+LAB_TOOLS_NEEDED="lookup-bench"
+. "$SRC/tools/lab.sh"
 . "$SRC/tools/bench-lib.sh"
 
 lab_init "${1:?usage: $0 BUILD}" lookup-bench
@@ -34,7 +35,7 @@ REPEAT=${MXG_BENCH_REPEAT:-3}
 DOM=$LAB_RCPT_DOMAIN
 CLIENT=$BUILD/tools/lookup-bench
 [[ -x $CLIENT ]] || die "$CLIENT not built (make $CLIENT)"
-command -v postmap >/dev/null || skip "needs postfix (postmap)"
+command -v postmap >/dev/null || lab_unavailable "needs postfix (postmap)"
 
 lab_netns_up
 slapd_start 4096 "$USERS"
@@ -49,20 +50,14 @@ meta_directory = /etc/postfix
 daemon_directory = /usr/lib/postfix/sbin
 EOF
 if ! postconf -c "$PF" -m 2>/dev/null | grep -qx ldap; then
-	skip "Postfix has no ldap: table (apt-get install postfix-ldap)"
+	lab_unavailable "Postfix has no ldap: table (apt-get install postfix-ldap)"
 fi
 # What a Postfix site would write for relay_recipient_maps = ldap:...
-cat >"$PF/ldap-rcpt.cf" <<EOF
-server_host = ldap://$LAB_DIR4:389/
-version = 3
-search_base = ou=people,$SLAPD_SUFFIX
-query_filter = (|(mail=%s)(mailLocalAddress=%s))
-result_attribute = mail
-EOF
+ldap_rcpt_table "$PF/ldap-rcpt.cf"
 
 SOCK=$LAB_TMP/lookup.sock
 conf=$LAB_TMP/mxguard.conf
-# The read-only account lib.sh's slapd has, without slapd's default size
+# The read-only account the lab's slapd has, without slapd's default size
 # limit of 500 entries (anonymous binds keep it).
 bind=()
 if [[ -n ${SLAPD_BIND_DN:-} ]]; then
@@ -70,7 +65,7 @@ if [[ -n ${SLAPD_BIND_DN:-} ]]; then
 	chmod 600 "$LAB_TMP/ldap.secret"
 	bind=("bind_dn = $SLAPD_BIND_DN" "bind_password_file = $LAB_TMP/ldap.secret")
 elif ((USERS > 500)); then
-	die "this lib.sh's slapd has no bind account: use MXG_BENCH_USERS=500 or fewer"
+	die "this lab's slapd has no bind account: use MXG_BENCH_USERS=500 or fewer"
 fi
 conf_write "$conf" detach \
 	"[ldap]" "uri = ldap://$LAB_DIR4:389/" "base = ou=people,$SLAPD_SUFFIX" "${bind[@]}" \

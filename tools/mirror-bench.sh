@@ -3,8 +3,8 @@
 #
 # `make bench`, recipient mirror part: a private slapd with N generated
 # users (MXG_BENCH_MIRROR_SIZES, default 100,000 and 1,000,000) and
-# mxguardd following it with syncrepl, in a network namespace of its own
-# (loopback and one veth pair, nothing else), measuring for each N:
+# mxguardd following it with syncrepl, in the server namespace of the
+# netns lab (tools/lab.sh), measuring for each N:
 #   - the full sync: seconds from mxguardd's start to a ready mirror with
 #     every address, and the inner map's kernel memory per address;
 #   - a change in the directory to the map (LDAP modify returned -> the new
@@ -16,8 +16,9 @@
 # Targets (issue 4) are printed beside the figures, never asserted: the
 # figures depend on the machine. With MXG_BENCH_FIGURES set (tools/bench.sh
 # does), the figures are also appended to it as JSON lines
-# (tools/bench-lib.sh). Everything the run creates (namespace,
-# slapd, mxguardd, pins, temp dirs) is removed on exit, also on failure.
+# (tools/bench-lib.sh). Everything the run creates (namespaces,
+# slapd, mxguardd, pins, temp dirs) is removed on exit, also on failure
+# (the lab's cleanup).
 #
 # Usage: tools/mirror-bench.sh BUILD   (root; bench.sh calls it)
 # Knobs: MXG_BENCH_MIRROR_SIZES ("100000 1000000"), _CHANGES (100),
@@ -32,84 +33,40 @@ lookup_ms=${MXG_BENCH_MIRROR_LOOKUP_MS:-2000}
 cli_runs=${MXG_BENCH_MIRROR_CLI_RUNS:-200}
 sync_max_s=${MXG_BENCH_MIRROR_SYNC_MAX_S:-180}
 
-. "$(dirname "$0")/bench-lib.sh"
-
-mxgd=$build/mxguardd
-ctl=$build/mxguardctl
+repo=$(cd "$(dirname "$0")/.." && pwd)
 helper=$build/tools/mirror-bench
-
-if ((EUID != 0)); then
-	echo "mirror-bench: needs root (namespaces, BPF)" >&2
-	exit 1
-fi
 # `make bench` builds mxg-bench only; the helper comes from the same
 # pattern rule (tools/NAME.c -> BUILD/tools/NAME), made here when stale.
-make -s -C "$(dirname "$0")/.." --no-print-directory BUILD="$build" "$helper" >&2
-for b in "$mxgd" "$ctl" "$helper"; do
-	[[ -x $b ]] || { echo "mirror-bench: $b not built (make bench)" >&2; exit 1; }
-done
-for t in slapd slapadd slappasswd ldapsearch; do
+make -s -C "$repo" --no-print-directory BUILD="$build" "$helper" >&2
+for t in slapd slapadd ldapsearch; do
 	command -v "$t" >/dev/null || { echo "mirror-bench: $t missing (tools/deps.sh)" >&2; exit 1; }
 done
-mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
-# Named after our pid: bpffs is global, and another bench or test run may
-# be using its own names at the same time.
-ns=mxgmirror-$$
-pin=/sys/fs/bpf/mxg-mirror-bench-$$
-tmp=$(mktemp -d "/tmp/mxg-mirror-bench-$$.XXXXXX")
-slapd_pid="" mxgd_pid=""
+# The lab (tools/lab.sh): its server namespace holds slapd and mxguardd
+# (on the server's bridge ports, which carry nothing here); the directory
+# is made for a million entries: a large sparse map, the mirror's
+# attributes indexed, no per-search log.
+LAB_PREFIX=mxmb
+LAB_TOOLS_NEEDED=mirror-bench
+SLAPD_MAXSIZE=17179869184
+SLAPD_INDEX=uid,mail,mailLocalAddress
+SLAPD_LOGLEVEL=0
+. "$repo/tools/lab.sh"
+. "$repo/tools/bench-lib.sh"
+lab_init "$build" mirror
+lab_netns_up
 
-suffix="dc=bench,dc=example"
-base="ou=people,$suffix"
-rootdn="cn=admin,$suffix"
-domain=bench.example
-uri=ldap://127.0.0.1:389/
+ctl=$MXGCTL
+pin=$LAB_PIN
+base=$SLAPD_PEOPLE
+rootdn=$SLAPD_ROOTDN
+domain=$LAB_RCPT_DOMAIN
+# ldapsearch -y takes the whole file as the password: no newline.
+pwfile=$LAB_TMP/root.secret
+(umask 077 && printf '%s' "$SLAPD_ROOTPW" >"$pwfile")
+uri=""
 
-log() { printf 'mirror: %s\n' "$*" >&2; }
-
-stop_mxgd() {
-	[[ -n $mxgd_pid ]] && stop_pid "$mxgd_pid" 20
-	mxgd_pid=""
-	# Detach and unpin through the CLI: its sock_ops program sits on the
-	# cgroup root, which outlives the namespace.
-	if [[ -d $pin ]]; then
-		timeout 20 "$ctl" --pin-dir "$pin" unload >/dev/null 2>&1 || true
-		rm -rf "$pin"
-	fi
-}
-
-stop_slapd() {
-	# TERM first: slapd closes its database cleanly.
-	[[ -n $slapd_pid ]] && stop_pid "$slapd_pid" 10
-	slapd_pid=""
-}
-
-# Each step on its own, errors ignored: one failed step never leaves the
-# rest behind.
-cleanup() {
-	local rc=$? pid
-	set +e
-	trap - EXIT INT TERM
-	stop_mxgd
-	stop_slapd
-	if ip netns list | grep -qw "^$ns"; then
-		# Anything left in our namespace is ours.
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do
-			kill -KILL "$pid" 2>/dev/null
-		done
-		ip netns del "$ns"
-	fi
-	rm -rf "$tmp"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# innet CMD...: CMD in our namespace. nsenter --net, not `ip netns exec`:
-# that also remounts /sys and would hide the global bpffs from mxguardd.
-innet() { nsenter --net="/run/netns/$ns" "$@"; }
+innet() { in_server_net "$@"; }
 
 # seconds_since START: $EPOCHREALTIME arithmetic (bash has no floats).
 seconds_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
@@ -121,34 +78,23 @@ cpu_s() { awk -v t="$tck" '{ printf "%.1f %.1f\n", $14 / t, $15 / t }' "/proc/$1
 # kv KEY < key=value lines
 kv() { sed -n "s/^$1=//p"; }
 
-ip netns add "$ns"
-ip -n "$ns" link set lo up
-# mxguardd needs an interface to guard; a veth pair that carries nothing.
-ip -n "$ns" link add mxm0 type veth peer name mxm1
-ip -n "$ns" link set mxm0 up
-ip -n "$ns" link set mxm1 up
-
 declare -A R	# R[N,figure]
 
-# gen_ldif N FILE: N users; every odd one has an alias in mailLocalAddress
-# (misc schema), so about 1.5 N addresses. awk, not a shell loop: 1M
-# entries in seconds.
+# gen_ldif N FILE: the lab's base entries and N users; every odd one has
+# an alias in mailLocalAddress (misc schema), so about 1.5 N addresses.
+# awk, not a shell loop: 1M entries in seconds.
 gen_ldif() {
-	awk -v n="$1" -v sfx="$suffix" -v dom="$domain" 'BEGIN {
-		printf "dn: %s\nobjectClass: top\nobjectClass: dcObject\nobjectClass: organization\no: bench\ndc: bench\n\n", sfx
-		printf "dn: ou=people,%s\nobjectClass: top\nobjectClass: organizationalUnit\nou: people\n\n", sfx
-		for (i = 1; i <= n; i++) {
-			printf "dn: uid=user%d,ou=people,%s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: user%d\ncn: User %d\nsn: %d\nmail: user%d@%s\n", i, sfx, i, i, i, i, dom
-			if (i % 2)
-				printf "mailLocalAddress: alias%d@%s\n", i, dom
-			printf "\n"
-		}
-	}' >"$2"
-}
-
-slapd_answers() {
-	innet timeout 3 ldapsearch -x -LLL -H "$uri" -o nettimeout=2 -b "" -s base \
-		"(objectClass=*)" supportedControl 2>/dev/null | grep -q 1.3.6.1.4.1.4203.1.9.1.1
+	{
+		slapd_base_ldif
+		awk -v n="$1" -v people="$SLAPD_PEOPLE" -v dom="$domain" 'BEGIN {
+			for (i = 1; i <= n; i++) {
+				printf "dn: uid=user%d,%s\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: user%d\ncn: User %d\nsn: %d\nmail: user%d@%s\n", i, people, i, i, i, i, dom
+				if (i % 2)
+					printf "mailLocalAddress: alias%d@%s\n", i, dom
+				printf "\n"
+			}
+		}'
+	} >"$2"
 }
 
 # time_runs TOOL ADDR...: seconds for one command line per address, run in
@@ -172,104 +118,46 @@ time_runs() {
 }
 
 run_size() {
-	local n=$1 d=$tmp/n$1 t expected out pw pwfile i k mu ms su ss su0 ss0
+	local n=$1 name=n$1 t expected out i k mu ms su ss su0 ss0 slapd_pid
+	local ldif=$LAB_TMP/n$1.ldif
 	local -a addrs=()
 	expected=$((n + (n + 1) / 2))
-	mkdir -p "$d/db"
 	log "N=$n: $n users, $expected addresses"
 
 	t=$EPOCHREALTIME
-	gen_ldif "$n" "$d/data.ldif"
+	gen_ldif "$n" "$ldif"
 	R[$n,ldif_s]=$(seconds_since "$t")
 
-	pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-	pwfile=$d/ldap.secret
-	# ldapsearch -y takes the whole file as the password: no newline.
-	(umask 077 && printf '%s' "$pw" >"$pwfile")
-	cat >"$d/slapd.conf" <<EOF
-# Private bench directory (mirror-bench.sh, pid $$); removed at exit.
-include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-include /etc/ldap/schema/misc.schema
-pidfile $d/slapd.pid
-modulepath /usr/lib/ldap
-moduleload back_mdb
-moduleload syncprov
-# slapadd indexes with as many threads as there are cores.
-tool-threads 2
-database mdb
-suffix "$suffix"
-rootdn "$rootdn"
-rootpw $(slappasswd -s "$pw")
-directory $d/db
-# A sparse map: room for 1M entries and their indexes (~2-3 GiB), not
-# allocated up front.
-maxsize 17179869184
-index objectClass eq
-index entryCSN,entryUUID eq
-index mail,mailLocalAddress eq
-overlay syncprov
-EOF
-	chmod 600 "$d/slapd.conf"
-
 	t=$EPOCHREALTIME
-	slapadd -q -f "$d/slapd.conf" -l "$d/data.ldif" >"$d/slapadd.log" 2>&1 || {
-		log "slapadd failed: $(tail -5 "$d/slapadd.log")"
-		return 1
-	}
+	slapd_create "$name" 1 "$ldif"
 	R[$n,slapadd_s]=$(seconds_since "$t")
-	rm -f "$d/data.ldif"
+	rm -f "$ldif"
 	log "N=$n: slapadd -q ${R[$n,slapadd_s]} s"
 
-	# nsenter itself, not innet: a backgrounded function is a subshell
-	# and $! would be its pid. nsenter execs, so $! is slapd's own pid;
-	# -d keeps it in the foreground, level 0 keeps its log quiet.
-	nsenter --net="/run/netns/$ns" slapd -f "$d/slapd.conf" -h "$uri" -d 0 \
-		>"$d/slapd.log" 2>&1 </dev/null &
-	slapd_pid=$!
-	for ((i = 0; i < 300; i++)); do
-		slapd_answers && break
-		kill -0 "$slapd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	slapd_answers || { log "slapd does not answer: $(tail -5 "$d/slapd.log")"; return 1; }
+	slapd_run "$name" 389 "$(ulimit -n)"
+	slapd_pid=${SLAPD_PID_OF[$name]}
+	uri=$(slapd_uri "$name")
 
-	cat >"$d/mxguard.conf" <<EOF
-# mirror-bench.sh (pid $$)
-[global]
-interfaces = mxm0
-pin_dir = $pin
-max_sources = 4096
-on_exit = detach
-[ldap]
-uri = $uri
-bind_dn = $rootdn
-bind_password_file = $pwfile
-base = $base
-filter = (objectClass=inetOrgPerson)
-attributes = mail, mailLocalAddress
-domains = $domain
-sync = syncrepl
-max_age = 15m
-EOF
+	conf_write "$LAB_TMP/mxguard.conf" detach "[ldap]" "uri = $uri" \
+		"bind_dn = $rootdn" "bind_password_file = $pwfile" "base = $base" \
+		"filter = (objectClass=inetOrgPerson)" "attributes = mail, mailLocalAddress" \
+		"domains = $domain" "sync = syncrepl" "max_age = 15m"
 
 	# The clock starts just before mxguardd does: the figure includes
 	# loading its programs, as an operator's restart would.
 	read -r su0 ss0 < <(cpu_s "$slapd_pid")
 	t=${EPOCHREALTIME/./}
-	nsenter --net="/run/netns/$ns" "$mxgd" -c "$d/mxguard.conf" -f 2>"$d/mxguardd.log" &
-	mxgd_pid=$!
+	mxgd_start "$LAB_TMP/mxguard.conf" "$LAB_TMP/mxguardd.$n.log"
 	if ! out=$("$helper" wait "$pin" "$expected" "$sync_max_s" "$t"); then
-		log "N=$n: mirror not ready within $sync_max_s s: $(tail -5 "$d/mxguardd.log")"
+		log "N=$n: mirror not ready within $sync_max_s s: $(tail -5 "$LAB_TMP/mxguardd.$n.log")"
 		return 1
 	fi
 	R[$n,load_s]=$(kv maps_s <<<"$out")
 	R[$n,sync_s]=$(kv ready_s <<<"$out")
-	R[$n,rss_mib]=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$mxgd_pid/status")
+	R[$n,rss_mib]=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$MXGD_PID/status")
 	# Where the sync's time went, at a glance: each side's CPU in user
 	# space and in the kernel (for mxguardd, mostly bpf() calls).
-	read -r mu ms < <(cpu_s "$mxgd_pid")
+	read -r mu ms < <(cpu_s "$MXGD_PID")
 	read -r su ss < <(cpu_s "$slapd_pid")
 	R[$n,mxgd_cpu]="$mu / $ms"
 	R[$n,slapd_cpu]=$(awk -v a="$su" -v b="$su0" -v c="$ss" -v d="$ss0" 'BEGIN { printf "%.1f / %.1f", a - b, c - d }')
@@ -316,9 +204,9 @@ EOF
 	R[$n,sent_p99]=$(kv sent_p99_ms <<<"$out")
 	log "N=$n: change -> map p50 ${R[$n,p50]} ms, p99 ${R[$n,p99]} ms, max ${R[$n,pmax]} ms, lost ${R[$n,lost]}"
 
-	stop_mxgd
-	stop_slapd
-	rm -rf "$d"
+	guard_down
+	slapd_kill "$name"
+	rm -rf "${LAB_TMP:?}/$name"
 }
 
 total=$EPOCHREALTIME

@@ -32,7 +32,7 @@
 #include "recipients.h"
 #include "loader.h"
 #include "maps.h"
-#include "bpf/frames.h"
+#include "frames.h"
 
 #define ROUNDS 5		/* median of this many runs */
 #define REPEAT 1000000		/* in-kernel repetitions per run */

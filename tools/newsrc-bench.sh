@@ -10,7 +10,7 @@
 # the reason tools/compare-bench.sh gives (native XDP on a veth runs on
 # the sender's CPU, before the steering).
 #
-# In the netns lab (tests/integration/lib.sh): client 1 floods (synflood,
+# In the netns lab (tools/lab.sh): client 1 floods (synflood,
 # IPv6, one /64 per source, MXG_NEWSRC_PPS frames/s); client 2 is the
 # legitimate side, with two clients at once (tools/legit, -T 10 s: the
 # SYN and the kernel's retransmissions within 10 s: at 1, 3 and 7 s
@@ -46,7 +46,8 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxnb
-. "$SRC/tests/integration/lib.sh"
+LAB_TOOLS_NEEDED="synflood legit"
+. "$SRC/tools/lab.sh"
 . "$SRC/tools/bench-lib.sh"
 
 lab_init "${1:?usage: $0 BUILD}" newsrc-bench
@@ -68,9 +69,9 @@ for t in synflood legit; do
 	[[ -x $BUILD/tools/$t ]] || die "$BUILD/tools/$t not built (make bench)"
 done
 for c in smtp-sink taskset chrt nsenter; do
-	command -v "$c" >/dev/null || skip "needs $c (tools/deps.sh)"
+	command -v "$c" >/dev/null || lab_unavailable "needs $c (tools/deps.sh)"
 done
-(($(nproc) >= 2)) || skip "needs 2 CPUs (flood and clients on CPU 0, receiver on CPU 1)"
+(($(nproc) >= 2)) || lab_unavailable "needs 2 CPUs (flood and clients on CPU 0, receiver on CPU 1)"
 
 S=$LAB_NS_S C1=$LAB_NS_C1 C2=$LAB_NS_C2 S4=$LAB_SERVER4 S6=$LAB_SERVER6
 KNOWN=${LAB_CLIENT4[1]}
@@ -127,8 +128,14 @@ ip netns exec "$C1" taskset -c 0 "$BUILD/tools/synflood" -i eth0 -d "$S6" -m "$m
 flood_pid=$!
 LAB_BG_PIDS+=("$flood_pid")
 # Past the ramp-up: the burst of new-source tokens is spent within
-# milliseconds; what is measured is the steady flood.
-sleep 1
+# milliseconds (the first new_source drop says so); what is measured is
+# the steady flood.
+newsrc0=$(json_get classes.smtp.dropped.new_source <<<"$stats0")
+newsrc_spent() {
+	local n
+	n=$(ctl_json stats | json_get classes.smtp.dropped.new_source) && ((n > newsrc0))
+}
+wait_until 5 newsrc_spent || log "no new_source drop within 5 s of the flood's start"
 kill -0 "$flood_pid" 2>/dev/null || die "synflood: $(cat "$LAB_TMP/flood.err")"
 legit_run fresh -b "$FRESH_FLOOD" -n "$nfresh" -i "$new_ms" -t "${secs}s" &
 fresh_pid=$!

@@ -5,7 +5,7 @@
 # (issue 11, "Numbers"): Postfix's own throughput, measured by Postfix's
 # own smtp-source, without the guard and with it, in both attach modes.
 #
-# In the netns lab (tests/integration/lib.sh): a real Postfix (pf_start)
+# In the netns lab (tools/lab.sh): a real Postfix (pf_start)
 # validating recipients at RCPT time through mxguard's socketmap
 # (relay_recipient_maps = socketmap:..., relay_transport = discard:), a
 # real slapd with MXG_BENCH_PF_USERS people (default 1000) and the three
@@ -42,7 +42,8 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxpb
-. "$SRC/tests/integration/lib.sh"
+LAB_TOOLS_NEEDED=""
+. "$SRC/tools/lab.sh"
 . "$SRC/tools/bench-lib.sh"
 
 lab_init "${1:?usage: $0 BUILD}" postfix-bench
@@ -55,7 +56,7 @@ MODES=(none xdp tc)
 ((ROUNDS <= 20 && MSGS <= 100000 && SESSIONS <= 100)) ||
 	die "at most 20 rounds of 100000 messages over 100 sessions"
 for c in postfix smtp-source slapd slapadd ldapsearch; do
-	command -v "$c" >/dev/null || skip "needs $c (tools/deps.sh)"
+	command -v "$c" >/dev/null || lab_unavailable "needs $c (tools/deps.sh)"
 done
 
 C1=$LAB_NS_C1 S4=$LAB_SERVER4 DOM=$LAB_RCPT_DOMAIN
@@ -68,7 +69,7 @@ chmod 755 "$RUN"
 # The unguarded runs' counter goes to a cgroup of our own that no
 # process is in. Removed at exit, after the daemon that attached to it.
 cg_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
-[[ -n $cg_root ]] || skip "needs cgroup v2"
+[[ -n $cg_root ]] || lab_unavailable "needs cgroup v2"
 CG=$cg_root/mxg-postfix-bench-$$
 mkdir "$CG"
 bench_cleanup() {

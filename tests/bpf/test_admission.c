@@ -24,7 +24,7 @@
 #include "loader.h"
 #include "maps.h"
 #include "parse.h"
-#include "bpf/frames.h"
+#include "frames.h"
 #include "refused.h"
 
 #define XDP_DROP 1

@@ -25,7 +25,7 @@
 #include "parse.h"
 #include "rcpt.h"
 #include "recipients.h"
-#include "bpf/frames.h"
+#include "frames.h"
 
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2

@@ -5,8 +5,8 @@
  * TCP into a buffer, plus the ways to break each layer that the tests use.
  * Checksums are left zero: the programs never read them.
  */
-#ifndef MXG_TEST_FRAMES_H
-#define MXG_TEST_FRAMES_H
+#ifndef MXG_FRAMES_H
+#define MXG_FRAMES_H
 
 #include <arpa/inet.h>
 #include <errno.h>
