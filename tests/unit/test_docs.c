@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The docs are part of the interface: every config key the parser accepts
- * is in the man page and the reference, and every mxguardctl command in
- * its help is in its man page. Run from the top of the tree (make test).
+ * is defined in its own section of the man page, the reference and the
+ * example file, and every mxguardctl command in its help is in its man
+ * page. Run from the top of the tree (make test).
  */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,113 @@ static void strip_roff(char *s)
 	*w = '\0';
 }
 
+/* The three documents the config keys must be in, each with its own way
+ * of opening a section and of defining a key in it. */
+enum doc_kind { DOC_MAN, DOC_MD, DOC_EXAMPLE };
+
+/* A section heading of the document: the line that opens a section. */
+static bool is_heading(enum doc_kind kind, const char *line)
+{
+	switch (kind) {
+	case DOC_MAN:
+		return !strncmp(line, ".SS ", 4) || !strncmp(line, ".SH ", 4);
+	case DOC_MD:
+		return line[0] == '#';
+	case DOC_EXAMPLE:
+		/* "[global]" or, commented out, ";[ldap]" */
+		line += line[0] == ';';
+		return line[0] == '[';
+	}
+	return false;
+}
+
+/* The heading names the config section: "[sect]" or "[sect NAME]"
+ * somewhere in it ("[allow] and [deny]" names both). */
+static bool heading_names(const char *line, const char *section)
+{
+	size_t n = strlen(section);
+
+	for (const char *p = strchr(line, '['); p; p = strchr(p + 1, '['))
+		if (!strncmp(p + 1, section, n) && (p[1 + n] == ']' || p[1 + n] == ' '))
+			return true;
+	return false;
+}
+
+/* The line defines the key (prev: the line before it):
+ *   man      ".TP" then ".B key"
+ *   md       a table row "| `key` | ..."
+ *   example  "key = ..." or, commented out, ";key = ..." */
+static bool defines_key(enum doc_kind kind, const char *prev, const char *line, const char *key)
+{
+	size_t n = strlen(key);
+	char want[96];
+
+	switch (kind) {
+	case DOC_MAN:
+		snprintf(want, sizeof(want), ".B %s", key);
+		return !strcmp(prev, ".TP") &&
+		       !strncmp(line, want, strlen(want)) &&
+		       (line[strlen(want)] == '\0' || line[strlen(want)] == ' ');
+	case DOC_MD:
+		snprintf(want, sizeof(want), "| `%s` |", key);
+		return !strncmp(line, want, strlen(want));
+	case DOC_EXAMPLE:
+		line += line[0] == ';';
+		if (strncmp(line, key, n))
+			return false;
+		line += n;
+		line += strspn(line, " \t");
+		return *line == '=';
+	}
+	return false;
+}
+
+/* Is the key defined in (one of) the document's sections for the config
+ * section? Not a match anywhere in the page: `mode`, `socket` or `base`
+ * are words of every page. */
+static bool documented(enum doc_kind kind, const char *doc, const char *section,
+		       const char *key)
+{
+	char prev[512] = "", line[512];
+	bool inside = false;
+
+	for (const char *p = doc; *p;) {
+		size_t len = strcspn(p, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		p += len + (p[len] == '\n');
+		if (is_heading(kind, line))
+			inside = heading_names(line, section);
+		else if (inside && defines_key(kind, prev, line, key))
+			return true;
+		snprintf(prev, sizeof(prev), "%s", line);
+	}
+	return false;
+}
+
+/* The finder must be able to say no: a key only named in another section,
+ * or in prose, is not documented. */
+static void test_documented_needs_the_section(void **state)
+{
+	const char *man = ".SS [lookup]\n.TP\n.B socket\nthe path; see mode\n"
+			  ".SS [smtp_inspect]\n.TP\n.B mode\noff\n";
+	const char *md = "## `[lookup]`\n| `socket` | path |\nsee `mode`\n"
+			 "## `[ldap]`\n| `base` | DN |\n";
+	const char *example = "[global]\n# mode = is explained below\n;[lookup]\n"
+			      ";socket = /run/x\n[class smtp]\nrate = 5/s\n";
+
+	assert_true(documented(DOC_MAN, man, "lookup", "socket"));
+	assert_false(documented(DOC_MAN, man, "lookup", "mode"));
+	assert_true(documented(DOC_MAN, man, "smtp_inspect", "mode"));
+	assert_true(documented(DOC_MD, md, "lookup", "socket"));
+	assert_false(documented(DOC_MD, md, "lookup", "mode"));
+	assert_false(documented(DOC_MD, md, "lookup", "base"));
+	assert_true(documented(DOC_EXAMPLE, example, "lookup", "socket"));
+	assert_false(documented(DOC_EXAMPLE, example, "global", "mode"));
+	assert_true(documented(DOC_EXAMPLE, example, "class", "rate"));
+	assert_false(documented(DOC_EXAMPLE, example, "lookup", "rate"));
+}
+
 static void test_config_keys_documented(void **state)
 {
 	char *man = slurp("docs/man/mxguard.conf.5");
@@ -58,16 +167,17 @@ static void test_config_keys_documented(void **state)
 
 	strip_roff(man);
 	for (const char *const *k = mxg_config_keys; *k; k++) {
-		const char *key = strchr(*k, '.') + 1;
-		char tick[64];
+		const char *dot = strchr(*k, '.');
+		char section[64];
 
-		snprintf(tick, sizeof(tick), "`%s`", key);
-		if (!strstr(man, key))
-			fail_msg("key %s is not in mxguard.conf(5)", *k);
-		if (!strstr(md, tick))
-			fail_msg("key %s is not in docs/configuration.md", *k);
-		if (!strstr(example, key))
-			fail_msg("key %s is not in docs/mxguard.conf.example", *k);
+		assert_non_null(dot);
+		snprintf(section, sizeof(section), "%.*s", (int)(dot - *k), *k);
+		if (!documented(DOC_MAN, man, section, dot + 1))
+			fail_msg("key %s is not in [%s] of mxguard.conf(5)", *k, section);
+		if (!documented(DOC_MD, md, section, dot + 1))
+			fail_msg("key %s is not in [%s] of docs/configuration.md", *k, section);
+		if (!documented(DOC_EXAMPLE, example, section, dot + 1))
+			fail_msg("key %s is not in [%s] of docs/mxguard.conf.example", *k, section);
 	}
 	free(man);
 	free(md);
@@ -110,6 +220,7 @@ static void test_ctl_commands_documented(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_documented_needs_the_section),
 		cmocka_unit_test(test_config_keys_documented),
 		cmocka_unit_test(test_ctl_commands_documented),
 	};
