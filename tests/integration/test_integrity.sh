@@ -200,7 +200,6 @@ part_lost() {
 	rm "$LAB_PIN/link_xdp_$P1"
 	ip -n "$LAB_NS_S" link set dev "$P1" xdp off 2>/dev/null || true
 	ip -n "$LAB_NS_S" link set dev "$P1" xdpgeneric off 2>/dev/null || true
-	sleep 1
 	check "lost: pin removed, xdp off: still attached to $P1" xdp_attached "$P1"
 	check "lost: ... and client 1 still refused" refused_client "$C1"
 	check "lost: the pin comes back within $REATTACH_S s" \

@@ -325,7 +325,11 @@ d = json.loads(sys.argv[1])
 sys.exit(0 if d["age_s"] is not None and d["ready"] == (d["age_s"] < d["max_age_s"]) else 1)
 EOF
 pass "(e) ready while younger than max_age ($snap)"
-check_rcpt "(e) user1 still known while the directory is down" "user1@$DOM" True True True
+# Known while the directory is down, whether or not max_age has passed
+# by now (MAX_AGE is short, and a loaded machine may take seconds between
+# two commands): readiness follows the age, as the snapshot above showed.
+user1_known() { [[ $(rcpt_get "user1@$DOM" known) == True ]]; }
+check "(e) user1 still known while the directory is down" user1_known
 wait_within $((MAX_AGE + 3)) stat_is ready False || die "(e) still ready $((MAX_AGE + 3)) s after slapd stopped: $(ctl_json rcpt stats)"
 pass "(e) not ready after max_age (${WAITED}s after the disconnect was seen)"
 check "(e) age_s >= max_age_s" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["age_s"] >= d["max_age_s"] else 1)' "$(ctl_json rcpt stats)"
@@ -398,8 +402,8 @@ soft check_rcpt "(f) SIGHUP in poll mode: new.example is local" "x@new.example" 
 
 # =================================================== (g) failures, one line
 # fail_case WHAT KEY=VALUE...: a daemon against a broken directory setup.
-# Over 6 s it retries at 1, 2 (and 4) s: still exactly one line for the
-# one distinct cause, the daemon alive, the mirror answering not ready.
+# It retries at 1, 2 (and 4) s: still exactly one line for the one
+# distinct cause, the daemon alive, the mirror answering not ready.
 fail_case() {
 	local what=$1 uri=$2 logf n binds0 binds
 	shift 2
@@ -407,19 +411,24 @@ fail_case() {
 	binds0=$(slapd_log_count main "BIND dn=\"$SLAPD_BIND_DN\"")
 	fresh_daemon "$logf" uri="$uri" "$@"
 	wait_within 6 grep -q "recipient mirror: $uri: " "$logf" || die "(g) $what: no log line within 6 s: $(tail -5 "$logf")"
-	# Then watch for a second line for 6 s: the retries at 1, 2 and 4 s
-	# backoff all fall in that time. A second line ends the wait early.
 	more_lines() { (($(mirror_lines "$logf" "$uri") > 1)); }
-	! wait_within 6 more_lines || true
-	n=$(mirror_lines "$logf" "$uri")
-	binds=$(($(slapd_log_count main "BIND dn=\"$SLAPD_BIND_DN\"") - binds0))
-	log "(g) $what: $(grep "recipient mirror: $uri: " "$logf" | head -3)"
-	check "(g) $what: exactly one log line over 6 s of retries (got $n)" test "$n" -eq 1
-	# The one line is the dedup at work, not a daemon that gave up: it
-	# kept binding (1, 2, 4 s backoff) where the directory answers.
+	binds_since() { echo $(($(slapd_log_count main "BIND dn=\"$SLAPD_BIND_DN\"") - binds0)); }
+	three_binds() { (($(binds_since) >= 3)); }
 	if [[ $uri == "$(slapd_uri main)" && ${EXPECT_BINDS:-1} == 1 ]]; then
-		check "(g) $what: it kept retrying meanwhile ($binds binds, >= 3)" test "$binds" -ge 3
+		# Where the directory answers, the retries are seen: wait
+		# (bounded) for the first bind and two retries (1, 2 s backoff).
+		check "(g) $what: it keeps retrying (3 binds within 10 s)" wait_within 10 three_binds
+		log "(g) $what: $(binds_since) binds after ${WAITED}s"
+	else
+		# Nothing outside the daemon sees these retries: watch its log
+		# over the first three (1, 2 and 4 s backoff); a second line
+		# ends the watch early.
+		! wait_within 7 more_lines || true
 	fi
+	n=$(mirror_lines "$logf" "$uri")
+	log "(g) $what: $(grep "recipient mirror: $uri: " "$logf" | head -3)"
+	# The one line is the dedup at work, not a daemon that gave up.
+	check "(g) $what: exactly one log line over its retries (got $n)" test "$n" -eq 1
 	check "(g) $what: the line says why" grep -qE "recipient mirror: $uri: .*$REASON" "$logf"
 	check "(g) $what: mxguardd still runs" daemon_alive
 	check_stat "(g) $what: rcpt stats works and says not ready" ready False
