@@ -98,7 +98,26 @@ check "bpftool prints mxg_classes with field names (interval_ns)" \
 	grep -q 'interval_ns' <<<"$dump"
 
 out=$(ctl_json status) || die "mxguardctl -j status failed: $out"
-check "status is JSON" python3 -c 'import json,sys; json.loads(sys.argv[1])' "$out"
+# status_says JSON: the status of this run: its pin dir, the daemon, the
+# guard on both server-side ports, class smtp on port 25, the counter on.
+status_says() {
+	python3 - "$1" "$LAB_PIN" "${LAB_SPORTS[@]}" <<'EOF'
+import json, sys
+d, pin, ports = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3:]
+smtp = [c for c in d["classes"] if c["name"] == "smtp"]
+wrong = []
+if d["pin_dir"] != pin: wrong.append("pin_dir %r" % d["pin_dir"])
+if d["daemon"] is not True: wrong.append("daemon %r" % d["daemon"])
+if sorted(a["interface"] for a in d["attached"]) != sorted(ports):
+    wrong.append("attached to %r" % [a["interface"] for a in d["attached"]])
+if len(smtp) != 1 or smtp[0]["ports"] != [25]: wrong.append("smtp class %r" % smtp)
+if d["counter"]["attached"] is not True: wrong.append("counter %r" % d["counter"])
+print("; ".join(wrong))
+sys.exit(1 if wrong else 0)
+EOF
+}
+check "status -j: this pin dir, the daemon, both ports guarded, smtp on 25, the counter" \
+	status_says "$out"
 out=$(ctl limit show smtp 2>&1) || die "mxguardctl limit show smtp failed: $out"
 
 # ------------------------------------------------ (d) deny, allow, ban
@@ -170,7 +189,8 @@ check "restart keeps passed ($pk)" test "$(mxg_stat smtp passed)" -ge "$pk"
 check "restart keeps dropped.rate ($rk)" test "$(mxg_stat smtp dropped.rate)" -ge "$rk"
 for p in "${LAB_SPORTS[@]}"; do
 	n=$(ip -n "$LAB_NS_S" -d link show dev "$p" | grep -c 'prog/xdp' || true)
-	check "one XDP program on $p after restart (got $n)" test "$n" -le 1
+	! tc_attached "$p" || n=$((n + 1))
+	check "one guard program (XDP or tc) on $p after restart (got $n)" test "$n" -eq 1
 done
 flood_drops "after restart"
 
@@ -187,16 +207,23 @@ check "adoption keeps passed ($pk)" test "$(mxg_stat smtp passed)" -ge "$pk"
 check "adoption keeps dropped.rate ($rk)" test "$(mxg_stat smtp dropped.rate)" -ge "$rk"
 flood_drops "after adoption"
 
-# SIGHUP reloads without dropping state.
+# SIGHUP reloads without dropping state: the reload is done when the
+# daemon says so; it must still run after it.
+reloads() { grep -c "reloaded $conf" "$LAB_TMP/mxguardd.3.log" || true; }
 pk=$(mxg_stat smtp passed)
+n0=$(reloads)
 kill -HUP "$MXGD_PID"
-check "SIGHUP: mxguardd still runs" wait_until 5 kill -0 "$MXGD_PID"
+reloaded() { (($(reloads) > n0)); }
+check "SIGHUP: mxguardd logs the reload" wait_until 10 reloaded
+check "SIGHUP: mxguardd still runs after the reload" kill -0 "$MXGD_PID"
 check "SIGHUP keeps passed" test "$(mxg_stat smtp passed)" -ge "$pk"
 
 # The new-source limit comes with the other class keys on SIGHUP, and its
 # verdict is in the counters.
 conf_write "$conf" keep "${smtp_class[@]}" "new_sources = 2/s" "new_sources_burst = 3"
+n0=$(reloads)
 kill -HUP "$MXGD_PID"
+check "SIGHUP with new_sources: mxguardd logs the reload" wait_until 10 reloaded
 new_limit_is() {
 	local out
 	out=$(ctl_json limit show smtp) || return 1
@@ -204,9 +231,28 @@ new_limit_is() {
 }
 check "SIGHUP applies new_sources = 2/s, new_sources_burst = 3" \
 	wait_until 5 new_limit_is "2 3"
-check "stats count dropped.new_source" test "$(mxg_stat smtp dropped.new_source)" -ge 0
 status_shows_new_limit() { ctl status | grep -q "class       smtp: .*; new sources 2/s burst 3"; }
 check "status shows the new-source limit" status_shows_new_limit
+
+# Six sources the guard has never seen, one SYN each, under a limit that
+# admits two new sources in all (one per CPU's bucket, no refill to speak
+# of): the rest are dropped, each counted as new_source (a new source
+# still has its whole per-source burst: nothing else can drop it).
+conf_write "$conf" keep "${smtp_class[@]}" "new_sources = 60/h" "new_sources_burst = 2"
+n0=$(reloads)
+kill -HUP "$MXGD_PID"
+check "SIGHUP with new_sources = 60/h: mxguardd logs the reload" wait_until 10 reloaded
+n0=$(mxg_stat smtp dropped.new_source)
+newok=0 newfail=0
+for i in 1 2 3 4 5 6; do
+	ip -n "$C1" addr add "198.18.0.3$i/24" dev eth0
+	read -r ok fail < <(tcp_burst "$C1" "$S4" 25 1 "$TMO" "198.18.0.3$i")
+	newok=$((newok + ok)) newfail=$((newfail + fail))
+done
+log "six new sources: $newok connected, $newfail failed"
+check "the new-source limit dropped at least 4 of six new sources ($newfail)" test "$newfail" -ge 4
+check "stats count each as dropped.new_source (+$(($(mxg_stat smtp dropped.new_source) - n0)) == $newfail)" \
+	test "$(($(mxg_stat smtp dropped.new_source) - n0))" -eq "$newfail"
 
 # ------------------------------------------------ (f) clean stop, unload
 mxgd_stop TERM || die "mxguardd (keep) did not exit 0 on SIGTERM"
