@@ -102,7 +102,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) $(BPF_HDRS) | $(BUILD)
 # The crafted frames (tools/frames.h) are the BPF suites' and mxg-bench's.
 $(BUILD)/tests/bpf/%: tests/bpf/%.c tools/frames.h $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tests/bpf
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests -Itools $< $(LIB) $(LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itools $< $(LIB) $(LIBS) -lcmocka -o $@
 
 $(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB) $(USER_HDRS) $(SKELS) | $(BUILD)/tools
 	$(call msg,CC,$@)
