@@ -14,8 +14,8 @@
 #              another does one search every LDAP_INTERVAL seconds;
 #   backscatter  the same Postfix validating recipients at RCPT time; one
 #              client sends null-sender bounces to random local recipients
-#              (build/tools/smtpflood, BS_PAR sessions at once for BS_SECS,
-#              at most BS_MAX), the other one real mail a
+#              (build/tools/smtpflood: BS_MAX sessions, BS_PAR at once, new
+#              ones for at most BS_SECS), the other one real mail a
 #              second (legit -s again): first through Postfix's own
 #              ldap: table (one LDAP search per RCPT, as in 2013), then
 #              through mxguard's socketmap with the SMTP inspector
@@ -44,9 +44,9 @@ LDAP_FLOOD_SECS=15
 LDAP_INTERVAL=0.5
 LDAP_TOTAL=40
 LDAP_SOURCE=30
-# The backscatter part: 2 bounce sessions at once for 10 s, at most 200;
-# the source goes into the penalty box past BS_THRESHOLD unknown
-# recipients.
+# The backscatter part: 200 bounce sessions, 2 at once (new ones for at
+# most 10 s); the source goes into the penalty box past BS_THRESHOLD
+# unknown recipients.
 BS_SECS=10
 BS_PAR=2
 BS_MAX=200
@@ -224,7 +224,8 @@ BS_ADDR=${LAB_CLIENT4[0]}
 
 # legit_mails N: N real mails from client 2 to known users, one a second,
 # with legit -s in the background (each transaction bounded at 30 s);
-# legit_result then prints "sent delivered p50_ms p99_ms".
+# once it is waited for (wait "$LEGIT_PID", in this shell: a subshell
+# cannot wait for it), legit_result prints "sent delivered p50_ms p99_ms".
 LEGIT_PID=""
 legit_mails() {
 	local i rcpts=()
@@ -238,7 +239,6 @@ legit_mails() {
 }
 legit_result() {
 	local sent accepted p50 p99 qids qid delivered=0
-	wait "$LEGIT_PID" 2>/dev/null || true
 	read -r sent accepted p50 p99 qids < <(legit_figures "$(cat "$LAB_TMP/bslegit.json")")
 	for qid in $qids; do
 		wait_until 10 pf_log_has "$qid: .*status=sent" && delivered=$((delivered + 1))
@@ -262,12 +262,13 @@ run_bs_phase() {
 	local name=$1 lookup=$2 s0 s1 bs_pid
 	local sessions completed failed c2 c4 c5 sent delivered p50 p99
 	s0=$(slapd_searches)
-	log "$name: $BS_ADDR sends bounces to random local recipients, $BS_PAR sessions at once for ${BS_SECS}s (at most $BS_MAX); ${LAB_CLIENT4[1]} one mail/s"
+	log "$name: $BS_ADDR sends $BS_MAX bounces to random local recipients, $BS_PAR sessions at once; ${LAB_CLIENT4[1]} one mail/s"
 	backscatter "$LAB_NS_C1" "$BS_SECS" "$BS_PAR" "$BS_MAX" >"$LAB_TMP/bs" &
 	bs_pid=$!
 	LAB_BG_PIDS+=("$bs_pid")
 	legit_mails "$LEGIT_MAILS"
 	wait "$bs_pid" || true
+	wait "$LEGIT_PID" || true
 	read -r sent delivered p50 p99 < <(legit_result)
 	read -r sessions completed failed c2 c4 c5 < <(python3 -c '
 import json, sys
