@@ -27,10 +27,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+LAB_TOOLS_NEEDED="synflood legit"
 lab_init "${1:?usage: $0 BUILD}" newsrc
-for t in synflood legit; do
-	[[ -x $BUILD/tools/$t ]] || die "$BUILD/tools/$t not built (make test-integration builds it)"
-done
 command -v smtp-sink >/dev/null || skip "needs smtp-sink (postfix)"
 (($(nproc) >= 2)) || skip "needs 2 CPUs (clients on CPU 0, the server's receive work on CPU 1)"
 lab_netns_up
