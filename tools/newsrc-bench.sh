@@ -65,9 +65,6 @@ FRESH_FLOOD=198.18.16.1	# /21 of the new sources during the flood
 FRESH_BASE=198.18.24.1	# /21 of the baseline's
 nfresh=$((secs * 1000 / new_ms + 1))
 ((nfresh <= 2047)) || die "MXG_NEWSRC_SECS / MXG_NEWSRC_MS: $nfresh new sources do not fit a /21"
-for t in synflood legit; do
-	[[ -x $BUILD/tools/$t ]] || die "$BUILD/tools/$t not built (make bench)"
-done
 for c in smtp-sink taskset chrt nsenter; do
 	command -v "$c" >/dev/null || lab_unavailable "needs $c (tools/deps.sh)"
 done
