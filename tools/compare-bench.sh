@@ -285,13 +285,14 @@ run_cell() {
 			>"$tmp/flood.json" 2>"$tmp/flood.err" &
 		flood_pid=$!
 		LAB_BG_PIDS+=("$flood_pid")
-		# Past the start: the filter's tables filling is part of the
-		# cell, the process start is not. The flood has started when
-		# the sender's veth carries it.
-		local tx0
+		# Past the ramp-up: the filter's tables filling is part of
+		# the cell, the process start is not. The window opens once
+		# the sender's veth has carried a second of the flood (at its
+		# rate; 100,000 frames uncapped).
+		local tx0 ramp=$((flood_pps > 0 ? flood_pps : 100000))
 		tx0=$(tx_frames)
-		flood_sending() { (($(tx_frames) > tx0 + 1000)); }
-		wait_until 5 flood_sending || log "synflood sent nothing within 5 s"
+		flood_ramped() { (($(tx_frames) >= tx0 + ramp)); }
+		wait_until 5 flood_ramped || log "synflood sent under $ramp frames in 5 s"
 	fi
 	a=$(snap)
 	# SCHED_FIFO on CPU 0: the client must not wait behind the busy
