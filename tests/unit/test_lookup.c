@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -473,13 +474,19 @@ static void test_server_backpressure(void **state)
 	struct srv *t = *state;
 	char err[512], buf[1024];
 	pthread_t writer;
+	int fd, i, queued;
 	void *res;
-	int fd, i;
 
 	assert_int_equal(srv_start(t, 0, 0, err, sizeof(err)), 0);
 	fd = dial(t->path);
 	assert_int_equal(pthread_create(&writer, NULL, bp_writer, &fd), 0);
-	usleep(300000);
+	/* Read nothing until the replies have backed up (64 KiB of them
+	 * queued here, a third of what all the requests get): bounded, 5 s. */
+	for (i = 0, queued = 0; i < 500 && queued < 65536; i++) {
+		assert_int_equal(ioctl(fd, FIONREAD, &queued), 0);
+		usleep(10000);
+	}
+	assert_true(queued >= 65536);
 	for (i = 0; i < BP_REQUESTS; i++) {
 		const char *got = recv_reply(fd, buf, sizeof(buf));
 
@@ -608,6 +615,7 @@ static void test_server_deadline(void **state)
  * the other user's are cut at the deadline, and the refusals are logged
  * in one line, not one per client. Needs root (to be another user). */
 #define PEER_CLIENTS 20
+#define PEER_CAP 8	/* half of the server's 16 slots, per user */
 static void test_server_per_uid(void **state)
 {
 	struct srv *t = *state;
@@ -659,11 +667,19 @@ static void test_server_per_uid(void **state)
 			setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 			send(fds[i], "2", 1, MSG_NOSIGNAL);
 		}
-		usleep(200000);
-		for (int i = 0; i < PEER_CLIENTS; i++) {
-			struct pollfd pf = { .fd = fds[i], .events = POLLIN };
+		/* The server closes the clients over the cap as it reads
+		 * them: wait (bounded) until no more than the cap are left
+		 * open, never for a fixed time. */
+		for (int round = 0; round < 300; round++) {
+			open = 0;
+			for (int i = 0; i < PEER_CLIENTS; i++) {
+				struct pollfd pf = { .fd = fds[i], .events = POLLIN };
 
-			open += poll(&pf, 1, 0) == 0;
+				open += poll(&pf, 1, 0) == 0;
+			}
+			if (open <= PEER_CAP)
+				break;
+			usleep(10000);
 		}
 		if (write(report[1], &open, sizeof(open)) != sizeof(open) ||
 		    read(go[0], &c, 1) != 1)
@@ -683,7 +699,7 @@ static void test_server_per_uid(void **state)
 	}
 	assert_int_equal(read(report[0], &counts[0], sizeof(int)), sizeof(int));
 	/* Half of 16 slots for user nobody; the rest were closed at once. */
-	assert_int_equal(counts[0], 8);
+	assert_int_equal(counts[0], PEER_CAP);
 
 	/* A fresh client of another user (root here, the MTA's in life). */
 	fd = dial(t->path);
@@ -693,7 +709,7 @@ static void test_server_per_uid(void **state)
 
 	assert_int_equal(write(go[1], "g", 1), 1);
 	assert_int_equal(read(report[0], &counts[1], sizeof(int)), sizeof(int));
-	assert_int_equal(counts[1], 8);
+	assert_int_equal(counts[1], PEER_CAP);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	/* Ours stayed: no deadline between requests. */
