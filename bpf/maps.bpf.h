@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The admission maps. Userspace pins each one under pin_dir by its name and
+ * Every map of the programs (admission, connection counting, the mirror,
+ * the SMTP reader). Userspace pins each one under pin_dir by its name and
  * reuses it on the next load, so a restart keeps counters, rate state and
  * bans. Sizes here are defaults: the loader sets max_sources before load.
  */
