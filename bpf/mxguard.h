@@ -39,30 +39,56 @@
  * The hash's bucket array costs 16 bytes per slot even when empty. */
 #define MXG_MAX_CONN_SOURCES 262144
 
-/* Pinned map names (also the names in the BPF object). */
-#define MXG_MAP_PORTS "mxg_ports"
-#define MXG_MAP_CLASSES "mxg_classes"
-#define MXG_MAP_SOURCES "mxg_sources"
-#define MXG_MAP_ALLOW "mxg_allow"
-#define MXG_MAP_DENY "mxg_deny"
-#define MXG_MAP_BANS "mxg_bans"
-#define MXG_MAP_STATS "mxg_stats"
-#define MXG_MAP_LINKS "mxg_links"
-#define MXG_MAP_CONNS "mxg_conns"
-#define MXG_MAP_CLASS_CONNS "mxg_class_conns"
-#define MXG_MAP_CONN_MARKS "mxg_conn_marks"
-#define MXG_MAP_SETTINGS "mxg_settings"
-#define MXG_MAP_RCPT_SLOT "mxg_rcpt_slot"
-#define MXG_MAP_RCPT_DOMAINS "mxg_rcpt_domains"
-#define MXG_MAP_MIRROR "mxg_mirror"
-#define MXG_MAP_HASH_KEY "mxg_hash_key"
-#define MXG_MAP_FLOWS "mxg_flows"
-#define MXG_MAP_RCPT_SOURCES "mxg_rcpt_sources"
-#define MXG_MAP_RCPT_STATS "mxg_rcpt_stats"
-#define MXG_MAP_INSPECT "mxg_inspect"
-#define MXG_MAP_EVENTS "mxg_events"
-#define MXG_MAP_NEW_SOURCES "mxg_new_sources"
-#define MXG_MAP_REFUSED "mxg_refused"
+/*
+ * The registry of maps: every map of the BPF object, once. Each entry is
+ * X(field, at_start, what):
+ *  - the map is mxg_<field> in the BPF object and pinned under that name
+ *    (MXG_MAP_NAME(field)); field also names its fd in userspace (struct
+ *    mxg_maps in user/maps.h, generated from this list, as are its
+ *    initialiser, open and close, and the skeleton mapping);
+ *  - at_start is what mxguardd does when the map pinned under pin_dir has
+ *    another layout (type, key or value size, max_entries, flags: another
+ *    version's, or another max_sources): DROP the pin, so the map starts
+ *    anew, where it holds nothing that is not rewritten at start or is
+ *    not worth keeping; REFUSE to start where it holds what an operator
+ *    cannot lose (bans, rules, open connection counts, the mirror and
+ *    its key): `mxguardctl unload` removes it, knowingly;
+ *  - what: what the map holds, for the log line or the refusal.
+ * A map in the object that is missing here makes mxguardd refuse to load.
+ */
+enum mxg_pin_stale {
+	MXG_PIN_REFUSE = 0,
+	MXG_PIN_DROP,
+};
+
+#define MXG_MAPS(X)							\
+	X(ports, DROP, "the port table (rewritten from the config)")	\
+	X(classes, DROP, "the class records (rewritten from the config)") \
+	X(sources, DROP, "per-source rate state")			\
+	X(new_sources, DROP, "the new-source buckets (they start full)") \
+	X(refused, DROP, "the tags of refused new sources' SYNs (their second chance)") \
+	X(allow, REFUSE, "the allow list")				\
+	X(deny, REFUSE, "the deny list")				\
+	X(bans, REFUSE, "the penalty box")				\
+	X(stats, DROP, "counting")					\
+	X(links, REFUSE, "the record of where the programs are attached") \
+	X(conns, REFUSE, "the counts of open connections")		\
+	X(class_conns, REFUSE, "the counts of open connections per class") \
+	X(conn_marks, REFUSE, "the marks of counted sockets")		\
+	X(settings, DROP, "the settings (rewritten at every start)")	\
+	X(rcpt_template, DROP, "the recipient mirror's template (empty)") \
+	X(rcpt_slot, REFUSE, "the recipient mirror")			\
+	X(rcpt_domains, DROP, "the local domains (rewritten from the config)") \
+	X(mirror, REFUSE, "the recipient mirror's readiness record")	\
+	X(hash_key, REFUSE, "the recipient mirror's hash key")		\
+	X(inspect, DROP, "the SMTP reader's settings (rewritten from the config)") \
+	X(flows, DROP, "the SMTP sessions in progress (no longer followed)") \
+	X(rcpt_sources, DROP, "the SMTP reader's per-source recipient counts") \
+	X(rcpt_stats, DROP, "the SMTP reader's counting")		\
+	X(smtp_scratch, DROP, "the SMTP reader's per-CPU scratch (it holds no state)") \
+	X(events, DROP, "the events not logged yet")
+
+#define MXG_MAP_NAME(field) "mxg_" #field
 
 /*
  * What admission decided for one judged SYN. Every verdict is counted per
@@ -396,22 +422,35 @@ struct mxg_link {
 	__u64 netns_ino;	/* the network namespace the ifindex is in */
 };
 
-#ifndef __bpf__
-_Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
-_Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
-_Static_assert(sizeof(struct mxg_mirror) == 56, "mxg_mirror layout");
-_Static_assert(sizeof(struct mxg_rcpt_source) == 32, "mxg_rcpt_source layout");
-_Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");
-_Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
+/*
+ * Every struct that crosses the boundary (map keys and values, ring buffer
+ * records), sized on both sides: clang -target bpf and the host compiler
+ * must agree, and a change of size is a change of the pinned layout (see
+ * MXG_MAPS). The SMTP reader's own state (bpf/smtp_state.h) and the
+ * normaliser's (bpf/rcpt.h) are checked where they are declared.
+ */
 _Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
 _Static_assert(sizeof(struct mxg_class) == 112, "mxg_class layout");
-_Static_assert(sizeof(struct mxg_new_source_bucket) == 16, "mxg_new_source_bucket layout");
-_Static_assert(sizeof(struct mxg_refused_line) == 64, "mxg_refused_line: one cache line");
-_Static_assert(sizeof(struct mxg_stats) == 8 * MXG_VERDICT_COUNT, "mxg_stats layout");
 _Static_assert(sizeof(struct mxg_source_key) == 20, "mxg_source_key layout");
 _Static_assert(sizeof(struct mxg_source) == 16, "mxg_source layout");
+_Static_assert(sizeof(struct mxg_new_source_bucket) == 16, "mxg_new_source_bucket layout");
+_Static_assert(sizeof(struct mxg_refused_line) == 64, "mxg_refused_line: one cache line");
 _Static_assert(sizeof(struct mxg_lpm_key) == 20, "mxg_lpm_key layout");
+_Static_assert(sizeof(struct mxg_rule) == 16, "mxg_rule layout");
+_Static_assert(sizeof(struct mxg_ban) == 24, "mxg_ban layout");
+_Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
+_Static_assert(sizeof(struct mxg_class_conns) == 8, "mxg_class_conns layout");
+_Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
+_Static_assert(sizeof(struct mxg_settings) == 16, "mxg_settings layout");
+_Static_assert(sizeof(struct mxg_hash_key) == 16, "mxg_hash_key layout");
+_Static_assert(sizeof(struct mxg_rcpt) == 8, "mxg_rcpt layout");
+_Static_assert(sizeof(struct mxg_mirror) == 56, "mxg_mirror layout");
+_Static_assert(sizeof(struct mxg_inspect) == 24, "mxg_inspect layout");
+_Static_assert(sizeof(struct mxg_rcpt_stats) == 8 * MXG_RCPT_COUNTERS, "mxg_rcpt_stats layout");
+_Static_assert(sizeof(struct mxg_rcpt_source) == 32, "mxg_rcpt_source layout");
+_Static_assert(sizeof(struct mxg_event) == 32, "mxg_event layout");
+_Static_assert(sizeof(struct mxg_stats) == 8 * MXG_VERDICT_COUNT, "mxg_stats layout");
+_Static_assert(sizeof(struct mxg_link) == 40, "mxg_link layout");
 _Static_assert((int)MXG_GLOBAL_COUNT <= (int)MXG_VERDICT_COUNT, "global counters fit");
-#endif
 
 #endif /* MXGUARD_H */

@@ -440,7 +440,7 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 	}
 
 	if (fill_sources(m->sources, max_sources, smtp)) {
-		fprintf(stderr, "mxg-bench: cannot fill %s: %s\n", MXG_MAP_SOURCES,
+		fprintf(stderr, "mxg-bench: cannot fill %s: %s\n", MXG_MAP_NAME(sources),
 			strerror(errno));
 		close(pass_fd);
 		return -errno;

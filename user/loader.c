@@ -186,42 +186,109 @@ int mxg_pin_dir_prepare(const char *pin_dir, int *lock_fd, char *err,
 	return 0;
 }
 
-/*
- * A pinned map whose definition no longer matches would make the load fail.
- * mxg_sources is sized by max_sources: when that changes, its rate state is
- * dropped (it is only rate state) and the map is made anew. The same for
- * the maps whose value grew in a newer version and that hold nothing the
- * config does not rewrite or that an operator cannot lose: the class
- * records, the counters (a verdict added to enum mxg_verdict), and the
- * SMTP reader's per-CPU scratch, which only lives within one program run.
- */
-static void drop_stale_pin(const char *pin_dir, const struct bpf_map *map,
-			   const char *what)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd;
+/* The registry (MXG_MAPS in mxguard.h) as a table. */
+#define MXG_MAP_ENTRY(field, at_start, what) \
+	{ MXG_MAP_NAME(field), MXG_PIN_##at_start, what },
+static const struct {
+	const char *name;
+	enum mxg_pin_stale at_start;
+	const char *what;
+} registry[] = {
+	MXG_MAPS(MXG_MAP_ENTRY)
+};
+#undef MXG_MAP_ENTRY
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		goto out;
-	if (info.max_entries != bpf_map__max_entries(map)) {
-		mxg_info("%s: max_entries changed from %u to %u: %s starts anew",
-			 bpf_map__name(map), info.max_entries,
-			 bpf_map__max_entries(map), what);
-		unlink(path);
-	} else if (info.value_size != bpf_map__value_size(map)) {
-		mxg_info("%s: value size changed from %u to %u (another version of mxguard): %s starts anew",
-			 bpf_map__name(map), info.value_size,
-			 bpf_map__value_size(map), what);
-		unlink(path);
+static const char *map_type_name(uint32_t type)
+{
+	const char *name = libbpf_bpf_map_type_str(type);
+
+	return name ? name : "unknown";
+}
+
+/* How the map pinned as info differs from map as this version defines it,
+ * in the terms libbpf checks before it reuses a pin; false when it does
+ * not. */
+static bool layout_differs(const struct bpf_map_info *info,
+			   const struct bpf_map *map, char *buf, size_t len)
+{
+	if (info->type != bpf_map__type(map))
+		snprintf(buf, len, "type %s, this version's %s",
+			 map_type_name(info->type),
+			 map_type_name(bpf_map__type(map)));
+	else if (info->key_size != bpf_map__key_size(map))
+		snprintf(buf, len, "key size %u, this version's %u",
+			 info->key_size, bpf_map__key_size(map));
+	else if (info->value_size != bpf_map__value_size(map))
+		snprintf(buf, len, "value size %u, this version's %u",
+			 info->value_size, bpf_map__value_size(map));
+	else if (info->max_entries != bpf_map__max_entries(map))
+		snprintf(buf, len, "max_entries %u, now %u", info->max_entries,
+			 bpf_map__max_entries(map));
+	else if (info->map_flags != bpf_map__map_flags(map))
+		snprintf(buf, len, "flags %#x, this version's %#x",
+			 info->map_flags, bpf_map__map_flags(map));
+	else
+		return false;
+	return true;
+}
+
+/*
+ * A pinned map whose layout no longer matches (another version's, or
+ * mxg_sources after max_sources changed) would make the load fail. What
+ * the registry says may go is dropped, to be made anew; what it says must
+ * stay refuses the start, before anything is dropped, with the way out.
+ * A map of the object missing from the registry refuses the start too:
+ * nobody decided what happens to it.
+ */
+static int stale_pins(const struct mxg_loader *l, char *err, size_t errlen)
+{
+	char path[PATH_MAX], why[128];
+	struct bpf_map *map;
+	size_t i, n = sizeof(registry) / sizeof(registry[0]);
+
+	bpf_object__for_each_map(map, l->skel->obj) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(registry[i].name, bpf_map__name(map)))
+				break;
+		if (i == n) {
+			snprintf(err, errlen, "map %s of the BPF object is not in the registry of maps (MXG_MAPS in bpf/mxguard.h)",
+				 bpf_map__name(map));
+			return -EINVAL;
+		}
 	}
-out:
-	close(fd);
+	for (int pass = MXG_PIN_REFUSE; pass <= MXG_PIN_DROP; pass++) {
+		for (i = 0; i < n; i++) {
+			struct bpf_map_info info = {};
+			__u32 len = sizeof(info);
+			bool differs;
+			int fd;
+
+			if (registry[i].at_start != (enum mxg_pin_stale)pass)
+				continue;
+			map = bpf_object__find_map_by_name(l->skel->obj,
+							   registry[i].name);
+			snprintf(path, sizeof(path), "%s/%s", l->pin_dir,
+				 registry[i].name);
+			fd = bpf_obj_get(path);
+			if (fd < 0)
+				continue;
+			differs = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+				  layout_differs(&info, map, why, sizeof(why));
+			close(fd);
+			if (!differs)
+				continue;
+			if (pass == MXG_PIN_REFUSE) {
+				snprintf(err, errlen, "the pinned %s is of another layout (%s) and holds %s: if the pins under %s are from another version of mxguard, mxguardctl unload removes them, with the bans, counters and mirror they hold",
+					 registry[i].name, why, registry[i].what,
+					 l->pin_dir);
+				return -EINVAL;
+			}
+			mxg_info("%s: %s: %s starts anew", registry[i].name,
+				 why, registry[i].what);
+			unlink(path);
+		}
+	}
+	return 0;
 }
 
 /* Open, adopt the pins, and load everything but the features in off. */
@@ -244,21 +311,9 @@ static int load_object(struct mxg_loader *l, const struct mxg_config *cfg,
 				       cfg->max_sources);
 	if (ret)
 		goto fail;
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_sources,
-		       "per-source rate state");
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_classes,
-		       "the class records (rewritten from the config)");
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_stats, "counting");
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_rcpt_stats,
-		       "the SMTP reader's counting");
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_flows,
-		       "the SMTP sessions in progress (no longer followed)");
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_smtp_scratch,
-		       "the SMTP reader's per-CPU scratch (it holds no state)");
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_new_sources,
-		       "the new-source buckets (they start full)");
-	drop_stale_pin(l->pin_dir, l->skel->maps.mxg_settings,
-		       "the settings (rewritten at every start)");
+	ret = stale_pins(l, err, errlen);
+	if (ret)
+		goto out;
 	/* With a pin path set, libbpf reuses a compatible pinned map and
 	 * pins a new one: adopting the previous state is the default. */
 	bpf_object__for_each_map(map, l->skel->obj) {
@@ -373,7 +428,7 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	mxg_maps_from_skel(l->skel, &l->maps);
 	ret = settings_write(l);
 	if (ret)
-		snprintf(err, errlen, "cannot write %s: %s", MXG_MAP_SETTINGS,
+		snprintf(err, errlen, "cannot write %s: %s", MXG_MAP_NAME(settings),
 			 strerror(-ret));
 	return ret;
 }
@@ -390,26 +445,10 @@ void mxg_inner_btf_from_skel(const struct mxguard *skel,
 
 void mxg_maps_from_skel(const struct mxguard *skel, struct mxg_maps *m)
 {
-	m->ports = bpf_map__fd(skel->maps.mxg_ports);
-	m->classes = bpf_map__fd(skel->maps.mxg_classes);
-	m->sources = bpf_map__fd(skel->maps.mxg_sources);
-	m->allow = bpf_map__fd(skel->maps.mxg_allow);
-	m->deny = bpf_map__fd(skel->maps.mxg_deny);
-	m->bans = bpf_map__fd(skel->maps.mxg_bans);
-	m->stats = bpf_map__fd(skel->maps.mxg_stats);
-	m->links = bpf_map__fd(skel->maps.mxg_links);
-	m->conns = bpf_map__fd(skel->maps.mxg_conns);
-	m->class_conns = bpf_map__fd(skel->maps.mxg_class_conns);
-	m->settings = bpf_map__fd(skel->maps.mxg_settings);
-	m->rcpt_slot = bpf_map__fd(skel->maps.mxg_rcpt_slot);
-	m->rcpt_domains = bpf_map__fd(skel->maps.mxg_rcpt_domains);
-	m->mirror = bpf_map__fd(skel->maps.mxg_mirror);
-	m->hash_key = bpf_map__fd(skel->maps.mxg_hash_key);
-	m->inspect = bpf_map__fd(skel->maps.mxg_inspect);
-	m->rcpt_sources = bpf_map__fd(skel->maps.mxg_rcpt_sources);
-	m->rcpt_stats = bpf_map__fd(skel->maps.mxg_rcpt_stats);
-	m->events = bpf_map__fd(skel->maps.mxg_events);
-	m->new_sources = bpf_map__fd(skel->maps.mxg_new_sources);
+#define MXG_MAP_FROM_SKEL(field, at_start, what) \
+	m->field = bpf_map__fd(skel->maps.mxg_##field);
+	MXG_MAPS(MXG_MAP_FROM_SKEL)
+#undef MXG_MAP_FROM_SKEL
 }
 
 void mxg_loader_init(struct mxg_loader *l)
@@ -788,7 +827,7 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 		return ret;
 	ret = mxg_links_read(&l->maps, links);
 	if (ret) {
-		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_LINKS,
+		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_NAME(links),
 			 strerror(-ret));
 		return ret;
 	}

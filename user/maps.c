@@ -10,31 +10,16 @@
 #include <bpf/libbpf.h>
 #include "maps.h"
 
+/* Where each map of the registry goes in struct mxg_maps. */
+#define MXG_MAP_FD_SLOT(field, at_start, what) \
+	{ MXG_MAP_NAME(field), offsetof(struct mxg_maps, field) },
 static const struct {
 	const char *name;
 	size_t offset;
 } map_fds[] = {
-	{ MXG_MAP_PORTS, offsetof(struct mxg_maps, ports) },
-	{ MXG_MAP_CLASSES, offsetof(struct mxg_maps, classes) },
-	{ MXG_MAP_SOURCES, offsetof(struct mxg_maps, sources) },
-	{ MXG_MAP_ALLOW, offsetof(struct mxg_maps, allow) },
-	{ MXG_MAP_DENY, offsetof(struct mxg_maps, deny) },
-	{ MXG_MAP_BANS, offsetof(struct mxg_maps, bans) },
-	{ MXG_MAP_STATS, offsetof(struct mxg_maps, stats) },
-	{ MXG_MAP_LINKS, offsetof(struct mxg_maps, links) },
-	{ MXG_MAP_CONNS, offsetof(struct mxg_maps, conns) },
-	{ MXG_MAP_CLASS_CONNS, offsetof(struct mxg_maps, class_conns) },
-	{ MXG_MAP_SETTINGS, offsetof(struct mxg_maps, settings) },
-	{ MXG_MAP_RCPT_SLOT, offsetof(struct mxg_maps, rcpt_slot) },
-	{ MXG_MAP_RCPT_DOMAINS, offsetof(struct mxg_maps, rcpt_domains) },
-	{ MXG_MAP_MIRROR, offsetof(struct mxg_maps, mirror) },
-	{ MXG_MAP_HASH_KEY, offsetof(struct mxg_maps, hash_key) },
-	{ MXG_MAP_INSPECT, offsetof(struct mxg_maps, inspect) },
-	{ MXG_MAP_RCPT_SOURCES, offsetof(struct mxg_maps, rcpt_sources) },
-	{ MXG_MAP_RCPT_STATS, offsetof(struct mxg_maps, rcpt_stats) },
-	{ MXG_MAP_EVENTS, offsetof(struct mxg_maps, events) },
-	{ MXG_MAP_NEW_SOURCES, offsetof(struct mxg_maps, new_sources) },
+	MXG_MAPS(MXG_MAP_FD_SLOT)
 };
+#undef MXG_MAP_FD_SLOT
 
 int mxg_rcpt_inner_create(const struct mxg_inner_btf *btf,
 			  uint32_t max_entries)
@@ -294,7 +279,7 @@ int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
 
 	ret = mxg_classes_read(m, cur);
 	if (ret) {
-		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_CLASSES,
+		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_NAME(classes),
 			 strerror(-ret));
 		return ret;
 	}

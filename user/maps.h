@@ -12,16 +12,16 @@
 #include "mxguard.h"
 #include "config.h"
 
+/* The fd of every map, by its field in the registry (MXG_MAPS in
+ * mxguard.h); -1 when not open. */
+#define MXG_MAP_FD_FIELD(field, at_start, what) int field;
 struct mxg_maps {
-	int ports, classes, sources, allow, deny, bans, stats, links;
-	int conns, class_conns, settings;
-	int rcpt_slot, rcpt_domains, mirror, hash_key;
-	int inspect, rcpt_sources, rcpt_stats, events;
-	int new_sources;
+	MXG_MAPS(MXG_MAP_FD_FIELD)
 };
+#undef MXG_MAP_FD_FIELD
 
-#define MXG_MAPS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, \
-			-1, -1, -1, -1, -1, -1, -1, -1, -1 }
+#define MXG_MAP_FD_NONE(field, at_start, what) .field = -1,
+#define MXG_MAPS_INIT { MXG_MAPS(MXG_MAP_FD_NONE) }
 
 /* The BTF types of the recipient mirror's inner map, from the loaded
  * object (mxg_inner_btf_from_skel() in loader.h). */
@@ -37,8 +37,9 @@ struct mxg_inner_btf {
 int mxg_rcpt_inner_create(const struct mxg_inner_btf *btf,
 			  uint32_t max_entries);
 
-/* Open every pinned map under pin_dir. -ENOENT when nothing is pinned
- * there; -EPERM/-EACCES when not allowed. err gets a one-line reason. */
+/* Open every pinned map of the registry under pin_dir. -ENOENT when
+ * nothing is pinned there; -EPERM/-EACCES when not allowed. err gets a
+ * one-line reason. */
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
 		  size_t errlen);
 void mxg_maps_close(struct mxg_maps *m);

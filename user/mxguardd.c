@@ -83,7 +83,7 @@ static int apply_state(struct daemon *d, const struct mxg_config *cfg)
 	}
 	ret = mxg_inspect_apply(m, &cfg->inspect);
 	if (ret)
-		mxg_err("cannot write %s: %s", MXG_MAP_INSPECT, strerror(-ret));
+		mxg_err("cannot write %s: %s", MXG_MAP_NAME(inspect), strerror(-ret));
 	return ret;
 }
 
@@ -464,7 +464,7 @@ int main(int argc, char **argv)
 	if (!ret) {
 		ret = mxg_events_open(&d.loader.maps, &d.events);
 		if (ret)
-			mxg_err("cannot read %s: %s", MXG_MAP_EVENTS, strerror(-ret));
+			mxg_err("cannot read %s: %s", MXG_MAP_NAME(events), strerror(-ret));
 	}
 	if (ret)
 		goto cleanup;

@@ -60,7 +60,7 @@ int ctl_read_classes(struct ctl *ctl, struct mxg_class classes[MXG_MAX_CLASSES])
 	int ret = mxg_classes_read(&ctl->maps, classes);
 
 	if (ret)
-		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_CLASSES, strerror(-ret));
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(classes), strerror(-ret));
 	return ret;
 }
 

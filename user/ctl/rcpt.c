@@ -125,7 +125,7 @@ int ctl_rcpt_stats(struct ctl *ctl, const struct ctl_args *a)
 
 	ret = mxg_mirror_read(&ctl->maps, &s.rec);
 	if (ret) {
-		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_MIRROR, strerror(-ret));
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(mirror), strerror(-ret));
 		return ret;
 	}
 	s.domains = ctl_count_entries(ctl->maps.rcpt_domains, sizeof(uint64_t));
