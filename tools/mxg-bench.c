@@ -24,7 +24,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mxguard.skel.h"
+#include "apply.h"
 #include "config.h"
+#include "class_limits.h"
 #include "json.h"
 #include "log.h"
 #include "parse.h"
@@ -666,7 +668,8 @@ int main(int argc, char **argv)
 	}
 	mxg_maps_from_skel(skel, &m);
 	if (mxg_config_load_string("bench", bench_config, cfg, err, sizeof(err)) ||
-	    mxg_limits_apply(&m, cfg, err, sizeof(err))) {
+	    mxg_apply(&(struct mxg_apply_target){ .maps = &m }, NULL, cfg, err,
+		      sizeof(err))) {
 		fprintf(stderr, "mxg-bench: %s\n", err);
 		goto out;
 	}

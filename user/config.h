@@ -119,13 +119,6 @@ int mxg_config_load(const char *path, struct mxg_config *cfg,
 int mxg_config_load_string(const char *name, const char *text,
 			   struct mxg_config *cfg, char *err, size_t errlen);
 
-/* Fill the BPF class record for one configured class (masks, GCRA
- * interval and tolerance precomputed). ncpus is the number of per-CPU
- * new-source buckets (libbpf_num_possible_cpus()), among which the
- * new-source rate and burst are divided. */
-void mxg_class_to_bpf(const struct mxg_class_config *c, unsigned ncpus,
-		      struct mxg_class *out);
-
 /* Every key the parser accepts, per section, for the docs test. */
 extern const char *const mxg_config_keys[];
 

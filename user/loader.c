@@ -813,6 +813,27 @@ static bool iface_configured(const struct mxg_config *cfg, const char *ifname)
 	return false;
 }
 
+/* A slot whose interface is no longer configured, in this namespace. */
+static bool slot_dropped(const struct mxg_config *cfg,
+			 const struct mxg_link *link, uint64_t netns)
+{
+	return link->mode != MXG_LINK_NONE && link->netns_ino == netns &&
+	       !iface_configured(cfg, link->ifname);
+}
+
+static void drop_slot(struct mxg_loader *l, uint32_t s, struct mxg_link *link)
+{
+	int ret = detach_slot(l, s, link);
+
+	if (ret && ret != -ENOENT)
+		mxg_err("cannot detach from %s: %s", link->ifname,
+			strerror(-ret));
+	else
+		mxg_info("detached from %s", link->ifname);
+	memset(link, 0, sizeof(*link));
+	mxg_link_write(&l->maps, s, link);
+}
+
 int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 		   char *err, size_t errlen)
 {
@@ -821,7 +842,7 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 	uint64_t netns = mxg_netns_ino();
 	int ret;
 
-	/* A missing interface fails a reload before anything changes. */
+	/* A missing interface fails before anything changes. */
 	ret = mxg_ifaces_check(cfg, err, errlen);
 	if (ret)
 		return ret;
@@ -831,23 +852,8 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 			 strerror(-ret));
 		return ret;
 	}
-	/* Interfaces dropped from the config (in this namespace) first. */
-	for (uint32_t s = 0; s < MXG_MAX_LINKS; s++) {
-		if (links[s].mode == MXG_LINK_NONE || links[s].netns_ino != netns ||
-		    iface_configured(cfg, links[s].ifname))
-			continue;
-		ret = detach_slot(l, s, &links[s]);
-		if (ret && ret != -ENOENT)
-			mxg_err("cannot detach from %s: %s", links[s].ifname,
-				strerror(-ret));
-		else
-			mxg_info("detached from %s", links[s].ifname);
-		memset(&links[s], 0, sizeof(links[s]));
-		mxg_link_write(&l->maps, s, &links[s]);
-	}
-
 	for (unsigned i = 0; i < cfg->nifaces; i++) {
-		int slot = -1, free_slot = -1;
+		int slot = -1, free_slot = -1, dropped = -1;
 
 		for (int s = 0; s < MXG_MAX_LINKS; s++) {
 			if (links[s].mode == MXG_LINK_NONE) {
@@ -857,11 +863,20 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 				   !strncmp(links[s].ifname, cfg->ifaces[i],
 					    sizeof(links[s].ifname))) {
 				slot = s;
+			} else if (dropped < 0 &&
+				   slot_dropped(cfg, &links[s], netns)) {
+				dropped = s;
 			}
 		}
 		old = slot >= 0 ? &links[slot] : NULL;
 		if (slot < 0)
 			slot = free_slot;
+		/* Only when no slot is free does an interface dropped from
+		 * the config make room before the end. */
+		if (slot < 0 && dropped >= 0) {
+			drop_slot(l, dropped, &links[dropped]);
+			slot = dropped;
+		}
 		if (slot < 0) {
 			snprintf(err, errlen, "cannot attach to %s: %u attachments recorded already",
 				 cfg->ifaces[i], MXG_MAX_LINKS);
@@ -886,6 +901,13 @@ int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 			 mxg_link_mode_name(fresh.mode), fresh.ifname);
 		links[slot] = fresh;
 	}
+	/* Interfaces dropped from the config (in this namespace) last, once
+	 * every configured one is attached: an attachment that fails has
+	 * taken nothing away, and undoing it (mxg_apply) finds them still in
+	 * place. */
+	for (uint32_t s = 0; s < MXG_MAX_LINKS; s++)
+		if (slot_dropped(cfg, &links[s], netns))
+			drop_slot(l, s, &links[s]);
 	return 0;
 }
 

@@ -64,9 +64,10 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 /* Every configured interface exists (in this network namespace). */
 int mxg_ifaces_check(const struct mxg_config *cfg, char *err, size_t errlen);
 
-/* Attach to every configured interface and detach from the ones no longer
- * configured. Existing attachments are adopted by swapping in the new
- * programs, so enforcement never stops during a restart. */
+/* Attach to every configured interface, then detach from the ones no
+ * longer configured (so a failure takes nothing away: mxg_apply() undoes
+ * it with the old config). Existing attachments are adopted by swapping
+ * in the new programs, so enforcement never stops during a restart. */
 int mxg_attach_all(struct mxg_loader *l, const struct mxg_config *cfg,
 		   char *err, size_t errlen);
 

@@ -120,22 +120,6 @@ int mxg_class_write(const struct mxg_maps *m, uint32_t idx,
 	return bpf_map_update_elem(m->classes, &idx, cls, BPF_ANY) ? -errno : 0;
 }
 
-void mxg_class_from_bpf(const struct mxg_class *cls,
-			struct mxg_class_config *out)
-{
-	memset(out, 0, sizeof(*out));
-	memcpy(out->name, cls->name, sizeof(out->name));
-	out->name[sizeof(out->name) - 1] = '\0';
-	out->rate_milli = cls->rate_milli;
-	out->burst = cls->burst;
-	out->source_conns = cls->source_conns;
-	out->total_conns = cls->total_conns;
-	out->ipv4_prefix = cls->ipv4_prefix;
-	out->ipv6_prefix = cls->ipv6_prefix;
-	out->new_sources_milli = cls->new_sources_milli;
-	out->new_sources_burst = cls->new_sources_burst;
-}
-
 /* Every CPU's copy of a per-CPU array slot (value_size bytes) back to
  * zero: counters that start anew, a new-source bucket back to full (TAT
  * 0). */
@@ -157,30 +141,42 @@ static int percpu_clear(int fd, uint32_t idx, size_t value_size)
 	return err;
 }
 
-int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
-		    const struct mxg_class_config *c)
+int mxg_class_update(const struct mxg_maps *m, uint32_t idx,
+		     const struct mxg_class *cls)
 {
-	int ncpus = libbpf_num_possible_cpus();
-	struct mxg_class cur, cls;
+	struct mxg_class cur;
 	int err;
 
-	if (ncpus < 0)
-		return ncpus;
 	if (bpf_map_lookup_elem(m->classes, &idx, &cur))
 		return -errno;
-	mxg_class_to_bpf(c, (unsigned)ncpus, &cls);
 	/* The one write of the record is what makes the new limits take
 	 * effect together; the buckets are refilled after it, so that no
 	 * SYN is judged by the old interval against a refilled bucket. */
-	err = mxg_class_write(m, idx, &cls);
+	err = mxg_class_write(m, idx, cls);
 	if (err)
 		return err;
-	if (cur.new_interval_ns != cls.new_interval_ns ||
-	    cur.new_tolerance_ns != cls.new_tolerance_ns ||
-	    strncmp(cur.name, cls.name, MXG_CLASS_NAME_LEN))
+	if (cur.new_interval_ns != cls->new_interval_ns ||
+	    cur.new_tolerance_ns != cls->new_tolerance_ns ||
+	    strncmp(cur.name, cls->name, MXG_CLASS_NAME_LEN))
 		err = percpu_clear(m->new_sources, idx,
 				   sizeof(struct mxg_new_source_bucket));
 	return err;
+}
+
+int mxg_stats_clear(const struct mxg_maps *m, uint32_t idx)
+{
+	return percpu_clear(m->stats, idx, sizeof(struct mxg_stats));
+}
+
+int mxg_port_read(const struct mxg_maps *m, uint32_t port, struct mxg_port *p)
+{
+	return bpf_map_lookup_elem(m->ports, &port, p) ? -errno : 0;
+}
+
+int mxg_port_write(const struct mxg_maps *m, uint32_t port,
+		   const struct mxg_port *p)
+{
+	return bpf_map_update_elem(m->ports, &port, p, BPF_ANY) ? -errno : 0;
 }
 
 /* The sum over CPUs of a per-CPU array value made of n __u64 counters. */
@@ -213,138 +209,6 @@ int mxg_stats_read(const struct mxg_maps *m,
 	for (uint32_t i = 0; !err && i <= MXG_MAX_CLASSES; i++)
 		err = percpu_sum(m->stats, i, out[i].count, MXG_VERDICT_COUNT);
 	return err;
-}
-
-/* Slot of each configured class: the slot it already has, else a free one. */
-static int assign_slots(const struct mxg_class cur[MXG_MAX_CLASSES],
-			const struct mxg_config *cfg,
-			int slot_of[MXG_MAX_CLASSES], char *err, size_t errlen)
-{
-	bool taken[MXG_MAX_CLASSES] = { false };
-
-	for (unsigned c = 0; c < cfg->nclasses; c++) {
-		slot_of[c] = -1;
-		for (int s = 0; s < MXG_MAX_CLASSES; s++) {
-			if (!strncmp(cur[s].name, cfg->classes[c].name,
-				     MXG_CLASS_NAME_LEN) && cur[s].name[0]) {
-				slot_of[c] = s;
-				taken[s] = true;
-				break;
-			}
-		}
-	}
-	for (unsigned c = 0; c < cfg->nclasses; c++) {
-		if (slot_of[c] >= 0)
-			continue;
-		/* Prefer a slot that no class in the map uses either, so a
-		 * removed class's slot is not reused in the same reload. */
-		for (int pass = 0; pass < 2 && slot_of[c] < 0; pass++) {
-			for (int s = 0; s < MXG_MAX_CLASSES; s++) {
-				if (taken[s] || (pass == 0 && cur[s].name[0]))
-					continue;
-				slot_of[c] = s;
-				taken[s] = true;
-				break;
-			}
-		}
-		if (slot_of[c] < 0) {
-			snprintf(err, errlen, "no free class slot for '%s'",
-				 cfg->classes[c].name);
-			return -ENOSPC;
-		}
-	}
-	return 0;
-}
-
-/* The SMTP inspector reads the ports of the class named "smtp"; 465 is
- * SMTP over implicit TLS (RFC 8314), counted but unreadable. */
-#define MXG_SMTP_CLASS "smtp"
-#define MXG_SMTPS_PORT 465
-
-static uint8_t port_inspect(const struct mxg_class_config *c, uint16_t port)
-{
-	if (strcmp(c->name, MXG_SMTP_CLASS))
-		return MXG_INSPECT_NONE;
-	return port == MXG_SMTPS_PORT ? MXG_INSPECT_TLS : MXG_INSPECT_PLAIN;
-}
-
-int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
-		     char *err, size_t errlen)
-{
-	struct mxg_class cur[MXG_MAX_CLASSES], cls;
-	struct mxg_port *want = NULL, have;
-	int slot_of[MXG_MAX_CLASSES];
-	bool keep[MXG_MAX_CLASSES] = { false };
-	int ret;
-
-	ret = mxg_classes_read(m, cur);
-	if (ret) {
-		snprintf(err, errlen, "cannot read %s: %s", MXG_MAP_NAME(classes),
-			 strerror(-ret));
-		return ret;
-	}
-	ret = assign_slots(cur, cfg, slot_of, err, errlen);
-	if (ret)
-		return ret;
-
-	want = calloc(MXG_PORTS, sizeof(*want));
-	if (!want)
-		return -ENOMEM;
-
-	/* 1. Classes first: a port must never point at an empty slot. A slot
-	 * that changes hands starts with fresh counters. */
-	for (unsigned c = 0; c < cfg->nclasses; c++) {
-		uint32_t s = slot_of[c];
-
-		keep[s] = true;
-		if (strncmp(cur[s].name, cfg->classes[c].name,
-			    MXG_CLASS_NAME_LEN)) {
-			ret = percpu_clear(m->stats, s, sizeof(struct mxg_stats));
-			if (ret)
-				goto fail;
-		}
-		ret = mxg_class_apply(m, s, &cfg->classes[c]);
-		if (ret)
-			goto fail;
-		for (unsigned p = 0; p < cfg->classes[c].nports; p++) {
-			uint16_t port = cfg->classes[c].ports[p];
-
-			want[port].guarded = 1;
-			want[port].class_idx = s;
-			want[port].inspect = port_inspect(&cfg->classes[c], port);
-		}
-	}
-
-	/* 2. Ports: only the ones that change are written. */
-	for (uint32_t port = 0; port < MXG_PORTS; port++) {
-		if (bpf_map_lookup_elem(m->ports, &port, &have)) {
-			ret = -errno;
-			goto fail;
-		}
-		if (!memcmp(&have, &want[port], sizeof(have)))
-			continue;
-		if (bpf_map_update_elem(m->ports, &port, &want[port], BPF_ANY)) {
-			ret = -errno;
-			goto fail;
-		}
-	}
-
-	/* 3. Classes no longer configured, now that no port points at them. */
-	memset(&cls, 0, sizeof(cls));
-	for (uint32_t s = 0; s < MXG_MAX_CLASSES; s++) {
-		if (keep[s] || !cur[s].name[0])
-			continue;
-		ret = mxg_class_write(m, s, &cls);
-		if (ret)
-			goto fail;
-	}
-	free(want);
-	return 0;
-
-fail:
-	snprintf(err, errlen, "cannot write limits: %s", strerror(-ret));
-	free(want);
-	return ret;
 }
 
 int mxg_rule_add(int fd, const struct mxg_lpm_key *key, enum mxg_origin origin)
@@ -447,6 +311,48 @@ int mxg_rules_sync(int fd, const struct mxg_lpm_key *keys, unsigned n,
 	}
 	return mxg_lpm_foreach(fd, sizeof(struct mxg_rule), drop_stale_rule,
 			       &ctx);
+}
+
+struct collect_ctx {
+	enum mxg_origin origin;
+	struct mxg_lpm_key *keys;
+	unsigned n, cap;
+};
+
+static int collect_rule(const struct mxg_lpm_key *key, const void *value,
+			void *ctx_)
+{
+	const struct mxg_rule *rule = value;
+	struct collect_ctx *ctx = ctx_;
+	struct mxg_lpm_key *grown;
+
+	if (rule->origin != ctx->origin)
+		return 0;
+	if (ctx->n == ctx->cap) {
+		ctx->cap = ctx->cap ? ctx->cap * 2 : 64;
+		grown = realloc(ctx->keys, ctx->cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		ctx->keys = grown;
+	}
+	ctx->keys[ctx->n++] = *key;
+	return 0;
+}
+
+int mxg_rules_of(int fd, enum mxg_origin origin, struct mxg_lpm_key **keys,
+		 unsigned *n)
+{
+	struct collect_ctx ctx = { .origin = origin };
+	int ret = mxg_lpm_foreach(fd, sizeof(struct mxg_rule), collect_rule,
+				  &ctx);
+
+	if (ret) {
+		free(ctx.keys);
+		return ret;
+	}
+	*keys = ctx.keys;
+	*n = ctx.n;
+	return 0;
 }
 
 int mxg_ban_add(int fd, const struct mxg_lpm_key *key, uint64_t ttl_ns,
@@ -558,7 +464,14 @@ int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out)
 	return percpu_sum(m->rcpt_stats, 0, out->count, MXG_RCPT_COUNTERS);
 }
 
-int mxg_inspect_apply(const struct mxg_maps *m, const struct mxg_inspect *in)
+int mxg_inspect_read(const struct mxg_maps *m, struct mxg_inspect *out)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(m->inspect, &zero, out) ? -errno : 0;
+}
+
+int mxg_inspect_write(const struct mxg_maps *m, const struct mxg_inspect *in)
 {
 	uint32_t zero = 0;
 

@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "mxguard.h"
-#include "config.h"
 
 /* The fd of every map, by its field in the registry (MXG_MAPS in
  * mxguard.h); -1 when not open. */
@@ -54,27 +53,26 @@ int mxg_class_find(const struct mxg_maps *m, const char *name, uint32_t *idx,
 		   struct mxg_class *cls);
 int mxg_class_write(const struct mxg_maps *m, uint32_t idx,
 		    const struct mxg_class *cls);
-/* Write a class record from its configured limits, dividing the new-source
- * limit among the possible CPUs; when that limit changes, every CPU's
- * bucket of the slot starts full again (a TAT left far ahead by a slower
- * old rate would otherwise refuse new sources for seconds). */
-int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
-		    const struct mxg_class_config *c);
-/* The configured limits of a class record, for `limit set`. */
-void mxg_class_from_bpf(const struct mxg_class *cls,
-			struct mxg_class_config *out);
+/* Write a class record as the one change that makes its limits take
+ * effect together; when the new-source limit or the slot's owner changes,
+ * every CPU's bucket of the slot then starts full again (a TAT left far
+ * ahead by a slower old rate would otherwise refuse new sources for
+ * seconds). */
+int mxg_class_update(const struct mxg_maps *m, uint32_t idx,
+		     const struct mxg_class *cls);
 
 /* Sum the per-CPU counters: out[i] for class i, out[MXG_STATS_GLOBAL]. */
 int mxg_stats_read(const struct mxg_maps *m,
 		   struct mxg_stats out[MXG_MAX_CLASSES + 1]);
 
-/*
- * Write the config's classes and ports. Class slots are kept by name across
- * reloads, because source state and counters are indexed by slot; a new
- * class takes a free slot, a removed one is cleared after its ports are.
- */
-int mxg_limits_apply(const struct mxg_maps *m, const struct mxg_config *cfg,
-		     char *err, size_t errlen);
+/* Every CPU's counters of a class slot back to zero (a slot that
+ * changes hands). */
+int mxg_stats_clear(const struct mxg_maps *m, uint32_t idx);
+
+/* The port table (mxg_ports), one entry at a time. */
+int mxg_port_read(const struct mxg_maps *m, uint32_t port, struct mxg_port *p);
+int mxg_port_write(const struct mxg_maps *m, uint32_t port,
+		   const struct mxg_port *p);
 
 /* Allow/deny rules (LPM tries of struct mxg_rule). */
 int mxg_rule_add(int fd, const struct mxg_lpm_key *key, enum mxg_origin origin);
@@ -82,6 +80,10 @@ int mxg_rule_del(int fd, const struct mxg_lpm_key *key);
 /* Make the rules of one origin equal to keys[], leaving the others. */
 int mxg_rules_sync(int fd, const struct mxg_lpm_key *keys, unsigned n,
 		   enum mxg_origin origin);
+
+/* The rules of one origin: *keys (malloc'd, NULL when *n is 0). */
+int mxg_rules_of(int fd, enum mxg_origin origin, struct mxg_lpm_key **keys,
+		 unsigned *n);
 
 /* Bans: ttl_ns 0 = until removed. */
 int mxg_ban_add(int fd, const struct mxg_lpm_key *key, uint64_t ttl_ns,
@@ -103,7 +105,8 @@ int mxg_link_write(const struct mxg_maps *m, uint32_t slot,
 const char *mxg_link_mode_name(uint32_t mode);
 
 /* The SMTP reader's settings (mxg_inspect). */
-int mxg_inspect_apply(const struct mxg_maps *m, const struct mxg_inspect *in);
+int mxg_inspect_read(const struct mxg_maps *m, struct mxg_inspect *out);
+int mxg_inspect_write(const struct mxg_maps *m, const struct mxg_inspect *in);
 
 /* The SMTP reader's counters, summed over CPUs. */
 int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out);

@@ -8,8 +8,10 @@
  * anything is touched, and an existing attachment is adopted, never torn
  * down and re-made, so enforcement does not stop across a restart. What
  * else can fail at start is done before attaching, and a start that fails
- * while attaching detaches what it attached. While it runs, an attachment
- * lost behind its back is re-attached.
+ * while attaching detaches what it attached. The start and every SIGHUP
+ * apply the config through mxg_apply() (apply.h): a reload that fails at
+ * any step leaves the running config in force, whole, and logs why. While
+ * it runs, an attachment lost behind its back is re-attached.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include "apply.h"
 #include "config.h"
 #include "loader.h"
 #include "log.h"
@@ -60,67 +63,8 @@ static void usage(FILE *out)
 		MXG_DEFAULT_CONFIG);
 }
 
-/* Limits, ports and the config's allow/deny rules into the maps. */
-static int apply_state(struct daemon *d, const struct mxg_config *cfg)
-{
-	const struct mxg_maps *m = &d->loader.maps;
-	char err[512];
-	int ret;
-
-	ret = mxg_limits_apply(m, cfg, err, sizeof(err));
-	if (ret) {
-		mxg_err("%s", err);
-		return ret;
-	}
-	ret = mxg_rules_sync(m->allow, cfg->allow, cfg->nallow,
-			     MXG_ORIGIN_CONFIG);
-	if (!ret)
-		ret = mxg_rules_sync(m->deny, cfg->deny, cfg->ndeny,
-				     MXG_ORIGIN_CONFIG);
-	if (ret) {
-		mxg_err("cannot write the allow/deny lists: %s", strerror(-ret));
-		return ret;
-	}
-	ret = mxg_inspect_apply(m, &cfg->inspect);
-	if (ret)
-		mxg_err("cannot write %s: %s", MXG_MAP_NAME(inspect), strerror(-ret));
-	return ret;
-}
-
-/* The local domains, the record's config part, and the writer thread:
- * restarted only when what it reads from changes. */
-static int apply_mirror(struct daemon *d, const struct mxg_config *cfg,
-			bool restart)
-{
-	const struct mxg_maps *m = &d->loader.maps;
-	struct mxg_inner_btf btf;
-	struct mxg_hash_key key;
-	int ret;
-
-	mxg_inner_btf_from_skel(d->loader.skel, &btf);
-
-	ret = mxg_hash_key_ensure(m, &key);
-	if (!ret)
-		ret = mxg_domains_sync(m, &key, &cfg->ldap);
-	if (!ret)
-		ret = mxg_mirror_record_config(m, cfg);
-	if (ret) {
-		mxg_err("cannot set up the recipient mirror's maps: %s", strerror(-ret));
-		return ret;
-	}
-	if (!restart)
-		return 0;
-	mxg_mirror_stop(d->mirror);
-	d->mirror = NULL;
-	if (!cfg->ldap.enabled)
-		return 0;
-	ret = mxg_mirror_start(&d->mirror, cfg, m, &btf);
-	if (ret)
-		mxg_err("cannot start the recipient mirror: %s", strerror(-ret));
-	return ret;
-}
-
-static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc)
+static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc,
+			char *err, size_t errlen)
 {
 	struct mxg_lookup_opts opts = {
 		.path = lc->socket,
@@ -130,42 +74,81 @@ static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc)
 		.answer = mxg_lookup_answer_rcpt,
 		.ctx = &d->loader.maps,
 	};
-	char err[512];
 	int ret;
 
-	ret = mxg_lookup_start(&d->lookup, &opts, err, sizeof(err));
-	if (ret)
-		mxg_err("%s", err);
-	else
+	ret = mxg_lookup_start(&d->lookup, &opts, err, errlen);
+	if (!ret)
 		mxg_info("lookup: serving recipient lookups on %s (mode %04o, group %s)",
 			 lc->socket, lc->mode, lc->group);
 	return ret;
 }
 
-/* The MTA lookup socket: after the mirror it answers from, restarted only
- * when [lookup] changes (old is NULL at start). A reload whose new socket
- * cannot be made puts the old one back, so the MTA keeps its answers. */
-static int apply_lookup(struct daemon *d, const struct mxg_config *cfg,
-			const struct mxg_config *old)
+static bool mirror_changed(const struct mxg_config *a,
+			   const struct mxg_config *b)
 {
+	return memcmp(&a->ldap, &b->ldap, sizeof(a->ldap)) ||
+	       strcmp(a->recipient_delimiter, b->recipient_delimiter);
+}
+
+/*
+ * The services on top of the maps (mxg_services_fn): the mirror's writer
+ * thread, then the MTA lookup socket that answers from the mirror, each
+ * restarted only when its part of the config changes. mxg_apply() calls
+ * this from the running config to the new one, and back when a later step
+ * fails, so a lookup socket that cannot be made puts the old one back.
+ */
+static int services_apply(void *arg, const struct mxg_config *from,
+			  const struct mxg_config *to, char *err, size_t errlen)
+{
+	struct daemon *d = arg;
+	struct mxg_inner_btf btf;
 	int ret;
 
-	if (old && !memcmp(&cfg->lookup, &old->lookup, sizeof(cfg->lookup)))
+	/* The socket goes before the mirror it answers from, so the MTA
+	 * gets "no such file" (a temporary error), never a stale answer. */
+	if (!to || !from || memcmp(&from->lookup, &to->lookup,
+				   sizeof(from->lookup))) {
+		mxg_lookup_stop(d->lookup);
+		d->lookup = NULL;
+	}
+	if (!to || !from || mirror_changed(from, to)) {
+		mxg_mirror_stop(d->mirror);
+		d->mirror = NULL;
+	}
+	if (!to)
 		return 0;
-	mxg_lookup_stop(d->lookup);
-	d->lookup = NULL;
-	if (!cfg->lookup.enabled)
-		return 0;
-	ret = start_lookup(d, &cfg->lookup);
-	if (ret && old && old->lookup.enabled && !start_lookup(d, &old->lookup))
-		mxg_err("reload: kept the lookup socket %s", old->lookup.socket);
-	return ret;
+	if (!d->mirror && to->ldap.enabled) {
+		mxg_inner_btf_from_skel(d->loader.skel, &btf);
+		ret = mxg_mirror_start(&d->mirror, to, &d->loader.maps, &btf);
+		if (ret) {
+			snprintf(err, errlen, "cannot start the recipient mirror: %s",
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	if (!d->lookup && to->lookup.enabled)
+		return start_lookup(d, &to->lookup, err, errlen);
+	return 0;
+}
+
+/* Make cfg the config in force (old: the one in force, NULL at start). */
+static int apply(struct daemon *d, const struct mxg_config *old,
+		 const struct mxg_config *cfg, char *err, size_t errlen)
+{
+	const struct mxg_apply_target target = {
+		.maps = &d->loader.maps,
+		.loader = &d->loader,
+		.services = services_apply,
+		.services_arg = d,
+	};
+
+	return mxg_apply(&target, old, cfg, err, errlen);
 }
 
 static int reload(struct daemon *d)
 {
 	struct mxg_config *cfg;
-	char err[512];
+	char err[1024];
 	int ret;
 
 	sd_notify(0, "RELOADING=1");
@@ -183,25 +166,15 @@ static int reload(struct daemon *d)
 		snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%s", d->cfg->pin_dir);
 		cfg->max_sources = d->cfg->max_sources;
 	}
-	ret = apply_state(d, cfg);
-	if (ret)
-		goto out;
-	if (strcmp(cfg->cgroup, d->cfg->cgroup))
-		ret = mxg_counter_attach(&d->loader, cfg, err, sizeof(err));
-	if (!ret)
-		ret = mxg_attach_all(&d->loader, cfg, err, sizeof(err));
-	if (!ret)
-		ret = apply_mirror(d, cfg,
-				   memcmp(&cfg->ldap, &d->cfg->ldap, sizeof(cfg->ldap)) ||
-				   strcmp(cfg->recipient_delimiter,
-					  d->cfg->recipient_delimiter));
+	ret = apply(d, d->cfg, cfg, err, sizeof(err));
 	if (ret) {
-		mxg_err("reload: %s", err);
+		mxg_err("reload failed, keeping the running config: %s", err);
+		if (d->lookup && memcmp(&cfg->lookup, &d->cfg->lookup,
+					sizeof(cfg->lookup)))
+			mxg_err("reload: kept the lookup socket %s",
+				d->cfg->lookup.socket);
 		goto out;
 	}
-	ret = apply_lookup(d, cfg, d->cfg);
-	if (ret)
-		goto out;
 	free(d->cfg);
 	d->cfg = cfg;
 	cfg = NULL;
@@ -333,7 +306,7 @@ int main(int argc, char **argv)
 	const char *config_path = MXG_DEFAULT_CONFIG;
 	bool foreground = false, check = false, probe = false;
 	sigset_t mask;
-	char err[512], cgroup[4096];
+	char err[1024], cgroup[4096];
 	int opt, ret, ready_fd = -1;
 
 	mxg_loader_init(&d.loader);
@@ -450,34 +423,21 @@ int main(int argc, char **argv)
 		mxg_err("%s", err);
 		goto cleanup;
 	}
-	ret = apply_state(&d, d.cfg);
-	if (ret)
+	ret = mxg_events_open(&d.loader.maps, &d.events);
+	if (ret) {
+		mxg_err("cannot read %s: %s", MXG_MAP_NAME(events), strerror(-ret));
 		goto cleanup;
-	/* Whatever else can fail comes before the attachments, so that a
-	 * start that fails leaves nothing attached and, under
-	 * Restart=on-failure, does not attach and detach every 2 s: the
-	 * mirror, the lookup socket (bound here, refused when a live
-	 * listener holds its path) and the events' ring buffer. */
-	ret = apply_mirror(&d, d.cfg, true);
-	if (!ret)
-		ret = apply_lookup(&d, d.cfg, NULL);
-	if (!ret) {
-		ret = mxg_events_open(&d.loader.maps, &d.events);
-		if (ret)
-			mxg_err("cannot read %s: %s", MXG_MAP_NAME(events), strerror(-ret));
 	}
-	if (ret)
-		goto cleanup;
-	/* Counting before enforcing: the caps read the counts. */
-	ret = mxg_counter_attach(&d.loader, d.cfg, err, sizeof(err));
-	if (!ret)
-		ret = mxg_attach_all(&d.loader, d.cfg, err, sizeof(err));
+	/* Whatever else can fail comes before the attachments (mxg_apply's
+	 * order), so that a start that fails leaves nothing attached and,
+	 * under Restart=on-failure, does not attach and detach every 2 s:
+	 * the mirror, the lookup socket (bound there, refused when a live
+	 * listener holds its path). If attaching itself fails (another XDP
+	 * program, a driver), what this start attached goes again; what it
+	 * adopted from a previous run keeps enforcing. */
+	ret = apply(&d, NULL, d.cfg, err, sizeof(err));
 	if (ret) {
 		mxg_err("%s", err);
-		/* Attaching itself failed (another XDP program, a driver):
-		 * what this start attached goes again; what it adopted from
-		 * a previous run keeps enforcing. */
-		mxg_detach_fresh(&d.loader);
 		goto cleanup;
 	}
 	if (!foreground)

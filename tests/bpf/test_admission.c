@@ -20,7 +20,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mxguard.skel.h"
+#include "apply.h"
 #include "config.h"
+#include "class_limits.h"
 #include "loader.h"
 #include "maps.h"
 #include "parse.h"
@@ -129,6 +131,7 @@ static void snapshot_free(struct array_snapshot *s)
 
 static int setup_all(void **state)
 {
+	struct mxg_apply_target target = {};
 	char err[512];
 
 	if (geteuid() != 0) {
@@ -144,12 +147,9 @@ static int setup_all(void **state)
 		return -1;
 	}
 	mxg_maps_from_skel(env.skel, &env.maps);
+	target.maps = &env.maps;
 	if (mxg_config_load_string("policy", policy, &env.cfg, err, sizeof(err)) ||
-	    mxg_limits_apply(&env.maps, &env.cfg, err, sizeof(err)) ||
-	    mxg_rules_sync(env.maps.allow, env.cfg.allow, env.cfg.nallow,
-			   MXG_ORIGIN_CONFIG) ||
-	    mxg_rules_sync(env.maps.deny, env.cfg.deny, env.cfg.ndeny,
-			   MXG_ORIGIN_CONFIG)) {
+	    mxg_apply(&target, NULL, &env.cfg, err, sizeof(err))) {
 		fprintf(stderr, "cannot apply the policy: %s\n", err);
 		return -1;
 	}

@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mxguard.skel.h"
+#include "apply.h"
 #include "config.h"
 #include "loader.h"
 #include "maps.h"
@@ -86,6 +87,7 @@ static int setup_all(void **state)
 {
 	char err[512], norm[MXG_RCPT_BUF], delims[MXG_DELIM_MAX] = "+";
 	struct mxg_rcpt one = { .refs = 1 };
+	struct mxg_apply_target target = {};
 	struct mxg_inner_btf btf;
 	uint32_t zero = 0, at;
 
@@ -99,8 +101,9 @@ static int setup_all(void **state)
 		return -1;
 	mxg_maps_from_skel(env.skel, &env.maps);
 	mxg_inner_btf_from_skel(env.skel, &btf);
+	target.maps = &env.maps;
 	if (mxg_config_load_string("policy", policy, &env.cfg, err, sizeof(err)) ||
-	    mxg_limits_apply(&env.maps, &env.cfg, err, sizeof(err))) {
+	    mxg_apply(&target, NULL, &env.cfg, err, sizeof(err))) {
 		fprintf(stderr, "policy: %s\n", err);
 		return -1;
 	}

@@ -2,9 +2,9 @@
 /*
  * Unit tests for user/config.c: defaults, overrides, lists over several
  * lines, every kind of error with the line it names, the guarantee that a
- * bad file leaves the caller's config untouched, the numbers
- * mxg_class_to_bpf() precomputes for the BPF side, and one class limit
- * set alone as mxguardctl does.
+ * bad file leaves the caller's config untouched, and one class limit set
+ * alone as mxguardctl does (the numbers the BPF side gets from a class
+ * are test_class_limits.c's).
  */
 #include <errno.h>
 #include <grp.h>
@@ -688,96 +688,6 @@ static void test_load_file(void **state)
 	assert_int_equal(mxg_config_load("/", cfg, err, sizeof(err)), -EISDIR);
 }
 
-static void test_class_to_bpf(void **state)
-{
-	static const uint8_t ones[16] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	};
-	static const uint8_t mask64[16] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	};
-	static const uint8_t mask4_24[16] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
-	};
-	static const uint8_t mask4_8[16] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00,
-	};
-	static const uint8_t mask_20[16] = { 0xff, 0xff, 0xf0 };
-	struct mxg_config *cfg = *state;
-	struct mxg_class out;
-
-	load_ok(cfg, "[class ldap]\nrate = off\ntotal_conns = 900\n"
-		     "source_conns = 20\nipv4_prefix = 24\nipv6_prefix = 20\n"
-		     "[class slow]\nports = 10025\nrate = 0.5/s\nburst = 4\n"
-		     "ipv4_prefix = 8\nipv6_prefix = 128\n");
-
-	/* smtp defaults: 10/s burst 20, /32 and /64 */
-	mxg_class_to_bpf(&cfg->classes[0], 1, &out);
-	assert_string_equal(out.name, "smtp");
-	assert_int_equal(out.rate_milli, 10000);
-	assert_int_equal(out.burst, 20);
-	assert_true(out.interval_ns == 100000000ULL);		/* 100 ms */
-	assert_true(out.tolerance_ns == 19 * 100000000ULL);
-	assert_int_equal(out.source_conns, 0);
-	assert_int_equal(out.total_conns, 0);
-	assert_int_equal(out.ipv4_prefix, 32);
-	assert_int_equal(out.ipv6_prefix, 64);
-	assert_int_equal(out.scale_permille, 1000);
-	assert_memory_equal(out.mask, mask64, 16);
-	assert_memory_equal(out.mask4, ones, 16);
-
-	/* ldap without rate limit: no interval, conns and /24 */
-	mxg_class_to_bpf(&cfg->classes[1], 1, &out);
-	assert_string_equal(out.name, "ldap");
-	assert_true(out.interval_ns == 0);
-	assert_true(out.tolerance_ns == 0);
-	assert_int_equal(out.total_conns, 900);
-	assert_int_equal(out.source_conns, 20);
-	assert_memory_equal(out.mask4, mask4_24, 16);
-	assert_memory_equal(out.mask, mask_20, 16);
-
-	/* 0.5/s: one every 2 s, 3 intervals of burst credit */
-	mxg_class_to_bpf(&cfg->classes[2], 1, &out);
-	assert_string_equal(out.name, "slow");
-	assert_true(out.interval_ns == 2000000000ULL);
-	assert_true(out.tolerance_ns == 6000000000ULL);
-	assert_memory_equal(out.mask, ones, 16);
-	assert_memory_equal(out.mask4, mask4_8, 16);
-	assert_int_equal(out.pad[0], 0);
-	assert_int_equal(out.pad[1], 0);
-	/* a new class: no new-source limit */
-	assert_true(out.new_interval_ns == 0);
-	assert_true(out.new_tolerance_ns == 0);
-
-	/* smtp's new sources, 200/s burst 1000, divided among the CPUs:
-	 * each CPU 200/ncpus per second and ceil(1000 / ncpus) of burst. */
-	mxg_class_to_bpf(&cfg->classes[0], 1, &out);
-	assert_int_equal(out.new_sources_milli, 200000);
-	assert_int_equal(out.new_sources_burst, 1000);
-	assert_true(out.new_interval_ns == 5000000ULL);		/* 5 ms */
-	assert_true(out.new_tolerance_ns == 999 * 5000000ULL);
-	mxg_class_to_bpf(&cfg->classes[0], 4, &out);
-	assert_true(out.new_interval_ns == 20000000ULL);	/* 20 ms */
-	assert_true(out.new_tolerance_ns == 249 * 20000000ULL);
-	mxg_class_to_bpf(&cfg->classes[0], 3, &out);
-	assert_true(out.new_interval_ns == 15000000ULL);
-	assert_true(out.new_tolerance_ns == 333 * 15000000ULL); /* 334 each */
-	/* more CPUs than burst: one each, never zero */
-	mxg_class_to_bpf(&cfg->classes[0], 2048, &out);
-	assert_true(out.new_interval_ns == 2048 * 5000000ULL);
-	assert_true(out.new_tolerance_ns == 0);
-	/* ncpus 0 reads as 1 */
-	mxg_class_to_bpf(&cfg->classes[0], 0, &out);
-	assert_true(out.new_interval_ns == 5000000ULL);
-	/* ldap's 50/s burst 500 on 2 CPUs */
-	mxg_class_to_bpf(&cfg->classes[1], 2, &out);
-	assert_true(out.new_interval_ns == 40000000ULL);
-	assert_true(out.new_tolerance_ns == 249 * 40000000ULL);
-}
-
 /* A whole [ldap] section, and the password file's permissions. */
 static void test_lookup(void **state)
 {
@@ -1075,8 +985,6 @@ int main(void)
 			test_bad_file_leaves_cfg_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_err_buffer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_class_to_bpf, setup,
-						teardown),
 		cmocka_unit_test_setup_teardown(test_ldap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "apply.h"
+#include "class_limits.h"
 #include "config.h"
 #include "ctl/ctl.h"
 
