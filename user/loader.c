@@ -212,20 +212,20 @@ static bool layout_differs(const struct bpf_map_info *info,
 			   const struct bpf_map *map, char *buf, size_t len)
 {
 	if (info->type != bpf_map__type(map))
-		snprintf(buf, len, "type %s, this version's %s",
+		snprintf(buf, len, "type changed from %s to %s",
 			 map_type_name(info->type),
 			 map_type_name(bpf_map__type(map)));
 	else if (info->key_size != bpf_map__key_size(map))
-		snprintf(buf, len, "key size %u, this version's %u",
+		snprintf(buf, len, "key size changed from %u to %u",
 			 info->key_size, bpf_map__key_size(map));
 	else if (info->value_size != bpf_map__value_size(map))
-		snprintf(buf, len, "value size %u, this version's %u",
+		snprintf(buf, len, "value size changed from %u to %u",
 			 info->value_size, bpf_map__value_size(map));
 	else if (info->max_entries != bpf_map__max_entries(map))
-		snprintf(buf, len, "max_entries %u, now %u", info->max_entries,
-			 bpf_map__max_entries(map));
+		snprintf(buf, len, "max_entries changed from %u to %u",
+			 info->max_entries, bpf_map__max_entries(map));
 	else if (info->map_flags != bpf_map__map_flags(map))
-		snprintf(buf, len, "flags %#x, this version's %#x",
+		snprintf(buf, len, "flags changed from %#x to %#x",
 			 info->map_flags, bpf_map__map_flags(map));
 	else
 		return false;

@@ -123,7 +123,7 @@ for m in mxg_flows mxg_rcpt_sources; do
 done
 mxgd_start "$conf" "$mxlog.2"
 for m in mxg_flows mxg_rcpt_sources; do
-	check "$m of another layout: dropped and logged" grep -qE "$m: key size 4, this version's [0-9]+: .* starts anew" "$mxlog.2"
+	check "$m of another layout: dropped and logged" grep -qE "$m: key size changed from 4 to [0-9]+: .* starts anew" "$mxlog.2"
 	check "$m is this version's again" not grep -q 'key 4B' <<<"$(bpftool map show pinned "$LAB_PIN/$m")"
 done
 
