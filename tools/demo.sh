@@ -148,19 +148,8 @@ guard_down
 # ---------------------------------------------------------------- directory
 
 # legit_searches NS SECS: one search every LDAP_INTERVAL s for SECS s (at
-# most 1000, each bounded at 3 s by ldap_search_ok). Prints "ok failed".
-legit_searches() {
-	local ns=$1 end=$((SECONDS + $2)) i ok=0 failed=0
-	for ((i = 0; i < 1000 && SECONDS < end; i++)); do
-		if ldap_search_ok "$ns" "user$((i % SLAPD_USERS + 1))"; then
-			ok=$((ok + 1))
-		else
-			failed=$((failed + 1))
-		fi
-		sleep "$LDAP_INTERVAL"
-	done
-	echo "$ok $failed"
-}
+# most 1000). Prints "ok failed".
+legit_searches() { SLAPD_NUSERS=$SLAPD_USERS ldap_search_loop "$1" 1000 "$LDAP_INTERVAL" "$2"; }
 
 # ldap_drops: the ldap class's drops by reason, "source_conns/total_conns/rate".
 ldap_drops() {

@@ -946,11 +946,12 @@ ldap_search_ok() {
 	grep -q "^mail: $uid@$LAB_RCPT_DOMAIN\$" <<<"$out"
 }
 
-# ldap_search_loop NS COUNT INTERVAL: COUNT searches from NS, one every
-# INTERVAL seconds (each bounded at 3 s). Prints "ok failed".
+# ldap_search_loop NS COUNT INTERVAL [SECS]: COUNT searches from NS, one
+# every INTERVAL seconds (each bounded at 3 s), ending early once SECS
+# seconds have passed. Prints "ok failed".
 ldap_search_loop() {
-	local ns=$1 n=$2 interval=$3 i ok=0 failed=0
-	for ((i = 0; i < n; i++)); do
+	local ns=$1 n=$2 interval=$3 end=$((SECONDS + ${4:-86400})) i ok=0 failed=0
+	for ((i = 0; i < n && SECONDS < end; i++)); do
 		if ldap_search_ok "$ns" "user$((i % ${SLAPD_NUSERS:-1} + 1))"; then
 			ok=$((ok + 1))
 		else
