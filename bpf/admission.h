@@ -22,6 +22,7 @@
 #include "bucket.h"
 #include "refused.h"
 #include "source.bpf.h"
+#include "tuning.h"
 
 /* Compare-and-swap attempts on one source's TAT. Each failure means another
  * CPU admitted a SYN from the same source in between, so the bucket is being
@@ -136,6 +137,7 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
 						   const struct mxg_source_key *key,
 						   __u32 class_idx,
 						   const struct mxg_class *cls,
+						   const struct mxg_limits_now *lim,
 						   __u64 now)
 {
 	struct mxg_source *src;
@@ -145,7 +147,7 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
 	if (!src) {
 		/* burst >= 1, so a new source's first SYN always passes. */
 		struct mxg_source fresh = {
-			.tat_ns = now + cls->interval_ns,
+			.tat_ns = now + lim->interval_ns,
 			.syns = 1,
 		};
 
@@ -166,12 +168,12 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
 	 * bucket itself is exact. */
 	src->syns++;
 	/* Tracked only for the new-source limit: no rate of its own. */
-	if (!cls->interval_ns)
+	if (!lim->interval_ns)
 		return MXG_PASS;
 	for (int i = 0; i < MXG_CAS_RETRIES; i++) {
 		tat = *(volatile __u64 *)&src->tat_ns;
-		next = mxg_bucket_take(tat, now, cls->interval_ns,
-				       cls->tolerance_ns);
+		next = mxg_bucket_take(tat, now, lim->interval_ns,
+				       lim->tolerance_ns);
 		if (!next)
 			break;
 		if (__sync_val_compare_and_swap(&src->tat_ns, tat, next) == tat)
@@ -187,6 +189,7 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 {
 	struct mxg_lpm_key key = { .prefixlen = MXG_ADDR_LEN * 8 };
 	struct mxg_source_key src;
+	struct mxg_limits_now lim;
 	__u64 now;
 
 	__builtin_memcpy(key.addr, syn->saddr, MXG_ADDR_LEN);
@@ -205,28 +208,31 @@ static __always_inline enum mxg_verdict admit_syn(const struct mxg_syn *syn,
 
 	/* Aggregate by prefix: a /64 of IPv6 addresses is one source. */
 	source_key(&src, syn->saddr, syn->is_v4, class_idx, cls);
-	if (cls->total_conns || cls->source_conns) {
+	/* The configured limits, as the tuner scales them now. */
+	mxg_limits_effective(cls, bpf_map_lookup_elem(&mxg_tuning, &class_idx),
+			     &lim);
+	if (lim.total_conns || lim.source_conns) {
 		struct mxg_class_conns *total =
 			bpf_map_lookup_elem(&mxg_class_conns, &class_idx);
 		__u64 open = total ? total->conns : 0;
 		struct mxg_conn *c;
 
-		if (cls->total_conns && open >= cls->total_conns)
+		if (lim.total_conns && open >= lim.total_conns)
 			return MXG_DROP_TOTAL_CONNS;
 		/* No source holds more than its whole class: while the class
 		 * is below source_conns, the hash lookup can be skipped. */
-		if (cls->source_conns && open >= cls->source_conns) {
+		if (lim.source_conns && open >= lim.source_conns) {
 			c = bpf_map_lookup_elem(&mxg_conns, &src);
-			if (c && c->conns >= cls->source_conns)
+			if (c && c->conns >= lim.source_conns)
 				return MXG_DROP_SOURCE_CONNS;
 		}
 	}
 
 	/* Sources are tracked for either limit: the per-source rate, or
 	 * the new-source limit, which needs to know who is new. */
-	if (!cls->interval_ns && !cls->new_interval_ns)
+	if (!lim.interval_ns && !cls->new_interval_ns)
 		return MXG_PASS;
-	return take_token(syn, &src, class_idx, cls, now);
+	return take_token(syn, &src, class_idx, cls, &lim, now);
 }
 
 /*

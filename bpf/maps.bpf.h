@@ -27,6 +27,21 @@ struct {
 	__type(value, struct mxg_class);
 } mxg_classes SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MXG_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct mxg_tuning);
+} mxg_tuning SEC(".maps");
+
+/* Not read here: a map of the object so that it is pinned with BTF. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_tuner_state);
+} mxg_tuner SEC(".maps");
+
 /* LRU: a flood of spoofed sources recycles the oldest entries instead of
  * filling the map and locking out new legitimate sources. One common LRU
  * list, not BPF_F_NO_COMMON_LRU: per-CPU lists evict ~25% faster but split

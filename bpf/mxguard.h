@@ -64,6 +64,8 @@ enum mxg_pin_stale {
 #define MXG_MAPS(X)							\
 	X(ports, DROP, "the port table (rewritten from the config)")	\
 	X(classes, DROP, "the class records (rewritten from the config)") \
+	X(tuning, DROP, "the tuner's scales (the configured limits apply until it runs)") \
+	X(tuner, DROP, "what the tuner measured (rewritten every interval)") \
 	X(sources, DROP, "per-source rate state")			\
 	X(new_sources, DROP, "the new-source buckets (they start full)") \
 	X(refused, DROP, "the tags of refused new sources' SYNs (their second chance)") \
@@ -142,25 +144,23 @@ struct mxg_port {
 };
 
 /*
- * mxg_classes: array [MXG_MAX_CLASSES]. Written by userspace (config, the
- * tuner, `mxguardctl limit set`), read per judged SYN. Everything the BPF
- * side needs is precomputed here so the hot path does no division and no
- * mask arithmetic.
+ * mxg_classes: array [MXG_MAX_CLASSES]. The limits as configured, written
+ * by userspace (the config, `mxguardctl limit set`), read per judged SYN.
+ * Everything the BPF side needs is precomputed here so the hot path does
+ * no mask arithmetic, and no division while the tuner leaves the class at
+ * its configured limits (mxg_tuning, bpf/tuning.h).
  */
 struct mxg_class {
 	char name[MXG_CLASS_NAME_LEN];	/* "" = slot unused */
 	__u64 interval_ns;	/* 1e9 / rate; 0 = no rate limit */
 	__u64 tolerance_ns;	/* interval_ns * (burst - 1): GCRA's tau */
-	/* interval, tolerance and the conns limits are already scaled by
-	 * the tuner; the configured values stay in userspace. */
 	__u32 rate_milli;	/* configured rate, new conns/s * 1000 */
 	__u32 burst;		/* configured burst */
 	__u32 source_conns;	/* 0 = no limit */
 	__u32 total_conns;	/* 0 = no limit */
 	__u8 ipv4_prefix;	/* source aggregation, bits of the IPv4 address */
 	__u8 ipv6_prefix;	/* source aggregation, bits of the IPv6 address */
-	__u8 pad[2];
-	__u32 scale_permille;	/* tuner's scale of rate and conns, 1000 = 100% */
+	__u8 pad[6];
 	__u8 mask[MXG_ADDR_LEN]; /* source mask for IPv6 */
 	__u8 mask4[MXG_ADDR_LEN]; /* source mask for IPv4-mapped addresses */
 	/* The class-wide limit on sources not in mxg_sources yet, as GCRA on
@@ -170,6 +170,73 @@ struct mxg_class {
 	__u64 new_tolerance_ns;	/* new_interval_ns * (burst per CPU - 1) */
 	__u32 new_sources_milli; /* configured, new sources/s * 1000, whole host */
 	__u32 new_sources_burst; /* configured, whole host */
+};
+
+/*
+ * mxg_tuning: array [MXG_MAX_CLASSES], what the tuner makes of each class's
+ * configured limits; written by mxguardd's tuner only, so it never races
+ * `mxguardctl limit set` or a reload, which write mxg_classes. Read per
+ * judged SYN; bpf/tuning.h turns both into the limits in force.
+ */
+#define MXG_SCALE_ONE 1000	/* scale_permille of the limits as configured */
+struct mxg_tuning {
+	/* Rate, burst and both connection caps times scale / 1000 (never
+	 * below 1 where a limit is set); 0 or 1000: as configured. */
+	__u32 scale_permille;
+	/* At most this many connections open in the class, whatever its
+	 * total_conns: the directory's free descriptors above its reserve.
+	 * 0 = no cap. */
+	__u32 total_conns_cap;
+};
+
+/*
+ * mxg_tuner: array [1], what the tuner measured and did, for `mxguardctl
+ * tuner`, the metrics and bpftool; written by mxguardd's tuner, read by
+ * nothing on the BPF side.
+ */
+enum mxg_signal {
+	MXG_SIGNAL_LATENCY = 0,	/* the directory's search latency, p90, ns */
+	MXG_SIGNAL_DESCRIPTORS,	/* the directory's open descriptors */
+	MXG_SIGNAL_CPU,		/* /proc/pressure/cpu some avg10, % * 100 */
+	MXG_SIGNAL_MEMORY,	/* /proc/pressure/memory some avg10, % * 100 */
+	MXG_SIGNALS,
+};
+
+/* A signal's last reading against its target. */
+enum mxg_reading {
+	MXG_READING_OFF = 0,	/* not configured */
+	MXG_READING_UNREADABLE,	/* configured, cannot be read: error says why */
+	MXG_READING_UNDER,	/* under the target's lower band: may scale up */
+	MXG_READING_NEAR,	/* between the band and the target: hold */
+	MXG_READING_OVER,	/* over the target: scale down */
+};
+
+#define MXG_TUNER_TEXT 96
+struct mxg_tuner_signal {
+	__u32 reading;		/* enum mxg_reading */
+	__u32 class_mask;	/* bit i: the signal acts on class slot i */
+	__u64 value;		/* unit as in enum mxg_signal */
+	__u64 target;		/* over it: OVER; descriptors: limit - reserve */
+	__u64 limit;		/* descriptors: RLIMIT_NOFILE; else 0 */
+	__u64 read_ns;		/* CLOCK_MONOTONIC of the last reading */
+	char error[MXG_TUNER_TEXT];	/* why UNREADABLE, else "" */
+};
+
+struct mxg_tuner_change {
+	__u64 time_ns;		/* CLOCK_MONOTONIC; 0 = never */
+	__u32 from_permille;
+	__u32 to_permille;
+	char reason[MXG_TUNER_TEXT];
+};
+
+struct mxg_tuner_state {
+	__u32 enabled;
+	__u32 interval_ms;
+	__u32 floor_permille;
+	__u32 last_class;	/* slot of the last change */
+	__u64 tick_ns;		/* CLOCK_MONOTONIC of the last interval */
+	struct mxg_tuner_signal signals[MXG_SIGNALS];
+	struct mxg_tuner_change changes[MXG_MAX_CLASSES]; /* last, per class */
 };
 
 /* mxg_sources: LRU hash, key = masked source + class. */
@@ -431,6 +498,11 @@ struct mxg_link {
  */
 _Static_assert(sizeof(struct mxg_port) == 4, "mxg_port layout");
 _Static_assert(sizeof(struct mxg_class) == 112, "mxg_class layout");
+_Static_assert(sizeof(struct mxg_tuning) == 8, "mxg_tuning layout");
+_Static_assert(sizeof(struct mxg_tuner_signal) == 136, "mxg_tuner_signal layout");
+_Static_assert(sizeof(struct mxg_tuner_change) == 112, "mxg_tuner_change layout");
+_Static_assert(sizeof(struct mxg_tuner_state) ==
+	       24 + 136 * MXG_SIGNALS + 112 * MXG_MAX_CLASSES, "mxg_tuner_state layout");
 _Static_assert(sizeof(struct mxg_source_key) == 20, "mxg_source_key layout");
 _Static_assert(sizeof(struct mxg_source) == 16, "mxg_source layout");
 _Static_assert(sizeof(struct mxg_new_source_bucket) == 16, "mxg_new_source_bucket layout");

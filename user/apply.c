@@ -68,14 +68,6 @@ int mxg_apply_steps(const struct mxg_apply_step *steps, unsigned n,
 
 /* ---- one class ---- */
 
-int mxg_apply_class_limits(const struct mxg_maps *m, uint32_t idx,
-			   const struct mxg_class *eff)
-{
-	if (idx >= MXG_MAX_CLASSES)
-		return -EINVAL;
-	return mxg_class_update(m, idx, eff);
-}
-
 int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
 		    const struct mxg_class_config *c)
 {
@@ -84,8 +76,10 @@ int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
 
 	if (ncpus < 0)
 		return ncpus;
+	if (idx >= MXG_MAX_CLASSES)
+		return -EINVAL;
 	mxg_class_to_bpf(c, (unsigned)ncpus, &cls);
-	return mxg_apply_class_limits(m, idx, &cls);
+	return mxg_class_update(m, idx, &cls);
 }
 
 /* ---- a whole config ---- */

@@ -51,17 +51,8 @@ struct mxg_apply_target {
 int mxg_apply(const struct mxg_apply_target *t, const struct mxg_config *old,
 	      const struct mxg_config *cfg, char *err, size_t errlen);
 
-/*
- * Write one class's effective limits into its slot, as the tuner does: eff
- * is the class record as mxg_class_to_bpf() makes it from the configured
- * limits, with the tuner's scale applied (interval, tolerance and the
- * conns limits scaled, scale_permille set; the configured rate and burst
- * kept). One write makes them take effect together.
- */
-int mxg_apply_class_limits(const struct mxg_maps *m, uint32_t idx,
-			   const struct mxg_class *eff);
-
-/* The same from configured limits, unscaled (`mxguardctl limit set`). */
+/* Write one class's configured limits into its slot (`mxguardctl limit
+ * set`); the tuner's scale of them (mxg_tuning) is its own and stays. */
 int mxg_class_apply(const struct mxg_maps *m, uint32_t idx,
 		    const struct mxg_class_config *c);
 

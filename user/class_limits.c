@@ -41,7 +41,6 @@ void mxg_class_to_bpf(const struct mxg_class_config *c, unsigned ncpus,
 	out->total_conns = c->total_conns;
 	out->ipv4_prefix = c->ipv4_prefix;
 	out->ipv6_prefix = c->ipv6_prefix;
-	out->scale_permille = 1000;
 
 	v4bits = MXG_V4_MAPPED_BITS + (c->ipv4_prefix > 32 ? 32 :
 				       c->ipv4_prefix);

@@ -86,7 +86,6 @@ static void test_class_to_bpf(void **state)
 	assert_int_equal(out.total_conns, 0);
 	assert_int_equal(out.ipv4_prefix, 32);
 	assert_int_equal(out.ipv6_prefix, 64);
-	assert_int_equal(out.scale_permille, 1000);
 	assert_memory_equal(out.mask, mask64, 16);
 	assert_memory_equal(out.mask4, ones, 16);
 
