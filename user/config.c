@@ -25,7 +25,7 @@
 /* A config file is a few hundred lines; refuse to slurp something else. */
 #define MXG_CONFIG_MAX_SIZE (16 << 20)
 
-#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup]"
+#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup], [tuner]"
 
 int config_fail_at(struct parser *p, unsigned line, const char *fmt, ...)
 {
@@ -130,6 +130,10 @@ static int begin_section(struct parser *p, char *name)
 		p->sect = SECT_LOOKUP;
 		first = &p->lookup_line;
 		p->cfg->lookup.enabled = true;
+	} else if (!strcmp(name, "tuner")) {
+		p->sect = SECT_TUNER;
+		first = &p->tuner_line;
+		p->cfg->tuner.enabled = true;
 	} else if (!strncmp(name, "class", 5) &&
 		   (!name[5] || isspace((unsigned char)name[5]))) {
 		char *cname = name + 5;
@@ -298,8 +302,8 @@ static int handle_pair(void *user, const char *section, const char *name,
 		}
 	} else {
 		p->key_line[idx] = p->lineno;
-		if (p->sect == SECT_LDAP)
-			p->ldap_key_line[idx] = p->lineno;
+		if (p->sect != SECT_CLASS)
+			p->sect_key_line[idx] = p->lineno;
 	}
 	return k->set(p, k, value) ? 0 : 1;
 }

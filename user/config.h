@@ -79,6 +79,37 @@ struct mxg_lookup_config {
 	uint32_t gid;			/* the socket file's group */
 };
 
+/* [tuner]: the limits scaled by the protected servers' health
+ * (user/tuner.h). Class lists hold names: slots are the running guard's. */
+#define MXG_DESC_PROCESS_LEN 16		/* TASK_COMM_LEN */
+struct mxg_tuner_config {
+	bool enabled;			/* a [tuner] section, enabled = yes */
+	uint64_t interval_ns;
+	uint32_t floor_permille;
+	uint32_t decrease_permille;
+	uint32_t increase_permille;
+	uint32_t recover_permille;	/* recover_at */
+	uint64_t cooldown_ns;
+	/* The directory's search latency; needs [ldap]. */
+	uint64_t latency_target_ns;	/* 0 = off */
+	uint64_t latency_timeout_ns;
+	uint32_t latency_window;
+	uint32_t latency_percentile;
+	char latency_classes[MXG_MAX_CLASSES][MXG_CLASS_NAME_LEN];
+	unsigned nlatency_classes;	/* 0 = every class */
+	/* The directory's descriptors. */
+	char descriptors_pid_file[256];	/* "" = off */
+	char descriptors_process[MXG_DESC_PROCESS_LEN];
+	uint32_t descriptors_reserve;	/* descriptors, or percent * 100 */
+	bool descriptors_reserve_pct;
+	char descriptors_class[MXG_CLASS_NAME_LEN];
+	/* The host's pressure, "some avg10", percent * 100; 0 = off. */
+	uint32_t pressure_cpu_centi;
+	uint32_t pressure_memory_centi;
+	char pressure_classes[MXG_MAX_CLASSES][MXG_CLASS_NAME_LEN];
+	unsigned npressure_classes;	/* 0 = every class */
+};
+
 struct mxg_config {
 	char path[4096];
 	/* [global] */
@@ -104,6 +135,8 @@ struct mxg_config {
 	struct mxg_inspect inspect;	/* mode, threshold, window, penalty */
 	/* [lookup] */
 	struct mxg_lookup_config lookup;
+	/* [tuner] */
+	struct mxg_tuner_config tuner;
 };
 
 /*

@@ -101,7 +101,7 @@ static int check_lookup(struct parser *p)
 /* Where an [ldap] key was given, else the section header. */
 static unsigned ldap_line_of(struct parser *p, const char *name)
 {
-	unsigned line = p->ldap_key_line[config_key_index(config_key_find(SECT_LDAP, name))];
+	unsigned line = p->sect_key_line[config_key_index(config_key_find(SECT_LDAP, name))];
 
 	return line ? line : p->ldap_line;
 }
@@ -130,6 +130,57 @@ static int check_ldap(struct parser *p)
 	return 0;
 }
 
+/* Where a [tuner] key was given, else the section header. */
+static unsigned tuner_line_of(struct parser *p, const char *name)
+{
+	unsigned line = p->sect_key_line[config_key_index(config_key_find(SECT_TUNER, name))];
+
+	return line ? line : p->tuner_line;
+}
+
+static bool class_exists(const struct mxg_config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->nclasses; i++)
+		if (!strcmp(cfg->classes[i].name, name))
+			return true;
+	return false;
+}
+
+static int check_tuner_classes(struct parser *p, const char *key,
+			       char (*names)[MXG_CLASS_NAME_LEN], unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!class_exists(p->cfg, names[i]))
+			return fail_at(p, tuner_line_of(p, key), "[tuner] %s: '%s' is no class of this file", key, names[i]);
+	return 0;
+}
+
+/* The directory's latency needs the directory; the class lists name
+ * classes; the probe's timeout is above its target. */
+static int check_tuner(struct parser *p)
+{
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+
+#define LINE_OF(name) tuner_line_of(p, name)
+	if (!p->tuner_line)
+		return 0;
+	if (!p->cfg->ldap.enabled) {
+		if (p->sect_key_line[config_key_index(config_key_find(SECT_TUNER, "latency_target"))] &&
+		    t->latency_target_ns)
+			return fail_at(p, LINE_OF("latency_target"), "[tuner] latency_target: needs an [ldap] section (the directory it probes)");
+		t->latency_target_ns = 0;
+	}
+	if (t->latency_target_ns && t->latency_timeout_ns <= t->latency_target_ns)
+		return fail_at(p, LINE_OF("latency_timeout"), "[tuner] latency_timeout: must be longer than latency_target, or every probe that times out would read as on target");
+	if (check_tuner_classes(p, "latency_classes", t->latency_classes, t->nlatency_classes) ||
+	    check_tuner_classes(p, "pressure_classes", t->pressure_classes, t->npressure_classes))
+		return -EINVAL;
+	if (t->descriptors_pid_file[0] && !class_exists(p->cfg, t->descriptors_class))
+		return fail_at(p, LINE_OF("descriptors_class"), "[tuner] descriptors_class: '%s' is no class of this file (the class of the directory's ports)", t->descriptors_class);
+#undef LINE_OF
+	return 0;
+}
+
 int config_check(struct parser *p)
 {
 	if (!p->failed)
@@ -140,5 +191,7 @@ int config_check(struct parser *p)
 		check_ldap(p);
 	if (!p->failed)
 		check_lookup(p);
+	if (!p->failed)
+		check_tuner(p);
 	return p->failed ? -EINVAL : 0;
 }

@@ -30,6 +30,7 @@ enum section {
 	SECT_LDAP,
 	SECT_SMTP_INSPECT,
 	SECT_LOOKUP,
+	SECT_TUNER,
 };
 
 /* What the reader saw on the line inih is about to hand to the handler. */
@@ -77,9 +78,10 @@ struct parser {
 
 	/* Where each section was first given; sections may not repeat. */
 	unsigned global_line, allow_line, deny_line, ldap_line, inspect_line;
-	unsigned lookup_line, lookup_group_line;
-	/* [ldap] keys checked together at the end, and where they were. */
-	unsigned ldap_key_line[CONFIG_MAX_KEYS];
+	unsigned lookup_line, lookup_group_line, tuner_line;
+	/* Where each key of a section given once ([ldap], [tuner]...) was,
+	 * for the checks of keys together at the end. */
+	unsigned sect_key_line[CONFIG_MAX_KEYS];
 	unsigned class_line[MXG_MAX_CLASSES];
 	unsigned ports_line[MXG_MAX_CLASSES];
 	bool burst_given[MXG_MAX_CLASSES];

@@ -66,7 +66,26 @@
 	X(smtp_inspect, SMTP_INSPECT, recipient_delimiter, 0, set_delimiter) \
 	X(lookup, LOOKUP, socket, 0, set_lookup_socket)			\
 	X(lookup, LOOKUP, mode, 0, set_lookup_mode)			\
-	X(lookup, LOOKUP, group, 0, set_lookup_group)
+	X(lookup, LOOKUP, group, 0, set_lookup_group)			\
+	X(tuner, TUNER, enabled, 0, set_tuner_enabled)			\
+	X(tuner, TUNER, interval, 0, set_tuner_duration)		\
+	X(tuner, TUNER, floor, 0, set_tuner_fraction)			\
+	X(tuner, TUNER, decrease, 0, set_tuner_fraction)		\
+	X(tuner, TUNER, increase, 0, set_tuner_fraction)		\
+	X(tuner, TUNER, recover_at, 0, set_tuner_fraction)		\
+	X(tuner, TUNER, cooldown, 0, set_tuner_duration)		\
+	X(tuner, TUNER, latency_target, 0, set_tuner_duration)		\
+	X(tuner, TUNER, latency_timeout, 0, set_tuner_duration)		\
+	X(tuner, TUNER, latency_window, 0, set_tuner_number)		\
+	X(tuner, TUNER, latency_percentile, 0, set_tuner_number)	\
+	X(tuner, TUNER, latency_classes, KEY_LIST, set_tuner_classes)	\
+	X(tuner, TUNER, descriptors_pid_file, 0, set_tuner_pid_file)	\
+	X(tuner, TUNER, descriptors_process, 0, set_tuner_process)	\
+	X(tuner, TUNER, descriptors_reserve, 0, set_tuner_reserve)	\
+	X(tuner, TUNER, descriptors_class, 0, set_tuner_class)		\
+	X(tuner, TUNER, pressure_cpu, 0, set_tuner_pressure)		\
+	X(tuner, TUNER, pressure_memory, 0, set_tuner_pressure)		\
+	X(tuner, TUNER, pressure_classes, KEY_LIST, set_tuner_classes)
 
 /* Each key's setter, declared from the same list (a setter serving
  * several keys is declared again, which C allows). */
@@ -727,6 +746,226 @@ static int set_lookup_group(struct parser *p, const struct key_def *k,
 /* [lookup] without a socket serves nothing, and without [ldap] the mirror
  * it answers from never fills: every answer would be TEMP forever. */
 
+/* ---- [tuner] ----------------------------------------------------------- */
+
+static int set_tuner_enabled(struct parser *p, const struct key_def *k,
+			     const char *value)
+{
+	if (mxg_parse_bool(value, &p->cfg->tuner.enabled))
+		return fail_value(p, k, value, "yes or no");
+	return 0;
+}
+
+/* "off" turns a signal off where the key allows it. */
+static bool is_off(const char *value)
+{
+	return !strcasecmp(value, "off");
+}
+
+static int set_tuner_duration(struct parser *p, const struct key_def *k,
+			      const char *value)
+{
+	static const struct {
+		const char *key;
+		uint64_t min, max;
+		bool off;
+		const char *what;
+	} d[] = {
+		{ "interval", NSEC_PER_SEC / 10, 60 * NSEC_PER_SEC, false,
+		  "a duration from 100ms to 60s (examples: 1s, 500ms)" },
+		{ "cooldown", 0, 3600 * NSEC_PER_SEC, false,
+		  "a duration up to 1h (examples: 5s, 0)" },
+		{ "latency_target", NSEC_PER_SEC / 1000, 60 * NSEC_PER_SEC, true,
+		  "a duration from 1ms to 60s, or off (examples: 50ms, 200ms)" },
+		{ "latency_timeout", NSEC_PER_SEC / 100, 60 * NSEC_PER_SEC, false,
+		  "a duration from 10ms to 60s (examples: 1s, 500ms)" },
+	};
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+	uint64_t *dst[] = { &t->interval_ns, &t->cooldown_ns,
+			    &t->latency_target_ns, &t->latency_timeout_ns };
+	size_t i;
+
+	for (i = 0; strcmp(d[i].key, k->name); i++)
+		;
+	if (d[i].off && is_off(value)) {
+		*dst[i] = 0;
+		return 0;
+	}
+	if (mxg_parse_duration(value, d[i].min, d[i].max, dst[i]))
+		return fail_value(p, k, value, "%s", d[i].what);
+	return 0;
+}
+
+/* Scales and gains: a decimal fraction ("0.1"), stored in permille. */
+static int set_tuner_fraction(struct parser *p, const struct key_def *k,
+			      const char *value)
+{
+	static const struct {
+		const char *key;
+		uint64_t min, max;
+		const char *what;
+	} f[] = {
+		{ "floor", 10, 1000, "a scale from 0.01 to 1 (example: 0.1)" },
+		{ "decrease", 100, 950, "a factor from 0.1 to 0.95 (example: 0.5)" },
+		{ "increase", 1, 1000, "a step from 0.001 to 1 (example: 0.05)" },
+		{ "recover_at", 100, 1000, "a fraction of the target from 0.1 to 1 (example: 0.8)" },
+	};
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+	uint32_t *dst[] = { &t->floor_permille, &t->decrease_permille,
+			    &t->increase_permille, &t->recover_permille };
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; strcmp(f[i].key, k->name); i++)
+		;
+	if (mxg_parse_fixed(value, 3, f[i].min, f[i].max, &v))
+		return fail_value(p, k, value, "%s", f[i].what);
+	*dst[i] = (uint32_t)v;
+	return 0;
+}
+
+static int set_tuner_number(struct parser *p, const struct key_def *k,
+			    const char *value)
+{
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+
+	if (!strcmp(k->name, "latency_window")) {
+		if (mxg_parse_u32(value, 2, 64, &t->latency_window))
+			return fail_value(p, k, value, "a number of probes in 2..64");
+		return 0;
+	}
+	if (mxg_parse_u32(value, 50, 100, &t->latency_percentile))
+		return fail_value(p, k, value, "a percentile in 50..100");
+	return 0;
+}
+
+static int add_tuner_class(const char *item, void *data)
+{
+	struct item_ctx *ic = data;
+	struct parser *p = ic->p;
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+	bool latency = !strcmp(ic->k->name, "latency_classes");
+	char (*names)[MXG_CLASS_NAME_LEN] = latency ? t->latency_classes :
+						      t->pressure_classes;
+	unsigned *n = latency ? &t->nlatency_classes : &t->npressure_classes;
+
+	if (mxg_check_class_name(item))
+		return fail_value(p, ic->k, item, "a class name");
+	for (unsigned i = 0; i < *n; i++)
+		if (!strcmp(names[i], item))
+			return fail(p, "%s %s: '%s' is given twice", p->label,
+				    ic->k->name, item);
+	if (*n >= MXG_MAX_CLASSES)
+		return fail(p, "%s %s: at most %d classes", p->label,
+			    ic->k->name, MXG_MAX_CLASSES);
+	strcpy(names[(*n)++], item);
+	return 0;
+}
+
+/* Checked against the classes at the end: they may come later. */
+static int set_tuner_classes(struct parser *p, const struct key_def *k,
+			     const char *value)
+{
+	return add_items(p, k, value, add_tuner_class);
+}
+
+static int set_tuner_class(struct parser *p, const struct key_def *k,
+			   const char *value)
+{
+	if (mxg_check_class_name(value))
+		return fail_value(p, k, value, "a class name");
+	strcpy(p->cfg->tuner.descriptors_class, value);
+	return 0;
+}
+
+static int set_tuner_pid_file(struct parser *p, const struct key_def *k,
+			      const char *value)
+{
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+
+	if (is_off(value)) {
+		t->descriptors_pid_file[0] = '\0';
+		return 0;
+	}
+	if (value[0] != '/' || strlen(value) >= sizeof(t->descriptors_pid_file))
+		return fail_value(p, k, value, "an absolute path or off "
+				  "(example: /run/slapd/slapd.pid)");
+	strcpy(t->descriptors_pid_file, value);
+	return 0;
+}
+
+/* The name the kernel keeps for the process (/proc/PID/comm). */
+static int set_tuner_process(struct parser *p, const struct key_def *k,
+			     const char *value)
+{
+	size_t len = strlen(value);
+
+	if (!len || len >= MXG_DESC_PROCESS_LEN ||
+	    strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			  "0123456789._+:-") != len)
+		return fail_value(p, k, value, "a process name as /proc/PID/comm "
+				  "shows it (1..15 of A-Z a-z 0-9 . _ + : -; example: slapd)");
+	strcpy(p->cfg->tuner.descriptors_process, value);
+	return 0;
+}
+
+/* "64" descriptors, or "10%" of the directory's limit. */
+static int set_tuner_reserve(struct parser *p, const struct key_def *k,
+			     const char *value)
+{
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+	size_t len = strlen(value);
+	char num[32];
+	uint64_t v;
+
+	if (len && len < sizeof(num) && value[len - 1] == '%') {
+		memcpy(num, value, len - 1);
+		num[len - 1] = '\0';
+		if (mxg_parse_fixed(num, 2, 1, 9000, &v))
+			goto bad;
+		t->descriptors_reserve = (uint32_t)v;
+		t->descriptors_reserve_pct = true;
+		return 0;
+	}
+	if (mxg_parse_u32(value, 1, 1000000, &t->descriptors_reserve))
+		goto bad;
+	t->descriptors_reserve_pct = false;
+	return 0;
+bad:
+	return fail_value(p, k, value, "a number of descriptors (1..1000000) "
+			  "or a percentage of the directory's limit up to 90%% "
+			  "(examples: 64, 10%%)");
+}
+
+/* Percent of "some avg10" ("40", "40%", "12.5%"), or off. */
+static int set_tuner_pressure(struct parser *p, const struct key_def *k,
+			      const char *value)
+{
+	struct mxg_tuner_config *t = &p->cfg->tuner;
+	uint32_t *dst = !strcmp(k->name, "pressure_cpu") ?
+			&t->pressure_cpu_centi : &t->pressure_memory_centi;
+	size_t len = strlen(value);
+	char num[32];
+	uint64_t v;
+
+	if (is_off(value)) {
+		*dst = 0;
+		return 0;
+	}
+	if (!len || len >= sizeof(num))
+		goto bad;
+	memcpy(num, value, len + 1);
+	if (num[len - 1] == '%')
+		num[len - 1] = '\0';
+	if (mxg_parse_fixed(num, 2, 1, 10000, &v))
+		goto bad;
+	*dst = (uint32_t)v;
+	return 0;
+bad:
+	return fail_value(p, k, value, "a percentage of time stalled from "
+			  "0.01 to 100, or off (examples: 40%%, 12.5)");
+}
+
 void config_defaults(struct parser *p)
 {
 	struct mxg_config *cfg = p->cfg;
@@ -755,6 +994,21 @@ void config_defaults(struct parser *p)
 	cfg->ldap.sync = MXG_SYNC_SYNCREPL;
 	cfg->ldap.poll_interval_ns = 60 * NSEC_PER_SEC;
 	cfg->ldap.max_age_ns = 900 * NSEC_PER_SEC;
+	/* docs/design.md says why these gains. */
+	cfg->tuner.interval_ns = NSEC_PER_SEC;
+	cfg->tuner.floor_permille = 100;
+	cfg->tuner.decrease_permille = 500;
+	cfg->tuner.increase_permille = 50;
+	cfg->tuner.recover_permille = 800;
+	cfg->tuner.cooldown_ns = 5 * NSEC_PER_SEC;
+	cfg->tuner.latency_target_ns = 50 * NSEC_PER_SEC / 1000;
+	cfg->tuner.latency_timeout_ns = NSEC_PER_SEC;
+	cfg->tuner.latency_window = 10;
+	cfg->tuner.latency_percentile = 90;
+	strcpy(cfg->tuner.descriptors_process, "slapd");
+	cfg->tuner.descriptors_reserve = 1000;	/* 10% */
+	cfg->tuner.descriptors_reserve_pct = true;
+	strcpy(cfg->tuner.descriptors_class, "ldap");
 }
 
 

@@ -152,6 +152,56 @@ int mxg_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns,
 	return 0;
 }
 
+/* A decimal "12" or "12.5" of s[0..len), with at most `decimals` digits
+ * after the point, as an integer in units of 10^-decimals. */
+static int parse_decimal(const char *s, size_t len, unsigned decimals,
+			 uint64_t *out)
+{
+	const char *dot = memchr(s, '.', len);
+	size_t ilen = dot ? (size_t)(dot - s) : len, flen = 0, k;
+	uint64_t ipart, fpart = 0, scale = 1;
+	int err;
+
+	err = parse_digits(s, ilen, &ipart);
+	if (err)
+		return err;
+	if (dot) {
+		/* "5." and "5.1.2" are typos, not numbers */
+		flen = len - ilen - 1;
+		if (flen > decimals)
+			return -EINVAL;
+		err = parse_digits(dot + 1, flen, &fpart);
+		if (err)
+			return err;
+	}
+	for (k = 0; k < decimals; k++)
+		scale *= 10;
+	/* Far beyond any value here, and far from overflowing. */
+	if (ipart > UINT32_MAX)
+		return -ERANGE;
+	for (k = flen; k < decimals; k++)
+		fpart *= 10;
+	*out = ipart * scale + fpart;
+	return 0;
+}
+
+int mxg_parse_fixed(const char *s, unsigned decimals, uint64_t min,
+		    uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+	int err;
+
+	if (!s || decimals > 6)
+		return -EINVAL;
+	err = parse_decimal(s, strlen(s), decimals, &v);
+	if (err)
+		return err;
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
 int mxg_parse_rate(const char *s, uint32_t *rate_milli)
 {
 	static const struct {
@@ -161,9 +211,9 @@ int mxg_parse_rate(const char *s, uint32_t *rate_milli)
 		{ "", 1 }, { "/s", 1 }, { "/m", 60 }, { "/min", 60 },
 		{ "/h", 3600 },
 	};
-	const char *num_end, *dot;
-	uint64_t ipart, fpart = 0, scale = 1, num, den, v;
-	size_t ilen, flen = 0, i;
+	const char *num_end;
+	uint64_t milli, v;
+	size_t i;
 	int err;
 
 	if (!s)
@@ -174,37 +224,15 @@ int mxg_parse_rate(const char *s, uint32_t *rate_milli)
 			break;
 	if (i == sizeof(units) / sizeof(units[0]))
 		return -EINVAL;
-
-	dot = memchr(s, '.', num_end - s);
-	ilen = (dot ? dot : num_end) - s;
-	err = parse_digits(s, ilen, &ipart);
+	err = parse_decimal(s, num_end - s, MXG_RATE_MAX_DECIMALS, &milli);
 	if (err)
 		return err;
-	if (dot) {
-		/* "5." and "5.1.2" are typos, not rates */
-		flen = num_end - dot - 1;
-		if (flen > MXG_RATE_MAX_DECIMALS)
-			return -EINVAL;
-		err = parse_digits(dot + 1, flen, &fpart);
-		if (err)
-			return err;
-		for (size_t k = 0; k < flen; k++)
-			scale *= 10;
-	}
-	/* Bound the integer part before multiplying; anything this large is
-	 * out of range whatever the unit. */
-	if (ipart > MXG_RATE_MAX_MILLI)
-		return -ERANGE;
-
-	/* rate_milli = value * 1000 / seconds, value = (ipart*scale + fpart)
-	 * / scale, rounded to the nearest milli-connection per second. */
-	num = (ipart * scale + fpart) * 1000;
-	den = scale * units[i].seconds;
 	/* Below the least rate (0.001/s, 3.6/h) is refused, not rounded up
-	 * to it: "2/h" would silently mean 3.6/h. */
-	if (num < den)
+	 * to it: "2/h" would silently mean 3.6/h. The rest rounds to the
+	 * nearest milli-connection per second. */
+	if (milli < units[i].seconds)
 		return -ERANGE;
-	v = (num + den / 2) / den;
+	v = (milli + units[i].seconds / 2) / units[i].seconds;
 	if (v > MXG_RATE_MAX_MILLI)
 		return -ERANGE;
 	*rate_milli = (uint32_t)v;

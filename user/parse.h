@@ -23,6 +23,12 @@ int mxg_parse_bool(const char *s, bool *out);
 int mxg_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns,
 		       uint64_t *out_ns);
 
+/* A decimal number with at most `decimals` digits after the point
+ * ("0.5", "12", "12.25"), as an integer in units of 10^-decimals (0.5
+ * with 3 decimals is 500), in [min, max] of those units. */
+int mxg_parse_fixed(const char *s, unsigned decimals, uint64_t min,
+		    uint64_t max, uint64_t *out);
+
 /* Rate of new connections: "10" or "10/s", "30/m" or "30/min", "100/h";
  * decimals allowed ("0.5/s"); stored as per-second * 1000 (rate_milli),
  * must be >= 1 (0.001/s) and <= 1,000,000/s. */

@@ -347,14 +347,34 @@ static const struct bad_case bad_cases[] = {
 	/* structure */
 	{ "attach = xdp\n", 1, "attach: key outside of a section "
 	  "(sections: [global], [class NAME], [allow], [deny], [ldap], "
-	  "[smtp_inspect], [lookup])" },
+	  "[smtp_inspect], [lookup], [tuner])" },
 	{ "[global]\njunk\n", 2, "expected 'key = value', '[section]' or "
 	  "a comment" },
 	{ "[global\nattach = xdp\n", 1, "section header without ']'" },
 	{ "[global] x\n", 1, "unexpected text after ']'" },
 	{ "[tune]\nenabled = yes\n", 1, "[tune]: unknown section (allowed: "
 	  "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], "
-	  "[lookup])" },
+	  "[lookup], [tuner])" },
+
+	/* [tuner] */
+	{ "[tuner]\nfloor = 0\n", 2, "[tuner] floor: '0' is not a scale from 0.01 to 1" },
+	{ "[tuner]\nfloor = 0.0001\n", 2, "[tuner] floor: '0.0001' is not a scale" },
+	{ "[tuner]\ndecrease = 1\n", 2, "[tuner] decrease: '1' is not a factor from 0.1 to 0.95" },
+	{ "[tuner]\ninterval = 10ms\n", 2, "[tuner] interval: '10ms' is not a duration from 100ms to 60s" },
+	{ "[tuner]\npressure_cpu = 101\n", 2, "[tuner] pressure_cpu: '101' is not a percentage" },
+	{ "[tuner]\npressure_cpu = 40%%\n", 2, "[tuner] pressure_cpu: '40%%' is not a percentage" },
+	{ "[tuner]\ndescriptors_reserve = 95%\n", 2, "[tuner] descriptors_reserve: '95%' is not a number of descriptors" },
+	{ "[tuner]\ndescriptors_reserve = 0\n", 2, "[tuner] descriptors_reserve: '0' is not" },
+	{ "[tuner]\ndescriptors_pid_file = run/slapd.pid\n", 2, "[tuner] descriptors_pid_file: 'run/slapd.pid' is not an absolute path" },
+	{ "[tuner]\ndescriptors_process = /usr/sbin/slapd\n", 2, "[tuner] descriptors_process: '/usr/sbin/slapd' is not a process name" },
+	{ "[tuner]\nlatency_classes = smtp\n  nope\n", 2, "[tuner] latency_classes: 'nope' is no class of this file" },
+	{ "[tuner]\npressure_classes = smtp smtp\n", 2, "[tuner] pressure_classes: 'smtp' is given twice" },
+	{ "[tuner]\ndescriptors_pid_file = /run/slapd/slapd.pid\ndescriptors_class = dir\n", 3, "[tuner] descriptors_class: 'dir' is no class of this file" },
+	{ "[tuner]\nlatency_target = 50ms\n", 2, "[tuner] latency_target: needs an [ldap] section" },
+	{ "[ldap]\nuri = ldap://198.18.0.1/\nbase = dc=x\ndomains = x.org\n[tuner]\nlatency_target = 2s\n", 5, "[tuner] latency_timeout: must be longer than latency_target" },
+	{ "[tuner]\nlatency_window = 1\n", 2, "[tuner] latency_window: '1' is not a number of probes in 2..64" },
+	{ "[tuner]\nlatency_percentile = 40\n", 2, "[tuner] latency_percentile: '40' is not a percentile in 50..100" },
+	{ "[tuner]\n[tuner]\n", 2, "[tuner] is given twice" },
 
 	/* [ldap] */
 	{ "[ldap]\nbase = dc=x\ndomains = x.org\n", 1, "[ldap]: uri is required" },
@@ -688,6 +708,87 @@ static void test_load_file(void **state)
 	assert_int_equal(mxg_config_load("/", cfg, err, sizeof(err)), -EISDIR);
 }
 
+/* [tuner]: off without it; its defaults; every key as the file says it. */
+static void test_tuner(void **state)
+{
+	struct mxg_config *cfg = *state;
+	const struct mxg_tuner_config *t = &cfg->tuner;
+	static const char ldap[] = "[ldap]\nuri = ldap://198.18.0.1/\n"
+				   "base = dc=lab,dc=example\n"
+				   "domains = lab.example\n";
+	char text[1024];
+
+	load_ok(cfg, ldap);
+	assert_false(t->enabled);
+
+	/* Given alone: on, defaults, latency off without [ldap]. */
+	load_ok(cfg, "[tuner]\n");
+	assert_true(t->enabled);
+	assert_int_equal(t->interval_ns, 1000000000ULL);
+	assert_int_equal(t->floor_permille, 100);
+	assert_int_equal(t->decrease_permille, 500);
+	assert_int_equal(t->increase_permille, 50);
+	assert_int_equal(t->recover_permille, 800);
+	assert_int_equal(t->cooldown_ns, 5000000000ULL);
+	assert_int_equal(t->latency_target_ns, 0);
+	assert_int_equal(t->latency_window, 10);
+	assert_int_equal(t->latency_percentile, 90);
+	assert_int_equal(t->nlatency_classes, 0);
+	assert_string_equal(t->descriptors_pid_file, "");
+	assert_string_equal(t->descriptors_process, "slapd");
+	assert_int_equal(t->descriptors_reserve, 1000);
+	assert_true(t->descriptors_reserve_pct);
+	assert_string_equal(t->descriptors_class, "ldap");
+	assert_int_equal(t->pressure_cpu_centi, 0);
+	assert_int_equal(t->pressure_memory_centi, 0);
+
+	/* With [ldap], the directory's latency is watched by default. */
+	snprintf(text, sizeof(text), "[tuner]\n%s", ldap);
+	load_ok(cfg, text);
+	assert_int_equal(t->latency_target_ns, 50000000ULL);
+
+	snprintf(text, sizeof(text),
+		 "%s[tuner]\nenabled = no\ninterval = 250ms\nfloor = 0.25\n"
+		 "decrease = 0.7\nincrease = 0.1\nrecover_at = 0.75\n"
+		 "cooldown = 0\nlatency_target = 200ms\nlatency_timeout = 3s\n"
+		 "latency_window = 20\nlatency_percentile = 95\n"
+		 "latency_classes = smtp,\n  ldap\n"
+		 "descriptors_pid_file = /run/slapd/slapd.pid\n"
+		 "descriptors_process = slapd2\ndescriptors_reserve = 64\n"
+		 "descriptors_class = smtp\npressure_cpu = 12.5%%\n"
+		 "pressure_memory = 20\npressure_classes = ldap\n", ldap);
+	load_ok(cfg, text);
+	assert_false(t->enabled);
+	assert_int_equal(t->interval_ns, 250000000ULL);
+	assert_int_equal(t->floor_permille, 250);
+	assert_int_equal(t->decrease_permille, 700);
+	assert_int_equal(t->increase_permille, 100);
+	assert_int_equal(t->recover_permille, 750);
+	assert_int_equal(t->cooldown_ns, 0);
+	assert_int_equal(t->latency_target_ns, 200000000ULL);
+	assert_int_equal(t->latency_timeout_ns, 3000000000ULL);
+	assert_int_equal(t->latency_window, 20);
+	assert_int_equal(t->latency_percentile, 95);
+	assert_int_equal(t->nlatency_classes, 2);
+	assert_string_equal(t->latency_classes[1], "ldap");
+	assert_string_equal(t->descriptors_pid_file, "/run/slapd/slapd.pid");
+	assert_string_equal(t->descriptors_process, "slapd2");
+	assert_int_equal(t->descriptors_reserve, 64);
+	assert_false(t->descriptors_reserve_pct);
+	assert_string_equal(t->descriptors_class, "smtp");
+	assert_int_equal(t->pressure_cpu_centi, 1250);
+	assert_int_equal(t->pressure_memory_centi, 2000);
+	assert_int_equal(t->npressure_classes, 1);
+
+	/* off where a signal may be off. */
+	snprintf(text, sizeof(text), "%s[tuner]\nlatency_target = off\n"
+		 "descriptors_pid_file = off\npressure_cpu = OFF\n", ldap);
+	load_ok(cfg, text);
+	assert_int_equal(t->latency_target_ns, 0);
+	assert_string_equal(t->descriptors_pid_file, "");
+	assert_int_equal(t->pressure_cpu_centi, 0);
+}
+
 /* A whole [ldap] section, and the password file's permissions. */
 static void test_lookup(void **state)
 {
@@ -825,6 +926,15 @@ static void test_keys_list(void **state)
 		"smtp_inspect.window", "smtp_inspect.penalty",
 		"smtp_inspect.recipient_delimiter",
 		"lookup.socket", "lookup.mode", "lookup.group",
+		"tuner.enabled", "tuner.interval", "tuner.floor",
+		"tuner.decrease", "tuner.increase", "tuner.recover_at",
+		"tuner.cooldown", "tuner.latency_target",
+		"tuner.latency_timeout", "tuner.latency_window",
+		"tuner.latency_percentile", "tuner.latency_classes",
+		"tuner.descriptors_pid_file", "tuner.descriptors_process",
+		"tuner.descriptors_reserve", "tuner.descriptors_class",
+		"tuner.pressure_cpu", "tuner.pressure_memory",
+		"tuner.pressure_classes",
 	};
 	struct mxg_config *cfg = *state;
 	size_t i, n;
@@ -987,6 +1097,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ldap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tuner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_class_limit_set, setup,
 						teardown),
