@@ -29,7 +29,8 @@ struct mxg_tuner_params {
 
 /* One class's controller state. */
 struct mxg_class_control {
-	uint32_t scale_permille;	/* MXG_SCALE_ONE = as configured */
+	uint32_t scale_permille;	/* MXG_SCALE_ONE = as configured (0, as
+					 * in mxg_tuning, is read as that too) */
 	uint64_t last_decrease_tick;
 	bool decreased;			/* last_decrease_tick is set */
 };
@@ -73,8 +74,9 @@ struct mxg_window {
 void mxg_window_init(struct mxg_window *w, unsigned size);	/* 1..64 */
 void mxg_window_add(struct mxg_window *w, uint64_t v);
 /* Nearest-rank percentile (1..100) of the samples held, in *out. -EAGAIN
- * while fewer than half the window is held (a reading on one or two
- * probes would let one outlier move the scale). */
+ * while fewer than half the window (rounded up) is held (a reading on one
+ * or two probes would let one outlier move the scale); -EINVAL for a pct
+ * out of range. */
 int mxg_window_percentile(const struct mxg_window *w, unsigned pct,
 			  uint64_t *out);
 
@@ -83,6 +85,9 @@ int mxg_window_percentile(const struct mxg_window *w, unsigned pct,
  * reserve of its descriptors free: the connections it holds now plus its
  * free descriptors above the reserve, at least 1. class_conns are the
  * class's connections counted by the guard (each holds one descriptor).
+ * Saturating: no free descriptor above the reserve (in_use past
+ * limit - reserve, or reserve past limit) leaves class_conns; an
+ * unlimited limit (UINT64_MAX) gives UINT32_MAX.
  */
 uint32_t mxg_descriptor_cap(uint64_t class_conns, uint64_t in_use,
 			    uint64_t limit, uint64_t reserve);
