@@ -199,12 +199,29 @@ static void refill_new_sources(void)
 
 static void unpin(void);
 
+/* mxg_tuning back to what a fresh load holds: every class as configured
+ * (written by the tuner only, so the snapshot of the policy has none). */
+static int tuning_clear(void)
+{
+	int fd = bpf_map__fd(env.skel->maps.mxg_tuning);
+	struct mxg_tuning zero = {};
+
+	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++)
+		if (bpf_map_update_elem(fd, &c, &zero, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 static int restore_state(void **state)
 {
 	int err = 0;
 
 	if (pinned)
 		unpin();
+	if (tuning_clear()) {
+		fprintf(stderr, "cannot clear mxg_tuning after a test: %s\n", strerror(errno));
+		err = -1;
+	}
 	clear_map(env.maps.conns, sizeof(struct mxg_source_key));
 	if (snapshot_restore(&snap_classes) || snapshot_restore(&snap_class_conns) ||
 	    snapshot_restore(&snap_ports) || snapshot_restore(&snap_refused)) {
@@ -711,6 +728,159 @@ static void test_conn_caps(void **state)
 	assert_int_equal(send_syn("198.18.12.1", 25), 0);
 }
 
+/*
+ * The tuner's scale and descriptor cap (mxg_tuning), as both programs
+ * judge by them: the class's configured limits (mxg_classes) stay as they
+ * are, and the verdicts follow bpf/tuning.h.
+ */
+static void write_tuning(uint32_t idx, uint32_t scale, uint32_t cap)
+{
+	struct mxg_tuning t = { .scale_permille = scale, .total_conns_cap = cap };
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(env.skel->maps.mxg_tuning),
+					     &idx, &t, BPF_ANY), 0);
+}
+
+/* SYNs of new connections from one source until one is dropped (at most
+ * 50): how many passed. */
+static int passes_before_drop(bool xdp, const char *saddr)
+{
+	for (int i = 0; i < 50; i++)
+		if (send_syn_on(xdp, saddr, 25))
+			return i;
+	return 50;
+}
+
+/* How far the source's TAT is ahead of now, in ms: its spent burst times
+ * the interval in force. */
+static int64_t tat_ahead_ms(const char *saddr, uint32_t idx)
+{
+	struct mxg_source_key key = { .class_idx = idx };
+	struct mxg_source src;
+	bool v4;
+
+	assert_int_equal(mxg_parse_addr(saddr, key.addr, &v4), 0);
+	assert_int_equal(bpf_map_lookup_elem(env.maps.sources, &key, &src), 0);
+	return ((int64_t)src.tat_ns - (int64_t)mxg_now_ns()) / 1000000;
+}
+
+static void test_tuning_scale(void **state)
+{
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	struct mxg_class_config c;
+	struct mxg_class cls, saved;
+	uint32_t idx;
+
+	/* smtp at 1/s, burst 10: no refill while the test runs. */
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.rate_milli = 1000;
+	c.burst = 10;
+	mxg_class_to_bpf(&c, ncpus(), &cls);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+
+	for (int xdp = 0; xdp <= 1; xdp++) {
+		print_message("  %s\n", xdp ? "xdp" : "tc");
+		reset_state(NULL);
+		stats_now(before);
+		/* 0.5: half the burst, and each token twice the interval:
+		 * 5 passes put the TAT 5 x 2 s ahead. */
+		write_tuning(idx, 500, 0);
+		assert_int_equal(passes_before_drop(xdp, "198.18.40.1"), 5);
+		assert_in_range(tat_ahead_ms("198.18.40.1", idx), 9800, 10000);
+		/* 0.1: a burst of 1, an interval of 10 s. */
+		write_tuning(idx, 100, 0);
+		assert_int_equal(passes_before_drop(xdp, "198.18.40.2"), 1);
+		assert_in_range(tat_ahead_ms("198.18.40.2", idx), 9800, 10000);
+		/* 0 and 1000: as configured. */
+		write_tuning(idx, 0, 0);
+		assert_int_equal(passes_before_drop(xdp, "198.18.40.3"), 10);
+		assert_in_range(tat_ahead_ms("198.18.40.3", idx), 9800, 10000);
+		write_tuning(idx, 1000, 0);
+		assert_int_equal(passes_before_drop(xdp, "198.18.40.4"), 10);
+		/* Another class's scale is its own. */
+		write_tuning(env.ldap, 100, 0);
+		assert_int_equal(passes_before_drop(xdp, "198.18.40.5"), 10);
+		write_tuning(env.ldap, 0, 0);
+		stats_now(after);
+		assert_int_equal(delta(after, before, idx, MXG_PASS), 5 + 1 + 10 + 10 + 10);
+		assert_int_equal(delta(after, before, idx, MXG_DROP_RATE), 5);
+	}
+	/* The configured limits are untouched. */
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	assert_memory_equal(&saved, &cls, sizeof(cls));
+}
+
+/* The class at n open connections (mxg_class_conns, as the counter keeps
+ * it): does one more SYN pass? */
+static bool conn_admitted(bool xdp, uint32_t idx, uint64_t n)
+{
+	struct mxg_class_conns total = { .conns = n };
+
+	assert_int_equal(bpf_map_update_elem(env.maps.class_conns, &idx, &total, BPF_ANY), 0);
+	return !send_syn_on(xdp, "198.18.41.1", 25);
+}
+
+static void test_tuning_conns_cap(void **state)
+{
+	struct mxg_stats before[MXG_MAX_CLASSES + 1], after[MXG_MAX_CLASSES + 1];
+	struct mxg_class_config c;
+	struct mxg_class cls, saved;
+	uint32_t idx;
+
+	assert_int_equal(mxg_class_find(&env.maps, "smtp", &idx, &saved), 0);
+	mxg_class_from_bpf(&saved, &c);
+	c.rate_milli = 1000000;		/* 1000/s, burst 1000: never the rate */
+	c.burst = 1000;
+	c.total_conns = 0;		/* no cap set by hand */
+	c.source_conns = 0;
+	mxg_class_to_bpf(&c, ncpus(), &cls);
+	assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+
+	for (int xdp = 0; xdp <= 1; xdp++) {
+		print_message("  %s\n", xdp ? "xdp" : "tc");
+		reset_state(NULL);
+		stats_now(before);
+		/* No total_conns configured: the tuner's cap alone. */
+		assert_true(conn_admitted(xdp, idx, 1000));
+		write_tuning(idx, 0, 3);
+		assert_true(conn_admitted(xdp, idx, 2));
+		assert_false(conn_admitted(xdp, idx, 3));
+		assert_false(conn_admitted(xdp, idx, 4));
+		/* Another class is not capped by it. */
+		assert_int_equal(send_syn_on(xdp, "198.18.41.1", 389), 0);
+
+		/* Configured 10, cap 3: the cap. */
+		c.total_conns = 10;
+		mxg_class_to_bpf(&c, ncpus(), &cls);
+		assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+		assert_false(conn_admitted(xdp, idx, 3));
+		/* Configured 4, cap 20: the configured. */
+		c.total_conns = 4;
+		mxg_class_to_bpf(&c, ncpus(), &cls);
+		assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+		write_tuning(idx, 0, 20);
+		assert_true(conn_admitted(xdp, idx, 3));
+		assert_false(conn_admitted(xdp, idx, 4));
+		/* Scale 0.5 of 4: 2. */
+		write_tuning(idx, 500, 0);
+		assert_true(conn_admitted(xdp, idx, 1));
+		assert_false(conn_admitted(xdp, idx, 2));
+		/* Back to as configured. */
+		write_tuning(idx, 0, 0);
+		assert_true(conn_admitted(xdp, idx, 3));
+		assert_false(conn_admitted(xdp, idx, 4));
+		c.total_conns = 0;
+		mxg_class_to_bpf(&c, ncpus(), &cls);
+		assert_int_equal(mxg_class_write(&env.maps, idx, &cls), 0);
+		assert_true(conn_admitted(xdp, idx, 1000));
+		stats_now(after);
+		assert_int_equal(delta(after, before, idx, MXG_DROP_TOTAL_CONNS), 6);
+		assert_int_equal(delta(after, before, idx, MXG_PASS), 6);
+		assert_int_equal(delta(after, before, env.ldap, MXG_PASS), 1);
+	}
+}
+
 /* An unused class slot or a port pointing nowhere judges nothing. */
 static void test_port_to_empty_class(void **state)
 {
@@ -1050,6 +1220,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bucket_two_cpus, reset_state, restore_state),
 		cmocka_unit_test_setup_teardown(test_conn_caps, reset_state, restore_state),
 		cmocka_unit_test_setup_teardown(test_port_to_empty_class, reset_state, restore_state),
+		cmocka_unit_test_setup_teardown(test_tuning_scale, reset_state, restore_state),
+		cmocka_unit_test_setup_teardown(test_tuning_conns_cap, reset_state, restore_state),
 		cmocka_unit_test_setup_teardown(test_new_source_burst, reset_state, restore_state),
 		cmocka_unit_test_setup_teardown(test_new_source_resent, reset_state, restore_state),
 		cmocka_unit_test_setup_teardown(test_new_source_resent_line, reset_state, restore_state),
