@@ -63,7 +63,13 @@ enum mxg_control_step mxg_control_step(struct mxg_class_control *c,
 
 /*
  * The windowed percentile of the directory's probe latency: the last
- * size samples (a timed-out probe is a sample of the timeout).
+ * size samples (a timed-out probe is a sample of the timeout). After a
+ * decrease of a class the latency acts on, the tuner starts the window
+ * again (mxg_window_init): else the probes taken before the decrease
+ * still read over when the cooldown ends, and the same step of load is
+ * cut twice. While the window refills (-EAGAIN below) the latency's
+ * reading is a hold (UNREADABLE, not OFF: an OFF would let the other
+ * signals raise the scale without it), but no error to report.
  */
 #define MXG_WINDOW_MAX 64
 struct mxg_window {
