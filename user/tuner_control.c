@@ -34,6 +34,7 @@ enum mxg_control_step mxg_control_step(struct mxg_class_control *c,
 	unsigned seen = 0;
 	bool cooling;
 	uint32_t next;
+	uint64_t up;
 
 	*decider = -1;
 	/* 0 is the ABI's "as configured" (mxg_tuning), as is anything above. */
@@ -92,8 +93,9 @@ enum mxg_control_step mxg_control_step(struct mxg_class_control *c,
 	}
 	if (cooling || c->scale_permille >= MXG_SCALE_ONE || !p->increase_permille)
 		return MXG_CONTROL_HOLD;
-	next = c->scale_permille + p->increase_permille;
-	c->scale_permille = next < MXG_SCALE_ONE ? next : MXG_SCALE_ONE;
+	/* In 64 bits: any increase_permille stops at 1.0, none wraps. */
+	up = (uint64_t)c->scale_permille + p->increase_permille;
+	c->scale_permille = up < MXG_SCALE_ONE ? (uint32_t)up : MXG_SCALE_ONE;
 	return MXG_CONTROL_UP;
 }
 
@@ -109,6 +111,8 @@ void mxg_window_init(struct mxg_window *w, unsigned size)
 
 void mxg_window_add(struct mxg_window *w, uint64_t v)
 {
+	if (w->size < 1 || w->size > MXG_WINDOW_MAX)	/* never initialised */
+		return;
 	w->v[w->next] = v;
 	w->next = (w->next + 1) % w->size;
 	if (w->n < w->size)

@@ -405,6 +405,18 @@ static void test_step_edges(void **state)
 	assert_int_equal(c.scale_permille, 125);
 	assert_int_equal(mxg_control_step(&c, &p, 11, &under, 1, &decider), MXG_CONTROL_UP);
 	assert_int_equal(c.scale_permille, 175);
+
+	/* Gains out of their range neither wrap nor move the wrong way. */
+	p.increase_permille = UINT32_MAX;
+	assert_int_equal(mxg_control_step(&c, &p, 12, &under, 1, &decider), MXG_CONTROL_UP);
+	assert_int_equal(c.scale_permille, 1000);
+	p.decrease_permille = 1000;
+	assert_int_equal(mxg_control_step(&c, &p, 13, &over, 1, &decider), MXG_CONTROL_HOLD);
+	assert_int_equal(c.scale_permille, 1000);
+	p.increase_permille = 0;
+	c.scale_permille = 500;
+	assert_int_equal(mxg_control_step(&c, &p, 14, &under, 1, &decider), MXG_CONTROL_HOLD);
+	assert_int_equal(c.scale_permille, 500);
 }
 
 static void test_reading_of(void **state)
@@ -492,6 +504,11 @@ static void test_window(void **state)
 	assert_int_equal(v, 58);	/* ceil(57.6) */
 	mxg_window_init(&w, 0);
 	assert_int_equal(w.size, 1);
+	/* A window never initialised takes nothing and reads nothing. */
+	memset(&w, 0, sizeof(w));
+	mxg_window_add(&w, 5);
+	assert_int_equal(w.n, 0);
+	assert_int_equal(mxg_window_percentile(&w, 90, &v), -EINVAL);
 	mxg_window_init(&w, 1000);
 	assert_int_equal(w.size, MXG_WINDOW_MAX);
 }
