@@ -798,7 +798,7 @@ static void test_tuning_scale(void **state)
 		assert_in_range(tat_ahead_ms("198.18.40.3", idx), 9800, 10000);
 		write_tuning(idx, 1000, 0);
 		assert_int_equal(passes_before_drop(xdp, "198.18.40.4"), 10);
-		/* Another class's scale is its own. */
+		/* Another class's scale does not touch this one. */
 		write_tuning(env.ldap, 100, 0);
 		assert_int_equal(passes_before_drop(xdp, "198.18.40.5"), 10);
 		write_tuning(env.ldap, 0, 0);
