@@ -43,6 +43,23 @@ static const struct mxg_name origins[] = {
 };
 const struct mxg_names mxg_origins = { TABLE(origins), "unknown" };
 
+static const struct mxg_name tuner_signals[] = {
+	{ MXG_SIGNAL_LATENCY, "latency" },
+	{ MXG_SIGNAL_DESCRIPTORS, "descriptors" },
+	{ MXG_SIGNAL_CPU, "cpu_pressure" },
+	{ MXG_SIGNAL_MEMORY, "memory_pressure" },
+};
+const struct mxg_names mxg_tuner_signals = { TABLE(tuner_signals), "?" };
+
+static const struct mxg_name tuner_readings[] = {
+	{ MXG_READING_OFF, "off" },
+	{ MXG_READING_UNREADABLE, "unreadable" },
+	{ MXG_READING_UNDER, "under" },
+	{ MXG_READING_NEAR, "near" },
+	{ MXG_READING_OVER, "over" },
+};
+const struct mxg_names mxg_tuner_readings = { TABLE(tuner_readings), "?" };
+
 const char *mxg_name_of(const struct mxg_names *t, uint32_t value)
 {
 	for (size_t i = 0; i < t->n; i++)

@@ -33,6 +33,10 @@ extern const struct mxg_names mxg_sync_modes;
 extern const struct mxg_names mxg_inspect_modes;
 /* Where a rule or ban came from (enum mxg_origin). */
 extern const struct mxg_names mxg_origins;
+/* The tuner's signals (enum mxg_signal: the keys of "signals" in
+ * `mxguardctl -j tuner`) and a signal's reading (enum mxg_reading). */
+extern const struct mxg_names mxg_tuner_signals;
+extern const struct mxg_names mxg_tuner_readings;
 
 /* The name of value, or the table's "other". */
 const char *mxg_name_of(const struct mxg_names *t, uint32_t value);

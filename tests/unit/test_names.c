@@ -42,6 +42,9 @@ static void test_tables(void **state)
 	check_table(&mxg_sync_modes, "syncrepl, poll");
 	check_table(&mxg_inspect_modes, "off, observe, penalize, drop");
 	check_table(&mxg_origins, "config, cli, inspect");
+	check_table(&mxg_tuner_signals,
+		    "latency, descriptors, cpu_pressure, memory_pressure");
+	check_table(&mxg_tuner_readings, "off, unreadable, under, near, over");
 
 	/* What the file may not give is printed, never parsed. */
 	assert_string_equal(mxg_name_of(&mxg_sync_modes, MXG_SYNC_NONE), "none");
