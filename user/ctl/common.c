@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include "ctl/ctl.h"
 #include "log.h"
+#include "tuning.h"
 
 /* Keys read per batch: a few hundred kB of keys and values per call. */
 #define BATCH 4096
@@ -62,6 +63,67 @@ int ctl_read_classes(struct ctl *ctl, struct mxg_class classes[MXG_MAX_CLASSES])
 	if (ret)
 		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(classes), strerror(-ret));
 	return ret;
+}
+
+int ctl_read_tuning(struct ctl *ctl, struct mxg_tuning out[MXG_MAX_CLASSES])
+{
+	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++) {
+		if (bpf_map_lookup_elem(ctl->maps.tuning, &c, &out[c])) {
+			int err = errno;
+
+			ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(tuning),
+				  strerror(err));
+			return -err;
+		}
+	}
+	return 0;
+}
+
+int ctl_read_tuner(struct ctl *ctl, struct mxg_tuner_state *out)
+{
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(ctl->maps.tuner, &zero, out)) {
+		int err = errno;
+
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(tuner),
+			  strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+double ctl_scale(const struct mxg_tuning *t)
+{
+	if (!t->scale_permille || t->scale_permille >= MXG_SCALE_ONE)
+		return 1.0;
+	return t->scale_permille / (double)MXG_SCALE_ONE;
+}
+
+void ctl_limits_configured(const struct mxg_class *cls, struct ctl_limits *out)
+{
+	out->rate = ctl_rate_per_s(cls->rate_milli);
+	out->burst = cls->burst;
+	out->source_conns = cls->source_conns;
+	out->total_conns = cls->total_conns;
+}
+
+void ctl_limits_effective(const struct mxg_class *cls,
+			  const struct mxg_tuning *t, struct ctl_limits *out)
+{
+	struct mxg_limits_now now;
+
+	mxg_limits_effective(cls, t, &now);
+	/* The rate back from the interval the SYNs are judged by; unscaled,
+	 * the configured rate as written (the interval was rounded from
+	 * it, 3/s is 333333333 ns). */
+	if (now.interval_ns == cls->interval_ns)
+		out->rate = ctl_rate_per_s(cls->rate_milli);
+	else
+		out->rate = now.interval_ns ? (double)NSEC_PER_SEC / now.interval_ns : 0;
+	out->burst = now.burst;
+	out->source_conns = now.source_conns;
+	out->total_conns = now.total_conns;
 }
 
 int ctl_batch_read(int fd, size_t vsize, struct mxg_source_key **keys_out,

@@ -63,6 +63,36 @@ int ctl_batch_read(int fd, size_t vsize, struct mxg_source_key **keys,
 /* The number of entries of a map, by walking its keys. */
 int ctl_count_entries(int fd, size_t key_size);
 
+/* The tuner's record of every class slot (mxg_tuning), and what it
+ * measured (mxg_tuner); or an error said. */
+int ctl_read_tuning(struct ctl *ctl, struct mxg_tuning out[MXG_MAX_CLASSES]);
+int ctl_read_tuner(struct ctl *ctl, struct mxg_tuner_state *out);
+/* The scale a class's limits are judged by: 1.0 for 0 or 1000 (the
+ * limits as configured), as bpf/tuning.h reads it. */
+double ctl_scale(const struct mxg_tuning *t);
+
+/* The limits mxguardctl shows as configured and as in force; 0 = no
+ * limit. The rate per second is a double: scaled, it may be finer than
+ * the config's thousandths. */
+struct ctl_limits {
+	double rate;
+	uint32_t burst;
+	uint32_t source_conns;
+	uint32_t total_conns;
+};
+void ctl_limits_configured(const struct mxg_class *cls, struct ctl_limits *out);
+/* In force: as the BPF side computes them (mxg_limits_effective()). */
+void ctl_limits_effective(const struct mxg_class *cls,
+			  const struct mxg_tuning *t, struct ctl_limits *out);
+/* "KEY": {"rate": 5.0, "burst": N, "source_conns": N, "total_conns": N}
+ * as a member of the object being written (limits.c). */
+void ctl_limits_json(struct json *j, const char *key, const struct ctl_limits *l);
+/* "rate 10/s (tuned: 5/s) burst 20 (tuned: 10) source_conns unlimited
+ * total_conns 8": the configured limits, each followed by the one in
+ * force where they differ (limits.c). */
+void ctl_limits_text(const struct ctl_limits *conf, const struct ctl_limits *eff,
+		     char *buf, size_t len);
+
 double ctl_rate_per_s(uint32_t rate_milli);
 /* A rate as the config writes it: "10/s", "0.5/s" or "off". */
 void ctl_format_rate(uint32_t rate_milli, char *buf, size_t len);

@@ -23,6 +23,7 @@
 
 struct status_class {
 	const struct mxg_class *cls;
+	const struct mxg_tuning *tuning;	/* its slot's */
 	uint16_t ports[MXG_MAX_PORTS_PER_CLASS];
 	unsigned nports;
 	char port_list[512];	/* "25,465,587" */
@@ -43,6 +44,8 @@ struct status {
 	uint32_t max_sources;
 	int nallow, ndeny, nbans;
 	struct mxg_mirror mirror;
+	struct mxg_tuning tuning[MXG_MAX_CLASSES];
+	uint32_t tuner_enabled;
 	uint64_t now;
 };
 
@@ -91,6 +94,7 @@ static int status_read(struct ctl *ctl, struct status *s)
 	__u32 info_len = sizeof(info);
 	struct mxg_source_key *keys = NULL;
 	void *vals = NULL;
+	struct mxg_tuner_state tuner;
 	uint32_t zero = 0;
 	int lock_fd, ret;
 
@@ -109,6 +113,12 @@ static int status_read(struct ctl *ctl, struct status *s)
 	}
 	free(keys);
 	free(vals);
+	ret = ctl_read_tuning(ctl, s->tuning);
+	if (!ret)
+		ret = ctl_read_tuner(ctl, &tuner);
+	if (ret)
+		return ret;
+	s->tuner_enabled = tuner.enabled;
 	/* Absent in pins of a version before it: nothing was off then. */
 	bpf_map_lookup_elem(ctl->maps.settings, &zero, &s->settings);
 	uname(&s->uname);
@@ -128,10 +138,22 @@ static int status_read(struct ctl *ctl, struct status *s)
 		if (!s->classes[c].name[0])
 			continue;
 		s->shown[s->nshown].cls = &s->classes[c];
+		s->shown[s->nshown].tuning = &s->tuning[c];
 		class_ports(&ctl->maps, c, &s->shown[s->nshown++]);
 	}
 	s->now = mxg_now_ns();
 	return 0;
+}
+
+/* The lowest scale of the classes: how far the tuner tightened any. */
+static double status_lowest_scale(const struct status *s)
+{
+	double lowest = 1.0;
+
+	for (unsigned i = 0; i < s->nshown; i++)
+		if (ctl_scale(s->shown[i].tuning) < lowest)
+			lowest = ctl_scale(s->shown[i].tuning);
+	return lowest;
 }
 
 static void status_print_json(struct ctl *ctl, const struct status *s)
@@ -206,9 +228,16 @@ static void status_print_json(struct ctl *ctl, const struct status *s)
 	json_end_object(j);
 	json_key(j, "tuner");
 	json_begin_object(j);
-	json_kv_bool(j, "enabled", false);
+	json_kv_bool(j, "enabled", s->tuner_enabled);
 	json_key(j, "scale");
-	json_double(j, 1.0);
+	json_double(j, status_lowest_scale(s));
+	json_key(j, "scales");
+	json_begin_object(j);
+	for (unsigned i = 0; i < s->nshown; i++) {
+		json_key(j, s->shown[i].cls->name);
+		json_double(j, ctl_scale(s->shown[i].tuning));
+	}
+	json_end_object(j);
 	json_end_object(j);
 	json_key(j, "mirror");
 	json_begin_object(j);
@@ -262,7 +291,15 @@ static void status_print_text(struct ctl *ctl, const struct status *s)
 	printf("sources     %zu tracked of %u\n", s->sources, s->max_sources);
 	printf("rules       allow %d, deny %d, bans %d\n", s->nallow, s->ndeny,
 	       s->nbans);
-	printf("tuner       off (scale 1.00)\n");
+	if (s->tuner_enabled) {
+		printf("tuner       on:");
+		for (unsigned i = 0; i < s->nshown; i++)
+			printf("%s %s %.2f", i ? "," : "", s->shown[i].cls->name,
+			       ctl_scale(s->shown[i].tuning));
+		printf("%s\n", s->nshown ? "" : " no classes");
+	} else {
+		printf("tuner       off\n");
+	}
 	if (s->mirror.mode == MXG_SYNC_NONE)
 		printf("mirror      off (no [ldap])\n");
 	else
