@@ -110,6 +110,8 @@ static const struct command commands[] = {
 	  .max = 1, .needs_maps = true },
 	{ "limit", "set", ctl_limit_set, "CLASS KEY=VALUE...", "change limits (rate, burst, source_conns, total_conns, ipv4_prefix, ipv6_prefix, new_sources, new_sources_burst)",
 	  .min = 2, .max = ARGS_MANY, .rest = ARG_LIMIT, .needs_maps = true },
+	{ "tuner", NULL, ctl_tuner, "", "what the tuner measured: signals, scales, limits in force, last changes",
+	  .needs_maps = true },
 	{ "allow", "add", ctl_allow_add, "CIDR...", "never limit these sources",
 	  .min = 1, .max = ARGS_MANY, .first = ARG_CIDR, .rest = ARG_CIDR, .needs_maps = true },
 	{ "allow", "del", ctl_allow_del, "CIDR...", "remove from the allow list",

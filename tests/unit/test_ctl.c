@@ -141,11 +141,15 @@ static const struct ctl_case usage_cases[] = {
 	{ { "rcpt", "check", "a@example.org", "b@example.org" }, 2, "usage: rcpt check ADDRESS" },
 	{ { "rcpt", "stats", "x" }, 2, "rcpt stats takes no arguments" },
 	{ { "unload", "x" }, 2, "unload takes no arguments" },
+	{ { "tuner", "x" }, 2, "tuner takes no arguments" },
+	{ { "tuner", "show" }, 2, "tuner takes no arguments" },
 	/* Prefixes select the entry whose arguments are checked. */
 	{ { "b", "l", "x" }, 2, "ban list takes no arguments" },
 	{ { "lim", "se", "smtp" }, 2, "usage: limit set CLASS KEY=VALUE..." },
 	{ { "nosuch" }, 2, "unknown object 'nosuch'" },
 	{ { "stat" }, 2, "ambiguous object 'stat'" },
+	{ { "t" }, 2, "ambiguous object 't'" },	/* top, tuner */
+	{ { "tu", "-n", "5" }, 2, "tuner takes no arguments" },
 	{ { "ban" }, 2, "ban needs a command" },
 	{ { "ban", "nosuch" }, 2, "unknown command 'ban nosuch'" },
 };
@@ -212,6 +216,8 @@ static void test_good_arguments_reach_the_maps(void **state)
 		{ "ban", "add", "--class", "smtp", "198.18.0.7" },
 		{ "rcpt", "check", "-odd@example.org" },
 		{ "deny", "list" },
+		{ "tuner" },
+		{ "tu" },
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {

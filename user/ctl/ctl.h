@@ -3,9 +3,10 @@
  * What mxguardctl's parts share. user/mxguardctl.c holds the table of
  * objects and verbs, checks each verb's arguments as the table declares
  * them and opens the maps; each object's file (status.c, stats.c,
- * limits.c, rules.c, rcpt.c, unload.c) runs its verbs and prints their
- * result with its text printer or its JSON printer; common.c has the
- * errors, the JSON shapes and the map readers more than one object uses.
+ * limits.c, tuner.c, rules.c, rcpt.c, unload.c) runs its verbs and
+ * prints their result with its text printer or its JSON printer;
+ * common.c has the errors, the JSON shapes and the map readers more than
+ * one object uses.
  */
 #ifndef MXG_CTL_H
 #define MXG_CTL_H
@@ -113,6 +114,7 @@ int ctl_stats(struct ctl *ctl, const struct ctl_args *a);
 int ctl_top(struct ctl *ctl, const struct ctl_args *a);
 int ctl_limit_show(struct ctl *ctl, const struct ctl_args *a);
 int ctl_limit_set(struct ctl *ctl, const struct ctl_args *a);
+int ctl_tuner(struct ctl *ctl, const struct ctl_args *a);
 int ctl_allow_add(struct ctl *ctl, const struct ctl_args *a);
 int ctl_allow_del(struct ctl *ctl, const struct ctl_args *a);
 int ctl_allow_list(struct ctl *ctl, const struct ctl_args *a);
