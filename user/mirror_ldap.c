@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The mirror's side of the directory; see mirror_ldap.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
+#include "ldap_conn.h"
 #include "log.h"
 #include "mirror_ldap.h"
 #include "rcpt.h"
@@ -133,118 +132,29 @@ static int entry_apply(struct mxg_mirror_session *s, LDAPMessage *e,
 static void set_error(struct mxg_mirror_session *s, LDAP *ld, int rc,
 		      const char *what)
 {
-	char *diag = NULL;
-
-	if (ld)
-		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-	snprintf(s->last_error, sizeof(s->last_error), "%s: %s%s%s%s", what,
-		 ldap_err2string(rc), diag && *diag ? " (" : "",
-		 diag && *diag ? diag : "", diag && *diag ? ")" : "");
-	ldap_memfree(diag);
-}
-
-/* The password is the file's first line, without its line end
- * (docs/configuration.md): what follows it (a comment, a second secret)
- * is never sent. */
-static int read_password(struct mxg_mirror_session *s, struct berval *pw)
-{
-	char buf[1024];
-	const char *why = NULL;
-	ssize_t n;
-	size_t len;
-	char *nl;
-	int fd = open(s->cfg.bind_password_file, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(s->last_error, sizeof(s->last_error),
-			 "cannot read bind_password_file %s: %s",
-			 s->cfg.bind_password_file, strerror(errno));
-		return -errno;
-	}
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0) {
-		snprintf(s->last_error, sizeof(s->last_error),
-			 "cannot read bind_password_file %s: %s",
-			 s->cfg.bind_password_file, strerror(errno));
-		return -EIO;
-	}
-	nl = memchr(buf, '\n', (size_t)n);
-	len = nl ? (size_t)(nl - buf) : (size_t)n;
-	if (len && buf[len - 1] == '\r')
-		len--;
-	if (!nl && n == sizeof(buf))
-		why = "its first line is longer than 1023 bytes";
-	else if (!len)
-		/* An empty password would be an unauthenticated bind (RFC
-		 * 4513), which servers refuse or treat as anonymous. */
-		why = "its first line is empty";
-	if (why) {
-		snprintf(s->last_error, sizeof(s->last_error),
-			 "bind_password_file %s: %s", s->cfg.bind_password_file,
-			 why);
-		memset(buf, 0, sizeof(buf));
-		return -EINVAL;
-	}
-	pw->bv_val = strndup(buf, len);
-	pw->bv_len = len;
-	memset(buf, 0, sizeof(buf));
-	return pw->bv_val ? 0 : -ENOMEM;
+	mxg_ldap_error(s->last_error, sizeof(s->last_error), ld, rc, what);
 }
 
 int mxg_mirror_session_open(struct mxg_mirror_session *s)
 {
-	struct timeval net = { NETWORK_TIMEOUT_S, 0 }, op = { OP_TIMEOUT_S, 0 };
-	int version = LDAP_VERSION3, rc, zero = 0, idle = 10, probes = 3, intvl = 5;
-	struct berval pw = { 0, NULL };
-	LDAP *ld = NULL;
+	/* A long-lived session: each step bounded on its own, and a
+	 * directory that vanishes without a FIN is noticed within ~25 s, so
+	 * the mirror's age starts counting. */
+	const struct mxg_ldap_timeouts t = {
+		.network_ns = NETWORK_TIMEOUT_S * 1000000000ULL,
+		.op_ns = OP_TIMEOUT_S * 1000000000ULL,
+		.keepalive = true,
+	};
+	LDAP *ld;
+	int ret = mxg_ldap_connect(&s->cfg, &t, &ld, s->last_error,
+				   sizeof(s->last_error));
 
-	rc = ldap_initialize(&ld, s->cfg.uri);
-	if (rc != LDAP_SUCCESS) {
-		set_error(s, NULL, rc, s->cfg.uri);
-		return -EINVAL;
-	}
-	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-	ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &net);
-	ldap_set_option(ld, LDAP_OPT_TIMEOUT, &op);
-	ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-	/* A directory that vanishes without a FIN is noticed within ~25 s,
-	 * so the mirror's age starts counting. */
-	ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_IDLE, &idle);
-	ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_PROBES, &probes);
-	ldap_set_option(ld, LDAP_OPT_X_KEEPALIVE_INTERVAL, &intvl);
-	if (s->cfg.ca_file[0]) {
-		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, s->cfg.ca_file);
-		ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
-	}
-	if (s->cfg.starttls) {
-		rc = ldap_start_tls_s(ld, NULL, NULL);
-		if (rc != LDAP_SUCCESS) {
-			set_error(s, ld, rc, "starttls");
-			goto fail;
-		}
-	}
-	if (s->cfg.bind_dn[0]) {
-		if (read_password(s, &pw))
-			goto fail_quiet;
-		rc = ldap_sasl_bind_s(ld, s->cfg.bind_dn, LDAP_SASL_SIMPLE, &pw,
-				      NULL, NULL, NULL);
-		memset(pw.bv_val, 0, pw.bv_len);
-		free(pw.bv_val);
-		if (rc != LDAP_SUCCESS) {
-			set_error(s, ld, rc, rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
-				  rc == LDAP_TIMEOUT ? "connect" : "bind as the bind_dn");
-			goto fail;
-		}
-	}
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&s->lock);
 	s->ld = ld;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
-fail:
-fail_quiet:
-	ldap_unbind_ext_s(ld, NULL, NULL);
-	return -EIO;
 }
 
 void mxg_mirror_session_close(struct mxg_mirror_session *s)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The mirror's side of the directory (libldap): one session (connect,
- * StartTLS, bind), the choice between syncrepl and polling, a paged full
- * refresh, and a syncrepl refreshAndPersist search followed until it ends.
+ * The mirror's side of the directory (libldap): one session (opened
+ * through ldap_conn.h, as the tuner's probe opens its own), the choice
+ * between syncrepl and polling, a paged full refresh, and a syncrepl
+ * refreshAndPersist search followed until it ends.
  * Each entry's values become address hashes here (normalised and hashed
  * as the BPF side does, bpf/rcpt.h) and go to the store (mirror_store.h).
  * Run by the writer thread; only mxg_mirror_session_interrupt() is called
@@ -37,8 +38,8 @@ void mxg_mirror_session_init(struct mxg_mirror_session *s,
 			     const atomic_bool *stop);
 void mxg_mirror_session_destroy(struct mxg_mirror_session *s);
 
-/* Connect, StartTLS and bind as configured. 0, or -errno with
- * last_error set. */
+/* Connect, StartTLS and bind as configured (ldap_conn.h). 0, or -errno
+ * with last_error set. */
 int mxg_mirror_session_open(struct mxg_mirror_session *s);
 void mxg_mirror_session_close(struct mxg_mirror_session *s);
 

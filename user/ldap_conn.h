@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * One connection to the [ldap] directory as configured: ldap_initialize,
+ * the options, StartTLS, and a simple bind with the first line of the
+ * password file. The recipient mirror (mirror_ldap.c) and the tuner's
+ * latency probe (tuner_signals.c) each open their own sessions through
+ * it, so both reach the directory the same way and say the same thing
+ * when they cannot.
+ */
+#ifndef MXG_LDAP_CONN_H
+#define MXG_LDAP_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ldap.h>
+#include "config.h"
+
+struct mxg_ldap_timeouts {
+	uint64_t network_ns;	/* the TCP connect and TLS handshake */
+	uint64_t op_ns;		/* each synchronous request (StartTLS, bind) */
+	/* The whole connection's bound, 0 for none: each step waits at
+	 * most what is left of it (the probe must never block longer than
+	 * its timeout; the mirror can wait step by step). */
+	uint64_t total_ns;
+	/* TCP keepalive on the session: for a long-lived one (the mirror's)
+	 * whose server may vanish without a FIN. */
+	bool keepalive;
+	/* Open the connection here even when neither StartTLS nor a bind
+	 * needs it: libldap otherwise connects at the first request, whose
+	 * time would then include the connect (the probe times its
+	 * searches). */
+	bool connect_now;
+};
+
+/*
+ * Connect as cfg says. 0 with *out a session for ldap_unbind_ext_s(), or
+ * -errno with one line in err and nothing left open:
+ *   -EINVAL     the URI is refused ("URI: Bad parameter to an ldap routine")
+ *   -errno      the password file cannot be read, or its first line is
+ *               empty or too long (-EINVAL)
+ *   -ETIMEDOUT  the server took the connection but did not answer StartTLS
+ *               or the bind in time
+ *   -EACCES     the bind or StartTLS was refused
+ *   -EIO        the server cannot be reached, or another failure
+ * err reads "connect: Can't contact LDAP server", "starttls: ...",
+ * "bind as the bind_dn: Invalid credentials", "cannot read
+ * bind_password_file PATH: ...", "bind_password_file PATH: its first line
+ * is empty".
+ */
+int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
+		     const struct mxg_ldap_timeouts *t, LDAP **out, char *err,
+		     size_t errlen);
+
+/* "WHAT: libldap's message (the server's diagnostic)" into err. */
+void mxg_ldap_error(char *err, size_t errlen, LDAP *ld, int rc,
+		    const char *what);
+
+/* A libldap result code as -errno, as mxg_ldap_connect returns them
+ * (-ENOENT for noSuchObject). */
+int mxg_ldap_errno(int rc);
+
+#endif
