@@ -176,7 +176,12 @@ int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
 		ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg->ca_file);
 		ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero);
 	}
-	set_timeouts(ld, t, start_ns);
+	/* Never left at libldap's default, which is to wait forever. */
+	ret = set_timeouts(ld, t, start_ns);
+	if (ret) {
+		mxg_ldap_error(err, errlen, NULL, LDAP_TIMEOUT, "connect");
+		goto fail;
+	}
 	if (t->connect_now) {
 		rc = ldap_connect(ld);
 		if (rc != LDAP_SUCCESS) {

@@ -18,7 +18,10 @@
 
 struct mxg_ldap_timeouts {
 	uint64_t network_ns;	/* the TCP connect and TLS handshake */
-	uint64_t op_ns;		/* each synchronous request (StartTLS, bind) */
+	/* Each synchronous request: StartTLS, the bind, and (the option
+	 * stays on the session) every later synchronous call that gives no
+	 * timeout of its own. */
+	uint64_t op_ns;
 	/* The whole connection's bound, 0 for none: each step waits at
 	 * most what is left of it (the probe must never block longer than
 	 * its timeout; the mirror can wait step by step). */
@@ -40,7 +43,7 @@ struct mxg_ldap_timeouts {
  *   -errno      the password file cannot be read, or its first line is
  *               empty or too long (-EINVAL)
  *   -ETIMEDOUT  the server took the connection but did not answer StartTLS
- *               or the bind in time
+ *               or the bind in time, or total_ns ran out between steps
  *   -EACCES     the bind or StartTLS was refused
  *   -EIO        the server cannot be reached, or another failure
  * err reads "connect: Can't contact LDAP server", "starttls: ...",
