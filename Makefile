@@ -113,8 +113,9 @@ $(BUILD)/tools/%: tools/%.c $(wildcard tools/*.h) $(LIB) $(USER_HDRS) $(SKELS) |
 deps:
 	$(Q)tools/deps.sh
 
-# The integration suite drives the lab with the load generators too.
-LAB_TOOLS := $(addprefix $(BUILD)/tools/,legit synflood connflood)
+# The integration suite drives the lab with the load generators too, and
+# reads the tuner's signals with tuner-signals.
+LAB_TOOLS := $(addprefix $(BUILD)/tools/,legit synflood connflood tuner-signals)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS)
