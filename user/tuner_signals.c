@@ -502,7 +502,11 @@ int mxg_ldap_probe_run(struct mxg_ldap_probe *p, uint64_t *latency_ns,
 				return 0;
 			}
 			if (ret) {
-				snprintf(err, errlen, "%s: %s", p->cfg.uri, why);
+				/* A URI libldap refuses names itself already. */
+				bool named = !strncmp(why, p->cfg.uri, strlen(p->cfg.uri));
+
+				snprintf(err, errlen, "%s%s%s", named ? "" : p->cfg.uri,
+					 named ? "" : ": ", why);
 				return ret;
 			}
 		}
