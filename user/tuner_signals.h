@@ -39,12 +39,13 @@ struct mxg_fd_reading {
 int mxg_limits_parse_nofile(const char *text, uint64_t *soft);
 
 /*
- * Read the directory's descriptors: its pid from pid_file (one decimal
- * number, an optional line end; else -EINVAL), checked to be a live
- * process whose /proc/PID/comm is process (the first 15 bytes of a longer
- * name, as the kernel keeps them), so a stale pid file whose pid was
- * reused is not read as the directory (-ESRCH: "stale pid file PATH: no
- * process PID", "pid file PATH names PID, which is 'foo', not slapd").
+ * Read the directory's descriptors: its pid from pid_file (-errno naming
+ * it when it cannot be read; one decimal number and an optional line end,
+ * else -EINVAL), checked to be a live process whose /proc/PID/comm is
+ * process (the first 15 bytes of a longer name, as the kernel keeps
+ * them), so a stale pid file whose pid was reused is not read as the
+ * directory (-ESRCH: "stale pid file PATH: no process PID", "pid file
+ * PATH names PID, which is 'foo', not slapd").
  * in_use counts the entries of /proc/PID/fd. proc is "/proc" (the tests
  * give a tree of their own). Another user's /proc/PID/fd needs root.
  */
