@@ -424,6 +424,38 @@ const char *mxg_link_mode_name(uint32_t mode)
 	}
 }
 
+int mxg_tuning_read(const struct mxg_maps *m,
+		    struct mxg_tuning out[MXG_MAX_CLASSES])
+{
+	for (uint32_t i = 0; i < MXG_MAX_CLASSES; i++)
+		if (bpf_map_lookup_elem(m->tuning, &i, &out[i]))
+			return -errno;
+	return 0;
+}
+
+int mxg_tuning_write(const struct mxg_maps *m, uint32_t idx,
+		     const struct mxg_tuning *t)
+{
+	if (idx >= MXG_MAX_CLASSES)
+		return -EINVAL;
+	return bpf_map_update_elem(m->tuning, &idx, t, BPF_ANY) ? -errno : 0;
+}
+
+int mxg_tuner_state_read(const struct mxg_maps *m, struct mxg_tuner_state *out)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(m->tuner, &zero, out) ? -errno : 0;
+}
+
+int mxg_tuner_state_write(const struct mxg_maps *m,
+			  const struct mxg_tuner_state *st)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(m->tuner, &zero, st, BPF_ANY) ? -errno : 0;
+}
+
 int mxg_class_conns_read(const struct mxg_maps *m,
 			 uint64_t out[MXG_MAX_CLASSES])
 {

@@ -111,6 +111,17 @@ int mxg_inspect_write(const struct mxg_maps *m, const struct mxg_inspect *in);
 /* The SMTP reader's counters, summed over CPUs. */
 int mxg_rcpt_stats_read(const struct mxg_maps *m, struct mxg_rcpt_stats *out);
 
+/* The tuner's scale and cap of every class slot (mxg_tuning), and what
+ * it measured (mxg_tuner). */
+int mxg_tuning_read(const struct mxg_maps *m,
+		    struct mxg_tuning out[MXG_MAX_CLASSES]);
+int mxg_tuning_write(const struct mxg_maps *m, uint32_t idx,
+		     const struct mxg_tuning *t);
+int mxg_tuner_state_read(const struct mxg_maps *m,
+			 struct mxg_tuner_state *out);
+int mxg_tuner_state_write(const struct mxg_maps *m,
+			  const struct mxg_tuner_state *st);
+
 /* Concurrent connections of every class (mxg_class_conns). */
 int mxg_class_conns_read(const struct mxg_maps *m,
 			 uint64_t out[MXG_MAX_CLASSES]);

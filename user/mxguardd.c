@@ -34,6 +34,7 @@
 #include "mirror.h"
 #include "probe.h"
 #include "recipients.h"
+#include "tuner.h"
 #include "mxguard.skel.h"
 
 #define SWEEP_INTERVAL_MS 5000
@@ -44,6 +45,7 @@ struct daemon {
 	struct mxg_config *cfg;
 	struct mxg_mirror_writer *mirror;	/* NULL without [ldap] */
 	struct mxg_lookup_server *lookup;	/* NULL without [lookup] */
+	struct mxg_tuner *tuner;		/* NULL without [tuner] */
 	struct mxg_events *events;		/* penalties and drops to log */
 	int signal_fd;
 };
@@ -90,9 +92,35 @@ static bool mirror_changed(const struct mxg_config *a,
 	       strcmp(a->recipient_delimiter, b->recipient_delimiter);
 }
 
+/* The tuner probes the [ldap] directory; it follows the classes by
+ * itself (their slots are in the maps it reads every interval). */
+static bool tuner_changed(const struct mxg_config *a,
+			  const struct mxg_config *b)
+{
+	return memcmp(&a->tuner, &b->tuner, sizeof(a->tuner)) ||
+	       memcmp(&a->ldap, &b->ldap, sizeof(a->ldap));
+}
+
+static int start_tuner(struct daemon *d, const struct mxg_config *cfg,
+		       char *err, size_t errlen)
+{
+	int ret;
+
+	if (!cfg->tuner.enabled) {
+		/* Off: the configured limits, not a past run's scales. */
+		ret = mxg_tuner_reset(&d->loader.maps);
+		if (ret)
+			snprintf(err, errlen, "cannot reset the tuner's scales: %s",
+				 strerror(-ret));
+		return ret;
+	}
+	return mxg_tuner_start(&d->tuner, cfg, &d->loader.maps, err, errlen);
+}
+
 /*
  * The services on top of the maps (mxg_services_fn): the mirror's writer
- * thread, then the MTA lookup socket that answers from the mirror, each
+ * thread, the MTA lookup socket that answers from the mirror, and the
+ * tuner, each
  * restarted only when its part of the config changes. mxg_apply() calls
  * this from the running config to the new one, and back when a later step
  * fails, so a lookup socket that cannot be made puts the old one back.
@@ -104,6 +132,10 @@ static int services_apply(void *arg, const struct mxg_config *from,
 	struct mxg_inner_btf btf;
 	int ret;
 
+	if (!to || !from || tuner_changed(from, to)) {
+		mxg_tuner_stop(d->tuner);
+		d->tuner = NULL;
+	}
 	/* The socket goes before the mirror it answers from, so the MTA
 	 * gets "no such file" (a temporary error), never a stale answer. */
 	if (!to || !from || memcmp(&from->lookup, &to->lookup,
@@ -126,8 +158,13 @@ static int services_apply(void *arg, const struct mxg_config *from,
 			return ret;
 		}
 	}
-	if (!d->lookup && to->lookup.enabled)
-		return start_lookup(d, &to->lookup, err, errlen);
+	if (!d->lookup && to->lookup.enabled) {
+		ret = start_lookup(d, &to->lookup, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (!d->tuner)
+		return start_tuner(d, to, err, errlen);
 	return 0;
 }
 
@@ -453,6 +490,10 @@ int main(int argc, char **argv)
 	d.lookup = NULL;
 	mxg_mirror_stop(d.mirror);
 	d.mirror = NULL;
+	/* The scales stay in force with the programs (on_exit = keep), as
+	 * a crash leaves them; the next start resumes from them. */
+	mxg_tuner_stop(d.tuner);
+	d.tuner = NULL;
 	if (d.cfg->on_exit == MXG_ON_EXIT_DETACH) {
 		if (mxg_detach_all(&d.loader.maps, d.cfg->pin_dir))
 			ret = -EIO;
@@ -467,6 +508,7 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
+	mxg_tuner_stop(d.tuner);
 	mxg_lookup_stop(d.lookup);
 	mxg_mirror_stop(d.mirror);
 	mxg_events_close(d.events);

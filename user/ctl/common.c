@@ -67,30 +67,20 @@ int ctl_read_classes(struct ctl *ctl, struct mxg_class classes[MXG_MAX_CLASSES])
 
 int ctl_read_tuning(struct ctl *ctl, struct mxg_tuning out[MXG_MAX_CLASSES])
 {
-	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++) {
-		if (bpf_map_lookup_elem(ctl->maps.tuning, &c, &out[c])) {
-			int err = errno;
+	int ret = mxg_tuning_read(&ctl->maps, out);
 
-			ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(tuning),
-				  strerror(err));
-			return -err;
-		}
-	}
-	return 0;
+	if (ret)
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(tuning), strerror(-ret));
+	return ret;
 }
 
 int ctl_read_tuner(struct ctl *ctl, struct mxg_tuner_state *out)
 {
-	uint32_t zero = 0;
+	int ret = mxg_tuner_state_read(&ctl->maps, out);
 
-	if (bpf_map_lookup_elem(ctl->maps.tuner, &zero, out)) {
-		int err = errno;
-
-		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(tuner),
-			  strerror(err));
-		return -err;
-	}
-	return 0;
+	if (ret)
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(tuner), strerror(-ret));
+	return ret;
 }
 
 double ctl_scale(const struct mxg_tuning *t)
