@@ -202,16 +202,18 @@ static void read_pressure(struct mxg_tuner *t, enum mxg_signal i,
 	set_reading(t, i, v, target_centi);
 }
 
-/* "directory latency 182 ms over 50 ms" */
-static void describe(const struct mxg_tuner_signal *sig, enum mxg_signal i,
+/* "directory latency p90 182 ms over 50 ms" */
+static void describe(const struct mxg_tuner *t, enum mxg_signal i,
 		     char *buf, size_t len)
 {
+	const struct mxg_tuner_signal *sig = &t->st.signals[i];
 	unsigned long long v = sig->value, target = sig->target;
 
 	switch (i) {
 	case MXG_SIGNAL_LATENCY:
-		snprintf(buf, len, "%s %llu ms over %llu ms", signal_what[i],
-			 v / NSEC_PER_MSEC, target / NSEC_PER_MSEC);
+		snprintf(buf, len, "%s p%u %llu ms over %llu ms", signal_what[i],
+			 t->cfg.latency_percentile, v / NSEC_PER_MSEC,
+			 target / NSEC_PER_MSEC);
 		break;
 	case MXG_SIGNAL_DESCRIPTORS:
 		snprintf(buf, len, "%s %llu over %llu", signal_what[i], v,
@@ -289,8 +291,8 @@ static void control(struct mxg_tuner *t, uint64_t now)
 		ch->from_permille = from;
 		ch->to_permille = t->ctl[s].scale_permille;
 		if (step == MXG_CONTROL_DOWN && decider >= 0)
-			describe(&t->st.signals[which[decider]], which[decider],
-				 ch->reason, sizeof(ch->reason));
+			describe(t, which[decider], ch->reason,
+				 sizeof(ch->reason));
 		else
 			snprintf(ch->reason, sizeof(ch->reason),
 				 "every signal under %u%% of its target",
