@@ -436,6 +436,17 @@ static int bench_admission(struct mxguard *skel, struct mxg_maps *m,
 		row("  the same, conn caps on, class busy",
 		    ns_per_frame(xdp_fd, frame, len, REPEAT),
 		    ns_per_frame(pass_fd, frame, len, REPEAT), NULL, "reported");
+		/* The same, the tuner scaling the class: the limits in force
+		 * are computed per SYN (bpf/tuning.h). */
+		struct mxg_tuning scaled = { .scale_permille = 800,
+					     .total_conns_cap = 900 };
+		static const struct mxg_tuning untuned;
+
+		mxg_tuning_write(m, smtp, &scaled);
+		row("  the same, class busy, tuner at 0.8 + cap",
+		    ns_per_frame(xdp_fd, frame, len, REPEAT),
+		    ns_per_frame(pass_fd, frame, len, REPEAT), NULL, "reported");
+		mxg_tuning_write(m, smtp, &untuned);
 		open.conns = 0;
 		bpf_map_update_elem(m->class_conns, &smtp, &open, BPF_ANY);
 		mxg_class_write(m, smtp, &cls);
