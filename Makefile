@@ -95,7 +95,7 @@ $(BINS):
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
 
 # libsodium only as a second, independent SipHash for test_rcpt.
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(USER_HDRS) $(BPF_HDRS) | $(BUILD)/tests/unit
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB) $(USER_HDRS) $(BPF_HDRS) | $(BUILD)/tests/unit
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB) $(LIBS) -lcmocka -lsodium -o $@
 

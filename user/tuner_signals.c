@@ -265,6 +265,21 @@ static int count_fds(const char *dir, uint64_t *n)
 	return 0;
 }
 
+/* What a failed read of /proc/PID/<what> means: the process is gone (the
+ * pid file is stale) or the file cannot be read, and why. */
+static int proc_read_failed(int ret, const char *path, const char *pid_file,
+			    pid_t pid, char *err, size_t errlen)
+{
+	if (ret == -ENOENT || ret == -ESRCH) {
+		snprintf(err, errlen, "stale pid file %s: no process %d", pid_file,
+			 (int)pid);
+		return -ESRCH;
+	}
+	snprintf(err, errlen, "cannot read %s: %s%s", path, strerror(-ret),
+		 ret == -EACCES ? " (another user's process: mxguardd needs root)" : "");
+	return ret;
+}
+
 int mxg_fd_read(const char *proc, const char *pid_file, const char *process,
 		struct mxg_fd_reading *out, char *err, size_t errlen)
 {
@@ -278,25 +293,15 @@ int mxg_fd_read(const char *proc, const char *pid_file, const char *process,
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "%s/%d", proc, (int)pid);
-	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "stale pid file %s: no process %d", pid_file,
-			 (int)pid);
-		return -ESRCH;
-	}
+	if (stat(path, &st) || !S_ISDIR(st.st_mode))
+		return proc_read_failed(-ENOENT, path, pid_file, pid, err, errlen);
 
 	/* A pid reused by another process since the pid file was written
 	 * must not be read as the directory. */
 	snprintf(path, sizeof(path), "%s/%d/comm", proc, (int)pid);
 	ret = read_small(path, buf, sizeof(buf), &len);
-	if (ret == -ENOENT || ret == -ESRCH) {
-		snprintf(err, errlen, "stale pid file %s: no process %d", pid_file,
-			 (int)pid);
-		return -ESRCH;
-	}
-	if (ret) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
-		return ret;
-	}
+	if (ret)
+		return proc_read_failed(ret, path, pid_file, pid, err, errlen);
 	if (len && buf[len - 1] == '\n')
 		buf[--len] = '\0';
 	/* The kernel keeps the first 15 bytes of a longer name. */
@@ -310,28 +315,13 @@ int mxg_fd_read(const char *proc, const char *pid_file, const char *process,
 
 	snprintf(path, sizeof(path), "%s/%d/fd", proc, (int)pid);
 	ret = count_fds(path, &out->in_use);
-	if (ret == -ENOENT || ret == -ESRCH) {
-		snprintf(err, errlen, "stale pid file %s: no process %d", pid_file,
-			 (int)pid);
-		return -ESRCH;
-	}
-	if (ret) {
-		snprintf(err, errlen, "cannot read %s: %s%s", path, strerror(-ret),
-			 ret == -EACCES ? " (another user's process: mxguardd needs root)" : "");
-		return ret;
-	}
+	if (ret)
+		return proc_read_failed(ret, path, pid_file, pid, err, errlen);
 
 	snprintf(path, sizeof(path), "%s/%d/limits", proc, (int)pid);
 	ret = read_small(path, buf, sizeof(buf), &len);
-	if (ret == -ENOENT || ret == -ESRCH) {
-		snprintf(err, errlen, "stale pid file %s: no process %d", pid_file,
-			 (int)pid);
-		return -ESRCH;
-	}
-	if (ret) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
-		return ret;
-	}
+	if (ret)
+		return proc_read_failed(ret, path, pid_file, pid, err, errlen);
 	ret = mxg_limits_parse_nofile(buf, &out->limit);
 	if (ret) {
 		snprintf(err, errlen, "%s: no 'Max open files' soft limit in it", path);

@@ -16,7 +16,7 @@
 
 #include "apply.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "unit/unit.h"
 
 /* What the fake steps did, in order: "r0" ran step 0, "u0" undid it. */
 struct trace {

@@ -23,7 +23,7 @@
 #include "config.h"
 #include "parse.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "unit/unit.h"
 #define NAME "t.conf"
 
 /* struct mxg_config is large (the rule lists): one per test, on the heap. */

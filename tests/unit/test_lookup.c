@@ -35,7 +35,7 @@
 #include "lookup.h"
 #include "rcpt.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "unit/unit.h"
 
 /* ---- the parser -------------------------------------------------------- */
 

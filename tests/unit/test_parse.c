@@ -13,17 +13,7 @@
 
 #include "parse.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* assert_int_equal() that names the table row that failed. */
-#define expect_int(got, want, input)					\
-	do {								\
-		long long got_ = (got), want_ = (want);			\
-									\
-		if (got_ != want_)					\
-			fail_msg("'%s': got %lld, want %lld", (input),	\
-				 got_, want_);				\
-	} while (0)
+#include "unit/unit.h"
 
 static void test_u64(void **state)
 {

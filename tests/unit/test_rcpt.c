@@ -18,7 +18,7 @@
 #include <sodium.h>
 #include "rcpt.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "unit/unit.h"
 
 /*
  * SipHash-2-4 with key 00 01 .. 0f over messages 00 01 .. (len - 1), len

@@ -25,24 +25,8 @@
 
 #include "tuner_signals.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "unit/unit.h"
 #define ERR_LEN 512
-
-/* assert_int_equal() that names the table row that failed. */
-#define expect_int(got, want, input)					\
-	do {								\
-		long long got_ = (got), want_ = (want);			\
-									\
-		if (got_ != want_)					\
-			fail_msg("'%s': got %lld, want %lld", (input),	\
-				 got_, want_);				\
-	} while (0)
-
-#define expect_has(text, part)						\
-	do {								\
-		if (!strstr((text), (part)))				\
-			fail_msg("'%s' does not say '%s'", (text), (part)); \
-	} while (0)
 
 /* ---- PSI ---------------------------------------------------------------- */
 
