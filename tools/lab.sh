@@ -113,6 +113,11 @@ lab_cleanup() {
 	for pid in "${LAB_BG_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
+	# A slapd that slapd_slow paused when the run ended: resumed, or it
+	# would not see the TERM below.
+	for pid in "${SLAPD_PID_OF[@]}"; do
+		kill -CONT "$pid" 2>/dev/null
+	done
 	for pid in "${LAB_MXGD_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
@@ -973,6 +978,277 @@ slapd_fd_errors() {
 
 # slapd_accepts ADDR: connections slapd accepted from ADDR.
 slapd_accepts() { grep -c "ACCEPT from IP=$1:" "$SLAPD_LOG" 2>/dev/null || true; }
+
+# ------------------------------------------ a directory in trouble, on purpose
+#
+# The tuner's tests, the demo and the bench make slapd slow and fast
+# again, and pile connections on it from several sources. This kernel has
+# no sch_netem; of what is left, pausing slapd in a duty cycle is the one
+# that gives a steady latency: stopped 400 ms of every 500 ms, ldapsearch
+# from a client took 373..417 ms (15 searches) here, where a cgroup v1 cpu
+# quota of 1 ms per 100 ms gave anything from 42 to 281 ms (slapd spends
+# well under a millisecond of CPU on a search, so a quota bites only now
+# and then), and cgroup v2's cpu controller is not enabled on this hybrid
+# layout. A pause slows every client alike: the tuner's probe, Postfix's
+# lookups and the tests' searches.
+
+LAB_SLOW_PID="" LAB_SLOW_OF=""
+# At most this long in one slapd_slow: the loop ends by itself even if
+# nobody calls slapd_fast.
+LAB_SLOW_MAX_SECS=${LAB_SLOW_MAX_SECS:-300}
+
+# lab_secs MS: milliseconds as sleep's seconds ("0.400").
+lab_secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+# slapd_slow STOP_MS PERIOD_MS [NAME]: pause the instance (default
+# "slapd") for STOP_MS of every PERIOD_MS (SIGSTOP, SIGCONT) in a
+# background loop, until slapd_fast, LAB_SLOW_MAX_SECS or the cleanup;
+# whichever ends it leaves slapd running (SIGCONT).
+slapd_slow() {
+	local stop=$1 period=$2 name=${3:-slapd} pid cycles
+	pid=${SLAPD_PID_OF[$name]:-}
+	[[ -n $pid ]] || die "slapd_slow: $name does not run"
+	[[ -z $LAB_SLOW_PID ]] || die "slapd_slow: $LAB_SLOW_OF is already slowed"
+	((stop > 0 && stop < period && period <= 10000)) ||
+		die "slapd_slow: $stop ms of every $period ms: want 0 < STOP < PERIOD <= 10000"
+	cycles=$((LAB_SLOW_MAX_SECS * 1000 / period))
+	(
+		# TERM waits for the current sleep (at most STOP_MS), then
+		# resumes slapd: it is never left stopped.
+		trap 'kill -CONT "$pid" 2>/dev/null; exit 0' TERM INT
+		for ((i = 0; i < cycles; i++)); do
+			kill -STOP "$pid" 2>/dev/null || break
+			sleep "$(lab_secs "$stop")"
+			kill -CONT "$pid" 2>/dev/null || break
+			sleep "$(lab_secs $((period - stop)))"
+		done
+		kill -CONT "$pid" 2>/dev/null
+		exit 0
+	) &
+	LAB_SLOW_PID=$! LAB_SLOW_OF=$name
+	LAB_BG_PIDS+=("$LAB_SLOW_PID")
+}
+
+# slapd_fast: end slapd_slow's loop (bounded) and make sure slapd runs.
+slapd_fast() {
+	[[ -n $LAB_SLOW_PID ]] || return 0
+	local pid=$LAB_SLOW_PID p keep=()
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_pid_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	[[ -z ${SLAPD_PID_OF[$LAB_SLOW_OF]:-} ]] || kill -CONT "${SLAPD_PID_OF[$LAB_SLOW_OF]}" 2>/dev/null || true
+	for p in "${LAB_BG_PIDS[@]}"; do
+		[[ $p == "$pid" ]] || keep+=("$p")
+	done
+	LAB_BG_PIDS=("${keep[@]}")
+	LAB_SLOW_PID="" LAB_SLOW_OF=""
+}
+
+# ldap_search_ms NS [UID]: one timed search (ldap_search_ok: ldapsearch,
+# its process start included): prints the milliseconds, or "fail".
+ldap_search_ms() {
+	local t0 t1
+	t0=${EPOCHREALTIME/[.,]/}
+	if ldap_search_ok "$1" "${2:-user1}"; then
+		t1=${EPOCHREALTIME/[.,]/}
+		echo $(((t1 - t0) / 1000))
+	else
+		echo fail
+	fi
+}
+
+# LAB_FLOOD4: the flood's sources, added to client 1 by lab_flood_sources.
+LAB_FLOOD4=()
+# lab_flood_sources N: N more IPv4 addresses on client 1 (198.18.0.21,
+# .22, ...), each a source of its own to the guard (ipv4_prefix 32).
+lab_flood_sources() {
+	local i a
+	((${#LAB_FLOOD4[@]} == 0 && $1 >= 1 && $1 <= 50)) || die "lab_flood_sources: once, 1..50 sources"
+	for ((i = 1; i <= $1; i++)); do
+		a=198.18.0.$((20 + i))
+		ip -n "$LAB_NS_C1" addr add "$a/24" dev eth0
+		LAB_FLOOD4+=("$a")
+	done
+}
+
+# ldap_flood_start SECS PER_SOURCE [PORT]: a connection flood on the
+# directory from every address of LAB_FLOOD4 at once, like the MTA's
+# lookups piling up in 2013: one connflood -k per source, each trying to
+# hold PER_SOURCE connections open for SECS seconds (8 connects pending at
+# a time, 0.5 s connect timeout, failed ones retried, at most PER_SOURCE
+# x 20 attempts). Nothing is sent on them. ldap_flood_wait reports.
+LAB_FLOOD_PIDS=()
+ldap_flood_start() {
+	local secs=$1 per=$2 port=${3:-389} a i=0
+	((${#LAB_FLOOD4[@]})) || die "ldap_flood_start: no sources (lab_flood_sources)"
+	LAB_FLOOD_PIDS=()
+	for a in "${LAB_FLOOD4[@]}"; do
+		ip netns exec "$LAB_NS_C1" timeout $((secs + 30)) "$BUILD/tools/connflood" \
+			-d "$LAB_DIR4" -p "$port" -b "$a" -P 8 -c $((per * 20)) -t "${secs}s" \
+			-T 500ms -k -M "$per" >"$LAB_TMP/ldapflood.$i" 2>&1 &
+		LAB_FLOOD_PIDS+=($!)
+		LAB_BG_PIDS+=($!)
+		i=$((i + 1))
+	done
+}
+
+# ldap_flood_wait: wait for the flood to end (each connflood is bounded
+# by its SECS) and set LAB_FLOOD_RESULT to its sums, "attempts
+# established max_held", where max_held adds each source's most held at
+# once. Not in $(...): a subshell cannot wait for this shell's children.
+LAB_FLOOD_RESULT=""
+ldap_flood_wait() {
+	local pid i=0 sum="0 0 0" f
+	for pid in "${LAB_FLOOD_PIDS[@]}"; do
+		wait "$pid" || log "connflood (flood source $i) failed: $(cat "$LAB_TMP/ldapflood.$i")"
+		f=$(connflood_fields "$(tail -1 "$LAB_TMP/ldapflood.$i")" attempts established max_held)
+		if [[ $f != *-* ]]; then
+			sum=$(awk -v a="$sum" -v b="$f" 'BEGIN {
+				split(a, x); split(b, y); print x[1] + y[1], x[2] + y[2], x[3] + y[3] }')
+		fi
+		i=$((i + 1))
+	done
+	LAB_FLOOD_PIDS=()
+	LAB_FLOOD_RESULT=$sum
+}
+
+# slapd_fds: the descriptors the lab's slapd holds now (/proc/PID/fd).
+slapd_fds() { find "/proc/$LAB_SLAPD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# ldap_session_start NS SECS INTERVAL OUT: a directory client that keeps
+# one connection open, as Postfix's ldap: tables and the mirror do, and
+# searches over it (anonymous, uid=userN, mail) every INTERVAL seconds for
+# SECS seconds, each bounded at 3 s; a broken connection is opened again
+# (1 s connect timeout) at the next search. One line per search in OUT:
+# "SECONDS_SINCE_START MS" or "SECONDS_SINCE_START fail", after a line
+# "ready" once the first search succeeded (ldap_session_ready). A minimal
+# LDAPv3 client (BER by hand): Debian has no python3 LDAP module by
+# default, and ldapsearch opens a connection per run.
+LAB_SESSION_PID=""
+ldap_session_start() {
+	local ns=$1 secs=$2 interval=$3 out=$4
+	: >"$out"
+	ip netns exec "$ns" timeout $((${secs%.*} + 10)) python3 -c '
+import socket, sys, time
+
+addr, port, base = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+secs, interval, nusers = float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+
+def tlv(tag, body):
+    n = len(body)
+    if n < 128:
+        return bytes([tag, n]) + body
+    return bytes([tag, 0x82, n >> 8, n & 255]) + body
+
+def integer(tag, v):
+    return tlv(tag, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big"))
+
+def request(msgid, uid):
+    # SearchRequest: base, scope one, never deref, no size limit, 3 s
+    # time limit, types only false, (uid=UID), attributes: mail.
+    req = (tlv(4, base) + integer(10, 1) + integer(10, 0) + integer(2, 0) +
+           integer(2, 3) + tlv(1, b"\0") +
+           tlv(0xA3, tlv(4, b"uid") + tlv(4, uid.encode())) + tlv(0x30, tlv(4, b"mail")))
+    return tlv(0x30, integer(2, msgid) + tlv(0x63, req))
+
+def header(b):
+    """(header length, content length) of the BER element at b, or None."""
+    if len(b) < 2:
+        return None
+    n = b[1]
+    if not n & 0x80:
+        return 2, n
+    k = n & 0x7F
+    if len(b) < 2 + k:
+        return None
+    return 2 + k, int.from_bytes(b[2:2 + k], "big")
+
+def search(s, msgid, uid):
+    s.sendall(request(msgid, uid))
+    buf, entries = b"", 0
+    while True:
+        h = header(buf)
+        if h is None or len(buf) < h[0] + h[1]:
+            c = s.recv(65536)
+            if not c:
+                raise EOFError
+            buf += c
+            continue
+        msg, buf = buf[h[0]:h[0] + h[1]], buf[h[0] + h[1]:]
+        ih = header(msg)                  # messageID
+        op = msg[ih[0] + ih[1]:]
+        if op[0] == 0x64:                 # SearchResultEntry
+            entries += 1
+        elif op[0] == 0x65:               # SearchResultDone
+            rc = op[header(op)[0]:]       # resultCode, ENUMERATED
+            return rc[2] == 0 and entries == 1
+
+start, s, msgid, ready = time.monotonic(), None, 0, False
+while time.monotonic() - start < secs:
+    t0 = time.monotonic()
+    msgid += 1
+    ok = False
+    try:
+        if s is None:
+            s = socket.create_connection((addr, port), timeout=1)
+        s.settimeout(3)
+        ok = search(s, msgid, "user%d" % (msgid % nusers + 1))
+    except (OSError, EOFError, IndexError):
+        pass
+    if not ok and s is not None:
+        s.close()
+        s = None
+    t1 = time.monotonic()
+    if ok and not ready:
+        print("ready", flush=True)
+        ready = True
+    print("%.3f %s" % (t1 - start, "%.1f" % ((t1 - t0) * 1000) if ok else "fail"), flush=True)
+    time.sleep(max(0.0, interval - (t1 - t0)))
+' "$LAB_DIR4" 389 "$SLAPD_PEOPLE" "$secs" "$interval" "${SLAPD_NUSERS:-1}" >"$out" 2>"$out.err" &
+	LAB_SESSION_PID=$!
+	LAB_BG_PIDS+=("$LAB_SESSION_PID")
+}
+
+# ldap_session_ready OUT: the session's first search succeeded.
+ldap_session_ready() { grep -q '^ready$' "$1" 2>/dev/null; }
+
+# ldap_session_result OUT [FROM_S [TO_S]]: "ok failed p50_ms p99_ms max_ms"
+# of the session's searches that ended between FROM_S and TO_S seconds
+# after it started (a failed one ranks above every success: "-").
+ldap_session_result() {
+	python3 - "$1" "${2:-0}" "${3:-1e9}" <<'EOF'
+import sys
+lo, hi = float(sys.argv[2]), float(sys.argv[3])
+v = [l.split() for l in open(sys.argv[1]) if l.strip() and l.strip() != "ready"]
+v = [x[1] for x in v if lo <= float(x[0]) <= hi]
+f = v.count("fail")
+t = sorted(float(x) for x in v if x != "fail") + [float("inf")] * f
+if not t:
+    print(0, 0, "-", "-", "-")
+    sys.exit()
+pct = lambda p: t[min(len(t) - 1, int(p * len(t)))]
+fmt = lambda x: "-" if x == float("inf") else "%.0f" % x
+print(len(t) - f, f, fmt(pct(0.5)), fmt(pct(0.99)), fmt(t[-1]))
+EOF
+}
+
+# ---------------------------------------------------------------- the tuner
+
+# tuner_get PATH: a value of `mxguardctl -j tuner` (json_get's PATH:
+# classes.ldap.scale, signals.latency.reading, ...).
+tuner_get() {
+	local out
+	out=$(ctl_json tuner) || return 1
+	json_get "$1" <<<"$out"
+}
+
+# tuner_scales: "smtp=1.0 ldap=0.5 ..." from `mxguardctl -j tuner`.
+tuner_scales() {
+	ctl_json tuner | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s=%s" % (c, v["scale"]) for c, v in sorted(d["classes"].items())))'
+}
 
 # ------------------------------------------------- recipient inspection
 
