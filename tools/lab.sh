@@ -508,12 +508,15 @@ conf_write() {
 in_server_net() { nsenter --net="/run/netns/$LAB_NS_S" "$@"; }
 
 # mxgd_start CONF LOG: run mxguardd in the server namespace (it attaches to
-# interfaces there) and wait for its ready line. Sets MXGD_PID.
+# interfaces there) and wait for its ready line. Sets MXGD_PID. MXGD_WRAP,
+# if set, is a command that execs its arguments (e.g. unshare -m and a
+# mount, to hide a file from the daemon alone): $! must stay the daemon.
+MXGD_WRAP=()
 mxgd_start() {
 	local conf=$1 logf=$2
 	# nsenter itself, not in_server_net: a backgrounded function would be
 	# a subshell and $! its pid, so signals would miss the daemon.
-	nsenter --net="/run/netns/$LAB_NS_S" "$MXGD" -c "$conf" -f 2>"$logf" &
+	nsenter --net="/run/netns/$LAB_NS_S" "${MXGD_WRAP[@]}" "$MXGD" -c "$conf" -f 2>"$logf" &
 	MXGD_PID=$!
 	LAB_MXGD_PIDS+=("$MXGD_PID")
 	if ! wait_until 30 mxgd_ready "$logf" "$MXGD_PID"; then
