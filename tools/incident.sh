@@ -20,14 +20,30 @@
 #              2013 directory missed its indexes.
 # Phases: baseline (legit only), flood without the guard, the same flood
 # with mxguardd on the mail host ([ldap] mirror + [lookup] socket +
-# [smtp_inspect] mode = penalize). One row each.
+# [smtp_inspect] mode = penalize), and the same flood with the tuner alone
+# (Postfix back on its ldap: table, no hand-set total_conns, no lookup
+# socket, no inspection: generous smtp limits that the tuner scales down
+# while the directory's latency is over its target, and the directory's
+# descriptors watched through its pid file). One row each, and for the
+# tuner's phase the scale over time beside the directory's latency.
 #
 # Usage: tools/incident.sh BUILD   (root; under 3 minutes; cleans up on exit)
+# Knobs: MXG_INCIDENT_PHASES (default "baseline noguard guard tuner": the
+#        phases to run, in that order; the bench's tuner part runs
+#        "noguard tuner"); with MXG_BENCH_FIGURES set (tools/bench.sh),
+#        the no-guard and tuner phases' figures are appended to it.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 LAB_PREFIX=mxinc
 LAB_TOOLS_NEEDED="smtpflood legit"
 . "$SRC/tools/lab.sh"
+. "$SRC/tools/bench-lib.sh"
+PHASES=${MXG_INCIDENT_PHASES:-baseline noguard guard tuner}
+for p in $PHASES; do
+	[[ " baseline noguard guard tuner " == *" $p "* ]] ||
+		{ echo "incident: unknown phase '$p' in MXG_INCIDENT_PHASES" >&2; exit 2; }
+done
+want_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
 PHASE_SECS=20      # each phase's measuring window
 SLAPD_FDLIMIT=64   # slapd needs ~13 fds itself: ~50 clients fit
@@ -37,6 +53,13 @@ FLOOD_MAX=20000    # at most this many sessions per phase
 LEGIT_EVERY=2      # one legitimate mail every 2 s
 PROBE_INTERVAL=0.5
 BS_THRESHOLD=5     # unknown recipients before the penalty box
+# The tuner's phase: smtp limits generous enough not to bite at scale 1
+# (the flood makes ~450 sessions/s), which the tuner scales down to a
+# tenth while the directory's latency (p90 of its probe, every 0.5 s) is
+# over 20 ms, a few times its baseline.
+TUNER_SMTP=("rate = 500/s" "burst = 1000" "source_conns = 100")
+TUNER_INTERVAL=500ms
+TUNER_TARGET=20ms
 
 lab_init "${1:?usage: $0 BUILD}" incident
 T_START=$SECONDS
@@ -230,17 +253,166 @@ recover() {
 	wait_until 20 ldap_search_ok "$LAB_NS_C2" || log "slapd still not answering after 20 s"
 }
 
-run_phase "baseline" 0
-run_phase "flood, no guard" 1
-EMFILE_SAMPLE=$(grep -m1 -E 'Too many open files|errno=2[34]\b|EMFILE' "$SLAPD_LOG" || true)
+# tuner_sampler SECS OUT: every second for SECS s, one line of what the
+# tuners show: "T SMTP_SCALE LATENCY_MS READING SLAPD_FDS LDAP_CAP"
+# (mxguardctl -j tuner of the mail host's guard, and the directory's
+# ldap cap from its guard; slapd's descriptors from /proc; "-" for what
+# is not there). In the background; bounded by SECS.
+tuner_sampler() {
+	local end=$((SECONDS + $1)) t0=$SECONDS i mail dir
+	for ((i = 0; i < $1 + 5 && SECONDS < end; i++)); do
+		mail=$(ctl_json tuner 2>/dev/null) || mail='{}'
+		dir=$("$MXGCTL" -j --pin-dir "$DIR_PIN" tuner 2>/dev/null) || dir='{}'
+		python3 -c '
+import json, sys
+def doc(s):
+    try:
+        return json.loads(s)
+    except ValueError:
+        return {}
+d, dd = doc(sys.argv[3]), doc(sys.argv[4])
+lat = d.get("signals", {}).get("latency", {})
+v = lat.get("value")
+cap = dd.get("classes", {}).get("ldap", {}).get("total_conns_cap")
+print(sys.argv[1], d.get("classes", {}).get("smtp", {}).get("scale", "-"),
+      "-" if v is None else "%.0f" % (v * 1000), lat.get("reading", "-"), sys.argv[2],
+      "-" if cap is None else cap)' "$((SECONDS - t0))" "$(slapd_fds)" "$mail" "$dir" >>"$2" || true
+		sleep 1
+	done
+}
 
-log "switching on the guard: mxguardd mirror + socketmap + smtp_inspect penalize"
-recover
-guard_backscatter_start "$LAB_TMP/mxguard.conf" "$LAB_TMP/mxguardd.log" "$BS_THRESHOLD"
-GUARD=1
-run_phase "flood, guard" 1
-BAN=$(ctl ban list 2>&1 | grep -F "${LAB_CLIENT4[0]}" || true)
-guard_down
+# tuner_plot SAMPLES: the scale over time beside the directory's latency,
+# one row a second: # is 0.05 of scale, = is 20 ms (at most 400).
+tuner_plot() {
+	python3 - "$1" "$SLAPD_FDLIMIT" <<'EOF'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 6]
+print("   t  smtp scale                  directory latency (tuner's p90)      slapd fds  ldap cap")
+for t, scale, lat, reading, fds, cap in rows:
+    try:
+        sc, sb = "%.2f" % float(scale), "#" * round(float(scale) * 20)
+    except ValueError:
+        sc, sb = scale, ""
+    try:
+        lt, lb = "%5s ms" % lat, "=" * min(20, round(float(lat) / 20))
+    except ValueError:
+        lt, lb = "%8s" % lat, ""
+    print("%4s  %4s %-20s  %8s %-10s %-20s %4s/%s %9s" % (t, sc, sb, lt, reading, lb, fds, sys.argv[2], cap))
+EOF
+}
+
+# tuner_guards_start: the tuner alone, as a site would run it on both
+# hosts (no [lookup], no [smtp_inspect], no total_conns anywhere):
+#   directory host  mxguardd in front of slapd (its eth0), the ldap class
+#                   with no limit of its own: the tuner's descriptor cap
+#                   from slapd's pid file keeps its reserve free. Postfix's
+#                   lookups are the connections it counts: the mail host's
+#                   guard never sees them (on this one machine both hosts
+#                   share the pid namespace, but only the directory's guard
+#                   stands in front of slapd's port);
+#   mail host       mxguardd with generous smtp limits that the tuner
+#                   scales by the directory's latency (its probe needs
+#                   [ldap], which also loads a recipient mirror that
+#                   nothing consults here).
+# Sets DIR_PIN and DIR_MXGD_PID; MXGD_PID is the mail host's.
+DIR_PIN="" DIR_MXGD_PID=""
+tuner_guards_start() {
+	local dconf=$LAB_TMP/mxguard.dir.conf
+	DIR_PIN=$LAB_PIN-dir
+	LAB_PINS_MORE+=("$DIR_PIN")
+	cat >"$dconf" <<EOF
+# mxguard on the directory host for $LAB_NAME (pid $$)
+[global]
+interfaces = eth0
+attach = ${LAB_ATTACH:-auto}
+pin_dir = $DIR_PIN
+max_sources = 4096
+on_exit = detach
+[class ldap]
+rate = off
+[tuner]
+interval = $TUNER_INTERVAL
+descriptors_pid_file = $SLAPD_DIR/slapd.pid
+EOF
+	MXGD_NS=$LAB_NS_D mxgd_start "$dconf" "$LAB_TMP/mxguardd.dir.log"
+	DIR_MXGD_PID=$MXGD_PID
+	(umask 077 && printf '%s\n' "$SLAPD_BIND_PW" >"$LAB_TMP/ldap.secret")
+	conf_write "$LAB_TMP/mxguard.tuner.conf" detach "[class smtp]" "${TUNER_SMTP[@]}" \
+		"[ldap]" "uri = ldap://$LAB_DIR4:389/" "base = $SLAPD_PEOPLE" \
+		"bind_dn = $SLAPD_BIND_DN" "bind_password_file = $LAB_TMP/ldap.secret" \
+		"attributes = mail" "domains = $LAB_RCPT_DOMAIN" \
+		"sync = poll" "poll_interval = 1h" "max_age = 2h" \
+		"[tuner]" "interval = $TUNER_INTERVAL" "latency_target = $TUNER_TARGET" \
+		"latency_classes = smtp"
+	mxgd_start "$LAB_TMP/mxguard.tuner.conf" "$LAB_TMP/mxguardd.tuner.log"
+}
+
+# tuner_guards_down: both stopped (bounded), their programs and pins gone.
+tuner_guards_down() {
+	guard_down
+	MXGD_PID=$DIR_MXGD_PID
+	mxgd_stop TERM || log "the directory host's mxguardd exited with status $? on SIGTERM"
+	timeout 20 "$MXGCTL" --pin-dir "$DIR_PIN" unload >/dev/null 2>&1 || log "mxguardctl unload ($DIR_PIN) failed"
+	rm -rf "$DIR_PIN"
+}
+
+# phase_figures NAME ROW: the bench's figures of the phase whose row is
+# ROWS[ROW] (client-side search p99, EMFILE, legit mails delivered), when
+# MXG_BENCH_FIGURES is set (tools/bench.sh, part tuner).
+phase_figures() {
+	local name=$1 dir=$LAB_TMP/phase.$2 p99 emfile sad
+	[[ -n ${MXG_BENCH_FIGURES:-} ]] || return 0
+	p99=$(python3 - "$dir/probe" <<'EOF'
+import sys
+v = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+t = sorted(3000.0 if x == "fail" else float(x) for x in v)
+print("%.0f" % t[min(len(t) - 1, int(0.99 * len(t)))] if t else "-")
+EOF
+)
+	# The row ends "EMFILE s/a/d p50 p99 queue"; the phase's name has spaces.
+	read -r emfile sad < <(awk '{ print $(NF - 4), $(NF - 3) }' <<<"${ROWS[$2]}")
+	bench_figure tuner "incident, $name: directory search p99 (client side, a failure as 3000)" "$p99" ms
+	bench_figure tuner "incident, $name: slapd EMFILE lines" "$emfile" lines
+	bench_figure tuner "incident, $name: legitimate mails delivered (of ${sad%%/*})" "${sad##*/}" mails
+}
+
+EMFILE_SAMPLE="" BAN="" TUNER_SAMPLES=""
+if want_phase baseline; then
+	run_phase "baseline" 0
+fi
+if want_phase noguard; then
+	run_phase "flood, no guard" 1
+	phase_figures "no guard" $((${#ROWS[@]} - 1))
+	EMFILE_SAMPLE=$(grep -m1 -E 'Too many open files|errno=2[34]\b|EMFILE' "$SLAPD_LOG" || true)
+fi
+
+if want_phase guard; then
+	log "switching on the guard: mxguardd mirror + socketmap + smtp_inspect penalize"
+	recover
+	guard_backscatter_start "$LAB_TMP/mxguard.conf" "$LAB_TMP/mxguardd.log" "$BS_THRESHOLD"
+	GUARD=1
+	run_phase "flood, guard" 1
+	BAN=$(ctl ban list 2>&1 | grep -F "${LAB_CLIENT4[0]}" || true)
+	guard_down
+	GUARD=0
+	# The next phase is the 2013 setup again: Postfix asks slapd.
+	want_phase tuner && pf_use_ldap_table
+fi
+
+if want_phase tuner; then
+	log "switching on the tuner alone: mail host smtp ${TUNER_SMTP[*]}, latency_target $TUNER_TARGET; directory host: slapd's descriptors; Postfix on its ldap: table"
+	recover
+	tuner_guards_start
+	GUARD=1
+	TUNER_SAMPLES=$LAB_TMP/tuner.samples
+	: >"$TUNER_SAMPLES"
+	tuner_sampler $((PHASE_SECS + 2)) "$TUNER_SAMPLES" &
+	LAB_BG_PIDS+=($!)
+	run_phase "flood, tuner" 1
+	phase_figures "tuner" $((${#ROWS[@]} - 1))
+	tuner_guards_down
+	GUARD=0
+fi
 
 echo
 echo "The 2013 incident, replayed: Postfix + slapd ($SLAPD_USERS users, ulimit -n $SLAPD_FDLIMIT), ${PHASE_SECS}s a phase"
@@ -266,4 +438,18 @@ echo "the dot) / delivered (status=sent); p50/p99 ms: their transaction latency,
 echo "250 after the dot; queue: Postfix queue files at window end."
 [[ -n $EMFILE_SAMPLE ]] && echo "slapd without the guard logged: ${EMFILE_SAMPLE#* * }"
 [[ -n $BAN ]] && echo "mxguardctl ban list: $(xargs <<<"$BAN")"
+if [[ -n $TUNER_SAMPLES ]]; then
+	echo
+	echo "the tuner during \"flood, tuner\" (mxguardctl -j tuner once a second): the mail host's smtp"
+	echo "scale (# = 0.05) beside the directory's search latency as its tuner measures it (p90 of"
+	echo "its probe, one every $TUNER_INTERVAL; = is 20 ms), slapd's descriptors and the ldap cap the"
+	echo "directory host's tuner derives from them:"
+	tuner_plot "$TUNER_SAMPLES"
+	echo "guards: mail host [class smtp] ${TUNER_SMTP[*]}, [tuner] interval = $TUNER_INTERVAL,"
+	echo "latency_target = $TUNER_TARGET, latency_classes = smtp; directory host [class ldap] rate = off,"
+	echo "[tuner] descriptors_pid_file = slapd's. No total_conns, no lookup socket, no inspection:"
+	echo "Postfix asks slapd through its ldap: table."
+	grep -m3 -i 'tuner' "$LAB_TMP/mxguardd.tuner.log" | sed 's/^/mail host mxguardd logged: /' || true
+	grep -m3 -i 'tuner' "$LAB_TMP/mxguardd.dir.log" | sed 's/^/directory host mxguardd logged: /' || true
+fi
 echo "run time: $((SECONDS - T_START)) s"

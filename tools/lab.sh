@@ -43,6 +43,9 @@ LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2="" LAB_NS_D="" LAB_NS_DIR=""
 LAB_TMP="" LAB_PIN="" LAB_PF_DIR="" LAB_PF_ADDED=0 LAB_PF_STARTED=0
 LAB_MXGD_PIDS=()
 LAB_BG_PIDS=()
+# Pin dirs of a second mxguardd (the directory host's, in the incident's
+# tuner phase), unloaded and removed at cleanup as LAB_PIN is.
+LAB_PINS_MORE=()
 LAB_SLAPD_PID="" SLAPD_DIR="" SLAPD_LOG="" SLAPD_NUSERS=1
 LAB_CGROUP_PROGS_BEFORE=""
 PF_MAIN_CF=/etc/postfix/main.cf
@@ -139,11 +142,16 @@ lab_cleanup() {
 	lab_netns_kill
 	# Detach and unpin through the CLI first: a sock_ops program attached
 	# to the cgroup root outlives the namespaces.
-	if [[ -n $LAB_PIN && -d $LAB_PIN && -x ${MXGCTL:-} ]]; then
-		timeout 20 "$MXGCTL" --pin-dir "$LAB_PIN" unload >/dev/null 2>&1
-	fi
+	local pin
+	for pin in "$LAB_PIN" "${LAB_PINS_MORE[@]}"; do
+		if [[ -n $pin && -d $pin && -x ${MXGCTL:-} ]]; then
+			timeout 20 "$MXGCTL" --pin-dir "$pin" unload >/dev/null 2>&1
+		fi
+	done
 	lab_netns_del
-	[[ -n $LAB_PIN && -e $LAB_PIN ]] && rm -rf "$LAB_PIN"
+	for pin in "$LAB_PIN" "${LAB_PINS_MORE[@]}"; do
+		[[ -n $pin && -e $pin ]] && rm -rf "$pin"
+	done
 	[[ -n $LAB_TMP && -d $LAB_TMP ]] && rm -rf "$LAB_TMP"
 	exit "$rc"
 }
@@ -508,15 +516,16 @@ conf_write() {
 in_server_net() { nsenter --net="/run/netns/$LAB_NS_S" "$@"; }
 
 # mxgd_start CONF LOG: run mxguardd in the server namespace (it attaches to
-# interfaces there) and wait for its ready line. Sets MXGD_PID. MXGD_WRAP,
-# if set, is a command that execs its arguments (e.g. unshare -m and a
-# mount, to hide a file from the daemon alone): $! must stay the daemon.
+# interfaces there; MXGD_NS names another, e.g. the directory host's) and
+# wait for its ready line. Sets MXGD_PID. MXGD_WRAP, if set, is a command
+# that execs its arguments (e.g. unshare -m and a mount, to hide a file
+# from the daemon alone): $! must stay the daemon.
 MXGD_WRAP=()
 mxgd_start() {
 	local conf=$1 logf=$2
 	# nsenter itself, not in_server_net: a backgrounded function would be
 	# a subshell and $! its pid, so signals would miss the daemon.
-	nsenter --net="/run/netns/$LAB_NS_S" "${MXGD_WRAP[@]}" "$MXGD" -c "$conf" -f 2>"$logf" &
+	nsenter --net="/run/netns/${MXGD_NS:-$LAB_NS_S}" "${MXGD_WRAP[@]}" "$MXGD" -c "$conf" -f 2>"$logf" &
 	MXGD_PID=$!
 	LAB_MXGD_PIDS+=("$MXGD_PID")
 	if ! wait_until 30 mxgd_ready "$logf" "$MXGD_PID"; then
