@@ -26,29 +26,34 @@
 #      Postfix validating through mxguard's socketmap) without the guard
 #      and with it on XDP and on TC, runs interleaved
 #      (tools/postfix-bench.sh);
-#   8. side by side under a spoofed SYN flood on a veth pair
+#   8. tuner: how fast the tuner scales down when the directory turns
+#      slow and back to 1.0 when it is fast again (tools/tuner-bench.sh),
+#      then the 2013 incident without the guard and with the tuner alone
+#      (tools/incident.sh, MXG_INCIDENT_PHASES="noguard tuner"): the
+#      directory's search p99 and slapd's EMFILE lines side by side;
+#   9. side by side under a spoofed SYN flood on a veth pair
 #      (tools/compare-bench.sh): no filter, iptables raw, hashlimit and
 #      connlimit, nftables meter and ct count, mxguard on XDP and on TC, at
 #      1,000 and 1,000,000 sources; tables and plot in docs/bench/.
 #
-# Parts 1-7 print their figures and also append them as JSON lines to a
-# file this script passes in MXG_BENCH_FIGURES; before part 8 they are
+# Parts 1-8 print their figures and also append them as JSON lines to a
+# file this script passes in MXG_BENCH_FIGURES; before part 9 they are
 # written to docs/bench/figures.json and figures.md (tools/figures-report.py:
 # each figure with its target from docs/design.md and whether it is met,
-# with the date, kernel and CPU), so they are there even when part 8 is
+# with the date, kernel and CPU), so they are there even when part 9 is
 # skipped or fails.
 #
 # Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup kernels
-# newsrc postfix compare": the parts to run, in that order), MXG_BENCH_OUT
+# newsrc postfix tuner compare": the parts to run, in that order), MXG_BENCH_OUT
 # (docs/bench), and each part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS,
 # MXG_BENCH_MIRROR_*, MXG_BENCH_USERS/_LOOKUPS/_CONNS/_REPEAT, the kernel
 # matrix's MXG_KERNELS/_CACHE/_TIMEOUT, MXG_NEWSRC_*, MXG_BENCH_PF_*,
-# MXG_COMPARE_*).
+# MXG_BENCH_TUNER_*, MXG_COMPARE_*).
 set -euo pipefail
 
 build=${1:-build}
 tools=$(cd "$(dirname "$0")" && pwd)
-all_parts="admission conns mirror lookup kernels newsrc postfix compare"
+all_parts="admission conns mirror lookup kernels newsrc postfix tuner compare"
 parts=${MXG_BENCH_PARTS:-$all_parts}
 outdir=${MXG_BENCH_OUT:-$tools/../docs/bench}
 for p in $parts; do
@@ -139,7 +144,16 @@ if want postfix; then
 	"$tools/postfix-bench.sh" "$build" || [[ $? == 77 ]]
 fi
 
-# The figures of parts 1-7, with their targets, before part 8.
+# 8. the tuner's reaction, then the incident without the guard and with
+#    the tuner alone, in one run of tools/incident.sh (each exits 77
+#    where the lab cannot run).
+if want tuner; then
+	"$tools/tuner-bench.sh" "$build" || [[ $? == 77 ]]
+	echo "bench: tuner: the 2013 incident without the guard and with the tuner alone (tools/incident.sh)"
+	MXG_INCIDENT_PHASES="noguard tuner" "$tools/incident.sh" "$build" || [[ $? == 77 ]]
+fi
+
+# The figures of parts 1-8, with their targets, before part 9.
 ran=()
 for p in $all_parts; do
 	[[ $p != compare ]] && want "$p" && ran+=("$p")
@@ -149,7 +163,7 @@ if ((${#ran[@]})); then
 	echo "bench: figures of ${ran[*]} written to $outdir/figures.json and figures.md"
 fi
 
-# 8. the receive path under a spoofed SYN flood, mxguard beside iptables
+# 9. the receive path under a spoofed SYN flood, mxguard beside iptables
 #    and nftables (writes docs/bench/compare.{json,md,png}).
 if want compare; then
 	"$tools/compare-bench.sh" "$build"

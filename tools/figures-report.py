@@ -4,7 +4,8 @@
 # tools/figures-report.py FIGURES.jsonl OUTDIR [PART...]: the figures the
 # parts of `make bench` before the side-by-side run printed (mxg-bench
 # admission and conns, mirror-bench.sh, lookup-bench.sh, the kernel
-# matrix, newsrc-bench.sh, postfix-bench.sh), collected as
+# matrix, newsrc-bench.sh, postfix-bench.sh, tuner-bench.sh and
+# incident.sh), collected as
 # JSON lines in FIGURES.jsonl (see tools/bench-lib.sh and mxg-bench's
 # figure()), written to OUTDIR/figures.json and OUTDIR/figures.md: one row
 # each with its value, its target (those of docs/design.md, "Numbers") and
@@ -25,6 +26,7 @@ PART_TITLES = {
     "kernels": "Verified instructions per program on each kernel of the matrix (make test-kernels' probe boot), against the verifier's limit",
     "newsrc": "A new source during a spoofed SYN flood, beside a known one (tools/newsrc-bench.sh)",
     "postfix": "Postfix's throughput without and with the guard (tools/postfix-bench.sh: smtp-source, socketmap, observe)",
+    "tuner": "The tuner: reaction to a slow directory (tools/tuner-bench.sh), and the 2013 incident without the guard beside the tuner alone (tools/incident.sh)",
 }
 
 

@@ -189,6 +189,7 @@ EOF
 }
 
 GUARD=0
+PHASE_LOG_LINES=()	# per phase, its window of slapd's log: "FROM TO"
 ROWS=() LEGIT_LINES=() SEARCH_LINES=() PROBE_LINES=() DROP_LINES=() FLOOD_LINES=()
 # run_phase NAME FLOOD: one measuring window of PHASE_SECS.
 run_phase() {
@@ -240,6 +241,7 @@ run_phase() {
 		"$((e1 - e0))" "$sent/$accepted/$delivered" "$p50" "$p99" "$queue")")
 	LEGIT_LINES+=("$(printf '%-16s %s' "$name" "$(legit_failures "$(cat "$dir/legit.json")")")")
 	SEARCH_LINES+=("$(printf '%-16s slapd: %s' "$name" "$(search_stats "$l0" "$l1")")")
+	PHASE_LOG_LINES+=("$l0 $l1")
 	PROBE_LINES+=("$(printf '%-16s probe: %s' "$name" "$(probe_stats "$dir/probe")")")
 	DROP_LINES+=("$(printf '%-16s %s' "$name" "$drops")")
 	((flood)) && FLOOD_LINES+=("$(printf '%-16s %s' "$name" "$(tr '\n' ' ' <"$dir/flood")")")
@@ -357,11 +359,19 @@ tuner_guards_down() {
 }
 
 # phase_figures NAME ROW: the bench's figures of the phase whose row is
-# ROWS[ROW] (client-side search p99, EMFILE, legit mails delivered), when
-# MXG_BENCH_FIGURES is set (tools/bench.sh, part tuner).
+# ROWS[ROW] (search p99 as slapd times it and as a client sees it, EMFILE,
+# legit mails delivered), when MXG_BENCH_FIGURES is set (tools/bench.sh,
+# part tuner).
 phase_figures() {
-	local name=$1 dir=$LAB_TMP/phase.$2 p99 emfile sad
+	local name=$1 dir=$LAB_TMP/phase.$2 p99 emfile sad l0 l1 srv
 	[[ -n ${MXG_BENCH_FIGURES:-} ]] || return 0
+	read -r l0 l1 <<<"${PHASE_LOG_LINES[$2]}"
+	srv=$(sed -n "$((l0 + 1)),${l1}p" "$SLAPD_LOG" | python3 -c '
+import re, sys
+t = sorted(float(m.group(1)) * 1000 for l in sys.stdin if "SEARCH RESULT" in l
+           for m in [re.search(r"etime=([0-9.]+)", l)] if m)
+print("%.1f" % t[min(len(t) - 1, int(0.99 * len(t)))] if t else "-")')
+	bench_figure tuner "incident, $name: directory search p99 (slapd etime)" "$srv" ms
 	p99=$(python3 - "$dir/probe" <<'EOF'
 import sys
 v = [l.strip() for l in open(sys.argv[1]) if l.strip()]
@@ -371,7 +381,7 @@ EOF
 )
 	# The row ends "EMFILE s/a/d p50 p99 queue"; the phase's name has spaces.
 	read -r emfile sad < <(awk '{ print $(NF - 4), $(NF - 3) }' <<<"${ROWS[$2]}")
-	bench_figure tuner "incident, $name: directory search p99 (client side, a failure as 3000)" "$p99" ms
+	bench_figure tuner "incident, $name: directory search p99 (a client, a new connection each, a failure as 3000)" "$p99" ms
 	bench_figure tuner "incident, $name: slapd EMFILE lines" "$emfile" lines
 	bench_figure tuner "incident, $name: legitimate mails delivered (of ${sad%%/*})" "${sad##*/}" mails
 }
