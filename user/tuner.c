@@ -174,8 +174,14 @@ static void read_descriptors(struct mxg_tuner *t, uint64_t now,
 	set_reading(t, MXG_SIGNAL_DESCRIPTORS, fd.in_use,
 		    fd.limit > reserve ? fd.limit - reserve : 0);
 	if (slot >= 0) {
-		uint32_t cap = mxg_descriptor_cap(conns[slot], fd.in_use,
-						  fd.limit, reserve);
+		/* The class's connections that hold a descriptor: those
+		 * still in the accept queue do not yet, and would otherwise
+		 * raise the cap by as many as a directory too slow to
+		 * accept lets pile up. */
+		uint64_t held = conns[slot] > fd.queued ?
+				conns[slot] - fd.queued : 0;
+		uint32_t cap = mxg_descriptor_cap(held, fd.in_use, fd.limit,
+						  reserve);
 
 		/* No limit to keep a reserve of: no cap. */
 		t->cap[slot] = cap == UINT32_MAX ? 0 : cap;

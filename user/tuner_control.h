@@ -90,7 +90,10 @@ int mxg_window_percentile(const struct mxg_window *w, unsigned pct,
  * The cap on the directory's class (mxg_tuning.total_conns_cap) that keeps
  * reserve of its descriptors free: the connections it holds now plus its
  * free descriptors above the reserve, at least 1. class_conns are the
- * class's connections counted by the guard (each holds one descriptor).
+ * class's connections that hold a descriptor: those the guard counts,
+ * less those still waiting in the directory's accept queue (counted, but
+ * holding none yet: left in, a directory too slow to accept would raise
+ * the cap by as many as pile up).
  * Saturating: no free descriptor above the reserve (in_use past
  * limit - reserve, or reserve past limit) leaves class_conns; an
  * unlimited limit (UINT64_MAX) gives UINT32_MAX.

@@ -241,27 +241,103 @@ static int read_pid_file(const char *pid_file, pid_t *pid, char *err,
 	return 0;
 }
 
-static int count_fds(const char *dir, uint64_t *n)
+/* The process's socket inodes, sorted, for accept_queued(). */
+struct inodes {
+	unsigned long *v;
+	size_t n, cap;
+};
+
+static int cmp_inode(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int add_inode(struct inodes *in, unsigned long inode)
+{
+	if (in->n == in->cap) {
+		size_t cap = in->cap ? in->cap * 2 : 256;
+		unsigned long *v = realloc(in->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		in->v = v;
+		in->cap = cap;
+	}
+	in->v[in->n++] = inode;
+	return 0;
+}
+
+/* The entries of /proc/PID/fd, and the inodes of those that are
+ * sockets ("socket:[N]"). */
+static int count_fds(const char *dir, uint64_t *n, struct inodes *sockets)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	uint64_t count = 0;
+	char target[64];
+	unsigned long inode;
+	ssize_t len;
+	int ret = 0;
 
 	if (!d)
 		return -errno;
 	errno = 0;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			count++;
-	/* A process that exits under us ends the listing with an error. */
-	if (errno) {
-		int ret = -errno;
-
-		closedir(d);
-		return ret;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		count++;
+		/* A descriptor closed under us is simply not a socket. */
+		len = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+		if (len > 0) {
+			target[len] = '\0';
+			if (sscanf(target, "socket:[%lu]", &inode) == 1 &&
+			    (ret = add_inode(sockets, inode)))
+				break;
+		}
+		errno = 0;
 	}
+	/* A process that exits under us ends the listing with an error. */
+	if (!ret && errno)
+		ret = -errno;
 	closedir(d);
+	if (ret)
+		return ret;
+	qsort(sockets->v, sockets->n, sizeof(*sockets->v), cmp_inode);
 	*n = count;
+	return 0;
+}
+
+/*
+ * The connections waiting in the accept queues of the process's listening
+ * TCP sockets: for a socket in LISTEN, /proc/net/tcp's rx_queue is its
+ * accept backlog. Each will take a descriptor once accepted, and the
+ * guard counts it already. One file: 0, or -errno (-ENOENT: no such
+ * table, e.g. no IPv6).
+ */
+static int accept_queued(const char *path, const struct inodes *sockets,
+			 uint64_t *queued)
+{
+	FILE *f = fopen(path, "re");
+	unsigned long inode, rxq;
+	unsigned st;
+	char *line = NULL;
+	size_t size = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &size, f) > 0) {
+		/* sl local rem st tx_queue:rx_queue tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%lx %*x:%*x %*x %*u %*u %lu",
+			   &st, &rxq, &inode) != 3 || st != 0x0A /* TCP_LISTEN */)
+			continue;
+		if (bsearch(&inode, sockets->v, sockets->n, sizeof(*sockets->v),
+			    cmp_inode))
+			*queued += rxq;
+	}
+	free(line);
+	fclose(f);
 	return 0;
 }
 
@@ -284,6 +360,7 @@ int mxg_fd_read(const char *proc, const char *pid_file, const char *process,
 		struct mxg_fd_reading *out, char *err, size_t errlen)
 {
 	char path[512], buf[PROC_FILE_MAX], comm[COMM_MAX + 1];
+	struct inodes sockets = { 0 };
 	struct stat st;
 	size_t len;
 	pid_t pid;
@@ -314,21 +391,37 @@ int mxg_fd_read(const char *proc, const char *pid_file, const char *process,
 	}
 
 	snprintf(path, sizeof(path), "%s/%d/fd", proc, (int)pid);
-	ret = count_fds(path, &out->in_use);
+	ret = count_fds(path, &out->in_use, &sockets);
 	if (ret)
-		return proc_read_failed(ret, path, pid_file, pid, err, errlen);
+		goto out_read;
+	out->queued = 0;
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%d/net/%s", proc, (int)pid,
+			 i ? "tcp6" : "tcp");
+		ret = accept_queued(path, &sockets, &out->queued);
+		if (ret == -ENOENT)
+			ret = 0;	/* no such family here */
+		if (ret)
+			goto out_read;
+	}
 
 	snprintf(path, sizeof(path), "%s/%d/limits", proc, (int)pid);
 	ret = read_small(path, buf, sizeof(buf), &len);
 	if (ret)
-		return proc_read_failed(ret, path, pid_file, pid, err, errlen);
+		goto out_read;
 	ret = mxg_limits_parse_nofile(buf, &out->limit);
 	if (ret) {
 		snprintf(err, errlen, "%s: no 'Max open files' soft limit in it", path);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto out;
 	}
 	out->pid = pid;
-	return 0;
+	goto out;
+out_read:
+	ret = proc_read_failed(ret, path, pid_file, pid, err, errlen);
+out:
+	free(sockets.v);
+	return ret;
 }
 
 /* ---- the directory's latency ------------------------------------------- */

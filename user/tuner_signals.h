@@ -31,6 +31,10 @@ struct mxg_fd_reading {
 	pid_t pid;
 	uint64_t in_use;	/* entries of /proc/PID/fd */
 	uint64_t limit;		/* soft "Max open files" of /proc/PID/limits */
+	/* Connections waiting in its listening sockets' accept queues
+	 * (/proc/PID/net/tcp{,6}): established, so the guard counts them,
+	 * but holding no descriptor until it accepts them. */
+	uint64_t queued;
 };
 
 /* The soft "Max open files" of a /proc/PID/limits text ("unlimited":
@@ -46,7 +50,8 @@ int mxg_limits_parse_nofile(const char *text, uint64_t *soft);
  * them), so a stale pid file whose pid was reused is not read as the
  * directory (-ESRCH: "stale pid file PATH: no process PID", "pid file
  * PATH names PID, which is 'foo', not slapd").
- * in_use counts the entries of /proc/PID/fd. proc is "/proc" (the tests
+ * in_use counts the entries of /proc/PID/fd, queued the connections in
+ * the accept queues of its listening sockets. proc is "/proc" (the tests
  * give a tree of their own). Another user's /proc/PID/fd needs root.
  */
 int mxg_fd_read(const char *proc, const char *pid_file, const char *process,

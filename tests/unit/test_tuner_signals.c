@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -406,6 +409,37 @@ static void test_fd_bad_limits(void **state)
 	expect_has(err, "Max open files");
 }
 
+/* Connections waiting in the accept queue of the process's own listening
+ * sockets count as queued, in both tables; another process's listener
+ * and a socket not listening do not. */
+static void test_fd_queued(void **state)
+{
+	struct fake *f = *state;
+	struct mxg_fd_reading r = { 0 };
+	char path[PATH_MAX + 64], err[ERR_LEN] = "";
+#define TCP_HEAD "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+
+	snprintf(path, sizeof(path), "%s/4242/net", f->proc);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/4242/net/tcp", f->proc);
+	write_file(path, TCP_HEAD
+		   /* its listener on 389, 5 waiting */
+		   "   0: 0100A8C0:0185 00000000:0000 0A 00000000:00000005 00:00000000 00000000   106        0 1234 1 0000000000000000 100 0 0 10 0\n"
+		   /* someone else's listener, 7 waiting */
+		   "   1: 0100A8C0:0019 00000000:0000 0A 00000000:00000007 00:00000000 00000000   107        0 9999 1 0000000000000000 100 0 0 10 0\n"
+		   /* an established connection with bytes unread */
+		   "   2: 0100A8C0:0185 0200A8C0:D431 01 00000000:00000003 00:00000000 00000000   106        0 1234 1 0000000000000000 20 4 30 10 -1\n");
+	snprintf(path, sizeof(path), "%s/4242/net/tcp6", f->proc);
+	write_file(path, TCP_HEAD
+		   "   0: 00000000000000000000000000000000:0185 00000000000000000000000000000000:0000 0A 00000000:00000002 00:00000000 00000000   106        0 1234 1 0000000000000000 100 0 0 10 0\n");
+	write_file(f->pid_file, "4242\n");
+	if (mxg_fd_read(f->proc, f->pid_file, "slapd", &r, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(r.queued, 7);
+	assert_int_equal(r.in_use, 7);
+#undef TCP_HEAD
+}
+
 /* ---- descriptors of this very process, through the real /proc ---------- */
 
 static void test_fd_self(void **state)
@@ -443,6 +477,32 @@ static void test_fd_self(void **state)
 	close(fd);
 	assert_int_equal(r2.in_use, r.in_use + 1);
 
+	/* Three connections to its own listener, never accepted: queued,
+	 * each with a descriptor on the connecting side only. */
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t alen = sizeof(a);
+		int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c[3];
+
+		assert_true(l >= 0);
+		assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(listen(l, 8), 0);
+		assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+		for (int i = 0; i < 3; i++) {
+			c[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			assert_true(c[i] >= 0);
+			/* Loopback: the handshake completes within connect(). */
+			assert_int_equal(connect(c[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		}
+		assert_int_equal(mxg_fd_read("/proc", pid_file, comm, &r2, err, sizeof(err)), 0);
+		assert_int_equal(r2.queued, 3);
+		assert_int_equal(r2.in_use, r.in_use + 4);
+		for (int i = 0; i < 3; i++)
+			close(c[i]);
+		close(l);
+	}
+
 	/* Its own name, not another's. */
 	assert_int_equal(mxg_fd_read("/proc", pid_file, "slapd", &r2, err, sizeof(err)), -ESRCH);
 	expect_has(err, "not slapd");
@@ -466,6 +526,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fd_wrong_comm, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_long_comm, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_fd_bad_limits, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_fd_queued, fake_setup, fake_teardown),
 		cmocka_unit_test(test_fd_self),
 	};
 
