@@ -100,8 +100,8 @@ printf '  %-4s %11s s %6s iv %11s s %6s iv %11s s %6s iv\n' median "$m_down" "$(
 echo "  (iv: the time in intervals of ${interval_ms} ms; the scale goes 1 -> 0.5 -> ... -> $floor, a"
 echo "   decrease at most every cooldown; back up by 0.05 an interval once the probes' p90 is under)"
 bench_figure tuner "reaction: slow directory to the first scale-down (median of $runs)" "$m_down" s
-bench_figure tuner "reaction: slow directory to the first scale-down, in intervals" "$(intervals "$m_down")" intervals
+bench_figure tuner "reaction: slow directory to the first scale-down, in intervals" "$(intervals "$m_down")" intervals "<= 4"
 bench_figure tuner "reaction: slow directory to the floor (median of $runs)" "$m_floor" s
 bench_figure tuner "reaction: directory fast again to scale 1.0 (median of $runs)" "$m_up" s
-bench_figure tuner "reaction: directory fast again to scale 1.0, in intervals" "$(intervals "$m_up")" intervals
+bench_figure tuner "reaction: directory fast again to scale 1.0, in intervals" "$(intervals "$m_up")" intervals "<= 30"
 guard_down
