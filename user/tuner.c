@@ -208,7 +208,7 @@ static void read_pressure(struct mxg_tuner *t, enum mxg_signal i,
 	set_reading(t, i, v, target_centi);
 }
 
-/* "directory latency p90 182 ms over 50 ms" */
+/* "directory latency p90 182.4 ms over 50.0 ms" */
 static void describe(const struct mxg_tuner *t, enum mxg_signal i,
 		     char *buf, size_t len)
 {
@@ -217,9 +217,9 @@ static void describe(const struct mxg_tuner *t, enum mxg_signal i,
 
 	switch (i) {
 	case MXG_SIGNAL_LATENCY:
-		snprintf(buf, len, "%s p%u %llu ms over %llu ms", signal_what[i],
-			 t->cfg.latency_percentile, v / NSEC_PER_MSEC,
-			 target / NSEC_PER_MSEC);
+		/* A tenth of a millisecond: "20 ms over 20 ms" says nothing. */
+		snprintf(buf, len, "%s p%u %.1f ms over %.1f ms", signal_what[i],
+			 t->cfg.latency_percentile, v / 1e6, target / 1e6);
 		break;
 	case MXG_SIGNAL_DESCRIPTORS:
 		snprintf(buf, len, "%s %llu over %llu", signal_what[i], v,
