@@ -304,7 +304,8 @@ static int count_fds(const char *dir, uint64_t *n, struct inodes *sockets)
 	closedir(d);
 	if (ret)
 		return ret;
-	qsort(sockets->v, sockets->n, sizeof(*sockets->v), cmp_inode);
+	if (sockets->n)
+		qsort(sockets->v, sockets->n, sizeof(*sockets->v), cmp_inode);
 	*n = count;
 	return 0;
 }
@@ -332,8 +333,8 @@ static int accept_queued(const char *path, const struct inodes *sockets,
 		if (sscanf(line, " %*u: %*[0-9A-Fa-f]:%*x %*[0-9A-Fa-f]:%*x %x %*x:%lx %*x:%*x %*x %*u %*u %lu",
 			   &st, &rxq, &inode) != 3 || st != 0x0A /* TCP_LISTEN */)
 			continue;
-		if (bsearch(&inode, sockets->v, sockets->n, sizeof(*sockets->v),
-			    cmp_inode))
+		if (sockets->n && bsearch(&inode, sockets->v, sockets->n,
+					  sizeof(*sockets->v), cmp_inode))
 			*queued += rxq;
 	}
 	free(line);
