@@ -10,12 +10,26 @@ pkgs=(
 	# build
 	make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libldap-dev libinih-dev libsystemd-dev uthash-dev
+	# mxguardd's /metrics endpoint ([metrics] listen)
+	libmicrohttpd-dev
+	# make deb: the Debian package, checked with lintian; the completion
+	# file's directory comes from bash-completion's pkg-config file
+	debhelper lintian bash-completion
 	# tests
 	libcmocka-dev libsodium-dev iproute2 procps psmisc
 	# the real servers and clients the integration tests and the demo run
 	postfix postfix-ldap swaks slapd ldap-utils
 	# forged frames in tests/integration/test_forged.sh
 	python3-scapy
+	# promtool checks the metrics and docs/alerts.yml
+	prometheus
+	# the hardened unit: systemd-analyze, setpriv and capsh for the run
+	# with exactly the unit's capabilities
+	systemd util-linux libcap2-bin
+	# the private Exim of tests/integration/test_exim.sh: its binary is
+	# unpacked from exim4-daemon-light (it conflicts with postfix), so
+	# its libraries are installed here
+	libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0
 	# swaks needs it for IPv6 (-6, [2001:db8::1])
 	libio-socket-inet6-perl
 	# make bench: the filters mxguard is compared with, and the plot
