@@ -45,7 +45,10 @@ for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 		missing+=("$p")
 done
-((${#missing[@]})) || exit 0
+# Exim's binary is unpacked, never installed (tools/exim-unpack.sh): also
+# when every package is there already.
+unpack_exim() { "$(dirname "$0")/exim-unpack.sh" >/dev/null; }
+((${#missing[@]})) || { unpack_exim; exit; }
 
 if ((EUID != 0)); then
 	echo "deps.sh: missing packages: ${missing[*]} (run as root to install them)" >&2
@@ -69,3 +72,4 @@ fi
 trap 'if ((own_policy)); then rm -f "$policy"; fi' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+unpack_exim
