@@ -15,6 +15,16 @@ BUILD := build
 endif
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Where `make install` puts the unit, the docs and mxguardctl's completion.
+# The package (debian/rules) sets UNITDIR=/lib/systemd/system, Debian 12's.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/mxguard
+# bash-completion's own directory under PREFIX (/usr: the one its pkg-config
+# file names; /usr/local: .../share/bash-completion/completions, which it
+# reads through XDG_DATA_DIRS).
+COMPLETIONSDIR ?= $(shell pkg-config --define-variable=datadir=$(PREFIX)/share \
+	--variable=completionsdir bash-completion 2>/dev/null || \
+	echo $(PREFIX)/share/bash-completion/completions)
 
 CC ?= cc
 CLANG ?= clang
@@ -25,10 +35,11 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -linih -lsystemd)
 LIBS := $(PKG_LIBS) -lldap -llber -lpthread
 
-# CFLAGS is the user's (make CFLAGS='-O1 -g' replaces only it); what the
-# build needs is in ALL_CFLAGS.
+# CFLAGS, CPPFLAGS and LDFLAGS are the user's (make CFLAGS='-O1 -g'
+# replaces only it; the package build passes Debian's hardening flags
+# through them); what the build needs is in ALL_CFLAGS.
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -D_GNU_SOURCE -Ibpf -Iuser -I$(BUILD) $(PKG_CFLAGS) $(SAN_FLAGS)
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -Ivmlinux/$(ARCH) -Ibpf
@@ -44,7 +55,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS)
 .PHONY: all clean test test-unit test-bpf test-integration test-kernels fuzz demo bench \
-	install vmlinux deps
+	install deb vmlinux deps
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_HDRS := $(wildcard bpf/*.h)
@@ -92,7 +103,7 @@ $(BUILD)/mxguardd: $(BUILD)/user/mxguardd.o $(LIB)
 $(BUILD)/mxguardctl: $(BUILD)/user/mxguardctl.o $(CTL_OBJS) $(LIB)
 $(BINS):
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $^ $(LIBS) -o $@
 
 # libsodium only as a second, independent SipHash for test_rcpt.
 $(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB) $(USER_HDRS) $(BPF_HDRS) | $(BUILD)/tests/unit
@@ -165,11 +176,26 @@ install: all
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/local/sbin|$(PREFIX)/sbin|g' docs/mxguardd.service > \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/mxguardd.service
+		$(DESTDIR)$(UNITDIR)/mxguardd.service
 	test -e $(DESTDIR)/etc/mxguard/mxguard.conf || \
 		install -m 600 docs/mxguard.conf.example $(DESTDIR)/etc/mxguard/mxguard.conf
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 644 README.md docs/*.md docs/mxguard.conf.example $(wildcard docs/*.yml) \
+		$(DESTDIR)$(DOCDIR)/
+	if [ -f docs/mxguardctl.bash-completion ]; then \
+		install -d $(DESTDIR)$(COMPLETIONSDIR) && \
+		install -m 644 docs/mxguardctl.bash-completion \
+			$(DESTDIR)$(COMPLETIONSDIR)/mxguardctl; \
+	fi
+
+# The Debian package, built from a copy of the tracked files in
+# build/deb/src (dpkg-buildpackage cleans and builds in its source tree:
+# never this one's build/); the .deb, .buildinfo and .changes land in
+# build/deb/. tools/deb.sh reuses a .deb newer than every source file.
+deb:
+	$(Q)tools/deb.sh
 
 clean:
 	rm -rf build build-san
