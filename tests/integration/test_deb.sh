@@ -7,7 +7,8 @@
 # /lib/systemd/system, /etc/mxguard/mxguard.conf as a conffile of mode 600,
 # the man pages, the docs and the completion; the installed
 # `mxguardd -t -c /etc/mxguard/mxguard.conf` passes, and the install neither
-# enables nor starts the guard. Then the remove: with an mxguardd run by
+# enables nor starts the guard. A reinstall over a running guard leaves
+# it running and keeps the edited config. Then the remove: with an mxguardd run by
 # hand holding the pin dir it fails and leaves the package (and
 # mxguardctl) installed; once that daemon stopped with on_exit = keep, its
 # programs still enforcing, the remove unloads them. The purge leaves none
@@ -140,6 +141,16 @@ check "$conf still 600 after the edit" mode_is "$conf" 600
 MXGD=/usr/sbin/mxguardd
 mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
 check "the installed guard attached to ${LAB_SPORTS[0]}" guard_attached "${LAB_SPORTS[0]}"
+cp -p "$conf" "$LAB_TMP/conf.edited"
+
+# An upgrade (here the same version again: dpkg runs the same prerm
+# upgrade and postinst configure steps) stops nothing and keeps the
+# operator's config; without systemd nothing is restarted either.
+dpkg -i "$deb" >"$LAB_TMP/dpkg-u.log" 2>&1 || die "dpkg -i again failed: $(cat "$LAB_TMP/dpkg-u.log")"
+check "the upgrade left mxguardd running" kill -0 "$MXGD_PID"
+check "the upgrade left the guard attached" guard_attached "${LAB_SPORTS[0]}"
+check "the upgrade kept the edited config" cmp -s "$conf" "$LAB_TMP/conf.edited"
+check "$conf still 600 after the upgrade" mode_is "$conf" 600
 
 # dpkg runs in the lab server's network namespace: the guard's own, as the
 # host's is for a guard the unit runs (mxguardctl unload detaches there).
