@@ -45,6 +45,11 @@ if ((${#debs[@]} == 1)) && [[ ${MXG_DEB_REBUILD:-0} != 1 ]]; then
 	fi
 fi
 
+# The package is built as debian/rules says, not with this make's
+# variables (`make SANITIZE=1 deb` passes SANITIZE=1 down, in MAKEFLAGS
+# and in the environment).
+unset MAKEFLAGS MFLAGS MAKELEVEL SANITIZE
+
 rm -rf "$out"
 mkdir -p "$src"
 list_sources | tar --null -T - -cf - | tar -xf - -C "$src"
