@@ -154,8 +154,12 @@ static __always_inline enum mxg_verdict take_token(const struct mxg_syn *syn,
 		if (!take_new_source_token(syn, class_idx, cls, now))
 			return MXG_DROP_NEW_SOURCE;
 		if (!bpf_map_update_elem(&mxg_sources, key, &fresh,
-					 BPF_NOEXIST))
+					 BPF_NOEXIST)) {
+			/* Counted only here: the metrics' tracked sources
+			 * without walking an LRU of millions. */
+			count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_SOURCES_CREATED);
 			return MXG_PASS;
+		}
 		/* Another CPU created it first: judge against its entry
 		 * (the new-source token is spent all the same). */
 		src = bpf_map_lookup_elem(&mxg_sources, key);

@@ -42,6 +42,14 @@ struct {
 	__type(value, struct mxg_tuner_state);
 } mxg_tuner SEC(".maps");
 
+/* Not read here either: mxguardd's own counters (mxguard.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MXG_DAEMON_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} mxg_daemon SEC(".maps");
+
 /* LRU: a flood of spoofed sources recycles the oldest entries instead of
  * filling the map and locking out new legitimate sources. One common LRU
  * list, not BPF_F_NO_COMMON_LRU: per-CPU lists evict ~25% faster but split

@@ -88,7 +88,8 @@ enum mxg_pin_stale {
 	X(rcpt_sources, DROP, "the SMTP reader's per-source recipient counts") \
 	X(rcpt_stats, DROP, "the SMTP reader's counting")		\
 	X(smtp_scratch, DROP, "the SMTP reader's per-CPU scratch (it holds no state)") \
-	X(events, DROP, "the events not logged yet")
+	X(events, DROP, "the events not logged yet")			\
+	X(daemon, DROP, "mxguardd's own counters (lookups, mirror errors)")
 
 #define MXG_MAP_NAME(field) "mxg_" #field
 
@@ -125,6 +126,11 @@ enum mxg_global_counter {
 				    * denied or banned source */
 	MXG_GLOBAL_NEW_RESENT,	  /* a new source's SYN refused once and
 				   * admitted when its TCP sent it again */
+	MXG_GLOBAL_SOURCES_CREATED, /* entries inserted into mxg_sources:
+				     * nothing deletes from it, so the entries
+				     * are min(this, max_entries), read in
+				     * O(1) where a walk would take seconds */
+	MXG_GLOBAL_EVENTS_LOST,	  /* events not logged: mxg_events was full */
 	MXG_GLOBAL_COUNT,
 };
 
@@ -237,6 +243,24 @@ struct mxg_tuner_state {
 	__u64 tick_ns;		/* CLOCK_MONOTONIC of the last interval */
 	struct mxg_tuner_signal signals[MXG_SIGNALS];
 	struct mxg_tuner_change changes[MXG_MAX_CLASSES]; /* last, per class */
+};
+
+/*
+ * mxg_daemon: array [MXG_DAEMON_COUNTERS] of __u64, what only mxguardd's
+ * threads count, kept in a map so that `mxguardctl metrics` and the
+ * daemon's /metrics endpoint read the same figures; written by mxguardd
+ * only (each entry by one thread, so a plain update is exact), read by
+ * nothing on the BPF side. Counters survive a restart with the pin.
+ */
+enum mxg_daemon_counter {
+	MXG_DAEMON_LOOKUP_OK = 0,	/* lookups answered OK (known) */
+	MXG_DAEMON_LOOKUP_NOTFOUND,	/* answered NOTFOUND */
+	MXG_DAEMON_LOOKUP_TEMP,		/* answered TEMP (mirror not ready) */
+	MXG_DAEMON_LOOKUP_PERM,		/* answered PERM (bad request) */
+	MXG_DAEMON_LOOKUP_REFUSED,	/* clients refused: no slot free */
+	MXG_DAEMON_MIRROR_ERRORS,	/* times the directory failed the mirror */
+	MXG_DAEMON_MIRROR_ERROR_TIME,	/* CLOCK_REALTIME s of the last; 0 = never */
+	MXG_DAEMON_COUNTERS,
 };
 
 /* mxg_sources: LRU hash, key = masked source + class. */

@@ -37,8 +37,10 @@ static __always_inline void emit_event(__u32 type, __u64 now, __u32 unknown,
 {
 	struct mxg_event *ev = bpf_ringbuf_reserve(&mxg_events, sizeof(*ev), 0);
 
-	if (!ev)
+	if (!ev) {
+		count_verdict(MXG_STATS_GLOBAL, MXG_GLOBAL_EVENTS_LOST);
 		return;
+	}
 	ev->time_ns = now;
 	ev->type = type;
 	ev->unknown = unknown;

@@ -232,6 +232,33 @@ static bool layout_differs(const struct bpf_map_info *info,
 	return true;
 }
 
+/* mxg_sources starts anew while the pinned mxg_stats may stay: its count
+ * of sources created must start anew with it, or the tracked sources
+ * (min(created, max_entries)) would count the dropped map's. */
+static void sources_created_reset(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct mxg_stats *per_cpu;
+	__u32 slot = MXG_STATS_GLOBAL;
+	int fd, ncpus = libbpf_num_possible_cpus();
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MXG_MAP_NAME(stats));
+	fd = bpf_obj_get(path);
+	if (fd < 0 || ncpus <= 0)
+		goto out;
+	per_cpu = calloc((size_t)ncpus, sizeof(*per_cpu));
+	/* A pin of another layout is dropped in the same pass: no harm. */
+	if (per_cpu && !bpf_map_lookup_elem(fd, &slot, per_cpu)) {
+		for (int c = 0; c < ncpus; c++)
+			per_cpu[c].count[MXG_GLOBAL_SOURCES_CREATED] = 0;
+		bpf_map_update_elem(fd, &slot, per_cpu, BPF_EXIST);
+	}
+	free(per_cpu);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 /*
  * A pinned map whose layout no longer matches (another version's, or
  * mxg_sources after max_sources changed) would make the load fail. What
@@ -286,6 +313,8 @@ static int stale_pins(const struct mxg_loader *l, char *err, size_t errlen)
 			mxg_info("%s: %s: %s starts anew", registry[i].name,
 				 why, registry[i].what);
 			unlink(path);
+			if (!strcmp(registry[i].name, MXG_MAP_NAME(sources)))
+				sources_created_reset(l->pin_dir);
 		}
 	}
 	return 0;

@@ -35,8 +35,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <bpf/bpf.h>
 #include "log.h"
 #include "lookup.h"
+#include "mxguard.h"
 
 /* One request of the longest length with its framing. */
 #define IN_SIZE (MXG_LOOKUP_REQ_MAX + MXG_NETSTRING_DIGITS_MAX + 2)
@@ -90,6 +92,10 @@ struct mxg_lookup_server {
 	uint64_t accept_resume_ns;
 	uint64_t refused, refused_uid, refused_logged_ns;
 	uid_t refused_uid_last;
+	/* The answers by result and the clients refused, kept in mxg_daemon
+	 * (this thread writes its entries alone) for the metrics. */
+	int counters_fd;	/* -1: not counted */
+	uint64_t counts[MXG_DAEMON_COUNTERS];
 };
 
 /* Sentinels in epoll_event.data.ptr for the two non-client fds. */
@@ -152,11 +158,36 @@ static void consume(struct client *c, size_t n)
 	c->inlen -= n;
 }
 
-static void put_reply(struct client *c, const char *payload)
+static void count(struct mxg_lookup_server *s, enum mxg_daemon_counter what)
+{
+	__u32 key = what;
+
+	s->counts[what]++;
+	/* One syscall per answer; lost only if the map went away. */
+	if (s->counters_fd >= 0)
+		bpf_map_update_elem(s->counters_fd, &key, &s->counts[what], BPF_ANY);
+}
+
+/* The answer's result, from its first word (lookup_answer.h). */
+static void count_reply(struct mxg_lookup_server *s, const char *payload)
+{
+	if (!strncmp(payload, "OK", 2))
+		count(s, MXG_DAEMON_LOOKUP_OK);
+	else if (!strncmp(payload, "NOTFOUND", 8))
+		count(s, MXG_DAEMON_LOOKUP_NOTFOUND);
+	else if (!strncmp(payload, "TEMP", 4))
+		count(s, MXG_DAEMON_LOOKUP_TEMP);
+	else
+		count(s, MXG_DAEMON_LOOKUP_PERM);
+}
+
+static void put_reply(struct mxg_lookup_server *s, struct client *c,
+		      const char *payload)
 {
 	size_t len = strlen(payload);
 	int n;
 
+	count_reply(s, payload);
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
 	else if (c->outoff) {
@@ -209,7 +240,7 @@ static bool client_process(struct mxg_lookup_server *s, struct client *c,
 			if (out_room(c) < MXG_LOOKUP_REPLY_NS_MAX)
 				return true;
 			if (c->in[0] != ',') {
-				put_reply(c, "PERM bad netstring: no ',' after its payload");
+				put_reply(s, c, "PERM bad netstring: no ',' after its payload");
 				c->closing = true;
 				return false;
 			}
@@ -228,21 +259,21 @@ static bool client_process(struct mxg_lookup_server *s, struct client *c,
 				/* Nothing more will come: say why instead of
 				 * closing silently (an Exim expansion with a
 				 * wrong length ends here). */
-				put_reply(c, "PERM bad netstring: incomplete at end of input");
+				put_reply(s, c, "PERM bad netstring: incomplete at end of input");
 				c->closing = true;
 			}
 			return false;
 		}
 		if (ret == -EPROTO) {
 			snprintf(reply, sizeof(reply), "PERM %s", why);
-			put_reply(c, reply);
+			put_reply(s, c, reply);
 			c->closing = true;
 			return false;
 		}
 		if (ret == -EMSGSIZE) {
 			snprintf(reply, sizeof(reply), "PERM request longer than %d bytes",
 				 MXG_LOOKUP_REQ_MAX);
-			put_reply(c, reply);
+			put_reply(s, c, reply);
 			consume(c, hdr);
 			c->skip = plen;
 			c->skip_comma = true;
@@ -250,7 +281,7 @@ static bool client_process(struct mxg_lookup_server *s, struct client *c,
 		}
 		mxg_lookup_request(c->in + hdr, (size_t)plen, s->answer, s->ctx,
 				   reply);
-		put_reply(c, reply);
+		put_reply(s, c, reply);
 		consume(c, hdr + (size_t)plen + 1);
 		answered(c, now);
 	}
@@ -411,6 +442,7 @@ static void accept_clients(struct mxg_lookup_server *s)
 			set_accepting(s, false);
 			s->accept_resume_ns = now + ACCEPT_PAUSE_NS;
 			s->refused++;
+			count(s, MXG_DAEMON_LOOKUP_REFUSED);
 			break;
 		}
 		/* Over the cap: closed at once, so the MTA sees the end of
@@ -419,6 +451,7 @@ static void accept_clients(struct mxg_lookup_server *s)
 		    !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			s->refused++;
+			count(s, MXG_DAEMON_LOOKUP_REFUSED);
 			continue;
 		}
 		/* The uid at connect; a socket that cannot say shares the
@@ -428,6 +461,7 @@ static void accept_clients(struct mxg_lookup_server *s)
 			close(fd);
 			free(c);
 			s->refused_uid++;
+			count(s, MXG_DAEMON_LOOKUP_REFUSED);
 			s->refused_uid_last = cred.uid;
 			continue;
 		}
@@ -466,7 +500,7 @@ static void sweep_clients(struct mxg_lookup_server *s, uint64_t now)
 			if (out_room(c) >= MXG_LOOKUP_REPLY_NS_MAX) {
 				snprintf(reply, sizeof(reply), "PERM request not complete within %u ms",
 					 s->request_ms);
-				put_reply(c, reply);
+				put_reply(s, c, reply);
 				client_flush(c);
 			}
 			client_close(s, c);
@@ -657,6 +691,10 @@ int mxg_lookup_start(struct mxg_lookup_server **out,
 	strcpy(s->path, opts->path);
 	s->answer = opts->answer;
 	s->ctx = opts->ctx;
+	s->counters_fd = opts->counted ? opts->counters_fd : -1;
+	/* Counting goes on from the pinned figures across restarts. */
+	for (__u32 k = 0; s->counters_fd >= 0 && k < MXG_DAEMON_COUNTERS; k++)
+		bpf_map_lookup_elem(s->counters_fd, &k, &s->counts[k]);
 	s->idle_ns = (uint64_t)(opts->idle_ms ? opts->idle_ms : MXG_LOOKUP_IDLE_MS) *
 		     1000000ULL;
 	s->request_ms = opts->request_ms ? opts->request_ms : MXG_LOOKUP_REQUEST_MS;

@@ -45,6 +45,10 @@ struct mxg_lookup_opts {
 	unsigned request_ms;	/* 0: MXG_LOOKUP_REQUEST_MS */
 	mxg_lookup_fn answer;
 	void *ctx;
+	/* Count the answers by result and the refused clients into this
+	 * mxg_daemon map (mxguard.h), for the metrics. */
+	bool counted;
+	int counters_fd;
 };
 
 struct mxg_lookup_server;

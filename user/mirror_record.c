@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include "mirror_record.h"
 #include "recipients.h"
@@ -96,7 +97,24 @@ static void set_disconnected(struct mxg_mirror *rec, const void *arg)
 	rec->connected = 0;
 }
 
+/* The failure counted in mxg_daemon for the metrics, with its wall-clock
+ * time (Prometheus compares timestamps with time()). Only the writer
+ * thread calls this, so the read and the write cannot race another. */
+static void count_error(const struct mxg_maps *maps)
+{
+	__u32 k = MXG_DAEMON_MIRROR_ERRORS, t = MXG_DAEMON_MIRROR_ERROR_TIME;
+	__u64 n = 0, now = (__u64)time(NULL);
+
+	if (maps->daemon < 0)
+		return;
+	bpf_map_lookup_elem(maps->daemon, &k, &n);
+	n++;
+	bpf_map_update_elem(maps->daemon, &k, &n, BPF_ANY);
+	bpf_map_update_elem(maps->daemon, &t, &now, BPF_ANY);
+}
+
 int mxg_mirror_record_disconnected(const struct mxg_maps *maps)
 {
+	count_error(maps);
 	return record_update(maps, set_disconnected, NULL);
 }

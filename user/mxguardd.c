@@ -75,6 +75,8 @@ static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc,
 		.gid = lc->gid,
 		.answer = mxg_lookup_answer_rcpt,
 		.ctx = &d->loader.maps,
+		.counted = true,
+		.counters_fd = d->loader.maps.daemon,
 	};
 	int ret;
 
