@@ -21,8 +21,9 @@ pkgs=(
 	postfix postfix-ldap swaks slapd ldap-utils
 	# forged frames in tests/integration/test_forged.sh
 	python3-scapy
-	# promtool checks the metrics and docs/alerts.yml
-	prometheus
+	# promtool checks the metrics and docs/alerts.yml; curl scrapes the
+	# endpoint in tests/integration/test_metrics.sh
+	prometheus curl
 	# the hardened unit: systemd-analyze, setpriv and capsh for the run
 	# with exactly the unit's capabilities
 	systemd util-linux libcap2-bin

@@ -25,7 +25,7 @@
 /* A config file is a few hundred lines; refuse to slurp something else. */
 #define MXG_CONFIG_MAX_SIZE (16 << 20)
 
-#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup], [tuner]"
+#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup], [tuner], [metrics]"
 
 int config_fail_at(struct parser *p, unsigned line, const char *fmt, ...)
 {
@@ -130,6 +130,10 @@ static int begin_section(struct parser *p, char *name)
 		p->sect = SECT_LOOKUP;
 		first = &p->lookup_line;
 		p->cfg->lookup.enabled = true;
+	} else if (!strcmp(name, "metrics")) {
+		p->sect = SECT_METRICS;
+		first = &p->metrics_line;
+		p->cfg->metrics.enabled = true;
 	} else if (!strcmp(name, "tuner")) {
 		p->sect = SECT_TUNER;
 		first = &p->tuner_line;

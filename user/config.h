@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "mxguard.h"
+#include "parse.h"
 
 #define MXG_DEFAULT_CONFIG "/etc/mxguard/mxguard.conf"
 #define MXG_DEFAULT_PIN_DIR "/sys/fs/bpf/mxguard"
@@ -110,6 +111,13 @@ struct mxg_tuner_config {
 	unsigned npressure_classes;	/* 0 = every class */
 };
 
+/* [metrics]: the Prometheus endpoint of mxguardd (user/metrics_http.h). */
+struct mxg_metrics_config {
+	bool enabled;			/* a [metrics] section was given */
+	char listen[64];		/* as given, for messages */
+	struct mxg_listen_addr addr;
+};
+
 struct mxg_config {
 	char path[4096];
 	/* [global] */
@@ -137,6 +145,8 @@ struct mxg_config {
 	struct mxg_lookup_config lookup;
 	/* [tuner] */
 	struct mxg_tuner_config tuner;
+	/* [metrics] */
+	struct mxg_metrics_config metrics;
 };
 
 /*

@@ -76,6 +76,14 @@ out:
 	return p->failed ? -EINVAL : 0;
 }
 
+/* [metrics] serves nothing without an address. */
+static int check_metrics(struct parser *p)
+{
+	if (p->cfg->metrics.enabled && !p->cfg->metrics.listen[0])
+		return fail_at(p, p->metrics_line, "[metrics]: listen is required (example: listen = 127.0.0.1:9910)");
+	return 0;
+}
+
 /* [lookup] without a socket serves nothing, and without [ldap] the mirror
  * it answers from never fills: every answer would be TEMP forever. */
 static int check_lookup(struct parser *p)
@@ -193,5 +201,7 @@ int config_check(struct parser *p)
 		check_lookup(p);
 	if (!p->failed)
 		check_tuner(p);
+	if (!p->failed)
+		check_metrics(p);
 	return p->failed ? -EINVAL : 0;
 }

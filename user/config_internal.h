@@ -31,6 +31,7 @@ enum section {
 	SECT_SMTP_INSPECT,
 	SECT_LOOKUP,
 	SECT_TUNER,
+	SECT_METRICS,
 };
 
 /* What the reader saw on the line inih is about to hand to the handler. */
@@ -78,7 +79,7 @@ struct parser {
 
 	/* Where each section was first given; sections may not repeat. */
 	unsigned global_line, allow_line, deny_line, ldap_line, inspect_line;
-	unsigned lookup_line, lookup_group_line, tuner_line;
+	unsigned lookup_line, lookup_group_line, tuner_line, metrics_line;
 	/* Where each key of a section given once ([ldap], [tuner]...) was,
 	 * for the checks of keys together at the end. */
 	unsigned sect_key_line[CONFIG_MAX_KEYS];

@@ -85,7 +85,8 @@
 	X(tuner, TUNER, descriptors_class, 0, set_tuner_class)		\
 	X(tuner, TUNER, pressure_cpu, 0, set_tuner_pressure)		\
 	X(tuner, TUNER, pressure_memory, 0, set_tuner_pressure)		\
-	X(tuner, TUNER, pressure_classes, KEY_LIST, set_tuner_classes)
+	X(tuner, TUNER, pressure_classes, KEY_LIST, set_tuner_classes)	\
+	X(metrics, METRICS, listen, 0, set_metrics_listen)
 
 /* Each key's setter, declared from the same list (a setter serving
  * several keys is declared again, which C allows). */
@@ -745,6 +746,20 @@ static int set_lookup_group(struct parser *p, const struct key_def *k,
 
 /* [lookup] without a socket serves nothing, and without [ldap] the mirror
  * it answers from never fills: every answer would be TEMP forever. */
+
+/* ---- [metrics] --------------------------------------------------------- */
+
+static int set_metrics_listen(struct parser *p, const struct key_def *k,
+			      const char *value)
+{
+	struct mxg_metrics_config *m = &p->cfg->metrics;
+
+	if (strlen(value) >= sizeof(m->listen) ||
+	    mxg_parse_listen(value, &m->addr))
+		return fail_value(p, k, value, "an address and port to listen on (examples: 127.0.0.1:9910, [::1]:9910, 0.0.0.0:9910)");
+	strcpy(m->listen, value);
+	return 0;
+}
 
 /* ---- [tuner] ----------------------------------------------------------- */
 

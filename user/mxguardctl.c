@@ -49,6 +49,7 @@ enum opt_type {
 	OPT_BY,		/* by: one of top_by_names */
 	OPT_TTL,	/* ttl_ns: a duration from 1 s to 366 d */
 	OPT_CLASS,	/* classes[]: may repeat */
+	OPT_OUTPUT,	/* output: a file name */
 };
 
 /* Options one verb may have (getopt_long()'s tables are sized by it). */
@@ -74,6 +75,7 @@ struct command {
 	enum arg_type rest;	/* and of the others */
 	const struct verb_opt *opts;	/* ends with a NULL name */
 	bool needs_maps;
+	bool text_only;		/* no JSON form: -j is a usage error */
 };
 
 static const struct verb_opt top_opts[] = {
@@ -85,6 +87,11 @@ static const struct verb_opt top_opts[] = {
 static const struct verb_opt ban_add_opts[] = {
 	{ "ttl", 't', "--ttl", OPT_TTL },
 	{ "class", 'c', "--class", OPT_CLASS },
+	{}
+};
+
+static const struct verb_opt metrics_opts[] = {
+	{ "output", 'o', "--output", OPT_OUTPUT },
 	{}
 };
 
@@ -134,6 +141,8 @@ static const struct command commands[] = {
 	  .min = 1, .max = 1, .needs_maps = true },
 	{ "rcpt", "stats", ctl_rcpt_stats, "", "the recipient mirror: entries, age, sync mode",
 	  .needs_maps = true },
+	{ "metrics", NULL, ctl_metrics, "[--output FILE]", "the counters in the Prometheus text format (FILE: written atomically, for node_exporter's textfile collector)",
+	  .opts = metrics_opts, .needs_maps = true, .text_only = true },
 	{ "unload", NULL, ctl_unload, "", "detach everything and remove the pins",
 	  .needs_maps = true },
 	{ "help", NULL, cmd_help, "", "this help", .max = ARGS_MANY },
@@ -256,6 +265,13 @@ static int take_option(struct ctl *ctl, const char *name,
 	case OPT_CLASS:
 		a->classes[a->nclasses++] = value;
 		return 0;
+	case OPT_OUTPUT:
+		if (value[0]) {
+			a->output = value;
+			return 0;
+		}
+		ctl_error(ctl, "%s %s: an empty file name", name, o->shown);
+		return -EINVAL;
 	}
 	return -EINVAL;
 }
@@ -322,6 +338,11 @@ static int check_args(struct ctl *ctl, const struct command *cmd, int argc,
 		 cmd->verb ? " " : "", cmd->verb ? cmd->verb : "");
 	a->argc = argc;
 	a->argv = argv;
+	if (cmd->text_only && ctl->json) {
+		ctl_error(ctl, "%s has no JSON form (its output is the Prometheus text format): drop -j",
+			  name);
+		return EXIT_USAGE;
+	}
 	/* Verbs without options take every argument as it is (an argument
 	 * may begin with '-'). */
 	if (cmd->opts) {

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "maps.h"
+#include "metrics_http.h"
 #include "events.h"
 #include "mirror.h"
 #include "probe.h"
@@ -46,6 +47,7 @@ struct daemon {
 	struct mxg_mirror_writer *mirror;	/* NULL without [ldap] */
 	struct mxg_lookup_server *lookup;	/* NULL without [lookup] */
 	struct mxg_tuner *tuner;		/* NULL without [tuner] */
+	struct mxg_metrics_http *metrics;	/* NULL without [metrics] */
 	struct mxg_events *events;		/* penalties and drops to log */
 	int signal_fd;
 };
@@ -121,8 +123,8 @@ static int start_tuner(struct daemon *d, const struct mxg_config *cfg,
 
 /*
  * The services on top of the maps (mxg_services_fn): the mirror's writer
- * thread, the MTA lookup socket that answers from the mirror, and the
- * tuner, each
+ * thread, the MTA lookup socket that answers from the mirror, the
+ * tuner and the metrics endpoint, each
  * restarted only when its part of the config changes. mxg_apply() calls
  * this from the running config to the new one, and back when a later step
  * fails, so a lookup socket that cannot be made puts the old one back.
@@ -134,6 +136,14 @@ static int services_apply(void *arg, const struct mxg_config *from,
 	struct mxg_inner_btf btf;
 	int ret;
 
+	/* Stopped first and started last: a port that cannot be bound
+	 * fails the step after the others moved, and the rollback (this
+	 * function, back to from) binds the old one again. */
+	if (!to || !from || memcmp(&from->metrics, &to->metrics,
+				   sizeof(from->metrics))) {
+		mxg_metrics_http_stop(d->metrics);
+		d->metrics = NULL;
+	}
 	if (!to || !from || tuner_changed(from, to)) {
 		mxg_tuner_stop(d->tuner);
 		d->tuner = NULL;
@@ -165,8 +175,18 @@ static int services_apply(void *arg, const struct mxg_config *from,
 		if (ret)
 			return ret;
 	}
-	if (!d->tuner)
-		return start_tuner(d, to, err, errlen);
+	if (!d->tuner) {
+		ret = start_tuner(d, to, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (!d->metrics && to->metrics.enabled) {
+		ret = mxg_metrics_http_start(&d->metrics, &to->metrics,
+					     &d->loader.maps, err, errlen);
+		if (ret)
+			return ret;
+		mxg_info("metrics: serving http://%s/metrics", to->metrics.listen);
+	}
 	return 0;
 }
 
@@ -486,6 +506,8 @@ int main(int argc, char **argv)
 
 	ret = run(&d);
 	sd_notify(0, "STOPPING=1");
+	mxg_metrics_http_stop(d.metrics);
+	d.metrics = NULL;
 	/* Before the mirror it reads: the socket file goes first, so the
 	 * MTA gets "no such file" (a temporary error), never a stale answer. */
 	mxg_lookup_stop(d.lookup);
@@ -510,6 +532,7 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
+	mxg_metrics_http_stop(d.metrics);
 	mxg_tuner_stop(d.tuner);
 	mxg_lookup_stop(d.lookup);
 	mxg_mirror_stop(d.mirror);

@@ -692,3 +692,47 @@ int mxg_check_ldap_filter(const char *s, const char **why, size_t *pos)
 	}
 	return ret;
 }
+
+int mxg_parse_listen(const char *s, struct mxg_listen_addr *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *colon, *h = s;
+	size_t hlen;
+	uint32_t port;
+	bool v4;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (*s == '[') {
+		/* [IPv6]:PORT: the brackets say where the address ends. */
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - s);
+		/* An IPv6 address needs its brackets: "::1:80" is ambiguous. */
+		if (memchr(s, ':', hlen))
+			return -EINVAL;
+	}
+	if (!hlen || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (mxg_parse_addr(host, out->addr, &v4))
+		return -EINVAL;
+	/* Brackets hold IPv6 only, and IPv4 goes without. */
+	if (v4 == (*s == '['))
+		return -EINVAL;
+	if (mxg_parse_u32(colon + 1, 1, 65535, &port))
+		return -EINVAL;
+	out->is_v4 = v4;
+	out->port = (uint16_t)port;
+	return 0;
+}

@@ -50,6 +50,16 @@ void mxg_format_cidr(const struct mxg_lpm_key *key, char *buf, size_t len);
 /* Address alone, IPv4-mapped printed as IPv4. */
 void mxg_format_addr(const uint8_t addr[MXG_ADDR_LEN], char *buf, size_t len);
 
+/* Where to listen: "ADDR:PORT" with an IPv4 address, "[ADDR]:PORT"
+ * with an IPv6 one (brackets required, as in URLs); port 1..65535. An
+ * IPv4 address is mapped into ::ffff:0:0/96 in addr. */
+struct mxg_listen_addr {
+	uint8_t addr[MXG_ADDR_LEN];
+	bool is_v4;
+	uint16_t port;
+};
+int mxg_parse_listen(const char *s, struct mxg_listen_addr *out);
+
 /* Port list: "25, 465,587" or "25 465 587"; ports 1..65535, no duplicates.
  * Fills ports[] and *n (at most max). */
 int mxg_parse_ports(const char *s, uint16_t *ports, unsigned max, unsigned *n);

@@ -1207,6 +1207,52 @@ static void test_new_source_refill(void **state)
 	assert_int_equal(send_syn("198.18.21.7", 25), 1);
 }
 
+static uint64_t sources_created(void)
+{
+	struct mxg_stats st[MXG_MAX_CLASSES + 1];
+
+	stats_now(st);
+	return st[MXG_STATS_GLOBAL].count[MXG_GLOBAL_SOURCES_CREATED];
+}
+
+/*
+ * The metrics read the tracked sources as min(created, max_entries):
+ * created counts exactly the entries inserted into mxg_sources, on XDP and
+ * TC alike: once per new source, never for a source already tracked, a
+ * denied or allow-listed one (never inserted), or one refused as new.
+ */
+static void test_sources_created(void **state)
+{
+	struct mxg_class saved;
+	uint64_t n0;
+	char addr[64];
+	uint32_t idx;
+
+	for (int xdp = 0; xdp <= 1; xdp++) {
+		print_message("  %s\n", xdp ? "xdp" : "tc");
+		n0 = sources_created();
+		for (int i = 0; i < 3; i++) {
+			snprintf(addr, sizeof(addr), "198.18.42.%d", 10 * xdp + i);
+			assert_int_equal(send_syn_on(xdp, addr, 25), 0);
+			/* Tracked now: its next SYN (dropped for rate) adds
+			 * nothing. */
+			assert_int_equal(send_syn_on(xdp, addr, 25), 1);
+		}
+		snprintf(addr, sizeof(addr), "2001:db8:42:%d::1", xdp); /* a /64 each */
+		assert_int_equal(send_syn_on(xdp, addr, 25), 0);
+		assert_int_equal(send_syn_on(xdp, "198.18.66.1", 25), 1); /* denied */
+		assert_int_equal(send_syn_on(xdp, "198.18.66.7", 25), 0); /* allowed */
+		assert_int_equal(sources_created() - n0, 4);
+	}
+	/* Refused as a new source: not inserted, not counted. */
+	idx = spend_new_sources(&saved);
+	n0 = sources_created();
+	for (int xdp = 0; xdp <= 1; xdp++)
+		assert_int_equal(send_syn_on(xdp, "198.18.43.1", 25), 1);
+	assert_false(source_tracked("198.18.43.1", idx));
+	assert_int_equal(sources_created(), n0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1226,6 +1272,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_source_resent, reset_state, restore_state),
 		cmocka_unit_test_setup_teardown(test_new_source_resent_line, reset_state, restore_state),
 		cmocka_unit_test_setup_teardown(test_new_source_refill, reset_state, restore_state),
+		cmocka_unit_test_setup_teardown(test_sources_created, reset_state, restore_state),
 	};
 
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);

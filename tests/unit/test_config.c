@@ -347,14 +347,19 @@ static const struct bad_case bad_cases[] = {
 	/* structure */
 	{ "attach = xdp\n", 1, "attach: key outside of a section "
 	  "(sections: [global], [class NAME], [allow], [deny], [ldap], "
-	  "[smtp_inspect], [lookup], [tuner])" },
+	  "[smtp_inspect], [lookup], [tuner], [metrics])" },
 	{ "[global]\njunk\n", 2, "expected 'key = value', '[section]' or "
 	  "a comment" },
 	{ "[global\nattach = xdp\n", 1, "section header without ']'" },
 	{ "[global] x\n", 1, "unexpected text after ']'" },
 	{ "[tune]\nenabled = yes\n", 1, "[tune]: unknown section (allowed: "
 	  "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], "
-	  "[lookup], [tuner])" },
+	  "[lookup], [tuner], [metrics])" },
+
+	/* [metrics] */
+	{ "[metrics]\nlisten = localhost:9910\n", 2, "[metrics] listen: 'localhost:9910' is not an address and port" },
+	{ "[metrics]\nlisten = ::1:9910\n", 2, "[metrics] listen: '::1:9910' is not" },
+	{ "[metrics]\n", 1, "[metrics]: listen is required" },
 
 	/* [tuner] */
 	{ "[tuner]\nfloor = 0\n", 2, "[tuner] floor: '0' is not a scale from 0.01 to 1" },
@@ -935,6 +940,7 @@ static void test_keys_list(void **state)
 		"tuner.descriptors_reserve", "tuner.descriptors_class",
 		"tuner.pressure_cpu", "tuner.pressure_memory",
 		"tuner.pressure_classes",
+		"metrics.listen",
 	};
 	struct mxg_config *cfg = *state;
 	size_t i, n;

@@ -585,6 +585,58 @@ static void test_ldap_filter(void **state)
 	assert_string_equal(why, "nested more than 32 deep");
 }
 
+static void test_listen(void **state)
+{
+	static const struct {
+		const char *in;
+		int ret;
+		bool v4;
+		uint16_t port;
+		uint8_t last;	/* the address's last byte */
+	} cases[] = {
+		{ "127.0.0.1:9910", 0, true, 9910, 1 },
+		{ "0.0.0.0:1", 0, true, 1, 0 },
+		{ "198.18.0.9:65535", 0, true, 65535, 9 },
+		{ "[::1]:9910", 0, false, 9910, 1 },
+		{ "[::]:80", 0, false, 80, 0 },
+		{ "[2001:db8::7]:9100", 0, false, 9100, 7 },
+		{ "", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1:", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1:0", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1:65536", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1:+80", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1:80 ", -EINVAL, false, 0, 0 },
+		{ " 127.0.0.1:80", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1:80x", -EINVAL, false, 0, 0 },
+		{ ":9910", -EINVAL, false, 0, 0 },
+		{ "localhost:9910", -EINVAL, false, 0, 0 },
+		{ "::1:9910", -EINVAL, false, 0, 0 },	/* IPv6 needs brackets */
+		{ "[::1]9910", -EINVAL, false, 0, 0 },
+		{ "[::1]:", -EINVAL, false, 0, 0 },
+		{ "[::1", -EINVAL, false, 0, 0 },
+		{ "[127.0.0.1]:80", -EINVAL, false, 0, 0 },	/* brackets are for IPv6 */
+		{ "[]:80", -EINVAL, false, 0, 0 },
+		{ "127.0.0.1/8:80", -EINVAL, false, 0, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mxg_listen_addr a = {};
+		int ret = mxg_parse_listen(cases[i].in, &a);
+
+		if (ret != cases[i].ret)
+			fail_msg("mxg_parse_listen(\"%s\") = %d, want %d",
+				 cases[i].in, ret, cases[i].ret);
+		if (ret)
+			continue;
+		assert_int_equal(a.is_v4, cases[i].v4);
+		assert_int_equal(a.port, cases[i].port);
+		assert_int_equal(a.addr[15], cases[i].last);
+		if (a.is_v4)
+			assert_int_equal(a.addr[10] & a.addr[11], 0xff);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_class_name),
 		cmocka_unit_test(test_domain),
 		cmocka_unit_test(test_ldap_filter),
+		cmocka_unit_test(test_listen),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

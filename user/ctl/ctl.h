@@ -3,7 +3,7 @@
  * What mxguardctl's parts share. user/mxguardctl.c holds the table of
  * objects and verbs, checks each verb's arguments as the table declares
  * them and opens the maps; each object's file (status.c, stats.c,
- * limits.c, tuner.c, rules.c, rcpt.c, unload.c) runs its verbs and
+ * limits.c, tuner.c, rules.c, rcpt.c, unload.c, metrics.c) runs its verbs and
  * prints their result with its text printer or its JSON printer;
  * common.c has the errors, the JSON shapes and the map readers more than
  * one object uses.
@@ -41,6 +41,7 @@ struct ctl_args {
 	uint64_t ttl_ns;	/* --ttl (ban add); 0 = until removed */
 	const char **classes;	/* --class, each time given (ban add) */
 	unsigned nclasses;
+	const char *output;	/* --output (metrics); NULL = stdout */
 };
 
 /* ---- common.c ---- */
@@ -127,6 +128,7 @@ int ctl_ban_list(struct ctl *ctl, const struct ctl_args *a);
 int ctl_rcpt_check(struct ctl *ctl, const struct ctl_args *a);
 int ctl_rcpt_stats(struct ctl *ctl, const struct ctl_args *a);
 int ctl_unload(struct ctl *ctl, const struct ctl_args *a);
+int ctl_metrics(struct ctl *ctl, const struct ctl_args *a);
 
 /* The readiness record as members of the object being written (status
  * and rcpt stats; rcpt.c). */
