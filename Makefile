@@ -166,7 +166,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench $(BUILD)/tools/mirror-bench \
-		$(BUILD)/tools/lookup-bench $(addprefix $(BUILD)/tools/,synflood connflood smtpflood legit)
+		$(BUILD)/tools/lookup-bench $(addprefix $(BUILD)/tools/,synflood connflood smtpflood legit metrics-fill)
 	$(Q)tools/bench.sh $(BUILD)
 
 vmlinux:

@@ -31,29 +31,32 @@
 #      then the 2013 incident without the guard and with the tuner alone
 #      (tools/incident.sh, MXG_INCIDENT_PHASES="noguard tuner"): the
 #      directory's search p99 and slapd's EMFILE lines side by side;
-#   9. side by side under a spoofed SYN flood on a veth pair
+#   9. metrics: one scrape of mxguardd's /metrics (ms, bytes) at 0 and
+#      1,000,000 sources tracked, beside `mxguardctl -j status`, which
+#      walks the source map (tools/metrics-bench.sh);
+#  10. side by side under a spoofed SYN flood on a veth pair
 #      (tools/compare-bench.sh): no filter, iptables raw, hashlimit and
 #      connlimit, nftables meter and ct count, mxguard on XDP and on TC, at
 #      1,000 and 1,000,000 sources; tables and plot in docs/bench/.
 #
-# Parts 1-8 print their figures and also append them as JSON lines to a
-# file this script passes in MXG_BENCH_FIGURES; before part 9 they are
+# Parts 1-9 print their figures and also append them as JSON lines to a
+# file this script passes in MXG_BENCH_FIGURES; before part 10 they are
 # written to docs/bench/figures.json and figures.md (tools/figures-report.py:
 # each figure with its target from docs/design.md and whether it is met,
-# with the date, kernel and CPU), so they are there even when part 9 is
+# with the date, kernel and CPU), so they are there even when part 10 is
 # skipped or fails.
 #
 # Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup kernels
-# newsrc postfix tuner compare": the parts to run, in that order), MXG_BENCH_OUT
+# newsrc postfix tuner metrics compare": the parts to run, in that order), MXG_BENCH_OUT
 # (docs/bench), and each part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS,
 # MXG_BENCH_MIRROR_*, MXG_BENCH_USERS/_LOOKUPS/_CONNS/_REPEAT, the kernel
 # matrix's MXG_KERNELS/_CACHE/_TIMEOUT, MXG_NEWSRC_*, MXG_BENCH_PF_*,
-# MXG_BENCH_TUNER_*, MXG_COMPARE_*).
+# MXG_BENCH_TUNER_*, MXG_BENCH_METRICS_*, MXG_COMPARE_*).
 set -euo pipefail
 
 build=${1:-build}
 tools=$(cd "$(dirname "$0")" && pwd)
-all_parts="admission conns mirror lookup kernels newsrc postfix tuner compare"
+all_parts="admission conns mirror lookup kernels newsrc postfix tuner metrics compare"
 parts=${MXG_BENCH_PARTS:-$all_parts}
 outdir=${MXG_BENCH_OUT:-$tools/../docs/bench}
 for p in $parts; do
@@ -154,6 +157,10 @@ if want tuner; then
 fi
 
 # The figures of parts 1-8, with their targets, before part 9.
+if want metrics; then
+	"$tools/metrics-bench.sh" "$build" || [[ $? == 77 ]]
+fi
+
 ran=()
 for p in $all_parts; do
 	[[ $p != compare ]] && want "$p" && ran+=("$p")
