@@ -13,8 +13,9 @@
 #       sees not one search more for any of them;
 #   (c) malformed socketmap requests (written raw with python3) get PERM
 #       and the connection stays usable while the framing is intact;
-#       broken framing closes that connection only; 200 clients at once
-#       are all answered; Postfix still works afterwards;
+#       broken framing closes that connection only; the metrics count
+#       a known set of answers by result (mxguard_lookups_total); 200
+#       clients at once are all answered; Postfix still works afterwards;
 #   (c2) a local user (nobody, let into group postfix) opens 1,030 clients
 #       that each send one length digit and trickle more: it holds at most
 #       512, a fresh smtpd still gets its answers (250, not 451), each slow
@@ -325,6 +326,26 @@ OK user1@$DOM" <<EOF
 #new
 b"rcpt user1@$DOM"
 EOF
+# The answers by result, as the metrics count them (mxg_daemon): nothing
+# but this client asks meanwhile.
+lookups_of() { ctl metrics | awk -v r="mxguard_lookups_total{result=\"$1\"}" '$1 == r { print $2 }'; }
+declare -A before
+for r in ok notfound temp perm; do before[$r]=$(lookups_of "$r"); done
+expect_replies "(c) a known set of answers for the metrics" "$SOCK" \
+	"OK user1@$DOM
+NOTFOUND 
+NOTFOUND 
+PERM request longer than 4096 bytes" <<EOF
+b"rcpt user1@$DOM"
+b"rcpt nobody@$DOM"
+b"rcpt user1@elsewhere.example"
+b"rcpt " + b"x" * 5000 + b"@$DOM"
+EOF
+for r in ok:1 notfound:2 temp:0 perm:1; do
+	got=$(($(lookups_of "${r%:*}") - before[${r%:*}]))
+	check "(c) mxguard_lookups_total{result=${r%:*}} +$got, want +${r#*:}" test "$got" = "${r#*:}"
+done
+
 n=$(many_clients "$SOCK" 200)
 check "(c) 200 clients at once all answered ($n)" test "$n" = 200
 expect_codes "(c) postfix still validates through the socket" 250 "user1@$DOM"
