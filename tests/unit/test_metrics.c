@@ -234,6 +234,21 @@ static void test_escape(void **state)
 	assert_string_equal(out, "");
 }
 
+/* A map that cannot be read fails the whole scrape, with its name: the
+ * endpoint answers 500 with this reason, never a partial document. */
+static void test_collect_fails_whole(void **state)
+{
+	struct mxg_maps m = MXG_MAPS_INIT;
+	char err[256] = "", *text = (char *)"x";
+	size_t len = 1;
+
+	assert_int_equal(mxg_metrics_collect(&m, &text, &len, err, sizeof(err)), -EBADF);
+	assert_null(text);
+	assert_int_equal(len, 0);
+	assert_non_null(strstr(err, "cannot read mxg_classes: "));
+	assert_null(strchr(err, '\n'));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_figures),
 		cmocka_unit_test(test_mirror_and_tuner),
 		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_collect_fails_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
