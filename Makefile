@@ -35,7 +35,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -linih -lsystemd -lmicrohttpd)
 LIBS := $(PKG_LIBS) -lldap -llber -lpthread -lm
 # What mxguard_build_info says (user/metrics.c).
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+MXG_VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 # CFLAGS, CPPFLAGS and LDFLAGS are the user's (make CFLAGS='-O1 -g'
 # replaces only it; the package build passes Debian's hardening flags
@@ -43,7 +43,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	     -D_GNU_SOURCE -Ibpf -Iuser -I$(BUILD) $(PKG_CFLAGS) $(SAN_FLAGS) \
-	     -DMXG_VERSION='"$(VERSION)"'
+	     -DMXG_VERSION='"$(MXG_VERSION)"'
 BPF_CFLAGS := -target bpf -g -O2 -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -Ivmlinux/$(ARCH) -Ibpf
 

@@ -393,10 +393,11 @@ static void render_mirror(const struct mxg_metrics_snap *s, FILE *f)
 	       "Older than this the mirror is not ready ([ldap] max_age).");
 	if (on)
 		sample(f, "mxguard_mirror_max_age_seconds", r->max_age_ns / NS_PER_S);
-	family(f, "mxguard_mirror_skipped_total", "counter",
+	/* Per sync, not since start: a gauge. */
+	family(f, "mxguard_mirror_skipped_values", "gauge",
 	       "Directory values refused as not addresses, at the last sync.");
 	if (on)
-		sample(f, "mxguard_mirror_skipped_total", (double)r->skipped);
+		sample(f, "mxguard_mirror_skipped_values", (double)r->skipped);
 	family(f, "mxguard_mirror_error", "gauge",
 	       "1 when the mirror's last contact with the directory failed (mxguardd's log says why).");
 	if (on)
