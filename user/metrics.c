@@ -84,6 +84,56 @@ static int read_daemon(const struct mxg_maps *m, uint64_t out[MXG_DAEMON_COUNTER
 	return 0;
 }
 
+static int read_tuner(const struct mxg_maps *m, struct mxg_tuner_state *out)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(m->tuner, &zero, out) ? -errno : 0;
+}
+
+/* Every array and record, in one pass; *what names the map that failed. */
+static int read_records(const struct mxg_maps *m, struct mxg_metrics_snap *s,
+			const char **what)
+{
+	int ret;
+
+	*what = MXG_MAP_NAME(classes);
+	ret = mxg_classes_read(m, s->classes);
+	if (!ret) {
+		*what = MXG_MAP_NAME(stats);
+		ret = mxg_stats_read(m, s->stats);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(class_conns);
+		ret = mxg_class_conns_read(m, s->conns);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(rcpt_stats);
+		ret = mxg_rcpt_stats_read(m, &s->rcpt);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(mirror);
+		ret = mxg_mirror_read(m, &s->mirror);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(links);
+		ret = mxg_links_read(m, s->links);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(tuning);
+		ret = mxg_tuning_read(m, s->tuning);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(tuner);
+		ret = read_tuner(m, &s->tuner);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(daemon);
+		ret = read_daemon(m, s->daemon);
+	}
+	return ret;
+}
+
 int mxg_metrics_read(const struct mxg_maps *m, struct mxg_metrics_snap *s,
 		     char *err, size_t errlen)
 {
@@ -100,37 +150,23 @@ int mxg_metrics_read(const struct mxg_maps *m, struct mxg_metrics_snap *s,
 	};
 	const char *what;
 	uint64_t created;
-	__u32 zero = 0;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-#define STEP(call, name)		\
-	do {				\
-		what = (name);		\
-		ret = (call);		\
-		if (ret)		\
-			goto fail;	\
-	} while (0)
-	STEP(mxg_classes_read(m, s->classes), MXG_MAP_NAME(classes));
-	STEP(mxg_stats_read(m, s->stats), MXG_MAP_NAME(stats));
-	STEP(mxg_class_conns_read(m, s->conns), MXG_MAP_NAME(class_conns));
-	STEP(mxg_rcpt_stats_read(m, &s->rcpt), MXG_MAP_NAME(rcpt_stats));
-	STEP(mxg_mirror_read(m, &s->mirror), MXG_MAP_NAME(mirror));
-	STEP(mxg_links_read(m, s->links), MXG_MAP_NAME(links));
-	STEP(mxg_tuning_read(m, s->tuning), MXG_MAP_NAME(tuning));
-	STEP(bpf_map_lookup_elem(m->tuner, &zero, &s->tuner) ? -errno : 0,
-	     MXG_MAP_NAME(tuner));
-	STEP(read_daemon(m, s->daemon), MXG_MAP_NAME(daemon));
-	for (int i = 0; i < MXG_MM_COUNT; i++) {
+	ret = read_records(m, s, &what);
+	for (int i = 0; !ret && i < MXG_MM_COUNT; i++) {
 		what = map_names[i];
 		ret = capacity(fds[i], &s->map_capacity[i]);
 		if (!ret && i != MXG_MM_SOURCES)
 			ret = count_keys(fds[i], key_size[i], &s->map_entries[i],
 					 i == MXG_MM_BANS ? s->bans_by_origin : NULL);
-		if (ret)
-			goto fail;
 	}
-#undef STEP
+	if (ret) {
+		snprintf(err, errlen, "cannot read %s%s: %s",
+			 strncmp(what, "mxg_", 4) ? "mxg_" : "", what,
+			 strerror(-ret));
+		return ret;
+	}
 	/* Nothing deletes from mxg_sources, so every entry created is there
 	 * until the LRU evicts it for a newer one: never walked. */
 	created = s->stats[MXG_STATS_GLOBAL].count[MXG_GLOBAL_SOURCES_CREATED];
@@ -141,10 +177,6 @@ int mxg_metrics_read(const struct mxg_maps *m, struct mxg_metrics_snap *s,
 	s->real_ns = clock_ns(CLOCK_REALTIME);
 	s->mirror_ready = mxg_mirror_ready(&s->mirror, s->mono_ns);
 	return 0;
-fail:
-	snprintf(err, errlen, "cannot read %s%s: %s",
-		 strncmp(what, "mxg_", 4) ? "mxg_" : "", what, strerror(-ret));
-	return ret;
 }
 
 /* ---- rendering ---- */
