@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * mxguardctl checks each verb's arguments as its table declares them
- * before it opens any map: a usage error exits 2, a malformed value 1,
- * each with its message, and neither gets as far as the pin directory.
+ * before it opens any map: a usage error (a wrong count, option or
+ * value) exits 2 with its message and never gets as far as the pin
+ * directory.
  * Run against a pin directory that does not exist, so these need no root
  * and nothing pinned: a command that got to opening the maps would fail
  * there instead, naming the directory (the control case shows that it
@@ -152,39 +153,48 @@ static const struct ctl_case usage_cases[] = {
 	{ { "tu", "-n", "5" }, 2, "tuner takes no arguments" },
 	{ { "ban" }, 2, "ban needs a command" },
 	{ { "ban", "nosuch" }, 2, "unknown command 'ban nosuch'" },
+	{ { "help", "nosuch" }, 2, "help: unknown object 'nosuch'" },
+	{ { "help", "ban", "add" }, 2, "usage: help [OBJECT]" },
+	{ { "-x", "status" }, 2, "unknown option '-x'" },
+	{ { "--colour", "status" }, 2, "unknown option '--colour'" },
+	{ { "--pin-dir" }, 2, "no value for option '--pin-dir'" },
+	{ { "top", "-n" }, 2, "top: no value for option '-n'" },
 };
 
-/* Values a type declared in the table refuses: exit 1, before the maps. */
+/* Values a type declared in the table refuses: usage errors too: exit 2,
+ * before the maps. */
 static const struct ctl_case value_cases[] = {
-	{ { "top", "-n", "0" }, 1, "top -n: '0' is not a number from 1 to 1000000" },
-	{ { "top", "--number", "1000001" }, 1, "top -n: '1000001' is not a number" },
-	{ { "top", "--by", "size" }, 1, "top --by: 'size' is not one of rate, conns, unknown" },
-	{ { "allow", "add", "198.18.0.0/24", "198.18.0.0/33" }, 1,
+	{ { "top", "-n", "0" }, 2, "top -n: '0' is not a number from 1 to 1000000" },
+	{ { "top", "--number", "1000001" }, 2, "top -n: '1000001' is not a number" },
+	{ { "top", "--by", "size" }, 2, "top --by: 'size' is not one of rate, conns, unknown" },
+	{ { "allow", "add", "198.18.0.0/24", "198.18.0.0/33" }, 2,
 	  "'198.18.0.0/33' is not an address or CIDR" },
-	{ { "deny", "add", "not-a-cidr" }, 1, "'not-a-cidr' is not an address or CIDR" },
-	{ { "deny", "del", "-5" }, 1, "'-5' is not an address or CIDR" },
-	{ { "ban", "add", "198.18.0.1/24" }, 1, "'198.18.0.1/24' is not an address or CIDR" },
-	{ { "ban", "add", "198.18.0.1", "--ttl", "0" }, 1,
+	{ { "deny", "add", "not-a-cidr" }, 2, "'not-a-cidr' is not an address or CIDR" },
+	{ { "deny", "del", "-5" }, 2, "'-5' is not an address or CIDR" },
+	{ { "ban", "add", "198.18.0.1/24" }, 2, "'198.18.0.1/24' is not an address or CIDR" },
+	{ { "ban", "add", "198.18.0.1", "--ttl", "0" }, 2,
 	  "ban add --ttl: '0' is not a duration from 1s to 366d" },
-	{ { "ban", "add", "--ttl", "1y", "198.18.0.1" }, 1, "ban add --ttl: '1y'" },
-	{ { "ban", "del", "2001:db8::/129" }, 1, "'2001:db8::/129' is not an address or CIDR" },
+	{ { "ban", "add", "--ttl", "1y", "198.18.0.1" }, 2, "ban add --ttl: '1y'" },
+	{ { "ban", "del", "2001:db8::/129" }, 2, "'2001:db8::/129' is not an address or CIDR" },
 	/* limit set: the config file's setters and messages. */
-	{ { "limit", "set", "smtp", "rate" }, 1, "limit set: 'rate' is not KEY=VALUE" },
-	{ { "limit", "set", "smtp", "rate=fast" }, 1,
+	{ { "limit", "set", "smtp", "rate" }, 2, "limit set: 'rate' is not KEY=VALUE" },
+	{ { "limit", "set", "smtp", "rate=fast" }, 2,
 	  "limit set: [class smtp] rate: 'fast' is not a rate (examples: 10, 10/s, 30/min, 0.5/s, 100/h, off; 0.001/s to 1000000/s)" },
-	{ { "limit", "set", "ldap", "burst=1", "burst=0" }, 1,
+	{ { "limit", "set", "ldap", "burst=1", "burst=0" }, 2,
 	  "limit set: [class ldap] burst: '0' is not a number in 1..1000000" },
-	{ { "limit", "set", "smtp", "source_conns=0" }, 1,
+	{ { "limit", "set", "smtp", "source_conns=0" }, 2,
 	  "limit set: [class smtp] source_conns: '0' is not a number in 1..1000000 or 'unlimited'" },
-	{ { "limit", "set", "smtp", "ipv4_prefix=33" }, 1,
+	{ { "limit", "set", "smtp", "ipv4_prefix=33" }, 2,
 	  "limit set: [class smtp] ipv4_prefix: '33' is not a prefix length in 8..32" },
-	{ { "limit", "set", "smtp", "ipv6_prefix=15" }, 1,
+	{ { "limit", "set", "smtp", "ipv6_prefix=15" }, 2,
 	  "limit set: [class smtp] ipv6_prefix: '15' is not a prefix length in 16..128" },
-	{ { "limit", "set", "smtp", "new_sources=lots" }, 1,
+	{ { "limit", "set", "smtp", "new_sources=lots" }, 2,
 	  "limit set: [class smtp] new_sources: 'lots' is not a rate" },
-	{ { "limit", "set", "smtp", "ports=25" }, 1,
+	{ { "limit", "set", "smtp", "ports=25" }, 2,
 	  "limit set: unknown key 'ports' (keys: rate, burst, source_conns, total_conns, ipv4_prefix, ipv6_prefix, new_sources, new_sources_burst)" },
-	{ { "limit", "set", "smtp", "=5" }, 1, "limit set: unknown key ''" },
+	{ { "limit", "set", "smtp", "=5" }, 2, "limit set: unknown key ''" },
+	{ { "rcpt", "check", "nobody" }, 2, "rcpt check: 'nobody' is not an address the mirror can hold: no '@'" },
+	{ { "rcpt", "check", "a\001b@example.org" }, 2, "control byte in address" },
 };
 
 static void test_usage_errors(void **state)
@@ -231,15 +241,17 @@ static void test_good_arguments_reach_the_maps(void **state)
 	}
 }
 
-/* help needs no maps and takes anything after it. */
+/* help needs no maps; help OBJECT (a prefix will do) shows that
+ * object's commands alone. */
 static void test_help(void **state)
 {
-	static const char *const args[] = { "help", "ban", NULL };
+	static const char *const args[] = { "help", "ba", NULL };
 	struct run r;
 
 	run_ctl(args, &r);
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "  ban add ADDR|CIDR [--ttl DURATION] [--class CLASS]...\n"));
+	assert_null(strstr(r.out, "  allow add"));
 	assert_string_equal(r.err, "");
 }
 

@@ -101,12 +101,16 @@ void ctl_format_rate(uint32_t rate_milli, char *buf, size_t len);
 
 /* ---- the checks of argument values the table declares ---- */
 
-/* Each checks a->argv[i], says what is wrong and returns -EINVAL. */
+/* Each checks a->argv[i], says what is wrong and returns -EINVAL; a check
+ * may replace a->argv[i] by its canonical form (help's object). */
 typedef int ctl_check_fn(struct ctl *ctl, const struct ctl_args *a, int i);
 /* An address or CIDR (rules.c). */
 ctl_check_fn ctl_check_cidr;
 /* A class limit KEY=VALUE of the class in a->argv[0] (limits.c). */
 ctl_check_fn ctl_check_limit;
+/* Something that can be a mail address whatever the mirror's recipient
+ * delimiter (rcpt.c). */
+ctl_check_fn ctl_check_address;
 
 /* ---- the verbs, by object ---- */
 

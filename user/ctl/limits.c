@@ -135,22 +135,26 @@ int ctl_limit_show(struct ctl *ctl, const struct ctl_args *a)
 		ret = ctl_read_tuning(ctl, tuning);
 	if (ret)
 		return ret;
+	/* The class is looked for before anything is printed: an unknown
+	 * one is the error document alone. */
+	for (uint32_t c = 0; name && !found && c < MXG_MAX_CLASSES; c++)
+		found = classes[c].name[0] &&
+			!strncmp(classes[c].name, name, MXG_CLASS_NAME_LEN);
+	if (name && !found) {
+		ctl_error(ctl, "limit show: no class '%s'", name);
+		return -ENOENT;
+	}
 	if (ctl->json)
 		ctl_json_list_begin(ctl, "classes");
 	for (uint32_t c = 0; c < MXG_MAX_CLASSES; c++) {
 		if (!classes[c].name[0] ||
 		    (name && strncmp(classes[c].name, name, MXG_CLASS_NAME_LEN)))
 			continue;
-		found = true;
 		(ctl->json ? class_print_json : class_print_text)(ctl, &classes[c],
 								  &tuning[c]);
 	}
 	if (ctl->json)
 		ctl_json_list_end(ctl);
-	if (name && !found) {
-		ctl_error(ctl, "no class '%s'", name);
-		return -ENOENT;
-	}
 	return 0;
 }
 
@@ -201,8 +205,8 @@ int ctl_limit_set(struct ctl *ctl, const struct ctl_args *a)
 
 	ret = mxg_class_find(&ctl->maps, name, &idx, &cls);
 	if (ret) {
-		ctl_error(ctl, ret == -ENOENT ? "no class '%s'" : "cannot read class '%s'",
-			  name);
+		ctl_error(ctl, ret == -ENOENT ? "limit set: no class '%s'" :
+						"limit set: cannot read class '%s'", name);
 		return ret;
 	}
 	mxg_class_from_bpf(&cls, &c);

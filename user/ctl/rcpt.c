@@ -34,23 +34,40 @@ static void answer_print_text(struct ctl *ctl, const struct mxg_rcpt_answer *ans
 	       ans->ready ? "" : " (mirror not ready: nobody is judged by it)");
 }
 
+int ctl_check_address(struct ctl *ctl, const struct ctl_args *a, int i)
+{
+	/* Without the mirror's delimiters: cutting a +detail only shortens
+	 * the local part, so what fails here fails with any delimiter. */
+	static const char no_delims[MXG_DELIM_MAX];
+	char out[MXG_RCPT_BUF];
+	uint32_t at;
+	int len;
+
+	len = mxg_rcpt_normalize(a->argv[i], strlen(a->argv[i]), out,
+				 no_delims, &at);
+	if (len >= 0)
+		return 0;
+	ctl_error(ctl, "rcpt check: '%s' is not an address the mirror can hold: %s",
+		  a->argv[i], mxg_rcpt_strerror(len));
+	return -EINVAL;
+}
+
 int ctl_rcpt_check(struct ctl *ctl, const struct ctl_args *a)
 {
 	struct mxg_rcpt_answer ans;
 	const char *why = "";
 	int ret;
 
-	/* Whether the argument can be an address is the normaliser's to
-	 * say, with the delimiter the mirror was filled with: only here,
-	 * with the maps open. */
+	/* ctl_check_address() refused what is no address at all; what is
+	 * left is a local part empty once the mirror's delimiter cuts it. */
 	ret = mxg_rcpt_check(&ctl->maps, a->argv[0], &ans, &why);
 	if (ret == -EINVAL) {
-		ctl_error(ctl, "'%s' is not an address the mirror can hold: %s",
+		ctl_error(ctl, "rcpt check: '%s' is not an address the mirror can hold: %s",
 			  a->argv[0], why);
 		return ret;
 	}
 	if (ret) {
-		ctl_error(ctl, "cannot read the recipient mirror: %s", strerror(-ret));
+		ctl_error(ctl, "rcpt check: cannot read the recipient mirror: %s", strerror(-ret));
 		return ret;
 	}
 	(ctl->json ? answer_print_json : answer_print_text)(ctl, &ans);
@@ -125,7 +142,7 @@ int ctl_rcpt_stats(struct ctl *ctl, const struct ctl_args *a)
 
 	ret = mxg_mirror_read(&ctl->maps, &s.rec);
 	if (ret) {
-		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(mirror), strerror(-ret));
+		ctl_error(ctl, "rcpt stats: cannot read %s: %s", MXG_MAP_NAME(mirror), strerror(-ret));
 		return ret;
 	}
 	s.domains = ctl_count_entries(ctl->maps.rcpt_domains, sizeof(uint64_t));

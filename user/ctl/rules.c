@@ -102,12 +102,47 @@ struct list_printer {
 	void (*end)(struct ctl *ctl);
 };
 
+/* The entries are gathered before anything is printed: a map that
+ * cannot be read is an error alone, never an empty or half list. */
 struct list_ctx {
-	struct ctl *ctl;
 	uint64_t now;
 	const struct mxg_class *classes;
-	const struct list_printer *print;
+	struct entry *entries;
+	size_t n, cap;
 };
+
+static int list_append(struct list_ctx *ctx, const struct entry *e)
+{
+	if (ctx->n == ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap * 2 : 64;
+		struct entry *grown = realloc(ctx->entries, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		ctx->entries = grown;
+		ctx->cap = cap;
+	}
+	ctx->entries[ctx->n++] = *e;
+	return 0;
+}
+
+/* The list in ctx, or the error: "allow list: cannot read mxg_allow:
+ * ...". */
+static int list_print(struct ctl *ctl, const char *verb, const char *map,
+		      int ret, struct list_ctx *ctx, const char *name,
+		      const struct list_printer *print)
+{
+	if (ret) {
+		ctl_error(ctl, "%s: cannot read %s: %s", verb, map, strerror(-ret));
+	} else {
+		print->begin(ctl, name);
+		for (size_t i = 0; i < ctx->n; i++)
+			print->entry(ctl, &ctx->entries[i]);
+		print->end(ctl);
+	}
+	free(ctx->entries);
+	return ret;
+}
 
 static void rules_begin_text(struct ctl *ctl, const char *name)
 {
@@ -153,22 +188,20 @@ static int list_rule(const struct mxg_lpm_key *key, const void *value,
 	};
 
 	mxg_format_cidr(key, e.cidr, sizeof(e.cidr));
-	ctx->print->entry(ctx->ctl, &e);
-	return 0;
+	return list_append(ctx, &e);
 }
 
 static int rule_list(struct ctl *ctl, const char *object)
 {
-	struct list_ctx ctx = {
-		ctl, mxg_now_ns(), NULL, ctl->json ? &rules_json : &rules_text,
-	};
+	struct list_ctx ctx = { .now = mxg_now_ns() };
+	bool allow = !strcmp(object, "allow");
 	int ret;
 
-	ctx.print->begin(ctl, object);
 	ret = mxg_lpm_foreach(rules_fd(ctl, object), sizeof(struct mxg_rule),
 			      list_rule, &ctx);
-	ctx.print->end(ctl);
-	return ret;
+	return list_print(ctl, allow ? "allow list" : "deny list",
+			  allow ? MXG_MAP_NAME(allow) : MXG_MAP_NAME(deny), ret,
+			  &ctx, object, ctl->json ? &rules_json : &rules_text);
 }
 
 int ctl_allow_list(struct ctl *ctl, const struct ctl_args *a)
@@ -302,24 +335,20 @@ static int list_ban(const struct mxg_lpm_key *key, const void *value,
 	mxg_format_cidr(key, e.cidr, sizeof(e.cidr));
 	format_class_mask(ban->class_mask, ctx->classes, e.classes,
 			  sizeof(e.classes));
-	ctx->print->entry(ctx->ctl, &e);
-	return 0;
+	return list_append(ctx, &e);
 }
 
 int ctl_ban_list(struct ctl *ctl, const struct ctl_args *a)
 {
 	struct mxg_class classes[MXG_MAX_CLASSES];
-	struct list_ctx ctx = {
-		ctl, mxg_now_ns(), classes, ctl->json ? &bans_json : &bans_text,
-	};
+	struct list_ctx ctx = { .now = mxg_now_ns(), .classes = classes };
 	int ret;
 
 	ret = ctl_read_classes(ctl, classes);
 	if (ret)
 		return ret;
-	ctx.print->begin(ctl, "bans");
 	ret = mxg_lpm_foreach(ctl->maps.bans, sizeof(struct mxg_ban), list_ban,
 			      &ctx);
-	ctx.print->end(ctl);
-	return ret;
+	return list_print(ctl, "ban list", MXG_MAP_NAME(bans), ret, &ctx,
+			  "bans", ctl->json ? &bans_json : &bans_text);
 }

@@ -118,7 +118,7 @@ int ctl_stats(struct ctl *ctl, const struct ctl_args *a)
 	if (!ret)
 		ret = mxg_rcpt_stats_read(&ctl->maps, &s.rcpt);
 	if (ret) {
-		ctl_error(ctl, "cannot read the counters: %s", strerror(-ret));
+		ctl_error(ctl, "stats: cannot read the counters: %s", strerror(-ret));
 		return ret;
 	}
 	(ctl->json ? stats_print_json : stats_print_text)(ctl, &s);
@@ -286,7 +286,7 @@ int ctl_top(struct ctl *ctl, const struct ctl_args *a)
 	if (!ret)
 		ret = rows_read(&ctl->maps, a->by, &rows, &n);
 	if (ret) {
-		ctl_error(ctl, "cannot read the sources: %s", strerror(-ret));
+		ctl_error(ctl, "top: cannot read the sources: %s", strerror(-ret));
 		return ret;
 	}
 	qsort(rows, n, sizeof(*rows), a->by == TOP_CONNS ? by_conns :
