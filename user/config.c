@@ -11,6 +11,14 @@
  * inih does not call the handler for a section header: an empty
  * "[class foo]" or an unknown "[bogus]" would otherwise go unnoticed, and
  * a continuation line would look like the key given twice.
+ *
+ * Comments: a line whose first non-blank is '#' or ';', and the rest of a
+ * line from a '#' or ';' after a blank (inih cuts the ';' itself; Debian
+ * builds it with ';' as the only inline prefix, so the reader cuts the
+ * '#'), the way operators write "mode = 0666   # default". A '#' that
+ * begins a value is the value ("recipient_delimiter = #"); a value that
+ * needs a blank before a '#' writes it escaped (RFC 4514 "\#" in a DN,
+ * RFC 4515 "\23" in a filter).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -174,6 +182,19 @@ static char *find_chars_or_comment(char *s, const char *chars)
 	return s;
 }
 
+/* The start of an inline comment in s, '#' or ';' after a blank, or its
+ * end. s itself is taken as following a blank when after_blank. */
+static char *find_inline_comment(char *s, bool after_blank)
+{
+	bool was_space = after_blank;
+
+	while (*s && !(was_space && (*s == ';' || *s == '#'))) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
 /*
  * Hand inih the next line and decide what it is, mirroring inih's own
  * order of tests (comment, continuation, section, pair). Returning NULL
@@ -220,7 +241,7 @@ static char *read_line(char *str, int num, void *stream)
 	if (p->prev_key && start > str) {
 		/* inih (55) keeps inline comments on continuation lines; cut
 		 * them here so that "  a, b ; note" reads as on a key line. */
-		*find_chars_or_comment(start, NULL) = '\0';
+		*find_inline_comment(start, false) = '\0';
 		p->kind = LINE_CONT;
 		return str;
 	}
@@ -235,7 +256,7 @@ static char *read_line(char *str, int num, void *stream)
 		rest = close + 1;
 		while (isspace((unsigned char)*rest))
 			rest++;
-		if (*rest && *rest != ';') {
+		if (*rest && *rest != ';' && *rest != '#') {
 			fail(p, "unexpected text after ']'");
 			return NULL;
 		}
@@ -257,6 +278,12 @@ static char *read_line(char *str, int num, void *stream)
 		fail(p, "expected 'key = value', '[section]' or a comment");
 		return NULL;
 	}
+	/* A '#' comment after the value; the value's first character is
+	 * the value's, even a '#'. */
+	for (end++; isspace((unsigned char)*end); end++)
+		;
+	if (*end)
+		*find_inline_comment(end + 1, false) = '\0';
 	p->prev_key = true;
 	p->kind = LINE_KEY;
 	return str;

@@ -914,6 +914,64 @@ static void test_ldap(void **state)
 	unlink(pw);
 }
 
+/*
+ * Comments as operators write them: '#' or ';' after a blank ends the
+ * value, on key lines, continuation lines and section headers. A '#'
+ * with no blank before it, or one that begins the value, is the value's:
+ * DNs, filters and URIs may hold one, and '#' is a recipient delimiter.
+ */
+static void test_trailing_comments(void **state)
+{
+	struct mxg_config *cfg = *state;
+	char pw[] = "/tmp/mxg-test-pw-XXXXXX", text[1024];
+	int fd = mkstemp(pw);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret\n", 7), 7);
+	close(fd);
+	assert_int_equal(chmod(pw, 0600), 0);
+
+	load_ok(cfg,
+		"[global]   # the one section every file has\n"
+		"interfaces = eth0, eth1   # the uplinks\n"
+		"    eth2 # and one more\n"
+		"max_sources = 1024\t# a tab is a blank too\n"
+		"[class smtp] ; a class\n"
+		"ports = 25 #submission is another class\n"
+		"rate = 5/s\n"
+		"[smtp_inspect]\n"
+		"recipient_delimiter = #   # '#' itself, then a comment\n");
+	assert_int_equal(cfg->nifaces, 3);
+	assert_string_equal(cfg->ifaces[1], "eth1");
+	assert_string_equal(cfg->ifaces[2], "eth2");
+	assert_int_equal(cfg->max_sources, 1024);
+	assert_string_equal(cfg->recipient_delimiter, "#");
+	assert_non_null(class_by_name(cfg, "smtp"));
+	assert_int_equal(class_by_name(cfg, "smtp")->nports, 1);
+	assert_int_equal(class_by_name(cfg, "smtp")->ports[0], 25);
+
+	snprintf(text, sizeof(text),
+		 "[ldap]\n"
+		 "uri = ldap://198.18.0.1:389/   # the directory\n"
+		 "bind_dn = cn=mxg#1,dc=lab,dc=example  # '#' inside a DN\n"
+		 "bind_password_file = %s # chmod 600\n"
+		 "base = ou=Room \\#2,dc=lab,dc=example\n"
+		 "filter = (&(objectClass=inetOrgPerson)(cn=a#b)) ; and ';'\n"
+		 "domains = lab.example # ours\n"
+		 "[lookup]\n"
+		 "socket = /run/mxguard/lookup.sock\n"
+		 "mode = 0666   # default\n", pw);
+	load_ok(cfg, text);
+	assert_string_equal(cfg->ldap.uri, "ldap://198.18.0.1:389/");
+	assert_string_equal(cfg->ldap.bind_dn, "cn=mxg#1,dc=lab,dc=example");
+	assert_string_equal(cfg->ldap.bind_password_file, pw);
+	assert_string_equal(cfg->ldap.base, "ou=Room \\#2,dc=lab,dc=example");
+	assert_string_equal(cfg->ldap.filter, "(&(objectClass=inetOrgPerson)(cn=a#b))");
+	assert_int_equal(cfg->ldap.ndomains, 1);
+	assert_int_equal(cfg->lookup.mode, 0666);
+	unlink(pw);
+}
+
 static void test_keys_list(void **state)
 {
 	static const char *const want[] = {
@@ -1104,6 +1162,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ldap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tuner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trailing_comments, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_class_limit_set, setup,
 						teardown),
