@@ -3,7 +3,7 @@
  * The docs are part of the interface: every config key the parser accepts
  * is defined in its own section of the man page, the reference and the
  * example file, and every mxguardctl command in its help is in its man
- * page. Run from the top of the tree (make test).
+ * page and its bash completion. Run from the top of the tree (make test).
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -248,12 +248,104 @@ static void test_ctl_commands_documented(void **state)
 	free(man);
 }
 
+/* word, bounded by a non-name character on both sides, in text. */
+static bool has_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+		char before = p > text ? p[-1] : ' ', after = p[n];
+
+		if (!strchr("abcdefghijklmnopqrstuvwxyz_-", before) &&
+		    !strchr("abcdefghijklmnopqrstuvwxyz_-", after ? after : ' '))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * In the completion file, the words of the line that declares KEY="...":
+ * objects="a b c" (pattern NULL), or the verbs of object, on a case line
+ * "allow | deny) verbs="add del list"" whose pattern names it. Into buf;
+ * false when there is no such line.
+ */
+static bool completion_words(const char *compl, const char *key,
+			     const char *object, char *buf, size_t len)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "%s=\"", key);
+	for (const char *p = strstr(compl, needle); p; p = strstr(p + 1, needle)) {
+		const char *bol = p, *q = p + strlen(needle), *end = strchr(q, '"');
+		char pattern[128];
+
+		while (bol > compl && bol[-1] != '\n')
+			bol--;
+		if (!end)
+			return false;
+		if (bol[strspn(bol, " \t")] == '#')
+			continue;	/* a comment */
+		if (object) {
+			const char *paren = memchr(bol, ')', p - bol);
+
+			if (!paren || (size_t)(paren - bol) >= sizeof(pattern))
+				continue;
+			snprintf(pattern, sizeof(pattern), "%.*s", (int)(paren - bol), bol);
+			if (!has_word(pattern, object))
+				continue;
+		}
+		snprintf(buf, len, "%.*s", (int)(end - q), q);
+		return true;
+	}
+	return false;
+}
+
+/* docs/mxguardctl.bash-completion (installed by the package) offers every
+ * object of mxguardctl's table in its objects="..." and every command in
+ * its object's verbs="...", and bash can read it. */
+static void test_ctl_completion(void **state)
+{
+	char *compl = slurp("docs/mxguardctl.bash-completion");
+	char line[512], object[64], verb[64], cmd[PATH_MAX + 32], words[512];
+	const char *build = getenv("MXG_BUILD") ? getenv("MXG_BUILD") : "build";
+	FILE *help;
+	int n = 0;
+
+	snprintf(cmd, sizeof(cmd), "%s/mxguardctl help", build);
+	help = popen(cmd, "r");
+	assert_non_null(help);
+	while (fgets(line, sizeof(line), help)) {
+		/* As in test_ctl_commands_documented(). */
+		if (strncmp(line, "  ", 2) || line[2] < 'a' || line[2] > 'z')
+			continue;
+		verb[0] = '\0';
+		if (sscanf(line, " %63s %63s", object, verb) < 1)
+			continue;
+		if (!completion_words(compl, "objects", NULL, words, sizeof(words)) ||
+		    !has_word(words, object))
+			fail_msg("object '%s' is not in objects=\"...\" of docs/mxguardctl.bash-completion",
+				 object);
+		if (verb[0] >= 'a' && verb[0] <= 'z' &&
+		    (!completion_words(compl, "verbs", object, words, sizeof(words)) ||
+		     !has_word(words, verb)))
+			fail_msg("command '%s %s' is not in the verbs=\"...\" of %s) in docs/mxguardctl.bash-completion",
+				 object, verb, object);
+		n++;
+	}
+	assert_int_equal(pclose(help), 0);
+	assert_true(n >= 10);
+	if (system("bash -n docs/mxguardctl.bash-completion"))
+		fail_msg("bash -n docs/mxguardctl.bash-completion failed");
+	free(compl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_documented_needs_the_section),
 		cmocka_unit_test(test_config_keys_documented),
 		cmocka_unit_test(test_ctl_commands_documented),
+		cmocka_unit_test(test_ctl_completion),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
