@@ -281,7 +281,13 @@ static void print_help_json(struct json *j, const char *object)
 			json_begin_object(j);
 			json_kv_string(j, "name", name);
 			json_kv_string(j, "short", short_name);
-			json_kv_string(j, "value", o->value);
+			/* A row written before the field was: no name for
+			 * its value, but still a document. */
+			json_key(j, "value");
+			if (o->value)
+				json_string(j, o->value);
+			else
+				json_null(j);
 			json_end_object(j);
 		}
 		json_end_array(j);
