@@ -106,7 +106,7 @@ static const struct verb_opt ban_add_opts[] = {
 };
 
 static const struct verb_opt metrics_opts[] = {
-	{ "output", 'o', "--output", OPT_OUTPUT },
+	{ "output", 'o', "--output", OPT_OUTPUT, "FILE" },
 	{}
 };
 
@@ -215,7 +215,8 @@ static void print_help_text(const char *object)
 
 /* The table as JSON, for scripts and the tests: {"usage", "options",
  * "objects", "commands": [{"object", "verb", "args", "help",
- * "min_args", "max_args" (null: any number), "options"}]}. */
+ * "min_args", "max_args" (null: any number), "json" (false: -j is a
+ * usage error), "options"}]}. */
 static void print_help_json(struct json *j, const char *object)
 {
 	json_begin_object(j);
@@ -272,6 +273,7 @@ static void print_help_json(struct json *j, const char *object)
 			json_null(j);
 		else
 			json_u64(j, c->max);
+		json_kv_bool(j, "json", !c->text_only);
 		json_key(j, "options");
 		json_begin_array(j);
 		for (const struct verb_opt *o = c->opts; o && o->name; o++) {
@@ -281,13 +283,7 @@ static void print_help_json(struct json *j, const char *object)
 			json_begin_object(j);
 			json_kv_string(j, "name", name);
 			json_kv_string(j, "short", short_name);
-			/* A row written before the field was: no name for
-			 * its value, but still a document. */
-			json_key(j, "value");
-			if (o->value)
-				json_string(j, o->value);
-			else
-				json_null(j);
+			json_kv_string(j, "value", o->value);
 			json_end_object(j);
 		}
 		json_end_array(j);

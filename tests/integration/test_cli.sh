@@ -66,6 +66,12 @@ ROWS=$(cat <<'EOF'
 # stats
 1 0 | - | stats
 2 2 | stats takes no arguments | stats x
+# metrics (text only: with -j or -p every row is a usage error)
+1 0 | - | metrics
+1 1 | metrics --output: cannot create a temporary file in /nonexistent-mxg | metrics --output /nonexistent-mxg/m.prom
+2 2 | metrics: unexpected argument 'extra' | metrics extra
+2 2 | no value for option '--output' | metrics --output
+2 2 | unknown option '--nope' | metrics --nope
 # top
 1 0 | - | top
 1 0 | - | top -n 5 --by conns
@@ -175,17 +181,21 @@ def run(args):
                        capture_output=True, text=True, timeout=20)
     return p.returncode, p.stdout, p.stderr
 
+table = json.loads(run(["-j", "help"])[1])
+verbs = [c["object"] + (" " + c["verb"] if c["verb"] else "")
+         for c in table["commands"]]
+# Commands whose output has no JSON form: with -j or -p, a usage error.
+text_only = {v for v, c in zip(verbs, table["commands"]) if not c["json"]}
+
+def verb_of(args):
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] == "--pin-dir" else 1
+    for n in (2, 1):
+        if " ".join(args[i:i + n]) in verbs:
+            return " ".join(args[i:i + n])
+
 if state == "coverage":
-    table = json.loads(run(["-j", "help"])[1])
-    verbs = [c["object"] + (" " + c["verb"] if c["verb"] else "")
-             for c in table["commands"]]
-    def verb_of(args):
-        i = 0
-        while i < len(args) and args[i].startswith("-"):
-            i += 2 if args[i] == "--pin-dir" else 1
-        for n in (2, 1):
-            if " ".join(args[i:i + n]) in verbs:
-                return " ".join(args[i:i + n])
     usage, other = set(), set()
     for _, nopin, daemon, _, args in rows:
         (usage if (nopin, daemon) == (2, 2) else other).add(verb_of(args))
@@ -208,6 +218,8 @@ for mode in ("", "-j", "-p"):
         # that name a pin dir of their own).
         if state != "daemon" and want == 1 and "--pin-dir" not in args:
             sub = "nothing pinned"
+        if mode and verb_of(args) in text_only:
+            want, sub = 2, "has no JSON form"
         argv = ([mode] if mode else []) + ["--pin-dir", pin] + args
         rc, out, err = run(argv)
         runs += 1

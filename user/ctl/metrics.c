@@ -59,7 +59,7 @@ static int write_atomic(struct ctl *ctl, const char *path, const char *text,
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		ret = -errno;
-		ctl_error(ctl, "cannot create a temporary file in %s: %s", dir,
+		ctl_error(ctl, "metrics --output: cannot create a temporary file in %s: %s", dir,
 			  strerror(errno));
 		return ret;
 	}
