@@ -457,6 +457,36 @@ send_mail() {
 		--timeout 10 --hide-informational "$@" 2>&1
 }
 
+# rcpt_codes TO...: one swaks session from the lab's client 1 to its
+# server with these recipients and a null sender; prints the SMTP code
+# each RCPT got, one per line. The transcript is kept in
+# $LAB_TMP/swaks.last and appended to $LAB_TMP/swaks.all.
+rcpt_codes() {
+	local to out
+	to=$(IFS=,; echo "$*")
+	out=$(send_mail "$LAB_NS_C1" "$LAB_SERVER4" "$to" --from '<>') || true
+	printf '%s\n' "$out" >"$LAB_TMP/swaks.last"
+	printf '%s\n' "$out" >>"$LAB_TMP/swaks.all"
+	awk '/-> RCPT TO:/ { want = 1; next }
+	     want && /^ *<(-|\*\*) / { sub(/^ *<(-|\*\*) +/, ""); print substr($0, 1, 3); want = 0 }' <<<"$out"
+}
+
+# expect_codes WHAT PATTERN TO...: every RCPT's code matches the extended
+# regex PATTERN, one per recipient. A test may define rcpt_diagnosis to
+# add what its server logged to a failure.
+expect_codes() {
+	local what=$1 pat=$2 codes n=0 c diag=""
+	shift 2
+	codes=$(rcpt_codes "$@" | xargs)
+	declare -F rcpt_diagnosis >/dev/null && diag="; $(rcpt_diagnosis)"
+	for c in $codes; do
+		[[ $c =~ ^($pat)$ ]] || die "$what: got SMTP $c (all: $codes), want $pat$diag"
+		n=$((n + 1))
+	done
+	((n == $#)) || die "$what: $n answers for $# recipients: $codes$diag"
+	pass "$what: $(tr ' ' '\n' <<<"$codes" | sort | uniq -c | xargs)"
+}
+
 # queue_id_of TRANSCRIPT: the "queued as" id from a swaks transcript.
 queue_id_of() { sed -n 's/.*250 .*queued as \([0-9A-Za-z]*\).*/\1/p' <<<"$1" | tail -1; }
 

@@ -3,9 +3,7 @@
  * metrics-fill PIN_DIR N: put N sources into the pinned mxg_sources of a
  * running guard, as if N new sources had been admitted, for `make bench`
  * part metrics (tools/metrics-bench.sh): a scrape with a million sources
- * tracked. The entries go in by bpf_map_update_batch() (a second or two
- * for a million, where a million SYNs through BPF_PROG_TEST_RUN would
- * take far longer), and the count of sources created goes up by N on CPU
+ * tracked. The entries go in as tools/fill.h puts them, and the count of sources created goes up by N on CPU
  * 0, as the programs count each insert, so the metrics and `mxguardctl
  * status` agree on what is there. Sources are 2001:db8:ffff::/48 plus an
  * index in class slot 0: never a lab address.
@@ -18,30 +16,7 @@
 #include <bpf/libbpf.h>
 #include "maps.h"
 #include "parse.h"
-
-static int fill(int fd, uint32_t n)
-{
-	enum { B = 8192 };
-	static struct mxg_source_key keys[B];
-	static struct mxg_source vals[B];
-
-	for (uint32_t done = 0; done < n;) {
-		__u32 count = n - done < B ? n - done : B;
-
-		for (__u32 i = 0; i < count; i++) {
-			uint32_t v = done + i;
-
-			memset(&keys[i], 0, sizeof(keys[i]));
-			memcpy(keys[i].addr, "\x20\x01\x0d\xb8\xff\xff", 6);
-			memcpy(&keys[i].addr[8], &v, sizeof(v));
-			vals[i] = (struct mxg_source){ .tat_ns = 1, .syns = 1 };
-		}
-		if (bpf_map_update_batch(fd, keys, vals, &count, NULL))
-			return -errno;
-		done += count;
-	}
-	return 0;
-}
+#include "fill.h"
 
 static int count_created(const struct mxg_maps *m, uint32_t n)
 {
@@ -82,7 +57,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "metrics-fill: %s\n", err);
 		return 1;
 	}
-	ret = fill(m.sources, n);
+	ret = fill_sources(m.sources, n, 0);
 	if (!ret)
 		ret = count_created(&m, n);
 	if (ret)

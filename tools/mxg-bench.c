@@ -34,6 +34,7 @@
 #include "recipients.h"
 #include "loader.h"
 #include "maps.h"
+#include "fill.h"
 #include "frames.h"
 
 #define ROUNDS 5		/* median of this many runs */
@@ -135,39 +136,6 @@ static double ns_new_sources(int prog_fd, uint32_t first, uint32_t n)
 		total += opts.duration;
 	}
 	return total / n;
-}
-
-/* Fill the LRU with n sources (as if n had been seen), in batches. */
-static int fill_sources(int fd, uint32_t n, uint32_t class_idx)
-{
-	enum { B = 8192 };
-	static struct mxg_source_key keys[B];
-	static struct mxg_source vals[B];
-
-	for (uint32_t done = 0; done < n;) {
-		__u32 count = n - done < B ? n - done : B;
-
-		for (__u32 i = 0; i < count; i++) {
-			uint32_t v = done + i;
-
-			memset(&keys[i], 0, sizeof(keys[i]));
-			/* 2001:db8:ffff::/48 plus an index: never one of the
-			 * frames' sources. */
-			keys[i].addr[0] = 0x20;
-			keys[i].addr[1] = 0x01;
-			keys[i].addr[2] = 0x0d;
-			keys[i].addr[3] = 0xb8;
-			keys[i].addr[4] = 0xff;
-			keys[i].addr[5] = 0xff;
-			memcpy(&keys[i].addr[8], &v, sizeof(v));
-			keys[i].class_idx = class_idx;
-			vals[i] = (struct mxg_source){ .tat_ns = 1, .syns = 1 };
-		}
-		if (bpf_map_update_batch(fd, keys, vals, &count, NULL))
-			return -errno;
-		done += count;
-	}
-	return 0;
 }
 
 /* The kernel's own account of a map's memory (fdinfo "memlock"). */

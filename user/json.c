@@ -153,7 +153,10 @@ void json_finish(struct json *j)
 void json_kv_string(struct json *j, const char *key, const char *v)
 {
 	json_key(j, key);
-	json_string(j, v);
+	if (v)
+		json_string(j, v);
+	else
+		json_null(j);
 }
 
 void json_kv_u64(struct json *j, const char *key, uint64_t v)

@@ -39,7 +39,8 @@ void json_null(struct json *j);
 /* Finish the document with a newline. */
 void json_finish(struct json *j);
 
-/* key + value in one call, for the common case. */
+/* key + value in one call, for the common case (json_kv_string: v NULL
+ * is null). */
 void json_kv_string(struct json *j, const char *key, const char *v);
 void json_kv_u64(struct json *j, const char *key, uint64_t v);
 void json_kv_bool(struct json *j, const char *key, bool v);

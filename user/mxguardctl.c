@@ -230,16 +230,8 @@ static void print_help_json(struct json *j, const char *object)
 		snprintf(name, sizeof(name), "--%s", o->name);
 		json_begin_object(j);
 		json_kv_string(j, "name", name);
-		json_key(j, "short");
-		if (o->short_name)
-			json_string(j, short_name);
-		else
-			json_null(j);
-		json_key(j, "value");
-		if (o->value)
-			json_string(j, o->value);
-		else
-			json_null(j);
+		json_kv_string(j, "short", o->short_name ? short_name : NULL);
+		json_kv_string(j, "value", o->value);
 		json_kv_string(j, "help", o->help);
 		json_end_object(j);
 	}
@@ -260,11 +252,7 @@ static void print_help_json(struct json *j, const char *object)
 			continue;
 		json_begin_object(j);
 		json_kv_string(j, "object", c->object);
-		json_key(j, "verb");
-		if (c->verb)
-			json_string(j, c->verb);
-		else
-			json_null(j);
+		json_kv_string(j, "verb", c->verb);
 		json_kv_string(j, "args", c->args);
 		json_kv_string(j, "help", c->help);
 		json_kv_u64(j, "min_args", c->min);

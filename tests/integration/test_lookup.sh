@@ -62,30 +62,6 @@ lookup_conf() {
 
 # ---------------------------------------------------------------- helpers
 
-# rcpt_codes TO...: one swaks session from client 1 with these
-# recipients; prints the SMTP code Postfix gave each RCPT, one per line.
-rcpt_codes() {
-	local to out
-	to=$(IFS=,; echo "$*")
-	out=$(send_mail "$C1" "$S4" "$to" --from '<>') || true
-	awk '/-> RCPT TO:/ { want = 1; next }
-	     want && /^ *<(-|\*\*) / { sub(/^ *<(-|\*\*) +/, ""); print substr($0, 1, 3); want = 0 }' <<<"$out"
-}
-
-# expect_codes WHAT PATTERN TO...: every RCPT's code matches the extended
-# regex PATTERN (and there is one per recipient).
-expect_codes() {
-	local what=$1 pat=$2 codes n=0 c
-	shift 2
-	codes=$(rcpt_codes "$@" | xargs)
-	for c in $codes; do
-		[[ $c =~ ^($pat)$ ]] || die "$what: got SMTP $c (all: $codes), want $pat"
-		n=$((n + 1))
-	done
-	((n == $#)) || die "$what: $n answers for $# recipients: $codes"
-	pass "$what: $(tr ' ' '\n' <<<"$codes" | sort | uniq -c | xargs)"
-}
-
 mirror_ready_is() {
 	local v
 	v=$(ctl_json rcpt check "user1@$DOM" | json_get mirror_ready) || return 1

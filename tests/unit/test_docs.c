@@ -214,9 +214,12 @@ static bool command_in_page(const char *man, const char *object,
 	return false;
 }
 
-static void test_ctl_commands_documented(void **state)
+/* Calls fn for every command line of `mxguardctl help` ("  object [verb]
+ * [ARGS]"; verb NULL for an object that is the command) and fails the
+ * test unless help succeeds and lists at least ten. */
+static void for_each_ctl_command(void (*fn)(const char *object, const char *verb,
+					    void *ctx), void *ctx)
 {
-	char *man = slurp("docs/man/mxguardctl.8");
 	char line[512], object[64], verb[64], cmd[PATH_MAX + 32];
 	/* tests/run.sh says which build it runs (build/, build-san/). */
 	const char *build = getenv("MXG_BUILD") ? getenv("MXG_BUILD") : "build";
@@ -225,9 +228,7 @@ static void test_ctl_commands_documented(void **state)
 
 	snprintf(cmd, sizeof(cmd), "%s/mxguardctl help", build);
 	help = popen(cmd, "r");
-
 	assert_non_null(help);
-	strip_roff(man);
 	while (fgets(line, sizeof(line), help)) {
 		/* Command lines are "  object [verb] [ARGS]"; help lines are
 		 * indented further, option lines start with '-'. */
@@ -236,15 +237,27 @@ static void test_ctl_commands_documented(void **state)
 		verb[0] = '\0';
 		if (sscanf(line, " %63s %63s", object, verb) < 1)
 			continue;
-		if (!strstr(man, object))
-			fail_msg("object '%s' is not in mxguardctl(8)", object);
-		if (verb[0] >= 'a' && verb[0] <= 'z' &&
-		    !command_in_page(man, object, verb))
-			fail_msg("command '%s %s' is not in mxguardctl(8)", object, verb);
+		fn(object, verb[0] >= 'a' && verb[0] <= 'z' ? verb : NULL, ctx);
 		n++;
 	}
 	assert_int_equal(pclose(help), 0);
 	assert_true(n >= 10);
+}
+
+static void command_in_man(const char *object, const char *verb, void *man)
+{
+	if (!strstr(man, object))
+		fail_msg("object '%s' is not in mxguardctl(8)", object);
+	if (verb && !command_in_page(man, object, verb))
+		fail_msg("command '%s %s' is not in mxguardctl(8)", object, verb);
+}
+
+static void test_ctl_commands_documented(void **state)
+{
+	char *man = slurp("docs/man/mxguardctl.8");
+
+	strip_roff(man);
+	for_each_ctl_command(command_in_man, man);
 	free(man);
 }
 
@@ -300,40 +313,28 @@ static bool completion_words(const char *compl, const char *key,
 	return false;
 }
 
+static void command_in_completion(const char *object, const char *verb, void *compl)
+{
+	char words[512];
+
+	if (!completion_words(compl, "objects", NULL, words, sizeof(words)) ||
+	    !has_word(words, object))
+		fail_msg("object '%s' is not in objects=\"...\" of docs/mxguardctl.bash-completion",
+			 object);
+	if (verb && (!completion_words(compl, "verbs", object, words, sizeof(words)) ||
+		     !has_word(words, verb)))
+		fail_msg("command '%s %s' is not in the verbs=\"...\" of %s) in docs/mxguardctl.bash-completion",
+			 object, verb, object);
+}
+
 /* docs/mxguardctl.bash-completion (installed by the package) offers every
  * object of mxguardctl's table in its objects="..." and every command in
  * its object's verbs="...", and bash can read it. */
 static void test_ctl_completion(void **state)
 {
 	char *compl = slurp("docs/mxguardctl.bash-completion");
-	char line[512], object[64], verb[64], cmd[PATH_MAX + 32], words[512];
-	const char *build = getenv("MXG_BUILD") ? getenv("MXG_BUILD") : "build";
-	FILE *help;
-	int n = 0;
 
-	snprintf(cmd, sizeof(cmd), "%s/mxguardctl help", build);
-	help = popen(cmd, "r");
-	assert_non_null(help);
-	while (fgets(line, sizeof(line), help)) {
-		/* As in test_ctl_commands_documented(). */
-		if (strncmp(line, "  ", 2) || line[2] < 'a' || line[2] > 'z')
-			continue;
-		verb[0] = '\0';
-		if (sscanf(line, " %63s %63s", object, verb) < 1)
-			continue;
-		if (!completion_words(compl, "objects", NULL, words, sizeof(words)) ||
-		    !has_word(words, object))
-			fail_msg("object '%s' is not in objects=\"...\" of docs/mxguardctl.bash-completion",
-				 object);
-		if (verb[0] >= 'a' && verb[0] <= 'z' &&
-		    (!completion_words(compl, "verbs", object, words, sizeof(words)) ||
-		     !has_word(words, verb)))
-			fail_msg("command '%s %s' is not in the verbs=\"...\" of %s) in docs/mxguardctl.bash-completion",
-				 object, verb, object);
-		n++;
-	}
-	assert_int_equal(pclose(help), 0);
-	assert_true(n >= 10);
+	for_each_ctl_command(command_in_completion, compl);
 	if (system("bash -n docs/mxguardctl.bash-completion"))
 		fail_msg("bash -n docs/mxguardctl.bash-completion failed");
 	free(compl);
