@@ -41,7 +41,7 @@ void mxg_lookup_rcpt_reply(int ret, const struct mxg_rcpt_answer *ans,
 void mxg_lookup_answer_rcpt(void *ctx, const char *key, size_t keylen,
 			    char *reply)
 {
-	const struct mxg_maps *maps = ctx;
+	const struct mxg_rcpt_reader *src = ctx;
 	struct mxg_rcpt_answer ans;
 	char addr[MXG_LOOKUP_REQ_MAX + 1];
 	const char *why = "";
@@ -55,6 +55,6 @@ void mxg_lookup_answer_rcpt(void *ctx, const char *key, size_t keylen,
 	}
 	memcpy(addr, key, keylen);
 	addr[keylen] = '\0';
-	ret = mxg_rcpt_check(maps, addr, &ans, &why);
+	ret = mxg_rcpt_check(src, addr, &ans, &why);
 	mxg_lookup_rcpt_reply(ret, &ans, why, reply);
 }

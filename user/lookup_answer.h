@@ -25,7 +25,7 @@ void mxg_lookup_rcpt_reply(int ret, const struct mxg_rcpt_answer *ans,
 			   const char *why, char *reply);
 
 /* answer() for the daemon (an mxg_lookup_fn): mxg_rcpt_check() on the
- * maps in ctx. */
+ * struct mxg_rcpt_reader in ctx. */
 void mxg_lookup_answer_rcpt(void *ctx, const char *key, size_t keylen,
 			    char *reply);
 

@@ -134,7 +134,8 @@ int mxg_mirror_start(struct mxg_mirror_writer **out, const struct mxg_config *cf
 		ret = -errno;
 	/* Keep serving what is pinned until the first refresh replaces it. */
 	if (!ret)
-		ret = mxg_mirror_store_open(&w->store, maps, btf);
+		ret = mxg_mirror_store_open(&w->store, maps, cfg->pin_dir,
+					    btf);
 	if (ret)
 		goto fail;
 	ret = -pthread_create(&w->thread, NULL, writer_main, w);

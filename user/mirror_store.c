@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* The mirror's inner maps and its entries; see mirror_store.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,9 +98,17 @@ static void inner_close(struct mxg_mirror_inner *in)
 static int slot_set(struct mxg_mirror_store *st, int fd)
 {
 	uint32_t zero = 0;
+	int ret;
 
-	return bpf_map_update_elem(st->maps.rcpt_slot, &zero, &fd, BPF_ANY) ?
-	       -errno : 0;
+	if (bpf_map_update_elem(st->maps.rcpt_slot, &zero, &fd, BPF_ANY))
+		return -errno;
+	/* After the swap, which is what counts: a pin that failed leaves
+	 * readers the map id, which only CAP_SYS_ADMIN may open. */
+	ret = mxg_rcpt_live_pin(st->pin_dir, fd);
+	if (ret)
+		mxg_err("recipient mirror: cannot pin the live map as %s/%s: %s (lookups without CAP_SYS_ADMIN answer TEMP)",
+			st->pin_dir, MXG_PIN_RCPT_LIVE, strerror(-ret));
+	return 0;
 }
 
 /* Twice the size, everything copied over in batches (three syscalls per
@@ -192,16 +201,23 @@ static int inner_remove(struct mxg_mirror_inner *in, uint64_t h)
 /* ---- full refreshes ---------------------------------------------------- */
 
 int mxg_mirror_store_open(struct mxg_mirror_store *st,
-			  const struct mxg_maps *maps,
+			  const struct mxg_maps *maps, const char *pin_dir,
 			  const struct mxg_inner_btf *btf)
 {
+	struct mxg_rcpt_reader src = { .maps = maps, .pin_dir = pin_dir };
 	struct mxg_mirror rec;
 
 	memset(st, 0, sizeof(*st));
 	st->maps = *maps;
+	snprintf(st->pin_dir, sizeof(st->pin_dir), "%s", pin_dir);
 	st->btf = *btf;
 	st->fresh.fd = -1;
-	st->live.fd = mxg_rcpt_inner_fd(maps);
+	st->live.fd = mxg_rcpt_inner_fd(&src);
+	/* Adopted by id (swapped in by an mxguardd that did not pin it):
+	 * pinned from now on. */
+	if (st->live.fd >= 0 && mxg_rcpt_live_pin(pin_dir, st->live.fd))
+		mxg_err("recipient mirror: cannot pin the live map under %s",
+			pin_dir);
 	if (st->live.fd >= 0 && !mxg_mirror_read(maps, &rec))
 		st->live.entries = rec.entries;
 	return 0;

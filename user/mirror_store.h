@@ -28,6 +28,7 @@ struct mxg_mirror_entry;	/* id -> its hashes */
 
 struct mxg_mirror_store {
 	struct mxg_maps maps;
+	char pin_dir[256];		/* where the live map is pinned */
 	struct mxg_inner_btf btf;
 	struct mxg_mirror_inner live;	/* what is in the slot (fd owned) */
 	struct mxg_mirror_inner fresh;	/* being filled by a full refresh */
@@ -40,9 +41,10 @@ struct mxg_mirror_store {
 };
 
 /* Adopt what is pinned in the slot, so it is served until the first full
- * refresh replaces it. */
+ * refresh replaces it; each map swapped in is pinned under pin_dir
+ * (MXG_PIN_RCPT_LIVE in recipients.h). */
 int mxg_mirror_store_open(struct mxg_mirror_store *st,
-			  const struct mxg_maps *maps,
+			  const struct mxg_maps *maps, const char *pin_dir,
 			  const struct mxg_inner_btf *btf);
 void mxg_mirror_store_close(struct mxg_mirror_store *st);
 

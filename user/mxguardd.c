@@ -46,6 +46,7 @@ struct daemon {
 	struct mxg_config *cfg;
 	struct mxg_mirror_writer *mirror;	/* NULL without [ldap] */
 	struct mxg_lookup_server *lookup;	/* NULL without [lookup] */
+	struct mxg_rcpt_reader rcpt;		/* what the lookups read */
 	struct mxg_tuner *tuner;		/* NULL without [tuner] */
 	struct mxg_metrics_http *metrics;	/* NULL without [metrics] */
 	struct mxg_events *events;		/* penalties and drops to log */
@@ -76,11 +77,14 @@ static int start_lookup(struct daemon *d, const struct mxg_lookup_config *lc,
 		.set_group = true,
 		.gid = lc->gid,
 		.answer = mxg_lookup_answer_rcpt,
-		.ctx = &d->loader.maps,
+		.ctx = &d->rcpt,
 		.counted = true,
 		.counters_fd = d->loader.maps.daemon,
 	};
 	int ret;
+
+	d->rcpt = (struct mxg_rcpt_reader){ .maps = &d->loader.maps,
+					    .pin_dir = d->loader.pin_dir };
 
 	ret = mxg_lookup_start(&d->lookup, &opts, err, errlen);
 	if (!ret)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Readers' side of the recipient mirror; see rcpt.h. */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/random.h>
@@ -77,20 +79,61 @@ int mxg_domains_sync(const struct mxg_maps *m, const struct mxg_hash_key *key,
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int mxg_rcpt_inner_fd(const struct mxg_maps *m)
+int mxg_rcpt_live_pin(const char *pin_dir, int fd)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 4];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MXG_PIN_RCPT_LIVE);
+	/* bpffs refuses names with a dot. */
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
+	unlink(tmp);	/* left by a crash between pin and rename */
+	if (bpf_obj_pin(fd, tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		ret = -errno;
+		unlink(tmp);
+		return ret;
+	}
+	return 0;
+}
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+int mxg_rcpt_inner_fd(const struct mxg_rcpt_reader *src)
 {
 	uint32_t zero = 0, id;
+	char path[PATH_MAX];
 	int fd;
 
-	if (bpf_map_lookup_elem(m->rcpt_slot, &zero, &id))
-		return -ENOENT;	/* nothing swapped in yet */
+	snprintf(path, sizeof(path), "%s/%s", src->pin_dir, MXG_PIN_RCPT_LIVE);
+	/* A swap between reading the slot and opening the pin makes the two
+	 * differ for a moment (the writer pins right after the swap): read
+	 * both again. A pin that stays another map is stale. */
+	for (int tries = 0; tries < 3; tries++) {
+		if (bpf_map_lookup_elem(src->maps->rcpt_slot, &zero, &id))
+			return -ENOENT;	/* nothing swapped in yet */
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			break;
+		if (map_id(fd) == id)
+			return fd;
+		close(fd);
+	}
 	fd = bpf_map_get_fd_by_id(id);
 	return fd < 0 ? -errno : fd;
 }
 
-int mxg_rcpt_check(const struct mxg_maps *m, const char *addr,
+int mxg_rcpt_check(const struct mxg_rcpt_reader *src, const char *addr,
 		   struct mxg_rcpt_answer *ans, const char **why)
 {
+	const struct mxg_maps *m = src->maps;
 	struct mxg_hash_key key;
 	struct mxg_mirror rec;
 	struct mxg_rcpt val;
@@ -114,10 +157,15 @@ int mxg_rcpt_check(const struct mxg_maps *m, const char *addr,
 	d = mxg_domain_key(&key, ans->normalized, len, at);
 	ans->local_domain = !bpf_map_lookup_elem(m->rcpt_domains, &d, &flag);
 	h = mxg_rcpt_key(&key, ans->normalized, len);
-	fd = mxg_rcpt_inner_fd(m);
-	if (fd >= 0) {
-		ans->known = !bpf_map_lookup_elem(fd, &h, &val);
-		close(fd);
-	}
+	fd = mxg_rcpt_inner_fd(src);
+	/* Nothing swapped in yet: known by nobody, and not ready either. A
+	 * map that is there but cannot be opened must not answer "unknown":
+	 * that would be a false 550. */
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	ans->known = !bpf_map_lookup_elem(fd, &h, &val);
+	close(fd);
 	return 0;
 }

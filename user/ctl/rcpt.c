@@ -60,7 +60,9 @@ int ctl_rcpt_check(struct ctl *ctl, const struct ctl_args *a)
 
 	/* ctl_check_address() refused what is no address at all; what is
 	 * left is a local part empty once the mirror's delimiter cuts it. */
-	ret = mxg_rcpt_check(&ctl->maps, a->argv[0], &ans, &why);
+	ret = mxg_rcpt_check(&(struct mxg_rcpt_reader){ .maps = &ctl->maps,
+							 .pin_dir = ctl->pin_dir },
+			     a->argv[0], &ans, &why);
 	if (ret == -EINVAL) {
 		ctl_error(ctl, "rcpt check: '%s' is not an address the mirror can hold: %s",
 			  a->argv[0], why);
