@@ -180,7 +180,7 @@ install: all
 	install -m 644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(UNITDIR)
-	sed 's|/usr/local/sbin|$(PREFIX)/sbin|g' docs/mxguardd.service > \
+	sed 's|/usr/sbin/mxguard|$(PREFIX)/sbin/mxguard|g' docs/mxguardd.service > \
 		$(DESTDIR)$(UNITDIR)/mxguardd.service
 	test -e $(DESTDIR)/etc/mxguard/mxguard.conf || \
 		install -m 600 docs/mxguard.conf.example $(DESTDIR)/etc/mxguard/mxguard.conf
