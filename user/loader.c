@@ -14,8 +14,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -424,6 +426,42 @@ static int settings_write(struct mxg_loader *l)
 		       -errno : 0;
 }
 
+/*
+ * The capabilities loading needs (docs/operations.md): without one the
+ * kernel answers EPERM or the verifier EACCES for a program, which would
+ * read as this kernel lacking a feature. CAP_SYS_ADMIN stands in for
+ * CAP_BPF and CAP_PERFMON, never for CAP_NET_ADMIN. 0, or -EPERM with the
+ * missing ones named in err.
+ */
+static int caps_check(char *err, size_t errlen)
+{
+	static const struct { int cap; const char *name; } need[] = {
+		{ CAP_BPF, "CAP_BPF" },
+		{ CAP_NET_ADMIN, "CAP_NET_ADMIN" },
+		{ CAP_PERFMON, "CAP_PERFMON" },
+	};
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+	char missing[64] = "";
+	bool admin;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return 0;	/* cannot tell: let the kernel say */
+#define HAS(c) (data[CAP_TO_INDEX(c)].effective & CAP_TO_MASK(c))
+	admin = HAS(CAP_SYS_ADMIN);
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!HAS(need[i].cap) && (need[i].cap == CAP_NET_ADMIN || !admin))
+			snprintf(missing + strlen(missing),
+				 sizeof(missing) - strlen(missing), "%s%s",
+				 missing[0] ? " " : "", need[i].name);
+#undef HAS
+	if (!missing[0])
+		return 0;
+	snprintf(err, errlen, "cannot load the BPF programs without %s: mxguardd needs CAP_BPF CAP_NET_ADMIN CAP_PERFMON (as in CapabilityBoundingSet of mxguardd.service; see mxguardd(8))",
+		 missing);
+	return -EPERM;
+}
+
 int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	     size_t errlen)
 {
@@ -432,6 +470,9 @@ int mxg_load(struct mxg_loader *l, const struct mxg_config *cfg, char *err,
 	int ret, rejected;
 
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", cfg->pin_dir);
+	ret = caps_check(err, errlen);
+	if (ret)
+		return ret;
 
 	/* What is known missing before a load is left out at once. */
 	off = mxg_probe_kernel(why, sizeof(why));

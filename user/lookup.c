@@ -742,8 +742,9 @@ int mxg_lookup_start(struct mxg_lookup_server **out,
 	 * are still the umask's and root's. */
 	if (opts->set_group && chown(opts->path, (uid_t)-1, (gid_t)opts->gid)) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot give the lookup socket %s to group %u: %s",
-			 opts->path, (unsigned)opts->gid, strerror(errno));
+		snprintf(err, errlen, "cannot give the lookup socket %s to group %u: %s%s",
+			 opts->path, (unsigned)opts->gid, strerror(errno),
+			 errno == EPERM ? " (that takes CAP_CHOWN: see mxguardd(8))" : "");
 		goto fail;
 	}
 	if (chmod(opts->path, opts->mode)) {
