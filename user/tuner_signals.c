@@ -353,7 +353,7 @@ static int proc_read_failed(int ret, const char *path, const char *pid_file,
 		return -ESRCH;
 	}
 	snprintf(err, errlen, "cannot read %s: %s%s", path, strerror(-ret),
-		 ret == -EACCES ? " (another user's process: mxguardd needs root)" : "");
+		 ret == -EACCES ? " (another user's process: that takes root with CAP_DAC_READ_SEARCH; see mxguardd(8))" : "");
 	return ret;
 }
 
