@@ -9,8 +9,9 @@
 #       for uid 0) loads, attaches in XDP and in tc mode, counts real
 #       connections and drops the one over source_conns, mirrors the
 #       directory and answers lookups on a socket given to a group;
-#       mxguardctl reads the state with CAP_BPF alone and unloads with
-#       CAP_BPF CAP_NET_ADMIN (docs/operations.md);
+#       mxguardctl reads the state with no capability and unloads (tc
+#       filters left by on_exit = keep) with CAP_NET_ADMIN alone
+#       (docs/operations.md);
 #   (c) the same run without CAP_PERFMON fails, naming it.
 # PID 1 here is no systemd: the unit itself is not started.
 #
@@ -78,8 +79,8 @@ chmod 755 "$LAB_TMP/run"
 # A group root is not in: giving the socket to it takes CAP_CHOWN.
 GROUP=nogroup
 getent group "$GROUP" >/dev/null || die "no group $GROUP"
-CTL_CAPS=+bpf
-CTL_UNLOAD_CAPS=+bpf,+net_admin
+CTL_CAPS=""
+CTL_UNLOAD_CAPS=+net_admin
 
 # A listener that holds each connection until the client closes it, as a
 # real server does (the counter uncounts a connection when it closes).
@@ -125,8 +126,9 @@ EOF
 }
 
 conf=$LAB_TMP/mxguard.conf
+# unit_conf MODE ON_EXIT
 unit_conf() {
-	LAB_ATTACH=$1 conf_write "$conf" detach \
+	LAB_ATTACH=$1 conf_write "$conf" "$2" \
 		"[class smtp]" "ports = $PORT" "rate = off" "source_conns = $SOURCE_CONNS" \
 		"[ldap]" "uri = ldap://$S4:389/" "base = ou=people,$SLAPD_SUFFIX" \
 		"attributes = mail" "domains = $DOM" "sync = poll" "poll_interval = 30s" \
@@ -139,7 +141,10 @@ mirror_ready() { [[ $(ctl_caps rcpt check "user1@$DOM" | json_get mirror_ready) 
 
 # ------------------------------------------------ (b) XDP, then tc
 for mode in xdp tc; do
-	unit_conf "$mode"
+	# tc keeps its filters at the stop: unload must delete them.
+	on_exit=detach
+	[[ $mode == xdp ]] || on_exit=keep
+	unit_conf "$mode" "$on_exit"
 	caps_wrap "$BOUNDING"
 	MXGD_WRAP=("${WRAP[@]}")
 	mxgd_start "$conf" "$LAB_TMP/mxguardd.$mode.log"
@@ -185,6 +190,7 @@ sys.exit(0 if ok else 1)' "$status" "$mode"
 		not grep -iE 'error|cannot|not permitted' "$LAB_TMP/mxguardd.$mode.log"
 
 	mxgd_stop TERM || die "($mode) mxguardd exited with status $? on SIGTERM"
+	[[ $on_exit == detach ]] || check "($mode) on_exit = keep: still attached" guard_attached "${LAB_SPORTS[0]}"
 	if [[ $mode == xdp ]]; then
 		# A restart adopts the pins (maps, the mirror's live map)
 		# with the same capabilities.
@@ -198,6 +204,7 @@ sys.exit(0 if ok else 1)' "$status" "$mode"
 	out=$(in_server_net "${WRAP[@]}" "$MXGCTL" --pin-dir "$LAB_PIN" unload 2>&1) ||
 		die "mxguardctl unload with $CTL_UNLOAD_CAPS failed: $out"
 	check "($mode) unload with $CTL_UNLOAD_CAPS removed the pins" test ! -e "$LAB_PIN"
+	check "($mode) nothing attached after unload" not guard_attached "${LAB_SPORTS[0]}"
 	check "($mode) no cgroup program left" no_cgroup_prog_added
 done
 
@@ -207,7 +214,7 @@ LESS=${LESS//,,/,}
 LESS=${LESS#,}
 LESS=${LESS%,}
 [[ $LESS != "$BOUNDING" ]] || die "the unit grants no CAP_PERFMON: (c) has nothing to remove"
-unit_conf xdp
+unit_conf xdp detach
 logf=$LAB_TMP/mxguardd.less.log
 rc=0
 caps_wrap "$LESS"
