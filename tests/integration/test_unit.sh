@@ -8,7 +8,8 @@
 #       inheritable, ambient and so effective set, as setpriv sets them
 #       for uid 0) loads, attaches in XDP and in tc mode, counts real
 #       connections and drops the one over source_conns, mirrors the
-#       directory and answers lookups on a socket given to a group;
+#       directory and answers lookups on a socket given to a group,
+#       serves /metrics;
 #       mxguardctl reads the state with no capability and unloads (tc
 #       filters left by on_exit = keep) with CAP_NET_ADMIN alone
 #       (docs/operations.md);
@@ -81,6 +82,8 @@ GROUP=nogroup
 getent group "$GROUP" >/dev/null || die "no group $GROUP"
 CTL_CAPS=""
 CTL_UNLOAD_CAPS=+net_admin
+METRICS_PORT=9913
+command -v curl >/dev/null || die "curl not installed (tools/deps.sh)"
 
 # A listener that holds each connection until the client closes it, as a
 # real server does (the counter uncounts a connection when it closes).
@@ -132,7 +135,8 @@ unit_conf() {
 		"[class smtp]" "ports = $PORT" "rate = off" "source_conns = $SOURCE_CONNS" \
 		"[ldap]" "uri = ldap://$S4:389/" "base = ou=people,$SLAPD_SUFFIX" \
 		"attributes = mail" "domains = $DOM" "sync = poll" "poll_interval = 30s" \
-		"[lookup]" "socket = $SOCK" "group = $GROUP"
+		"[lookup]" "socket = $SOCK" "group = $GROUP" \
+		"[metrics]" "listen = $S4:$METRICS_PORT"
 }
 ctl_caps() { with_caps "$CTL_CAPS" "$MXGCTL" -j --pin-dir "$LAB_PIN" "$@"; }
 conns() { ctl_caps stats | json_get classes.smtp.conns; }
@@ -186,6 +190,10 @@ sys.exit(0 if ok else 1)' "$status" "$mode"
 	check "($mode) lookup of a known recipient: '$ans'" test "$ans" == "OK user1@$DOM"
 	ans=$(lookup "nobody@$DOM")
 	check "($mode) lookup of an unknown recipient: '$ans'" test "$ans" == "NOTFOUND "
+	metrics=$(in_server_net curl -sS --max-time 10 "http://$S4:$METRICS_PORT/metrics") ||
+		die "($mode) GET /metrics failed: $metrics"
+	check "($mode) the metrics endpoint serves the held connections' drops" \
+		grep -qE "^mxguard_syns_dropped_total\{.*reason=\"source_conns\".*\} [1-9]" <<<"$metrics"
 	check "($mode) no error in mxguardd's log" \
 		not grep -iE 'error|cannot|not permitted' "$LAB_TMP/mxguardd.$mode.log"
 
