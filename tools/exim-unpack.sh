@@ -18,6 +18,7 @@
 # Usage: tools/exim-unpack.sh   (root; MXG_EXIM_CACHE, default
 #        /var/cache/mxguard/exim4)
 set -euo pipefail
+. "$(dirname "$0")/apt-deb.sh"
 
 pkgs=(exim4-daemon-light exim4-config)
 cache=${MXG_EXIM_CACHE:-/var/cache/mxguard/exim4}
@@ -32,16 +33,6 @@ unpacked() {
 	for p in "${pkgs[@]}"; do
 		grep -q "^${p}_" "$tree/.unpacked" || return 1
 	done
-}
-
-# newest_deb DIR: the newest version of $pkg's .deb in DIR, or nothing.
-newest_deb() {
-	local f=()
-	shopt -s nullglob
-	f=("$1/${pkg}"_*_amd64.deb "$1/${pkg}"_*_all.deb)
-	shopt -u nullglob
-	((${#f[@]})) && printf '%s\n' "${f[@]}" | sort -V | tail -n 1
-	return 0
 }
 
 # ldd_missing BINARY: the libraries BINARY needs that are not found.
@@ -59,19 +50,7 @@ if ! unpacked; then
 	if ! unpacked; then
 		rm -rf "$tree" "$tree.new"
 		for pkg in "${pkgs[@]}"; do
-			deb=$(newest_deb "$cache")
-			[[ -n $deb ]] || deb=$(newest_deb /var/cache/apt/archives)
-			if [[ -z $deb ]]; then
-				echo "exim-unpack: fetching $pkg into $cache" >&2
-				# As root into a directory _apt may not write: no
-				# sandbox user. Stale lists name a version the
-				# mirror no longer has: once more after an update.
-				fetch() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); }
-				fetch || { apt-get update -qq >&2 && fetch; } ||
-					{ echo "exim-unpack: apt-get download $pkg failed" >&2; exit 1; }
-				deb=$(newest_deb "$cache")
-				[[ -n $deb ]] || { echo "exim-unpack: apt-get download left no $pkg .deb in $cache" >&2; exit 1; }
-			fi
+			deb=$(apt_deb exim-unpack "$cache" "$pkg")
 			echo "exim-unpack: unpacking $(basename "$deb")" >&2
 			dpkg-deb -x "$deb" "$tree.new"
 			basename "$deb" >>"$tree.new/.debs"

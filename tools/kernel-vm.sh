@@ -38,6 +38,7 @@
 # qemu runs with software emulation (-accel tcg): on the nested /dev/kvm of
 # the lab machines Debian's kernels hang at early boot.
 set -euo pipefail
+. "$(dirname "$0")/apt-deb.sh"
 
 tools=$(cd "$(dirname "$0")" && pwd)
 build=build
@@ -102,35 +103,8 @@ mkdir -p "$cache"
 # finds the tree ready.
 exec {lock_fd}>"$cache/.lock"
 flock -w 900 "$lock_fd" || { echo "kernel-vm: $cache is locked by another run" >&2; exit 1; }
-# newest_deb DIR: the newest version of $pkg's .deb in DIR, or nothing.
-newest_deb() {
-	local f=()
-	shopt -s nullglob
-	f=("$1/${pkg}"_*_amd64.deb)
-	shopt -u nullglob
-	((${#f[@]})) && printf '%s\n' "${f[@]}" | sort -V | tail -n 1
-	return 0
-}
 if [[ -z $deb ]]; then
-	deb=$(newest_deb "$cache")
-	if [[ -z $deb ]]; then
-		deb=$(newest_deb /var/cache/apt/archives)
-		if [[ -n $deb ]]; then
-			cp "$deb" "$cache/"
-			deb=$cache/$(basename "$deb")
-		fi
-	fi
-	if [[ -z $deb ]]; then
-		echo "kernel-vm: fetching $pkg into $cache" >&2
-		# As root into a directory _apt may not write: no sandbox user.
-		# Stale lists name a version the mirror no longer has: once more
-		# after an update.
-		fetch() { (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2); }
-		fetch || { apt-get update -qq >&2 && fetch; } ||
-			{ echo "kernel-vm: apt-get download $pkg failed (apt-cache search linux-image: is it there?)" >&2; exit 1; }
-		deb=$(newest_deb "$cache")
-		[[ -n $deb ]] || { echo "kernel-vm: apt-get download left no $pkg .deb in $cache" >&2; exit 1; }
-	fi
+	deb=$(apt_deb kernel-vm "$cache" "$pkg" "apt-cache search linux-image: is it there?")
 fi
 tree=$cache/$(basename "$deb" .deb)
 if [[ ! -e $tree/.unpacked ]]; then
