@@ -223,6 +223,22 @@ int mxg_rule_del(int fd, const struct mxg_lpm_key *key)
 	return bpf_map_delete_elem(fd, key) ? -errno : 0;
 }
 
+int mxg_map_count(int fd, size_t key_size, uint64_t *n)
+{
+	unsigned char key[64], next[64];
+	void *prev = NULL;
+
+	*n = 0;
+	if (key_size > sizeof(key))
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		(*n)++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
 int mxg_lpm_foreach(int fd, size_t value_size, mxg_lpm_fn fn, void *ctx)
 {
 	struct mxg_lpm_key *keys = NULL, *grown, key, *prev = NULL;

@@ -91,6 +91,11 @@ int mxg_ban_add(int fd, const struct mxg_lpm_key *key, uint64_t ttl_ns,
 /* Delete expired bans; returns how many, or -errno. */
 int mxg_bans_sweep(int fd, uint64_t now_ns);
 
+/* The number of keys of a map, walked: for maps whose size is bounded
+ * (never mxg_sources). *n is what was walked, also on an error; 0 or
+ * -errno. */
+int mxg_map_count(int fd, size_t key_size, uint64_t *n);
+
 /* Walk an LPM trie (or any map with struct mxg_lpm_key keys). Keys are
  * collected first, so fn may delete. Stops at fn's first negative return. */
 typedef int (*mxg_lpm_fn)(const struct mxg_lpm_key *key, const void *value,

@@ -54,26 +54,32 @@ static int capacity(int fd, uint64_t *out)
 	return 0;
 }
 
-/* The keys of a map, walked: only for the maps whose size is bounded
- * (metrics.h). by_origin, for the bans, counts them by origin too. */
+/* The bans, and how many of each origin. */
+struct ban_count {
+	uint64_t n, *by_origin;
+};
+
+static int count_ban(const struct mxg_lpm_key *key, const void *value, void *ctx)
+{
+	const struct mxg_ban *ban = value;
+	struct ban_count *c = ctx;
+
+	c->n++;
+	c->by_origin[ban->origin < 4 ? ban->origin : 0]++;
+	return 0;
+}
+
 static int count_keys(int fd, size_t key_size, uint64_t *n,
 		      uint64_t by_origin[4])
 {
-	unsigned char key[64], next[64];
-	void *prev = NULL;
-	struct mxg_ban ban;
+	struct ban_count c = { 0, by_origin };
+	int ret;
 
-	*n = 0;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		(*n)++;
-		/* A ban gone between the two calls is simply not counted
-		 * by origin. */
-		if (by_origin && !bpf_map_lookup_elem(fd, key, &ban))
-			by_origin[ban.origin < 4 ? ban.origin : 0]++;
-	}
-	return errno == ENOENT ? 0 : -errno;
+	if (!by_origin)
+		return mxg_map_count(fd, key_size, n);
+	ret = mxg_lpm_foreach(fd, sizeof(struct mxg_ban), count_ban, &c);
+	*n = c.n;
+	return ret;
 }
 
 static int read_daemon(const struct mxg_maps *m, uint64_t out[MXG_DAEMON_COUNTERS])

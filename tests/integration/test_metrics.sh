@@ -103,6 +103,9 @@ for key, name in [("null_sender", "mxguard_smtp_null_senders_total"),
 want[("mxguard_sources_tracked", ())] = status["sources"]["tracked"]
 want[("mxguard_map_capacity", (("map", "sources"),))] = status["sources"]["max"]
 want[("mxguard_programs_attached", ())] = len(status["attached"])
+for m in ("allow", "deny", "bans"):
+    want[("mxguard_map_entries", (("map", m),))] = status["rules"][m]
+want[("mxguard_penalty_box_entries", (("origin", "cli"),))] = status["rules"]["bans"]
 wrong = ["%s%s: metrics %s, ctl %s" % (n, dict(l), samples.get((n, l)), v)
          for (n, l), v in want.items() if samples.get((n, l)) != v]
 print("; ".join(wrong) or "%d figures equal" % len(want))
@@ -110,6 +113,11 @@ sys.exit(1 if wrong else 0)
 EOF
 }
 
+# Rules and bans the maps' counts must show (none goes near the lab's
+# traffic: 198.18.250.0/24 sends nothing).
+ctl allow add 198.18.250.0/28 198.18.250.16/28 || die "allow add failed"
+ctl ban add 198.18.250.64 --ttl 1h || die "ban add failed"
+ctl ban add 198.18.250.65 --ttl 1h || die "ban add failed"
 ctl metrics >"$LAB_TMP/ctl.prom" || die "mxguardctl metrics failed"
 scrape "http://127.0.0.1:$P1/metrics" -o "$LAB_TMP/http.prom" -D "$LAB_TMP/http.hdr" ||
 	die "GET /metrics failed"

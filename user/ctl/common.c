@@ -171,18 +171,10 @@ int ctl_batch_read(int fd, size_t vsize, struct mxg_source_key **keys_out,
 
 int ctl_count_entries(int fd, size_t key_size)
 {
-	unsigned char key[64], next[64];
-	void *prev = NULL;
-	int n = 0;
+	uint64_t n;
+	int ret = mxg_map_count(fd, key_size, &n);
 
-	if (key_size > sizeof(key))
-		return -EINVAL;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		n++;
-	}
-	return n;
+	return ret == -EINVAL ? ret : (int)n;
 }
 
 double ctl_rate_per_s(uint32_t rate_milli)
