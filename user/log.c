@@ -22,9 +22,17 @@ static void vlog(int prio, const char *fmt, va_list ap)
 		vsyslog(prio, fmt, ap);
 		return;
 	}
+	/*
+	 * stderr is unbuffered: each call below is its own write. The tuner
+	 * and the mirror log from their own threads, so without the lock one
+	 * line can land inside another ("mxguardd: mxguardd: tuner: ...",
+	 * then "ready" alone), and whoever waits for a line never sees it.
+	 */
+	flockfile(stderr);
 	fprintf(stderr, "%s: ", mxg_prog_name);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void mxg_err(const char *fmt, ...)
