@@ -45,13 +45,16 @@ struct mxg_class_config {
 };
 
 #define MXG_LDAP_MAX_ATTRS 16
+#define MXG_LDAP_MAX_URIS 8
 #define MXG_MAX_CONFIG_DOMAINS 1024
 #define MXG_DOMAIN_LEN 254
 
 /* [ldap]: where the recipient mirror reads valid addresses from. */
 struct mxg_ldap_config {
 	bool enabled;			/* an [ldap] section was given */
-	char uri[256];			/* ldap://, ldaps://, ldapi:// */
+	/* ldap://, ldaps://, ldapi://; several are blank-separated, tried in
+	 * order (the form ldap_initialize takes). */
+	char uri[1024];
 	bool starttls;
 	char ca_file[256];
 	char bind_dn[512];		/* "" = anonymous */

@@ -130,7 +130,7 @@ static int check_ldap(struct parser *p)
 		return fail_at(p, LINE_OF("domains"), "[ldap] domains: at least one local domain is required");
 	if (l->bind_dn[0] && !l->bind_password_file[0])
 		return fail_at(p, LINE_OF("bind_dn"), "[ldap] bind_dn: needs bind_password_file");
-	if (l->starttls && !strncmp(l->uri, "ldaps://", 8))
+	if (l->starttls && (!strncmp(l->uri, "ldaps://", 8) || strstr(l->uri, " ldaps://")))
 		return fail_at(p, LINE_OF("starttls"), "[ldap] starttls: not with an ldaps:// uri (it is TLS already)");
 	if (l->sync == MXG_SYNC_POLL && l->max_age_ns <= l->poll_interval_ns)
 		return fail_at(p, LINE_OF("max_age"), "[ldap] max_age: must be longer than poll_interval, or the mirror is stale between two polls");

@@ -461,6 +461,54 @@ static int set_cidr(struct parser *p, const struct key_def *k,
 
 /* ---- [ldap] and [smtp_inspect] ----------------------------------------- */
 
+/*
+ * uri: one LDAP URI or several, separated by commas or blanks, tried in
+ * order at every connection (libldap's own failover: ldap_initialize takes
+ * the list, blank-separated, as stored here). Each is checked alone, so
+ * the message names the one that is wrong.
+ */
+struct uri_ctx {
+	struct item_ctx ic;
+	struct mxg_ldap_config *l;
+	unsigned n;
+};
+
+static int add_uri(const char *item, void *data)
+{
+	struct uri_ctx *u = data;
+	struct parser *p = u->ic.p;
+	const struct key_def *k = u->ic.k;
+	size_t used = strlen(u->l->uri), len = strlen(item);
+
+	if (strncmp(item, "ldap://", 7) && strncmp(item, "ldaps://", 8) &&
+	    strncmp(item, "ldapi://", 8))
+		return fail_value(p, k, item, "an LDAP URI (ldap://HOST[:PORT], ldaps://HOST[:PORT] or ldapi://PATH)");
+	if (u->n >= MXG_LDAP_MAX_URIS)
+		return fail(p, "%s %s: '%s' is one URI too many (at most %d)",
+			    p->label, k->name, item, MXG_LDAP_MAX_URIS);
+	if (used + !!used + len >= sizeof(u->l->uri))
+		return fail(p, "%s %s: longer than %zu characters", p->label,
+			    k->name, sizeof(u->l->uri) - 1);
+	if (used)
+		u->l->uri[used++] = ' ';
+	memcpy(u->l->uri + used, item, len + 1);
+	u->n++;
+	return 0;
+}
+
+static int set_uri_list(struct parser *p, const struct key_def *k,
+			const char *value, struct mxg_ldap_config *l)
+{
+	struct uri_ctx u = { { p, k }, l, 0 };
+	int err;
+
+	l->uri[0] = '\0';
+	err = mxg_foreach_item(value, add_uri, &u);
+	if (err == -ENOMEM)
+		return fail(p, "out of memory");
+	return err;
+}
+
 static int set_ldap_string(struct parser *p, const struct key_def *k,
 			   const char *value)
 {
@@ -469,13 +517,7 @@ static int set_ldap_string(struct parser *p, const struct key_def *k,
 	size_t size;
 
 	if (!strcmp(k->name, "uri")) {
-		dst = l->uri;
-		size = sizeof(l->uri);
-		if (strncmp(value, "ldap://", 7) && strncmp(value, "ldaps://", 8) &&
-		    strncmp(value, "ldapi://", 8))
-			return fail_value(p, k, value, "an LDAP URI (ldap://HOST[:PORT], ldaps://HOST[:PORT] or ldapi://PATH)");
-		if (strpbrk(value, " \t,"))
-			return fail_value(p, k, value, "one LDAP URI (no blanks or lists)");
+		return set_uri_list(p, k, value, l);
 	} else if (!strcmp(k->name, "bind_dn") || !strcmp(k->name, "base")) {
 		LDAPDN dn = NULL;
 		bool bind = !strcmp(k->name, "bind_dn");

@@ -386,7 +386,11 @@ static const struct bad_case bad_cases[] = {
 	{ "[ldap]\nuri = ldap://h/\ndomains = x.org\n", 1, "[ldap]: base is required" },
 	{ "[ldap]\nuri = ldap://h/\nbase = dc=x\n", 1, "[ldap] domains: at least one local domain" },
 	{ "[ldap]\nuri = http://h/\n", 2, "[ldap] uri: 'http://h/' is not an LDAP URI" },
-	{ "[ldap]\nuri = ldap://a/ ldap://b/\n", 2, "is not one LDAP URI" },
+	{ "[ldap]\nuri = ldap://a/, http://b/\n", 2, "[ldap] uri: 'http://b/' is not an LDAP URI" },
+	{ "[ldap]\nuri = ldap://a/ ldap://b/ ldap://c/ ldap://d/ ldap://e/ ldap://f/ ldap://g/ ldap://h/ ldap://i/\n", 2,
+	  "[ldap] uri: 'ldap://i/' is one URI too many (at most 8)" },
+	{ "[ldap]\nuri = ldap://a/, ldaps://b/\nbase = dc=x\ndomains = x.org\nstarttls = yes\n", 5,
+	  "[ldap] starttls: not with an ldaps:// uri" },
 	{ "[ldap]\nbase = dc=x,,\n", 2, "[ldap] base: 'dc=x,,' is not a DN" },
 	{ "[ldap]\nfilter = objectClass=*\n", 2, "[ldap] filter: 'objectClass=*' is not an LDAP filter" },
 	{ "[ldap]\nfilter = ((uid=*)\n", 2, "[ldap] filter: '((uid=*)' is not an LDAP filter (at character 2: neither an attribute nor &, | or ! after '('; RFC 4515, example: (objectClass=inetOrgPerson))" },
@@ -952,7 +956,7 @@ static void test_trailing_comments(void **state)
 
 	snprintf(text, sizeof(text),
 		 "[ldap]\n"
-		 "uri = ldap://198.18.0.1:389/   # the directory\n"
+		 "uri = ldap://198.18.0.1:389/, ldap://198.18.0.2/   # the directory\n"
 		 "bind_dn = cn=mxg#1,dc=lab,dc=example  # '#' inside a DN\n"
 		 "bind_password_file = %s # chmod 600\n"
 		 "base = ou=Room \\#2,dc=lab,dc=example\n"
@@ -962,7 +966,8 @@ static void test_trailing_comments(void **state)
 		 "socket = /run/mxguard/lookup.sock\n"
 		 "mode = 0666   # default\n", pw);
 	load_ok(cfg, text);
-	assert_string_equal(cfg->ldap.uri, "ldap://198.18.0.1:389/");
+	/* Two URIs, stored as ldap_initialize takes a list. */
+	assert_string_equal(cfg->ldap.uri, "ldap://198.18.0.1:389/ ldap://198.18.0.2/");
 	assert_string_equal(cfg->ldap.bind_dn, "cn=mxg#1,dc=lab,dc=example");
 	assert_string_equal(cfg->ldap.bind_password_file, pw);
 	assert_string_equal(cfg->ldap.base, "ou=Room \\#2,dc=lab,dc=example");
