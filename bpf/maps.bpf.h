@@ -50,6 +50,22 @@ struct {
 	__type(value, __u64);
 } mxg_daemon SEC(".maps");
 
+/* Nor these: the fleet's state and its bans' peers (mxguard.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mxg_fleet);
+} mxg_fleet SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MXG_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mxg_lpm_key);
+	__type(value, struct mxg_fleet_ban);
+} mxg_fleet_bans SEC(".maps");
+
 /* LRU: a flood of spoofed sources recycles the oldest entries instead of
  * filling the map and locking out new legitimate sources. One common LRU
  * list, not BPF_F_NO_COMMON_LRU: per-CPU lists evict ~25% faster but split

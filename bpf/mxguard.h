@@ -89,7 +89,9 @@ enum mxg_pin_stale {
 	X(rcpt_stats, DROP, "the SMTP reader's counting")		\
 	X(smtp_scratch, DROP, "the SMTP reader's per-CPU scratch (it holds no state)") \
 	X(events, DROP, "the events not logged yet")			\
-	X(daemon, DROP, "mxguardd's own counters (lookups, mirror errors)")
+	X(daemon, DROP, "mxguardd's own counters (lookups, mirror errors)") \
+	X(fleet, DROP, "the fleet's sync state (rewritten while it runs)") \
+	X(fleet_bans, DROP, "the peers of the fleet's bans (the directory holds them)")
 
 #define MXG_MAP_NAME(field) "mxg_" #field
 
@@ -317,6 +319,8 @@ enum mxg_origin {
 	MXG_ORIGIN_CONFIG = 1,
 	MXG_ORIGIN_CLI = 2,
 	MXG_ORIGIN_INSPECT = 3,	/* penalty box, from SMTP inspection */
+	MXG_ORIGIN_FLEET = 4,	/* a peer's ban, applied from the directory
+				 * (user/fleet.c); its peer is in mxg_fleet_bans */
 };
 
 struct mxg_rule {
@@ -330,6 +334,58 @@ struct mxg_ban {
 	__u32 class_mask;	/* bit i = applies to class i */
 	__u64 created_ns;	/* CLOCK_MONOTONIC */
 	__u64 expires_ns;	/* CLOCK_MONOTONIC; 0 = until removed */
+};
+
+/*
+ * The fleet (docs/fleet.md): guards share the penalty box through entries
+ * in their directory. Both maps are written by mxguardd only and read by
+ * mxguardctl (ban list, status) and the metrics; the programs never look
+ * at them, since a peer's ban is an ordinary mxg_bans entry of origin
+ * MXG_ORIGIN_FLEET.
+ *
+ * mxg_fleet_bans: hash [MXG_MAX_RULES], key struct mxg_lpm_key (as in
+ * mxg_bans): for a ban of origin FLEET, the peer whose entry it applies;
+ * for a local ban (CLI, INSPECT) that is published, this host's record
+ * with MXG_FLEET_PUBLISHED set.
+ */
+#define MXG_FLEET_HOST_LEN 64	/* host names as published (the entry's DN) */
+#define MXG_FLEET_REASON_LEN 64
+
+enum mxg_fleet_ban_flag {
+	MXG_FLEET_PUBLISHED = 1U << 0,	/* this host's ban, in the directory */
+};
+
+struct mxg_fleet_ban {
+	char host[MXG_FLEET_HOST_LEN];	/* NUL-terminated; the peer, or this host */
+	char reason[MXG_FLEET_REASON_LEN]; /* as published, printable ASCII */
+	__u64 expires_s;		/* CLOCK_REALTIME s from the entry; 0 = until removed */
+	__u32 flags;			/* enum mxg_fleet_ban_flag */
+	__u32 pad;
+};
+
+/* mxg_fleet: array [1], the fleet subtree's sync state. */
+enum mxg_fleet_state {
+	MXG_FLEET_OFF = 0,		/* no [fleet] section */
+	MXG_FLEET_CONNECTING,		/* no session yet, or between retries */
+	MXG_FLEET_REFRESHING,		/* reading the subtree (not applied yet) */
+	MXG_FLEET_SYNCED,		/* refresh done: following it */
+};
+
+struct mxg_fleet {
+	__u32 state;		/* enum mxg_fleet_state */
+	__u32 mode;		/* enum mxg_sync_mode, as the mirror's */
+	__u64 synced_ns;	/* CLOCK_MONOTONIC the subtree was last confirmed; 0 = never */
+	__u64 peer_entries;	/* peers' live entries seen in the subtree */
+	__u64 applied;		/* peers' bans in mxg_bans now */
+	__u64 refused;		/* peers' entries refused since start (malformed,
+				 * allow-listed, wider than the widest prefix) */
+	__u64 published;	/* this host's entries in the directory now */
+	__u64 pending;		/* this host's changes not written yet */
+	__u64 publish_errors;	/* failed writes since start */
+	__u64 error_s;		/* CLOCK_REALTIME s of the last error; 0 = none */
+	char host[MXG_FLEET_HOST_LEN];	/* this host's name in the fleet */
+	char server[128];	/* the URI of the server followed now; "" = none */
+	char error[160];	/* the last error, one line; "" = none */
 };
 
 /*
@@ -535,6 +591,8 @@ _Static_assert(sizeof(struct mxg_lpm_key) == 20, "mxg_lpm_key layout");
 _Static_assert(sizeof(struct mxg_rule) == 16, "mxg_rule layout");
 _Static_assert(sizeof(struct mxg_ban) == 24, "mxg_ban layout");
 _Static_assert(sizeof(struct mxg_conn) == 16, "mxg_conn layout");
+_Static_assert(sizeof(struct mxg_fleet_ban) == 144, "mxg_fleet_ban layout");
+_Static_assert(sizeof(struct mxg_fleet) == 72 + 64 + 128 + 160, "mxg_fleet layout");
 _Static_assert(sizeof(struct mxg_class_conns) == 8, "mxg_class_conns layout");
 _Static_assert(sizeof(struct mxg_conn_mark) == 24, "mxg_conn_mark layout");
 _Static_assert(sizeof(struct mxg_settings) == 16, "mxg_settings layout");

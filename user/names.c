@@ -40,6 +40,7 @@ static const struct mxg_name origins[] = {
 	{ MXG_ORIGIN_CONFIG, "config" },
 	{ MXG_ORIGIN_CLI, "cli" },
 	{ MXG_ORIGIN_INSPECT, "inspect" },
+	{ MXG_ORIGIN_FLEET, "fleet" },
 };
 const struct mxg_names mxg_origins = { TABLE(origins), "unknown" };
 
