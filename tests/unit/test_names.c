@@ -41,7 +41,7 @@ static void test_tables(void **state)
 	check_table(&mxg_on_exit_actions, "detach, keep");
 	check_table(&mxg_sync_modes, "syncrepl, poll");
 	check_table(&mxg_inspect_modes, "off, observe, penalize, drop");
-	check_table(&mxg_origins, "config, cli, inspect");
+	check_table(&mxg_origins, "config, cli, inspect, fleet");
 	check_table(&mxg_tuner_signals,
 		    "latency, descriptors, cpu_pressure, memory_pressure");
 	check_table(&mxg_tuner_readings, "off, unreadable, under, near, over");
