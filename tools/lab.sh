@@ -764,6 +764,14 @@ SLAPD_BIND_PW="lab-mxguard-$$"
 # addresses.
 SLAPD_JUNK_VALUES=4
 declare -gA SLAPD_PID_OF=() SLAPD_PORT_OF=()
+# What one instance adds to its slapd.conf, set before slapd_create:
+# SLAPD_MODULES_OF[NAME] modules to load (e.g. "dds"), SLAPD_EXTRA_OF[NAME]
+# lines after the database's suffix and indexes, before the lab's own ACLs
+# (overlays, a syncrepl consumer stanza, ACLs: slapd takes the first ACL
+# that matches).
+declare -gA SLAPD_MODULES_OF=() SLAPD_EXTRA_OF=()
+# mxguard's schema (the fleet's entries), included by every lab directory.
+LAB_SCHEMA=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/docs/mxguard.schema
 # What a bench changes for a directory of a million entries: the mdb map's
 # size (sparse: not allocated up front), the attributes indexed for
 # equality, and slapd's log level (256: one SRCH line per search, which the
@@ -784,6 +792,7 @@ include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 include /etc/ldap/schema/misc.schema
+include $LAB_SCHEMA
 pidfile $d/slapd.pid
 modulepath /usr/lib/ldap
 moduleload back_mdb
@@ -791,6 +800,10 @@ moduleload back_mdb
 tool-threads 2
 EOF
 		((syncprov)) && echo "moduleload syncprov"
+		local m
+		for m in ${SLAPD_MODULES_OF[$name]:-}; do
+			echo "moduleload $m"
+		done
 		cat <<EOF
 database mdb
 suffix "$SLAPD_SUFFIX"
@@ -800,6 +813,9 @@ directory $d/db
 maxsize $SLAPD_MAXSIZE
 index objectClass eq
 index $SLAPD_INDEX eq
+EOF
+		[[ -z ${SLAPD_EXTRA_OF[$name]:-} ]] || printf '%s\n' "${SLAPD_EXTRA_OF[$name]}"
+		cat <<EOF
 # Passwords are for binding only; everything else is readable, as the
 # tests' anonymous searches expect.
 access to attrs=userPassword by self read by anonymous auth by * none
