@@ -36,10 +36,13 @@ LAB_DIR6=$LAB_SERVER6
 # server namespace, so they need no per-run suffix.
 LAB_SPORTS=(mxs1 mxs2)
 LAB_DIR_SPORT=mxs3	# the directory host's, after lab_directory_host_up
+LAB_MX2_SPORT=mxs4	# the second mail host's, after lab_mx2_up
+LAB_MX2_4=198.18.0.2
+LAB_MX2_6=2001:db8::2
 LAB_RCPT_DOMAIN=lab.example
 LAB_RCPTS=(alice bob carol)
 
-LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2="" LAB_NS_D="" LAB_NS_DIR=""
+LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2="" LAB_NS_D="" LAB_NS_DIR="" LAB_NS_M2=""
 LAB_TMP="" LAB_PIN="" LAB_PF_DIR="" LAB_PF_ADDED=0 LAB_PF_STARTED=0
 LAB_MXGD_PIDS=()
 LAB_BG_PIDS=()
@@ -243,6 +246,25 @@ lab_directory_host_up() {
 		die "the directory host did not come up"
 }
 
+# lab_mx2_up: a second mail host on the bridge (198.18.0.2, 2001:db8::2,
+# its interface eth0), for the fleet: a guard there (MXGD_NS=$LAB_NS_M2,
+# interfaces = eth0) judges what reaches it. Client 2's traffic to it
+# crosses only the bridge port mxs2, so a first guard attached to mxs1
+# alone never judges it.
+lab_mx2_up() {
+	local s=$LAB_NS_S m=${LAB_NS_S%s-*}m2-$$
+	ip netns add "$m"
+	LAB_NS_M2=$m
+	ip -n "$s" link add "$LAB_MX2_SPORT" type veth peer name eth0 netns "$m"
+	ip -n "$s" link set "$LAB_MX2_SPORT" master br0 up
+	ip -n "$m" link set lo up
+	ip -n "$m" addr add "$LAB_MX2_4/24" dev eth0
+	ip -n "$m" addr add "$LAB_MX2_6/64" dev eth0 nodad
+	ip -n "$m" link set eth0 up
+	wait_until 10 addr_reachable "$LAB_NS_C2" "$LAB_MX2_4" ||
+		die "the second mail host did not come up"
+}
+
 # lab_pair_up TX_IF RX_IF: the lab as two hosts on one veth pair, for a
 # bench of the receive path: the receiver is the server namespace
 # ($LAB_NS_S, RX_IF), the sender client 1's ($LAB_NS_C1, TX_IF). No
@@ -272,7 +294,7 @@ lab_loopback_up() {
 # namespaces were created by this run, so whatever runs there is ours.
 lab_netns_kill() {
 	local ns pid
-	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_D" "$LAB_NS_S"; do
+	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_D" "$LAB_NS_M2" "$LAB_NS_S"; do
 		[[ -n $ns ]] && ip netns list | grep -qw "^$ns" || continue
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do
 			kill -KILL "$pid" 2>/dev/null || true
@@ -283,10 +305,10 @@ lab_netns_kill() {
 # lab_netns_del: the lab's namespaces deleted (after lab_netns_kill).
 lab_netns_del() {
 	local ns
-	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_D" "$LAB_NS_S"; do
+	for ns in "$LAB_NS_C1" "$LAB_NS_C2" "$LAB_NS_D" "$LAB_NS_M2" "$LAB_NS_S"; do
 		[[ -n $ns ]] && ip netns del "$ns" 2>/dev/null || true
 	done
-	LAB_NS_D=""
+	LAB_NS_D="" LAB_NS_M2=""
 }
 
 # lab_bg_stop: the background processes of LAB_BG_PIDS stopped (TERM,
