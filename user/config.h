@@ -121,6 +121,28 @@ struct mxg_metrics_config {
 	struct mxg_listen_addr addr;
 };
 
+/*
+ * [fleet]: the penalty box shared through the directory (user/fleet.h,
+ * docs/fleet.md). conn is how to reach it: uri (a list, tried in order),
+ * starttls, ca_file, bind_dn and bind_password_file each default to
+ * [ldap]'s when not set here; base is the fleet subtree (required); sync
+ * and poll_interval as [ldap]'s. conn's other fields are unused.
+ */
+#define MXG_FLEET_DEFAULT_WIDEST_V4 24
+#define MXG_FLEET_DEFAULT_WIDEST_V6 48
+struct mxg_fleet_config {
+	bool enabled;			/* a [fleet] section was given */
+	struct mxg_ldap_config conn;
+	/* This guard's name in the fleet: its container is cn=HOST,BASE.
+	 * Default: the host name (gethostname). 1..63 of [A-Za-z0-9.-]. */
+	char host[MXG_FLEET_HOST_LEN];
+	bool publish;			/* write this host's bans (default yes) */
+	bool follow;			/* apply the peers' bans (default yes) */
+	/* A peer's ban wider than this (a shorter prefix) is refused. */
+	uint8_t widest_ipv4_prefix;	/* 0..32, default 24 */
+	uint8_t widest_ipv6_prefix;	/* 0..128, default 48 */
+};
+
 struct mxg_config {
 	char path[4096];
 	/* [global] */
@@ -150,6 +172,8 @@ struct mxg_config {
 	struct mxg_tuner_config tuner;
 	/* [metrics] */
 	struct mxg_metrics_config metrics;
+	/* [fleet] */
+	struct mxg_fleet_config fleet;
 };
 
 /*
