@@ -33,7 +33,7 @@
 /* A config file is a few hundred lines; refuse to slurp something else. */
 #define MXG_CONFIG_MAX_SIZE (16 << 20)
 
-#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup], [tuner], [metrics]"
+#define SECTIONS_ALLOWED "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], [lookup], [tuner], [metrics], [fleet]"
 
 int config_fail_at(struct parser *p, unsigned line, const char *fmt, ...)
 {
@@ -142,6 +142,10 @@ static int begin_section(struct parser *p, char *name)
 		p->sect = SECT_METRICS;
 		first = &p->metrics_line;
 		p->cfg->metrics.enabled = true;
+	} else if (!strcmp(name, "fleet")) {
+		p->sect = SECT_FLEET;
+		first = &p->fleet_line;
+		p->cfg->fleet.enabled = true;
 	} else if (!strcmp(name, "tuner")) {
 		p->sect = SECT_TUNER;
 		first = &p->tuner_line;

@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_internal.h"
+#include "fleet_entry.h"
 
 static int check_classes(struct parser *p)
 {
@@ -189,6 +191,67 @@ static int check_tuner(struct parser *p)
 	return 0;
 }
 
+static unsigned fleet_line_of(struct parser *p, const char *name)
+{
+	unsigned line = p->sect_key_line[config_key_index(config_key_find(SECT_FLEET, name))];
+
+	return line ? line : p->fleet_line;
+}
+
+/*
+ * [fleet]: the connection keys not given take [ldap]'s, one by one (the
+ * fleet usually binds as another account, one allowed to write its own
+ * entries, but reaches the same servers); then the rules of [ldap] hold.
+ */
+static int check_fleet(struct parser *p)
+{
+	struct mxg_fleet_config *f = &p->cfg->fleet;
+	struct mxg_ldap_config *c = &f->conn;
+	const struct mxg_ldap_config *l = &p->cfg->ldap;
+
+#define GIVEN(name) (p->sect_key_line[config_key_index(config_key_find(SECT_FLEET, name))] != 0)
+#define LINE_OF(name) fleet_line_of(p, name)
+	if (!f->enabled)
+		return 0;
+	if (!c->base[0])
+		return fail_at(p, p->fleet_line, "[fleet]: base is required (example: base = ou=fleet,dc=example,dc=org)");
+	if (l->enabled) {
+		if (!GIVEN("uri"))
+			strcpy(c->uri, l->uri);
+		if (!GIVEN("starttls"))
+			c->starttls = l->starttls;
+		if (!GIVEN("ca_file"))
+			strcpy(c->ca_file, l->ca_file);
+		/* A bind account is one DN with its password: never the DN
+		 * of one section with the password of the other. */
+		if (!GIVEN("bind_dn") && !GIVEN("bind_password_file")) {
+			strcpy(c->bind_dn, l->bind_dn);
+			strcpy(c->bind_password_file, l->bind_password_file);
+		}
+	}
+	if (!c->uri[0])
+		return fail_at(p, p->fleet_line, "[fleet]: uri is required when there is no [ldap] to take it from (example: uri = ldap://127.0.0.1/)");
+	if (c->bind_dn[0] && !c->bind_password_file[0])
+		return fail_at(p, LINE_OF("bind_dn"), "[fleet] bind_dn: needs bind_password_file");
+	if (!c->bind_dn[0] && c->bind_password_file[0])
+		return fail_at(p, LINE_OF("bind_password_file"), "[fleet] bind_password_file: needs bind_dn");
+	if (c->starttls && (!strncmp(c->uri, "ldaps://", 8) || strstr(c->uri, " ldaps://")))
+		return fail_at(p, LINE_OF("starttls"), "[fleet] starttls: not with an ldaps:// uri (it is TLS already)");
+	if (!f->publish && !f->follow)
+		return fail_at(p, LINE_OF("follow"), "[fleet] publish and follow: both are no (remove the section instead)");
+	if (!f->host[0]) {
+		char name[256];
+
+		if (gethostname(name, sizeof(name)) || !mxg_fleet_host_valid(name))
+			return fail_at(p, p->fleet_line, "[fleet] host: this host's name cannot name it in the fleet (1..%d of A-Z a-z 0-9 . -); set host",
+				       MXG_FLEET_HOST_LEN - 1);
+		strcpy(f->host, name);
+	}
+#undef LINE_OF
+#undef GIVEN
+	return 0;
+}
+
 int config_check(struct parser *p)
 {
 	if (!p->failed)
@@ -203,5 +266,7 @@ int config_check(struct parser *p)
 		check_tuner(p);
 	if (!p->failed)
 		check_metrics(p);
+	if (!p->failed)
+		check_fleet(p);
 	return p->failed ? -EINVAL : 0;
 }

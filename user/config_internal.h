@@ -17,7 +17,7 @@
 /* A section header's name, with its NUL: longer is no section. */
 #define SECTION_NAME_MAX 64
 /* Room for every key of the table (config_keys.c asserts it fits). */
-#define CONFIG_MAX_KEYS 64
+#define CONFIG_MAX_KEYS 96
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -32,6 +32,7 @@ enum section {
 	SECT_LOOKUP,
 	SECT_TUNER,
 	SECT_METRICS,
+	SECT_FLEET,
 };
 
 /* What the reader saw on the line inih is about to hand to the handler. */
@@ -80,6 +81,7 @@ struct parser {
 	/* Where each section was first given; sections may not repeat. */
 	unsigned global_line, allow_line, deny_line, ldap_line, inspect_line;
 	unsigned lookup_line, lookup_group_line, tuner_line, metrics_line;
+	unsigned fleet_line;
 	/* Where each key of a section given once ([ldap], [tuner]...) was,
 	 * for the checks of keys together at the end. */
 	unsigned sect_key_line[CONFIG_MAX_KEYS];

@@ -16,6 +16,7 @@
 #include <ldap.h>
 
 #include "config_internal.h"
+#include "fleet_entry.h"
 #include "names.h"
 #include "parse.h"
 
@@ -86,7 +87,20 @@
 	X(tuner, TUNER, pressure_cpu, 0, set_tuner_pressure)		\
 	X(tuner, TUNER, pressure_memory, 0, set_tuner_pressure)		\
 	X(tuner, TUNER, pressure_classes, KEY_LIST, set_tuner_classes)	\
-	X(metrics, METRICS, listen, 0, set_metrics_listen)
+	X(metrics, METRICS, listen, 0, set_metrics_listen)		\
+	X(fleet, FLEET, base, 0, set_ldap_string)			\
+	X(fleet, FLEET, host, 0, set_fleet_host)			\
+	X(fleet, FLEET, publish, 0, set_fleet_bool)			\
+	X(fleet, FLEET, follow, 0, set_fleet_bool)			\
+	X(fleet, FLEET, uri, 0, set_ldap_string)			\
+	X(fleet, FLEET, starttls, 0, set_starttls)			\
+	X(fleet, FLEET, ca_file, 0, set_ldap_path)			\
+	X(fleet, FLEET, bind_dn, 0, set_ldap_string)			\
+	X(fleet, FLEET, bind_password_file, 0, set_ldap_path)		\
+	X(fleet, FLEET, sync, 0, set_sync)				\
+	X(fleet, FLEET, poll_interval, 0, set_ldap_duration)		\
+	X(fleet, FLEET, widest_ipv4_prefix, 0, set_fleet_prefix)	\
+	X(fleet, FLEET, widest_ipv6_prefix, 0, set_fleet_prefix)
 
 /* Each key's setter, declared from the same list (a setter serving
  * several keys is declared again, which C allows). */
@@ -459,7 +473,14 @@ static int set_cidr(struct parser *p, const struct key_def *k,
 	return add_items(p, k, value, add_cidr);
 }
 
-/* ---- [ldap] and [smtp_inspect] ----------------------------------------- */
+/* ---- [ldap], [fleet] and [smtp_inspect] -------------------------------- */
+
+/* The connection keys of [ldap] and [fleet] share their setters: the
+ * fleet reaches its directory the same way (user/ldap_conn.h). */
+static struct mxg_ldap_config *ldap_of(struct parser *p)
+{
+	return p->sect == SECT_FLEET ? &p->cfg->fleet.conn : &p->cfg->ldap;
+}
 
 /*
  * uri: one LDAP URI or several, separated by commas or blanks, tried in
@@ -512,7 +533,7 @@ static int set_uri_list(struct parser *p, const struct key_def *k,
 static int set_ldap_string(struct parser *p, const struct key_def *k,
 			   const char *value)
 {
-	struct mxg_ldap_config *l = &p->cfg->ldap;
+	struct mxg_ldap_config *l = ldap_of(p);
 	char *dst;
 	size_t size;
 
@@ -551,7 +572,7 @@ static int set_ldap_string(struct parser *p, const struct key_def *k,
 static int set_ldap_path(struct parser *p, const struct key_def *k,
 			 const char *value)
 {
-	struct mxg_ldap_config *l = &p->cfg->ldap;
+	struct mxg_ldap_config *l = ldap_of(p);
 	bool password = !strcmp(k->name, "bind_password_file");
 	char *dst = password ? l->bind_password_file : l->ca_file;
 	struct stat st;
@@ -572,7 +593,7 @@ static int set_ldap_path(struct parser *p, const struct key_def *k,
 static int set_starttls(struct parser *p, const struct key_def *k,
 			const char *value)
 {
-	if (mxg_parse_bool(value, &p->cfg->ldap.starttls))
+	if (mxg_parse_bool(value, &ldap_of(p)->starttls))
 		return fail_value(p, k, value, "yes or no");
 	return 0;
 }
@@ -649,15 +670,15 @@ static int set_sync(struct parser *p, const struct key_def *k,
 		    const char *value)
 {
 	return set_enum(p, k, value, &mxg_sync_modes, "a sync mode",
-			&p->cfg->ldap.sync);
+			&ldap_of(p)->sync);
 }
 
 static int set_ldap_duration(struct parser *p, const struct key_def *k,
 			     const char *value)
 {
 	bool poll = !strcmp(k->name, "poll_interval");
-	uint64_t *dst = poll ? &p->cfg->ldap.poll_interval_ns :
-			       &p->cfg->ldap.max_age_ns;
+	uint64_t *dst = poll ? &ldap_of(p)->poll_interval_ns :
+			       &ldap_of(p)->max_age_ns;
 
 	if (mxg_parse_duration(value, NSEC_PER_SEC, 30ULL * 86400 * NSEC_PER_SEC, dst))
 		return fail_value(p, k, value, "a duration from 1s to 30d (examples: 60, 5m, 1h)");
@@ -788,6 +809,48 @@ static int set_lookup_group(struct parser *p, const struct key_def *k,
 
 /* [lookup] without a socket serves nothing, and without [ldap] the mirror
  * it answers from never fills: every answer would be TEMP forever. */
+
+/* ---- [fleet] ----------------------------------------------------------- */
+
+static int set_fleet_host(struct parser *p, const struct key_def *k,
+			  const char *value)
+{
+	struct mxg_fleet_config *f = &p->cfg->fleet;
+
+	if (!mxg_fleet_host_valid(value))
+		return fail_value(p, k, value, "a host name (1..%d of A-Z a-z 0-9 . -; example: mx1.example.org)",
+				  MXG_FLEET_HOST_LEN - 1);
+	strcpy(f->host, value);
+	return 0;
+}
+
+static int set_fleet_bool(struct parser *p, const struct key_def *k,
+			  const char *value)
+{
+	struct mxg_fleet_config *f = &p->cfg->fleet;
+
+	if (mxg_parse_bool(value, !strcmp(k->name, "publish") ? &f->publish : &f->follow))
+		return fail_value(p, k, value, "yes or no");
+	return 0;
+}
+
+/* The widest prefix a peer may ban here: a ban of 0.0.0.0/0 by a broken or
+ * hostile peer would stop all mail on every guard. */
+static int set_fleet_prefix(struct parser *p, const struct key_def *k,
+			    const char *value)
+{
+	struct mxg_fleet_config *f = &p->cfg->fleet;
+	bool v4 = !strcmp(k->name, "widest_ipv4_prefix");
+	uint32_t max = v4 ? 32 : 128, len;
+
+	if (mxg_parse_u32(value, 0, max, &len))
+		return fail_value(p, k, value, "a prefix length in 0..%u", max);
+	if (v4)
+		f->widest_ipv4_prefix = (uint8_t)len;
+	else
+		f->widest_ipv6_prefix = (uint8_t)len;
+	return 0;
+}
 
 /* ---- [metrics] --------------------------------------------------------- */
 
@@ -1051,6 +1114,12 @@ void config_defaults(struct parser *p)
 	cfg->ldap.sync = MXG_SYNC_SYNCREPL;
 	cfg->ldap.poll_interval_ns = 60 * NSEC_PER_SEC;
 	cfg->ldap.max_age_ns = 900 * NSEC_PER_SEC;
+	cfg->fleet.publish = true;
+	cfg->fleet.follow = true;
+	cfg->fleet.conn.sync = MXG_SYNC_SYNCREPL;
+	cfg->fleet.conn.poll_interval_ns = 5 * NSEC_PER_SEC;
+	cfg->fleet.widest_ipv4_prefix = MXG_FLEET_DEFAULT_WIDEST_V4;
+	cfg->fleet.widest_ipv6_prefix = MXG_FLEET_DEFAULT_WIDEST_V6;
 	/* docs/design.md says why these gains. */
 	cfg->tuner.interval_ns = NSEC_PER_SEC;
 	cfg->tuner.floor_permille = 100;

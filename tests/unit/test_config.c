@@ -347,14 +347,14 @@ static const struct bad_case bad_cases[] = {
 	/* structure */
 	{ "attach = xdp\n", 1, "attach: key outside of a section "
 	  "(sections: [global], [class NAME], [allow], [deny], [ldap], "
-	  "[smtp_inspect], [lookup], [tuner], [metrics])" },
+	  "[smtp_inspect], [lookup], [tuner], [metrics], [fleet])" },
 	{ "[global]\njunk\n", 2, "expected 'key = value', '[section]' or "
 	  "a comment" },
 	{ "[global\nattach = xdp\n", 1, "section header without ']'" },
 	{ "[global] x\n", 1, "unexpected text after ']'" },
 	{ "[tune]\nenabled = yes\n", 1, "[tune]: unknown section (allowed: "
 	  "[global], [class NAME], [allow], [deny], [ldap], [smtp_inspect], "
-	  "[lookup], [tuner], [metrics])" },
+	  "[lookup], [tuner], [metrics], [fleet])" },
 
 	/* [metrics] */
 	{ "[metrics]\nlisten = localhost:9910\n", 2, "[metrics] listen: 'localhost:9910' is not an address and port" },
@@ -415,6 +415,23 @@ static const struct bad_case bad_cases[] = {
 	  "[ldap] starttls: not with an ldaps:// uri" },
 	{ "[ldap]\nuri = ldap://h/\nbase = dc=x\ndomains = x.org\nsync = poll\npoll_interval = 10m\nmax_age = 5m\n", 7,
 	  "[ldap] max_age: must be longer than poll_interval" },
+	{ "[fleet]\n", 1, "[fleet]: base is required" },
+	{ "[fleet]\nbase = nope\n", 2, "[fleet] base: 'nope' is not a DN" },
+	{ "[fleet]\nbase = ou=fleet,dc=x\n", 1, "[fleet]: uri is required when there is no [ldap]" },
+	{ "[fleet]\nhost = mx_1\n", 2, "[fleet] host: 'mx_1' is not a host name" },
+	{ "[fleet]\nhost = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 2, "is not a host name (1..63" },
+	{ "[fleet]\nwidest_ipv4_prefix = 33\n", 2, "[fleet] widest_ipv4_prefix: '33' is not a prefix length in 0..32" },
+	{ "[fleet]\nwidest_ipv6_prefix = /48\n", 2, "'/48' is not a prefix length in 0..128" },
+	{ "[fleet]\npublish = maybe\n", 2, "[fleet] publish: 'maybe' is not yes or no" },
+	{ "[fleet]\nuri = ldap://a/ http://b/\n", 2, "[fleet] uri: 'http://b/' is not an LDAP URI" },
+	{ "[fleet]\nsync = push\n", 2, "[fleet] sync: 'push' is not a sync mode" },
+	{ "[fleet]\nbase = ou=f,dc=x\nuri = ldap://a/\npublish = no\nfollow = no\n", 5,
+	  "[fleet] publish and follow: both are no" },
+	{ "[fleet]\nbase = ou=f,dc=x\nuri = ldaps://a/\nstarttls = yes\n", 4,
+	  "[fleet] starttls: not with an ldaps:// uri" },
+	{ "[fleet]\nbase = ou=f,dc=x\nuri = ldap://a/\nbind_dn = cn=mx1,dc=x\n", 4,
+	  "[fleet] bind_dn: needs bind_password_file" },
+	{ "[fleet]\nbase = ou=f,dc=x\nuri = ldap://a/\nmax_age = 5m\n", 4, "[fleet] max_age: unknown key" },
 	{ "[smtp_inspect]\nrecipient_delimiter = ab\n", 2, "[smtp_inspect] recipient_delimiter: 'ab' is not a set of delimiter characters" },
 	{ "[smtp_inspect]\nmode = block\n", 2, "[smtp_inspect] mode: 'block' is not an inspection mode (allowed: off, observe, penalize, drop)" },
 	{ "[smtp_inspect]\nunknown_threshold = 0\n", 2, "[smtp_inspect] unknown_threshold: '0' is not a number in 1..1000000" },
@@ -977,6 +994,64 @@ static void test_trailing_comments(void **state)
 	unlink(pw);
 }
 
+/* [fleet]: defaults, and the connection keys it takes from [ldap]: each
+ * alone, except the bind account, whose DN and password go together. */
+static void test_fleet(void **state)
+{
+	struct mxg_config *cfg = *state;
+	char pw[] = "/tmp/mxg-test-fleet-pw.XXXXXX", text[1024];
+	int fd = mkstemp(pw);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret\n", 7), 7);
+	close(fd);
+	snprintf(text, sizeof(text),
+		 "[ldap]\nuri = ldap://198.18.0.3/, ldap://198.18.0.4/\n"
+		 "bind_dn = cn=reader,dc=x\nbind_password_file = %s\n"
+		 "base = ou=people,dc=x\ndomains = x.org\n"
+		 "[fleet]\nbase = ou=fleet,dc=x\nhost = mx1.x.org\n", pw);
+	load_ok(cfg, text);
+	assert_true(cfg->fleet.enabled);
+	assert_string_equal(cfg->fleet.conn.base, "ou=fleet,dc=x");
+	assert_string_equal(cfg->fleet.conn.uri, "ldap://198.18.0.3/ ldap://198.18.0.4/");
+	assert_string_equal(cfg->fleet.conn.bind_dn, "cn=reader,dc=x");
+	assert_string_equal(cfg->fleet.conn.bind_password_file, pw);
+	assert_string_equal(cfg->fleet.host, "mx1.x.org");
+	assert_true(cfg->fleet.publish);
+	assert_true(cfg->fleet.follow);
+	assert_int_equal(cfg->fleet.conn.sync, MXG_SYNC_SYNCREPL);
+	assert_true(cfg->fleet.conn.poll_interval_ns == 5000000000ULL);
+	assert_int_equal(cfg->fleet.widest_ipv4_prefix, 24);
+	assert_int_equal(cfg->fleet.widest_ipv6_prefix, 48);
+
+	/* Its own account and server; no host: the host's name. */
+	snprintf(text, sizeof(text),
+		 "[ldap]\nuri = ldap://198.18.0.3/\n"
+		 "bind_dn = cn=reader,dc=x\nbind_password_file = %s\n"
+		 "base = ou=people,dc=x\ndomains = x.org\n"
+		 "[fleet]\nbase = ou=fleet,dc=x\nuri = ldap://198.18.0.5/\n"
+		 "bind_dn = cn=mx1,dc=x\nbind_password_file = %s\n"
+		 "follow = no\nsync = poll\npoll_interval = 2s\n"
+		 "widest_ipv4_prefix = 16\nwidest_ipv6_prefix = 32\n", pw, pw);
+	load_ok(cfg, text);
+	assert_string_equal(cfg->fleet.conn.uri, "ldap://198.18.0.5/");
+	assert_string_equal(cfg->fleet.conn.bind_dn, "cn=mx1,dc=x");
+	assert_true(cfg->fleet.host[0]);
+	assert_false(cfg->fleet.follow);
+	assert_int_equal(cfg->fleet.conn.sync, MXG_SYNC_POLL);
+	assert_true(cfg->fleet.conn.poll_interval_ns == 2000000000ULL);
+	assert_int_equal(cfg->fleet.widest_ipv4_prefix, 16);
+	assert_int_equal(cfg->fleet.widest_ipv6_prefix, 32);
+	/* [ldap] keeps its own. */
+	assert_string_equal(cfg->ldap.bind_dn, "cn=reader,dc=x");
+	assert_string_equal(cfg->ldap.uri, "ldap://198.18.0.3/");
+	unlink(pw);
+
+	/* Without [fleet], nothing of it is on. */
+	load_ok(cfg, "");
+	assert_false(cfg->fleet.enabled);
+}
+
 static void test_keys_list(void **state)
 {
 	static const char *const want[] = {
@@ -1004,6 +1079,10 @@ static void test_keys_list(void **state)
 		"tuner.pressure_cpu", "tuner.pressure_memory",
 		"tuner.pressure_classes",
 		"metrics.listen",
+		"fleet.base", "fleet.host", "fleet.publish", "fleet.follow",
+		"fleet.uri", "fleet.starttls", "fleet.ca_file", "fleet.bind_dn",
+		"fleet.bind_password_file", "fleet.sync", "fleet.poll_interval",
+		"fleet.widest_ipv4_prefix", "fleet.widest_ipv6_prefix",
 	};
 	struct mxg_config *cfg = *state;
 	size_t i, n;
@@ -1169,6 +1248,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tuner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trailing_comments, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_fleet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_class_limit_set, setup,
 						teardown),
