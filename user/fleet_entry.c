@@ -192,18 +192,19 @@ static unsigned days_in_month(unsigned y, unsigned m)
 	return m == 2 && leap_year(y) ? 29 : days[m - 1];
 }
 
-/* Days from 1970-01-01 to y-m-d (y >= 1970), proleptic Gregorian. */
+/* Days from 1970-01-01 to y-m-d (y >= 1970), proleptic Gregorian: a
+ * year counted from March, so that the leap day is its last (H. Hinnant's
+ * days_from_civil, unsigned since y >= 1970). */
 static uint64_t days_since_epoch(unsigned y, unsigned m, unsigned d)
 {
-	uint64_t days = 0;
-	unsigned k;
+	uint64_t era, yoe, doy, doe;
 
-	/* 1970..9999 is at most 8030 years: counted, not derived. */
-	for (k = 1970; k < y; k++)
-		days += leap_year(k) ? 366 : 365;
-	for (k = 1; k < m; k++)
-		days += days_in_month(y, k);
-	return days + d - 1;
+	y -= m <= 2;
+	era = y / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
 }
 
 int mxg_fleet_time_format(uint64_t s, char *buf, size_t len)
