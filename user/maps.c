@@ -35,6 +35,15 @@ int mxg_rcpt_inner_create(const struct mxg_inner_btf *btf,
 	return fd < 0 ? -errno : fd;
 }
 
+/* Maps a guard of an earlier version did not pin: missing, they stay -1
+ * (maps.h) and their readers take them as empty, so mxguardctl still
+ * reads that guard's pins. */
+static bool pin_optional(size_t offset)
+{
+	return offset == offsetof(struct mxg_maps, fleet) ||
+	       offset == offsetof(struct mxg_maps, fleet_bans);
+}
+
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
 		  size_t errlen)
 {
@@ -47,6 +56,8 @@ int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
 
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, map_fds[i].name);
 		*fd = bpf_obj_get(path);
+		if (*fd < 0 && errno == ENOENT && pin_optional(map_fds[i].offset))
+			continue;
 		if (*fd < 0) {
 			err_code = -errno;
 			if (err_code == -ENOENT)

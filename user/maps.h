@@ -38,7 +38,9 @@ int mxg_rcpt_inner_create(const struct mxg_inner_btf *btf,
 
 /* Open every pinned map of the registry under pin_dir. -ENOENT when
  * nothing is pinned there; -EPERM/-EACCES when not allowed. err gets a
- * one-line reason. */
+ * one-line reason. The fleet's maps (mxg_fleet, mxg_fleet_bans), which a
+ * guard of an earlier version does not pin, may be missing: their fds
+ * are then -1, read as "no fleet". */
 int mxg_maps_open(const char *pin_dir, struct mxg_maps *m, char *err,
 		  size_t errlen);
 void mxg_maps_close(struct mxg_maps *m);

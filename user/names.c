@@ -44,6 +44,14 @@ static const struct mxg_name origins[] = {
 };
 const struct mxg_names mxg_origins = { TABLE(origins), "unknown" };
 
+static const struct mxg_name fleet_states[] = {
+	{ MXG_FLEET_OFF, "off" },
+	{ MXG_FLEET_CONNECTING, "connecting" },
+	{ MXG_FLEET_REFRESHING, "refreshing" },
+	{ MXG_FLEET_SYNCED, "synced" },
+};
+const struct mxg_names mxg_fleet_states = { TABLE(fleet_states), "unknown" };
+
 static const struct mxg_name tuner_signals[] = {
 	{ MXG_SIGNAL_LATENCY, "latency" },
 	{ MXG_SIGNAL_DESCRIPTORS, "descriptors" },

@@ -33,6 +33,8 @@ extern const struct mxg_names mxg_sync_modes;
 extern const struct mxg_names mxg_inspect_modes;
 /* Where a rule or ban came from (enum mxg_origin). */
 extern const struct mxg_names mxg_origins;
+/* The fleet's sync state (enum mxg_fleet_state): status and metrics. */
+extern const struct mxg_names mxg_fleet_states;
 /* The tuner's signals (enum mxg_signal: the keys of "signals" in
  * `mxguardctl -j tuner`) and a signal's reading (enum mxg_reading). */
 extern const struct mxg_names mxg_tuner_signals;

@@ -42,6 +42,7 @@ static void test_tables(void **state)
 	check_table(&mxg_sync_modes, "syncrepl, poll");
 	check_table(&mxg_inspect_modes, "off, observe, penalize, drop");
 	check_table(&mxg_origins, "config, cli, inspect, fleet");
+	check_table(&mxg_fleet_states, "off, connecting, refreshing, synced");
 	check_table(&mxg_tuner_signals,
 		    "latency, descriptors, cpu_pressure, memory_pressure");
 	check_table(&mxg_tuner_readings, "off, unreadable, under, near, over");
@@ -51,6 +52,7 @@ static void test_tables(void **state)
 	assert_int_equal(mxg_name_parse(&mxg_sync_modes, "none", &v), -EINVAL);
 	assert_int_equal(v, 42);
 	assert_string_equal(mxg_name_of(&mxg_origins, 0), "unknown");
+	assert_string_equal(mxg_name_of(&mxg_fleet_states, 9), "unknown");
 	/* Exact names only. */
 	assert_int_equal(mxg_name_parse(&mxg_attach_modes, "XDP", &v), -EINVAL);
 	assert_int_equal(mxg_name_parse(&mxg_attach_modes, "xd", &v), -EINVAL);
