@@ -83,6 +83,37 @@ int ctl_read_tuner(struct ctl *ctl, struct mxg_tuner_state *out)
 	return ret;
 }
 
+int ctl_read_fleet(struct ctl *ctl, struct mxg_fleet *out)
+{
+	__u32 zero = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (ctl->maps.fleet < 0)
+		return 0;
+	if (bpf_map_lookup_elem(ctl->maps.fleet, &zero, out)) {
+		ret = -errno;
+		ctl_error(ctl, "cannot read %s: %s", MXG_MAP_NAME(fleet), strerror(-ret));
+		return ret;
+	}
+	out->host[sizeof(out->host) - 1] = '\0';
+	out->server[sizeof(out->server) - 1] = '\0';
+	out->error[sizeof(out->error) - 1] = '\0';
+	return 0;
+}
+
+int ctl_fleet_ban(const struct ctl *ctl, const struct mxg_lpm_key *key,
+		  struct mxg_fleet_ban *out)
+{
+	if (ctl->maps.fleet_bans < 0)
+		return -ENOENT;
+	if (bpf_map_lookup_elem(ctl->maps.fleet_bans, key, out))
+		return -errno;
+	out->host[sizeof(out->host) - 1] = '\0';
+	out->reason[sizeof(out->reason) - 1] = '\0';
+	return 0;
+}
+
 double ctl_scale(const struct mxg_tuning *t)
 {
 	if (!t->scale_permille || t->scale_permille >= MXG_SCALE_ONE)

@@ -65,6 +65,14 @@ int ctl_batch_read(int fd, size_t vsize, struct mxg_source_key **keys,
 /* The number of entries of a map, by walking its keys. */
 int ctl_count_entries(int fd, size_t key_size);
 
+/* The fleet's sync state (mxg_fleet), all zero (MXG_FLEET_OFF) when the
+ * guard did not pin it; or an error said. Strings NUL-terminated. */
+int ctl_read_fleet(struct ctl *ctl, struct mxg_fleet *out);
+/* The fleet's record of a ban (mxg_fleet_bans): 0, -ENOENT when there is
+ * none (or no such map), -errno. Strings NUL-terminated. */
+int ctl_fleet_ban(const struct ctl *ctl, const struct mxg_lpm_key *key,
+		  struct mxg_fleet_ban *out);
+
 /* The tuner's record of every class slot (mxg_tuning), and what it
  * measured (mxg_tuner); or an error said. */
 int ctl_read_tuning(struct ctl *ctl, struct mxg_tuning out[MXG_MAX_CLASSES]);

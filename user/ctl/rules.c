@@ -2,13 +2,16 @@
 /*
  * mxguardctl allow, deny and ban: the allow and deny lists (LPM tries of
  * struct mxg_rule) and the penalty box (struct mxg_ban), changed and
- * listed with each entry's origin.
+ * listed with each entry's origin; a ban also with what the fleet's
+ * record of it says (mxg_fleet_bans): the peer it came from, or that this
+ * host published it.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ctl/ctl.h"
 #include "names.h"
 #include "parse.h"
@@ -94,6 +97,12 @@ struct entry {
 	uint64_t age_s;		/* rules */
 	char classes[256];	/* bans: "all" or "smtp,ldap" */
 	int64_t left_s;		/* bans: time left, -1 = never expires */
+	/* bans, from mxg_fleet_bans: a fleet ban's peer ("" = unknown) with
+	 * the reason and expiry its entry gives; a local ban published. */
+	char peer[MXG_FLEET_HOST_LEN];
+	char peer_reason[MXG_FLEET_REASON_LEN];
+	uint64_t peer_expires_s;	/* Unix s; 0 = none */
+	bool published;
 };
 
 struct list_printer {
@@ -106,6 +115,8 @@ struct list_printer {
  * cannot be read is an error alone, never an empty or half list. */
 struct list_ctx {
 	uint64_t now;
+	const struct ctl *ctl;
+	const char *failed_map;	/* set when another map than the listed failed */
 	const struct mxg_class *classes;
 	struct entry *entries;
 	size_t n, cap;
@@ -279,18 +290,55 @@ static void format_class_mask(uint32_t mask, const struct mxg_class *classes,
 
 static void bans_begin_text(struct ctl *ctl, const char *name)
 {
-	printf("%-44s %-16s %-8s %12s\n", "cidr", "classes", "reason",
-	       "expires_in");
+	printf("%-44s %-16s %-8s %12s %s\n", "cidr", "classes", "origin",
+	       "expires_in", "fleet");
+}
+
+/* "2026-11-30T18:40:00Z" */
+static void format_utc(uint64_t unix_s, char *buf, size_t len)
+{
+	time_t t = (time_t)unix_s;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "%" PRIu64, unix_s);
+}
+
+/* The fleet column: "from mx2.example.org (inspect, until
+ * 2026-11-30T18:40:00Z)", "published", or nothing, so that a line of a
+ * ban the fleet does not know reads as before the fleet. */
+static void format_fleet(const struct entry *e, char *buf, size_t len)
+{
+	char until[32] = "";
+	size_t used;
+
+	buf[0] = '\0';
+	if (e->published) {
+		snprintf(buf, len, " published");
+		return;
+	}
+	if (!e->peer[0])
+		return;
+	used = (size_t)snprintf(buf, len, " from %s", e->peer);
+	if (e->peer_expires_s)
+		format_utc(e->peer_expires_s, until, sizeof(until));
+	if (used < len && (e->peer_reason[0] || until[0]))
+		snprintf(buf + used, len - used, " (%s%s%s%s)", e->peer_reason,
+			 e->peer_reason[0] && until[0] ? ", " : "",
+			 until[0] ? "until " : "", until);
 }
 
 static void ban_print_text(struct ctl *ctl, const struct entry *e)
 {
+	char left[24], fleet[MXG_FLEET_HOST_LEN + MXG_FLEET_REASON_LEN + 48];
+
 	if (e->left_s < 0)
-		printf("%-44s %-16s %-8s %12s\n", e->cidr, e->classes, e->origin,
-		       "never");
+		snprintf(left, sizeof(left), "never");
 	else
-		printf("%-44s %-16s %-8s %11" PRId64 "s\n", e->cidr, e->classes,
-		       e->origin, e->left_s);
+		snprintf(left, sizeof(left), "%" PRId64 "s", e->left_s);
+	format_fleet(e, fleet, sizeof(fleet));
+	printf("%-44s %-16s %-8s %12s%s\n", e->cidr, e->classes, e->origin,
+	       left, fleet);
 }
 
 static void ban_print_json(struct ctl *ctl, const struct entry *e)
@@ -300,12 +348,22 @@ static void ban_print_json(struct ctl *ctl, const struct entry *e)
 	json_begin_object(j);
 	json_kv_string(j, "cidr", e->cidr);
 	json_kv_string(j, "classes", e->classes);
+	json_kv_string(j, "origin", e->origin);
+	/* The origin under its first name, for the scripts that read it. */
 	json_kv_string(j, "reason", e->origin);
 	json_key(j, "expires_in_s");
 	if (e->left_s < 0)
 		json_null(j);
 	else
 		json_i64(j, e->left_s);
+	json_kv_string(j, "peer", e->peer[0] ? e->peer : NULL);
+	json_kv_string(j, "peer_reason", e->peer[0] ? e->peer_reason : NULL);
+	json_key(j, "peer_expires");
+	if (e->peer[0] && e->peer_expires_s)
+		json_u64(j, e->peer_expires_s);
+	else
+		json_null(j);
+	json_kv_bool(j, "published", e->published);
 	json_end_object(j);
 }
 
@@ -325,10 +383,27 @@ static int list_ban(const struct mxg_lpm_key *key, const void *value,
 		.origin = mxg_name_of(&mxg_origins, ban->origin),
 		.left_s = -1,
 	};
+	struct mxg_fleet_ban fb;
+	int ret;
 
 	/* Expired bans no longer apply; the daemon sweeps them. */
 	if (ban->expires_ns && ban->expires_ns <= ctx->now)
 		return 0;
+	/* A record only counts for the side it is for: a peer's for a fleet
+	 * ban, this host's published one for a local ban. */
+	ret = ctl_fleet_ban(ctx->ctl, key, &fb);
+	if (ret && ret != -ENOENT) {
+		ctx->failed_map = MXG_MAP_NAME(fleet_bans);
+		return ret;
+	}
+	if (!ret && ban->origin == MXG_ORIGIN_FLEET &&
+	    !(fb.flags & MXG_FLEET_PUBLISHED)) {
+		snprintf(e.peer, sizeof(e.peer), "%s", fb.host);
+		snprintf(e.peer_reason, sizeof(e.peer_reason), "%s", fb.reason);
+		e.peer_expires_s = fb.expires_s;
+	} else if (!ret && ban->origin != MXG_ORIGIN_FLEET) {
+		e.published = fb.flags & MXG_FLEET_PUBLISHED;
+	}
 	if (ban->expires_ns)
 		e.left_s = (ban->expires_ns - ctx->now + NSEC_PER_SEC - 1) /
 			   NSEC_PER_SEC;
@@ -341,7 +416,7 @@ static int list_ban(const struct mxg_lpm_key *key, const void *value,
 int ctl_ban_list(struct ctl *ctl, const struct ctl_args *a)
 {
 	struct mxg_class classes[MXG_MAX_CLASSES];
-	struct list_ctx ctx = { .now = mxg_now_ns(), .classes = classes };
+	struct list_ctx ctx = { .now = mxg_now_ns(), .ctl = ctl, .classes = classes };
 	int ret;
 
 	ret = ctl_read_classes(ctl, classes);
@@ -349,6 +424,7 @@ int ctl_ban_list(struct ctl *ctl, const struct ctl_args *a)
 		return ret;
 	ret = mxg_lpm_foreach(ctl->maps.bans, sizeof(struct mxg_ban), list_ban,
 			      &ctx);
-	return list_print(ctl, "ban list", MXG_MAP_NAME(bans), ret, &ctx,
-			  "bans", ctl->json ? &bans_json : &bans_text);
+	return list_print(ctl, "ban list",
+			  ctx.failed_map ? ctx.failed_map : MXG_MAP_NAME(bans),
+			  ret, &ctx, "bans", ctl->json ? &bans_json : &bans_text);
 }

@@ -2,7 +2,8 @@
 /*
  * mxguardctl status: where the programs are attached, whether mxguardd
  * runs, what the kernel could not load, the classes, the connection
- * counter, the sources, rules, tuner and recipient mirror, in one view.
+ * counter, the sources, rules, tuner, recipient mirror and fleet, in one
+ * view.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "config.h"
@@ -46,7 +48,9 @@ struct status {
 	struct mxg_mirror mirror;
 	struct mxg_tuning tuning[MXG_MAX_CLASSES];
 	uint32_t tuner_enabled;
+	struct mxg_fleet fleet;
 	uint64_t now;
+	uint64_t real_s;	/* the wall clock, for the fleet's error time */
 };
 
 static void class_ports(const struct mxg_maps *m, uint32_t idx,
@@ -116,6 +120,8 @@ static int status_read(struct ctl *ctl, struct status *s)
 	ret = ctl_read_tuning(ctl, s->tuning);
 	if (!ret)
 		ret = ctl_read_tuner(ctl, &tuner);
+	if (!ret)
+		ret = ctl_read_fleet(ctl, &s->fleet);
 	if (ret)
 		return ret;
 	s->tuner_enabled = tuner.enabled;
@@ -142,7 +148,78 @@ static int status_read(struct ctl *ctl, struct status *s)
 		class_ports(&ctl->maps, c, &s->shown[s->nshown++]);
 	}
 	s->now = mxg_now_ns();
+	s->real_s = (uint64_t)time(NULL);
 	return 0;
+}
+
+/* Seconds since the fleet subtree was last confirmed (synced_ns != 0). */
+static uint64_t fleet_age_s(const struct status *s)
+{
+	return s->now > s->fleet.synced_ns ?
+		       (s->now - s->fleet.synced_ns) / NSEC_PER_SEC : 0;
+}
+
+static void fleet_json(struct json *j, const struct status *s)
+{
+	const struct mxg_fleet *f = &s->fleet;
+
+	json_begin_object(j);
+	json_kv_string(j, "state", mxg_name_of(&mxg_fleet_states, f->state));
+	json_kv_string(j, "mode", mxg_name_of(&mxg_sync_modes, f->mode));
+	json_kv_string(j, "host", f->host[0] ? f->host : NULL);
+	json_kv_string(j, "server", f->server[0] ? f->server : NULL);
+	json_key(j, "age_s");
+	if (f->synced_ns)
+		json_u64(j, fleet_age_s(s));
+	else
+		json_null(j);
+	json_kv_u64(j, "peer_entries", f->peer_entries);
+	json_kv_u64(j, "applied", f->applied);
+	json_kv_u64(j, "refused", f->refused);
+	json_kv_u64(j, "published", f->published);
+	json_kv_u64(j, "pending", f->pending);
+	json_kv_u64(j, "publish_errors", f->publish_errors);
+	json_kv_string(j, "error", f->error[0] ? f->error : NULL);
+	json_key(j, "error_time");
+	if (f->error_s)
+		json_u64(j, f->error_s);
+	else
+		json_null(j);
+	json_end_object(j);
+}
+
+static void fleet_text(const struct status *s)
+{
+	const struct mxg_fleet *f = &s->fleet;
+	char when[32] = "";
+	time_t t = (time_t)f->error_s;
+	struct tm tm;
+
+	if (f->state == MXG_FLEET_OFF) {
+		printf("fleet       off (no [fleet])\n");
+		return;
+	}
+	printf("fleet       %s (%s)", mxg_name_of(&mxg_fleet_states, f->state),
+	       mxg_name_of(&mxg_sync_modes, f->mode));
+	if (f->host[0])
+		printf(" as %s", f->host);
+	printf(" with %s", f->server[0] ? f->server : "no server");
+	if (f->synced_ns)
+		printf(", confirmed %llu s ago", (unsigned long long)fleet_age_s(s));
+	else
+		printf(", never confirmed");
+	printf("; peers' entries %llu, applied %llu, refused %llu; published %llu, pending %llu, publish errors %llu\n",
+	       (unsigned long long)f->peer_entries, (unsigned long long)f->applied,
+	       (unsigned long long)f->refused, (unsigned long long)f->published,
+	       (unsigned long long)f->pending, (unsigned long long)f->publish_errors);
+	if (!f->error[0] && !f->error_s)
+		return;
+	if (f->error_s && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("fleet error %s", when[0] ? when : "(no time)");
+	if (f->error_s && s->real_s >= f->error_s)
+		printf(" (%llu s ago)", (unsigned long long)(s->real_s - f->error_s));
+	printf(": %s\n", f->error[0] ? f->error : "(no message)");
 }
 
 /* The lowest scale of the classes: how far the tuner tightened any. */
@@ -243,6 +320,8 @@ static void status_print_json(struct ctl *ctl, const struct status *s)
 	json_begin_object(j);
 	ctl_mirror_json(j, &s->mirror, s->now);
 	json_end_object(j);
+	json_key(j, "fleet");
+	fleet_json(j, s);
 	json_end_object(j);
 	json_finish(j);
 }
@@ -308,6 +387,7 @@ static void status_print_text(struct ctl *ctl, const struct status *s)
 		       (unsigned long long)s->mirror.entries,
 		       (unsigned long long)s->mirror.generation,
 		       mxg_mirror_ready(&s->mirror, s->now) ? "ready" : "not ready");
+	fleet_text(s);
 }
 
 int ctl_status(struct ctl *ctl, const struct ctl_args *a)
