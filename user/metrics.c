@@ -5,7 +5,8 @@
  * it has no sample, so a dashboard finds the name; names follow
  * Prometheus's conventions (mxguard_ prefix, _total counters, seconds,
  * ratios in 0..1) and labels take bounded sets only: class, reason,
- * result, map, interface, mode, signal, origin; never an address.
+ * result, map, interface, mode, signal, origin, state; never an address,
+ * a prefix or a host name (the fleet's peers are in ban list, not here).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,12 +66,12 @@ static int count_ban(const struct mxg_lpm_key *key, const void *value, void *ctx
 	struct ban_count *c = ctx;
 
 	c->n++;
-	c->by_origin[ban->origin < 4 ? ban->origin : 0]++;
+	c->by_origin[ban->origin < MXG_METRICS_ORIGINS ? ban->origin : 0]++;
 	return 0;
 }
 
 static int count_keys(int fd, size_t key_size, uint64_t *n,
-		      uint64_t by_origin[4])
+		      uint64_t by_origin[MXG_METRICS_ORIGINS])
 {
 	struct ban_count c = { 0, by_origin };
 	int ret;
@@ -95,6 +96,16 @@ static int read_tuner(const struct mxg_maps *m, struct mxg_tuner_state *out)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(m->tuner, &zero, out) ? -errno : 0;
+}
+
+/* Not pinned by a guard of an earlier version: then off (all zero). */
+static int read_fleet(const struct mxg_maps *m, struct mxg_fleet *out)
+{
+	__u32 zero = 0;
+
+	if (m->fleet < 0)
+		return 0;
+	return bpf_map_lookup_elem(m->fleet, &zero, out) ? -errno : 0;
 }
 
 /* Every array and record, in one pass; *what names the map that failed. */
@@ -136,6 +147,10 @@ static int read_records(const struct mxg_maps *m, struct mxg_metrics_snap *s,
 	if (!ret) {
 		*what = MXG_MAP_NAME(daemon);
 		ret = read_daemon(m, s->daemon);
+	}
+	if (!ret) {
+		*what = MXG_MAP_NAME(fleet);
+		ret = read_fleet(m, &s->fleet);
 	}
 	return ret;
 }
@@ -354,7 +369,6 @@ static void render_recipients(const struct mxg_metrics_snap *s, FILE *f)
 		{ MXG_RCPT_OVER_BUDGET, "mxguard_smtp_sessions_over_budget_total",
 		  "Of the lost sessions, those over the reader's budget (stats: rcpt.over_budget)." },
 	};
-	static const char *const origins[4] = { "unknown", "config", "cli", "inspect" };
 
 	family(f, "mxguard_recipients_total", "counter",
 	       "RCPT TO seen by the SMTP reader by result (stats: rcpt.<result>).");
@@ -367,10 +381,10 @@ static void render_recipients(const struct mxg_metrics_snap *s, FILE *f)
 		sample(f, others[i].name, (double)s->rcpt.count[others[i].idx]);
 	}
 	family(f, "mxguard_penalty_box_entries", "gauge",
-	       "Bans in the penalty box now, by who put them there.");
-	for (int o = 1; o < 4; o++)
-		sample1(f, "mxguard_penalty_box_entries", "origin", origins[o],
-			(double)s->bans_by_origin[o]);
+	       "Bans in the penalty box now, by who put them there (fleet: a peer's).");
+	for (int o = 1; o < MXG_METRICS_ORIGINS; o++)
+		sample1(f, "mxguard_penalty_box_entries", "origin",
+			mxg_name_of(&mxg_origins, o), (double)s->bans_by_origin[o]);
 }
 
 static double unix_s(const struct mxg_metrics_snap *s, uint64_t mono_ns)
@@ -458,6 +472,66 @@ static void render_mirror(const struct mxg_metrics_snap *s, FILE *f)
 	       (double)d[MXG_DAEMON_LOOKUP_REFUSED]);
 }
 
+static void render_fleet(const struct mxg_metrics_snap *s, FILE *f)
+{
+	const struct mxg_fleet *r = &s->fleet;
+	bool on = r->state != MXG_FLEET_OFF;
+	const struct {
+		const char *name, *help;
+		uint64_t value;
+	} gauges[] = {
+		{ "mxguard_fleet_peer_entries",
+		  "Peers' live entries seen in the fleet subtree.", r->peer_entries },
+		{ "mxguard_fleet_applied_bans",
+		  "Peers' bans applied here now (origin fleet in the penalty box).",
+		  r->applied },
+		{ "mxguard_fleet_published_entries",
+		  "This host's bans in the directory now.", r->published },
+		{ "mxguard_fleet_pending_changes",
+		  "This host's ban changes not written to the directory yet (retried with backoff).",
+		  r->pending },
+	};
+
+	/* A state set: one sample per state, 1 for the one it is in. */
+	family(f, "mxguard_fleet_state", "gauge",
+	       "1 for the fleet's sync state (off: no [fleet]), 0 for the others.");
+	for (size_t i = 0; i < mxg_fleet_states.n; i++)
+		sample1(f, "mxguard_fleet_state", "state", mxg_fleet_states.names[i].name,
+			mxg_fleet_states.names[i].value == r->state ? 1 : 0);
+	/* Without [fleet] nothing below can be stale or pending: no
+	 * samples, so that no alert fires on them. */
+	family(f, "mxguard_fleet_sync_mode", "gauge",
+	       "1, labelled with how the fleet subtree is followed.");
+	if (on)
+		sample1(f, "mxguard_fleet_sync_mode", "mode",
+			mxg_name_of(&mxg_sync_modes, r->mode), 1);
+	family(f, "mxguard_fleet_age_seconds", "gauge",
+	       "Seconds since the directory last confirmed the fleet subtree (+Inf: never).");
+	if (on)
+		sample(f, "mxguard_fleet_age_seconds", r->synced_ns ?
+		       (s->mono_ns > r->synced_ns ? (s->mono_ns - r->synced_ns) / NS_PER_S : 0) :
+		       INFINITY);
+	family(f, "mxguard_fleet_last_sync_timestamp_seconds", "gauge",
+	       "Unix time the directory last confirmed the fleet subtree (0: never).");
+	if (on)
+		sample(f, "mxguard_fleet_last_sync_timestamp_seconds",
+		       r->synced_ns ? unix_s(s, r->synced_ns) : 0);
+	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+		family(f, gauges[i].name, "gauge", gauges[i].help);
+		if (on)
+			sample(f, gauges[i].name, (double)gauges[i].value);
+	}
+	family(f, "mxguard_fleet_refused_total", "counter",
+	       "Peers' entries refused here since mxguardd started (malformed, allow-listed, too wide).");
+	sample(f, "mxguard_fleet_refused_total", (double)r->refused);
+	family(f, "mxguard_fleet_publish_errors_total", "counter",
+	       "Failed writes of this host's bans to the directory since mxguardd started.");
+	sample(f, "mxguard_fleet_publish_errors_total", (double)r->publish_errors);
+	family(f, "mxguard_fleet_last_error_timestamp_seconds", "gauge",
+	       "Unix time of the fleet's last error (0: none; mxguardd's log and status say what).");
+	sample(f, "mxguard_fleet_last_error_timestamp_seconds", (double)r->error_s);
+}
+
 static void render_links(const struct mxg_metrics_snap *s, FILE *f)
 {
 	unsigned n = 0;
@@ -540,6 +614,7 @@ int mxg_metrics_render(const struct mxg_metrics_snap *s, FILE *f)
 	render_maps(s, f);
 	render_recipients(s, f);
 	render_mirror(s, f);
+	render_fleet(s, f);
 	render_links(s, f);
 	render_tuner(s, f);
 	return ferror(f) ? -EIO : 0;

@@ -11,6 +11,8 @@
  * millions): its fill is min(sources created, max_entries), a per-CPU
  * counter. It walks only maps whose size the config or the ABI bounds
  * (allow, deny, bans: MXG_MAX_RULES; conns: MXG_MAX_CONN_SOURCES).
+ * The fleet's record (mxg_fleet) is read whole; a guard of an earlier
+ * version that did not pin it reads as a fleet that is off.
  */
 #ifndef MXG_METRICS_H
 #define MXG_METRICS_H
@@ -33,6 +35,9 @@ enum mxg_metrics_map {
 	MXG_MM_COUNT,
 };
 
+/* The ban origins counted (enum mxg_origin); slot 0 = any other value. */
+#define MXG_METRICS_ORIGINS (MXG_ORIGIN_FLEET + 1)
+
 /* Everything a scrape shows, read before anything is rendered. */
 struct mxg_metrics_snap {
 	struct mxg_class classes[MXG_MAX_CLASSES];
@@ -47,7 +52,8 @@ struct mxg_metrics_snap {
 	uint64_t daemon[MXG_DAEMON_COUNTERS];
 	uint64_t map_entries[MXG_MM_COUNT];
 	uint64_t map_capacity[MXG_MM_COUNT];
-	uint64_t bans_by_origin[4];	/* index enum mxg_origin; 0 = other */
+	uint64_t bans_by_origin[MXG_METRICS_ORIGINS]; /* index enum mxg_origin */
+	struct mxg_fleet fleet;		/* all zero (off) when not pinned */
 	/* The clocks at the read: CLOCK_MONOTONIC (the maps' times) and
 	 * the wall clock, to turn the first into Unix timestamps. */
 	uint64_t mono_ns;

@@ -52,6 +52,7 @@ static void snap_example(struct mxg_metrics_snap *s)
 	s->map_entries[MXG_MM_SOURCES] = 99;
 	s->map_capacity[MXG_MM_SOURCES] = 4096;
 	s->bans_by_origin[MXG_ORIGIN_INSPECT] = 2;
+	s->bans_by_origin[MXG_ORIGIN_FLEET] = 3;
 	s->daemon[MXG_DAEMON_LOOKUP_TEMP] = 12;
 	/* An interface name with every byte the format escapes. */
 	memcpy(s->links[3].ifname, "e\"t\\h\n0", 8);
@@ -76,9 +77,8 @@ static bool has_line(const char *doc, const char *line)
 /* The format, line by line: comments are HELP then TYPE of a family not
  * seen before; a sample belongs to the family declared last (a counter's
  * samples carry its _total name) and its value is a number. */
-static void test_format(void **state)
+static void check_format(const struct mxg_metrics_snap *s)
 {
-	struct mxg_metrics_snap s;
 	regex_t sample_re, name_re;
 	char family[128] = "", type[16] = "", seen[8192] = " ";
 	char *doc, *save = NULL;
@@ -91,8 +91,7 @@ static void test_format(void **state)
 		" (-?[0-9]+(\\.[0-9]+)?(e[-+]?[0-9]+)?|\\+Inf|NaN)$",
 		REG_EXTENDED), 0);
 	assert_int_equal(regcomp(&name_re, "^mxguard_[a-z0-9_]+$", REG_EXTENDED | REG_NOSUB), 0);
-	snap_example(&s);
-	doc = render(&s);
+	doc = render(s);
 	assert_true(strlen(doc) > 0 && doc[strlen(doc) - 1] == '\n');
 	for (char *line = strtok_r(doc, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -135,6 +134,19 @@ static void test_format(void **state)
 	free(doc);
 }
 
+static void test_format(void **state)
+{
+	struct mxg_metrics_snap s;
+
+	snap_example(&s);
+	check_format(&s);
+	/* With a fleet that runs, every family of it has samples. */
+	s.fleet.state = MXG_FLEET_REFRESHING;
+	s.fleet.mode = MXG_SYNC_SYNCREPL;
+	strcpy(s.fleet.error, "a \"quoted\" error\nover two lines");
+	check_format(&s);
+}
+
 /* The figures under stats' names, and the labels of the bounded sets. */
 static void test_figures(void **state)
 {
@@ -159,6 +171,9 @@ static void test_figures(void **state)
 	assert_true(has_line(doc, "mxguard_recipients_total{result=\"unknown\"} 8"));
 	assert_true(has_line(doc, "mxguard_penalized_total 1"));
 	assert_true(has_line(doc, "mxguard_penalty_box_entries{origin=\"inspect\"} 2"));
+	assert_true(has_line(doc, "mxguard_penalty_box_entries{origin=\"fleet\"} 3"));
+	assert_true(has_line(doc, "mxguard_penalty_box_entries{origin=\"cli\"} 0"));
+	assert_null(strstr(doc, "origin=\"unknown\""));
 	assert_true(has_line(doc, "mxguard_lookups_total{result=\"temp\"} 12"));
 	assert_true(has_line(doc, "mxguard_program_attached{interface=\"e\\\"t\\\\h\\n0\",mode=\"tc\"} 1"));
 	assert_true(has_line(doc, "mxguard_program_attached{interface=\"eth1\",mode=\"xdp\"} 1"));
@@ -171,6 +186,74 @@ static void test_figures(void **state)
 	assert_true(has_line(doc, "mxguard_mirror_sync_mode{mode=\"none\"} 1"));
 	assert_null(strstr(doc, "\nmxguard_mirror_ready "));
 	assert_null(strstr(doc, "\nmxguard_tuner_signal_value{"));
+	/* No [fleet]: its state says off, nothing can alert on staleness
+	 * or pending writes; the counters are there (zero). */
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"off\"} 1"));
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"synced\"} 0"));
+	assert_null(strstr(doc, "\nmxguard_fleet_age_seconds "));
+	assert_null(strstr(doc, "\nmxguard_fleet_pending_changes "));
+	assert_null(strstr(doc, "\nmxguard_fleet_sync_mode{"));
+	assert_true(has_line(doc, "mxguard_fleet_publish_errors_total 0"));
+	assert_true(has_line(doc, "mxguard_fleet_last_error_timestamp_seconds 0"));
+	free(doc);
+}
+
+/* The fleet's families: a state set over the four states, the record's
+ * figures, never a host, a server or a prefix as a label. */
+static void test_fleet(void **state)
+{
+	struct mxg_metrics_snap s;
+	unsigned states = 0;
+	char *doc;
+
+	snap_example(&s);
+	s.fleet.state = MXG_FLEET_SYNCED;
+	s.fleet.mode = MXG_SYNC_SYNCREPL;
+	s.fleet.synced_ns = s.mono_ns - 2ULL * 1000000000ULL;
+	s.fleet.peer_entries = 7;
+	s.fleet.applied = 5;
+	s.fleet.refused = 2;
+	s.fleet.published = 4;
+	s.fleet.pending = 1;
+	s.fleet.publish_errors = 9;
+	s.fleet.error_s = 1699999900;
+	strcpy(s.fleet.host, "mx1.example.org");
+	strcpy(s.fleet.server, "ldap://dir1.example.org/");
+	strcpy(s.fleet.error, "cannot add cn=198.51.100.7/32: Insufficient access");
+	doc = render(&s);
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"off\"} 0"));
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"connecting\"} 0"));
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"refreshing\"} 0"));
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"synced\"} 1"));
+	for (const char *p = doc; (p = strstr(p, "\nmxguard_fleet_state{")); p++)
+		states++;
+	assert_int_equal(states, 4);
+	assert_true(has_line(doc, "mxguard_fleet_sync_mode{mode=\"syncrepl\"} 1"));
+	assert_true(has_line(doc, "mxguard_fleet_age_seconds 2"));
+	assert_true(has_line(doc, "mxguard_fleet_last_sync_timestamp_seconds 1699999998"));
+	assert_true(has_line(doc, "mxguard_fleet_peer_entries 7"));
+	assert_true(has_line(doc, "mxguard_fleet_applied_bans 5"));
+	assert_true(has_line(doc, "mxguard_fleet_refused_total 2"));
+	assert_true(has_line(doc, "mxguard_fleet_published_entries 4"));
+	assert_true(has_line(doc, "mxguard_fleet_pending_changes 1"));
+	assert_true(has_line(doc, "mxguard_fleet_publish_errors_total 9"));
+	assert_true(has_line(doc, "mxguard_fleet_last_error_timestamp_seconds 1699999900"));
+	/* Unbounded values stay out of the document. */
+	assert_null(strstr(doc, "mx1.example.org"));
+	assert_null(strstr(doc, "dir1.example.org"));
+	assert_null(strstr(doc, "198.51.100.7"));
+	free(doc);
+
+	/* Connecting, never confirmed. */
+	s.fleet.state = MXG_FLEET_CONNECTING;
+	s.fleet.mode = MXG_SYNC_POLL;
+	s.fleet.synced_ns = 0;
+	doc = render(&s);
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"connecting\"} 1"));
+	assert_true(has_line(doc, "mxguard_fleet_state{state=\"synced\"} 0"));
+	assert_true(has_line(doc, "mxguard_fleet_sync_mode{mode=\"poll\"} 1"));
+	assert_true(has_line(doc, "mxguard_fleet_age_seconds +Inf"));
+	assert_true(has_line(doc, "mxguard_fleet_last_sync_timestamp_seconds 0"));
 	free(doc);
 }
 
@@ -255,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_figures),
 		cmocka_unit_test(test_mirror_and_tuner),
+		cmocka_unit_test(test_fleet),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_collect_fails_whole),
 	};
