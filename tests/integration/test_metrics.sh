@@ -6,7 +6,8 @@
 #  - `mxguardctl metrics` and the HTTP endpoint (curl from inside the
 #    server's namespace) both pass `promtool check metrics`, and every
 #    counter in them equals `mxguardctl -j stats` (and the tracked sources
-#    equal `-j status`, which walks the map), nothing else sending;
+#    equal `-j status`, which walks the map, as do the rules, bans and the
+#    fleet's state and figures), nothing else sending;
 #  - --output writes the file atomically, mode 0644; -j is a usage error;
 #  - the endpoint: HEAD works, other paths 404, other methods 405;
 #  - `mxguardd -t` refuses bad listen addresses, naming the key;
@@ -106,6 +107,18 @@ want[("mxguard_programs_attached", ())] = len(status["attached"])
 for m in ("allow", "deny", "bans"):
     want[("mxguard_map_entries", (("map", m),))] = status["rules"][m]
 want[("mxguard_penalty_box_entries", (("origin", "cli"),))] = status["rules"]["bans"]
+want[("mxguard_penalty_box_entries", (("origin", "fleet"),))] = 0
+fleet = status["fleet"]
+for state in ("off", "connecting", "refreshing", "synced"):
+    want[("mxguard_fleet_state", (("state", state),))] = int(state == fleet["state"])
+want[("mxguard_fleet_refused_total", ())] = fleet["refused"]
+want[("mxguard_fleet_publish_errors_total", ())] = fleet["publish_errors"]
+if fleet["state"] != "off":
+    for key, name in [("peer_entries", "mxguard_fleet_peer_entries"),
+                      ("applied", "mxguard_fleet_applied_bans"),
+                      ("published", "mxguard_fleet_published_entries"),
+                      ("pending", "mxguard_fleet_pending_changes")]:
+        want[(name, ())] = fleet[key]
 wrong = ["%s%s: metrics %s, ctl %s" % (n, dict(l), samples.get((n, l)), v)
          for (n, l), v in want.items() if samples.get((n, l)) != v]
 print("; ".join(wrong) or "%d figures equal" % len(want))
