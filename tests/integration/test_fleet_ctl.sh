@@ -113,7 +113,7 @@ check "ban list: a ban the fleet does not know ends with its time left" grep -qE
 
 doc=$(ctl_json status) || die "status failed: $doc"
 jcheck "status -j: the fleet's record" "$doc" \
-	'd["fleet"]["state"] == "synced" and d["fleet"]["mode"] == "syncrepl" and d["fleet"]["host"] == "mx1.lab" and d["fleet"]["server"] == "ldap://198.18.0.100/" and 3 <= d["fleet"]["age_s"] < 30 and [d["fleet"][k] for k in ("peer_entries", "applied", "refused", "published", "pending", "publish_errors")] == [2, 1, 1, 1, 0, 2] and "Insufficient access" in d["fleet"]["error"] and d["fleet"]["error_time"] > 0'
+	'd["fleet"]["state"] == "synced" and d["fleet"]["mode"] == "syncrepl" and d["fleet"]["host"] == "mx1.lab" and d["fleet"]["server"] == "ldap://198.18.0.100/" and 3 <= d["fleet"]["age_s"] < 300 and [d["fleet"][k] for k in ("peer_entries", "applied", "refused", "published", "pending", "publish_errors")] == [2, 1, 1, 1, 0, 2] and "Insufficient access" in d["fleet"]["error"] and d["fleet"]["error_time"] > 0'
 text=$(ctl status) || die "status failed: $text"
 log "status:"$'\n'"$(grep '^fleet' <<<"$text")"
 check "status: the fleet's line" \
