@@ -122,7 +122,7 @@ static const struct mxg_names top_by_names = {
 static int cmd_help(struct ctl *ctl, const struct ctl_args *a);
 
 static const struct command commands[] = {
-	{ "status", NULL, ctl_status, "", "where it is attached, classes, sources, rules",
+	{ "status", NULL, ctl_status, "", "where it is attached, classes, sources, rules, mirror, fleet",
 	  .needs_maps = true },
 	{ "stats", NULL, ctl_stats, "", "verdicts per class and reason",
 	  .needs_maps = true },
@@ -150,7 +150,7 @@ static const struct command commands[] = {
 	  .min = 1, .max = 1, .first = ARG_CIDR, .opts = ban_add_opts, .needs_maps = true },
 	{ "ban", "del", ctl_ban_del, "ADDR|CIDR", "take a source out of the penalty box",
 	  .min = 1, .max = 1, .first = ARG_CIDR, .needs_maps = true },
-	{ "ban", "list", ctl_ban_list, "", "bans in force, with time left",
+	{ "ban", "list", ctl_ban_list, "", "bans in force: origin, time left, fleet peer, published",
 	  .needs_maps = true },
 	{ "rcpt", "check", ctl_rcpt_check, "ADDRESS", "is it a valid recipient, per the mirror",
 	  .min = 1, .max = 1, .first = ARG_ADDRESS, .needs_maps = true },
