@@ -199,7 +199,9 @@ static void fleet_text(const struct status *s)
 		printf("fleet       off (no [fleet])\n");
 		return;
 	}
+	/* No mode: follow = no, the state is the publishing session's. */
 	printf("fleet       %s (%s)", mxg_name_of(&mxg_fleet_states, f->state),
+	       f->mode == MXG_SYNC_NONE ? "publishing only" :
 	       mxg_name_of(&mxg_sync_modes, f->mode));
 	if (f->host[0])
 		printf(" as %s", f->host);
