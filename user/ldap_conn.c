@@ -51,6 +51,35 @@ int mxg_ldap_errno(int rc)
 	}
 }
 
+int mxg_ldap_root_dse_lists(LDAP *ld, const char *attr, const char *value,
+			    bool *found, char *err, size_t errlen)
+{
+	char *attrs[] = { (char *)attr, NULL };
+	size_t len = strlen(value);
+	LDAPMessage *res = NULL, *e;
+	struct berval **vals;
+	int rc;
+
+	*found = false;
+	rc = ldap_search_ext_s(ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+			       0, NULL, NULL, NULL, 1, &res);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
+	    rc == LDAP_TIMEOUT) {
+		mxg_ldap_error(err, errlen, ld, rc, "connect");
+		ldap_msgfree(res);
+		return -EIO;
+	}
+	/* A root DSE we may not read: not offered, as far as we can tell. */
+	e = rc == LDAP_SUCCESS ? ldap_first_entry(ld, res) : NULL;
+	vals = e ? ldap_get_values_len(ld, e, attr) : NULL;
+	for (int i = 0; vals && vals[i] && !*found; i++)
+		*found = vals[i]->bv_len == len &&
+			 !memcmp(vals[i]->bv_val, value, len);
+	ldap_value_free_len(vals);
+	ldap_msgfree(res);
+	return 0;
+}
+
 /* The password is the file's first line, without its line end
  * (docs/configuration.md): what follows it (a comment, a second secret)
  * is never sent. */

@@ -59,6 +59,17 @@ int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
 void mxg_ldap_error(char *err, size_t errlen, LDAP *ld, int rc,
 		    const char *what);
 
+/*
+ * Whether the server's root DSE lists value among attr's values
+ * ("supportedControl" and LDAP_CONTROL_SYNC for syncrepl,
+ * "supportedExtension" and LDAP_EXOP_REFRESH for RFC 2589's dynamic
+ * entries). 0 with *found (false also when the root DSE may not be read),
+ * or -EIO with err ("connect: ...") when the server does not answer: it is
+ * often a session's first request. Shared by the mirror and the fleet.
+ */
+int mxg_ldap_root_dse_lists(LDAP *ld, const char *attr, const char *value,
+			    bool *found, char *err, size_t errlen);
+
 /* A libldap result code as -errno, as mxg_ldap_connect returns them
  * (-ENOENT for noSuchObject). */
 int mxg_ldap_errno(int rc);

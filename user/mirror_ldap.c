@@ -182,29 +182,9 @@ void mxg_mirror_session_interrupt(struct mxg_mirror_session *s)
  * an unreachable server is reported from here. */
 static int offers_syncrepl(struct mxg_mirror_session *s, bool *found)
 {
-	char *attrs[] = { "supportedControl", NULL };
-	LDAPMessage *res = NULL, *e;
-	struct berval **vals;
-	int rc;
-
-	*found = false;
-	rc = ldap_search_ext_s(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
-			       0, NULL, NULL, NULL, 1, &res);
-	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR ||
-	    rc == LDAP_TIMEOUT) {
-		set_error(s, s->ld, rc, "connect");
-		ldap_msgfree(res);
-		return -EIO;
-	}
-	/* A root DSE we may not read: no syncrepl as far as we can tell. */
-	e = rc == LDAP_SUCCESS ? ldap_first_entry(s->ld, res) : NULL;
-	vals = e ? ldap_get_values_len(s->ld, e, "supportedControl") : NULL;
-	for (int i = 0; vals && vals[i] && !*found; i++)
-		*found = vals[i]->bv_len == strlen(LDAP_CONTROL_SYNC) &&
-			 !memcmp(vals[i]->bv_val, LDAP_CONTROL_SYNC, vals[i]->bv_len);
-	ldap_value_free_len(vals);
-	ldap_msgfree(res);
-	return 0;
+	return mxg_ldap_root_dse_lists(s->ld, "supportedControl",
+				       LDAP_CONTROL_SYNC, found, s->last_error,
+				       sizeof(s->last_error));
 }
 
 int mxg_mirror_session_mode(struct mxg_mirror_session *s, uint32_t *mode)
