@@ -254,7 +254,8 @@ int mxg_lpm_foreach(int fd, size_t value_size, mxg_lpm_fn fn, void *ctx)
 {
 	struct mxg_lpm_key *keys = NULL, *grown, key, *prev = NULL;
 	size_t n = 0, cap = 0;
-	unsigned char value[64];
+	/* The largest value walked: mxg_fleet_bans' (144 bytes). */
+	_Alignas(8) unsigned char value[256];
 	int ret = 0;
 
 	if (value_size > sizeof(value))
