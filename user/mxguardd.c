@@ -32,6 +32,7 @@
 #include "maps.h"
 #include "metrics_http.h"
 #include "events.h"
+#include "fleet.h"
 #include "mirror.h"
 #include "probe.h"
 #include "recipients.h"
@@ -45,6 +46,7 @@ struct daemon {
 	struct mxg_loader loader;
 	struct mxg_config *cfg;
 	struct mxg_mirror_writer *mirror;	/* NULL without [ldap] */
+	struct mxg_fleet_sync *fleet;		/* NULL without [fleet] */
 	struct mxg_lookup_server *lookup;	/* NULL without [lookup] */
 	struct mxg_rcpt_reader rcpt;		/* what the lookups read */
 	struct mxg_tuner *tuner;		/* NULL without [tuner] */
@@ -100,6 +102,12 @@ static bool mirror_changed(const struct mxg_config *a,
 	       strcmp(a->recipient_delimiter, b->recipient_delimiter);
 }
 
+static bool fleet_changed(const struct mxg_config *a,
+			  const struct mxg_config *b)
+{
+	return memcmp(&a->fleet, &b->fleet, sizeof(a->fleet));
+}
+
 /* The tuner probes the [ldap] directory; it follows the classes by
  * itself (their slots are in the maps it reads every interval). */
 static bool tuner_changed(const struct mxg_config *a,
@@ -125,10 +133,32 @@ static int start_tuner(struct daemon *d, const struct mxg_config *cfg,
 	return mxg_tuner_start(&d->tuner, cfg, &d->loader.maps, err, errlen);
 }
 
+/* The fleet's thread for [fleet]; without it, no peer's ban and no
+ * fleet record stays (a reload that removes the section included). */
+static int start_fleet(struct daemon *d, const struct mxg_config *cfg,
+		       char *err, size_t errlen)
+{
+	int ret;
+
+	if (cfg->fleet.enabled) {
+		ret = mxg_fleet_start(&d->fleet, cfg, &d->loader.maps);
+		if (ret)
+			snprintf(err, errlen, "cannot start the fleet: %s",
+				 strerror(-ret));
+		return ret;
+	}
+	ret = mxg_fleet_clear(&d->loader.maps);
+	if (ret)
+		snprintf(err, errlen, "cannot remove the fleet's bans (%s, %s): %s",
+			 MXG_MAP_NAME(bans), MXG_MAP_NAME(fleet_bans),
+			 strerror(-ret));
+	return ret;
+}
+
 /*
  * The services on top of the maps (mxg_services_fn): the mirror's writer
  * thread, the MTA lookup socket that answers from the mirror, the
- * tuner and the metrics endpoint, each
+ * tuner, the fleet and the metrics endpoint, each
  * restarted only when its part of the config changes. mxg_apply() calls
  * this from the running config to the new one, and back when a later step
  * fails, so a lookup socket that cannot be made puts the old one back.
@@ -138,6 +168,7 @@ static int services_apply(void *arg, const struct mxg_config *from,
 {
 	struct daemon *d = arg;
 	struct mxg_inner_btf btf;
+	bool fleet_restart = false;
 	int ret;
 
 	/* Stopped first and started last: a port that cannot be bound
@@ -163,6 +194,11 @@ static int services_apply(void *arg, const struct mxg_config *from,
 		mxg_mirror_stop(d->mirror);
 		d->mirror = NULL;
 	}
+	if (!to || !from || fleet_changed(from, to)) {
+		mxg_fleet_stop(d->fleet);
+		d->fleet = NULL;
+		fleet_restart = true;
+	}
 	if (!to)
 		return 0;
 	if (!d->mirror && to->ldap.enabled) {
@@ -181,6 +217,11 @@ static int services_apply(void *arg, const struct mxg_config *from,
 	}
 	if (!d->tuner) {
 		ret = start_tuner(d, to, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (fleet_restart) {
+		ret = start_fleet(d, to, err, errlen);
 		if (ret)
 			return ret;
 	}
@@ -518,6 +559,10 @@ int main(int argc, char **argv)
 	d.lookup = NULL;
 	mxg_mirror_stop(d.mirror);
 	d.mirror = NULL;
+	/* The peers' bans stay in force until they expire, as the pinned
+	 * state does; the next start makes them equal to the directory. */
+	mxg_fleet_stop(d.fleet);
+	d.fleet = NULL;
 	/* The scales stay in force with the programs (on_exit = keep), as
 	 * a crash leaves them; the next start resumes from them. */
 	mxg_tuner_stop(d.tuner);
@@ -540,6 +585,7 @@ cleanup:
 	mxg_tuner_stop(d.tuner);
 	mxg_lookup_stop(d.lookup);
 	mxg_mirror_stop(d.mirror);
+	mxg_fleet_stop(d.fleet);
 	mxg_events_close(d.events);
 	mxg_loader_close(&d.loader);
 	if (d.signal_fd >= 0)
