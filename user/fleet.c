@@ -84,6 +84,7 @@ struct peer {
 	bool suppressed;		/* deleted here by the operator */
 	bool delete_pending;		/* ... and not yet in the directory */
 	bool refusal_logged;
+	bool own;			/* this host's: never applied */
 	uint16_t idlen;
 	unsigned char id[];
 };
@@ -106,6 +107,9 @@ struct slot {
 	uint64_t want_expires_ns, want_expires_s;
 	bool in_dir, dir_dynamic;
 	bool recorded;			/* its PUBLISHED record is written */
+	/* Deletes of its entry this host made and the followed session has
+	 * not shown yet: any other delete was someone else's. */
+	unsigned own_deletes;
 	uint32_t dir_origin, dir_mask;
 	uint64_t dir_expires_s, dir_ttl_end_s, dir_ttl_s;
 };
@@ -607,7 +611,7 @@ static void rules_read(struct mxg_fleet_sync *f, bool force)
 	if (!changed)
 		return;
 	FOR_EACH_PEER(f, p, nx)
-		if (p->slot)
+		if (p->slot && !p->own)
 			admit(f, p);
 	if (!f->refreshing)
 		settle_all(f);
@@ -649,6 +653,7 @@ static void entry_received(struct mxg_fleet_sync *f, LDAP *ld, LDAPMessage *msg,
 	struct slot *old, *s;
 	struct peer *p;
 	char why[256], *dn = ldap_get_dn(ld, msg), *dup;
+	bool own;
 	int ret;
 
 	if (!dn)
@@ -668,12 +673,13 @@ static void entry_received(struct mxg_fleet_sync *f, LDAP *ld, LDAPMessage *msg,
 		idlen = strlen(dn);
 	}
 	p = peer_find(f, id, idlen);
-	/* Not a ban (the base, a container), or this host's own. */
-	if (ret == -ENOENT || (!ret && !strcasecmp(e.host, f->cfg.host))) {
+	/* Not a ban (the base, a container). */
+	if (ret == -ENOENT) {
 		if (p)
 			peer_drop(f, p);
 		goto out;
 	}
+	own = !ret && !strcasecmp(e.host, f->cfg.host);
 	if (!p) {
 		p = f->npeers < MAX_PEERS ? peer_add(f, id, idlen) : NULL;
 		if (!p) {
@@ -691,6 +697,20 @@ static void entry_received(struct mxg_fleet_sync *f, LDAP *ld, LDAPMessage *msg,
 		p->dn = dup;
 	}
 	old = p->slot;
+	if (own) {
+		/* Kept only to know its prefix when its delete comes. */
+		p->own = true;
+		p->e = e;
+		p->admitted = false;
+		if (old) {
+			peer_unlink(f, p);
+			if (!f->refreshing)
+				settle(f, old);
+			slot_release(f, old);
+		}
+		goto out;
+	}
+	p->own = false;
 	if (ret) {
 		/* Malformed: kept (its delete may come), never applied. */
 		if (old)
@@ -733,6 +753,37 @@ out:
 	ldap_memfree(dn);
 }
 
+/*
+ * One of this host's entries left the directory. When this host did not
+ * delete it, someone did on purpose (a peer's operator deleted the ban
+ * there, or an operator the entry): the ban goes here too, so that a `ban
+ * del` anywhere is one fleet-wide.
+ */
+static void own_deleted(struct mxg_fleet_sync *f, struct peer *p)
+{
+	struct slot *s = slot_find(f, &p->e.key, false);
+	char cidr[MXG_CIDR_STRLEN];
+	struct mxg_ban b;
+
+	if (!s || !s->in_dir)
+		return;
+	if (s->own_deletes) {
+		s->own_deletes--;
+		return;
+	}
+	mxg_format_cidr(&s->key, cidr, sizeof(cidr));
+	mxg_info("fleet: this host's ban on %s was deleted from the directory: deleting it here too",
+		 cidr);
+	if (!bpf_map_lookup_elem(f->maps.bans, &s->key, &b) &&
+	    (b.origin == MXG_ORIGIN_CLI || b.origin == MXG_ORIGIN_INSPECT))
+		bpf_map_delete_elem(f->maps.bans, &s->key);
+	s->in_dir = s->want = s->recorded = false;
+	s->want_expires_ns = s->want_expires_s = 0;
+	record_del_published(f, &s->key);
+	settle(f, s);	/* a peer's ban of the prefix may apply now */
+	slot_release(f, s);
+}
+
 static void entry_deleted(struct mxg_fleet_sync *f, LDAP *ld, LDAPMessage *msg,
 			  const void *id, size_t idlen)
 {
@@ -743,6 +794,8 @@ static void entry_deleted(struct mxg_fleet_sync *f, LDAP *ld, LDAPMessage *msg,
 		p = peer_find_dn(f, dn);
 		ldap_memfree(dn);
 	}
+	if (p && p->own && !f->refreshing)
+		own_deleted(f, p);
 	if (p)
 		peer_drop(f, p);
 }
@@ -1016,7 +1069,9 @@ static int follow_start(struct mxg_fleet_sync *f)
 	f->ls.ls_scope = LDAP_SCOPE_SUBTREE;
 	f->ls.ls_filter = (char *)ban_filter;
 	f->ls.ls_attrs = follow_attrs;
-	f->ls.ls_timeout = 0;	/* ldap_sync_poll: read what is there */
+	/* ldap_sync_poll's wait, in s; it runs only once the socket is
+	 * readable (libldap reads a zero timeout as its default one). */
+	f->ls.ls_timeout = 1;
 	f->ls.ls_search_entry = sync_entry;
 	f->ls.ls_intermediate = sync_intermediate;
 	f->ls.ls_search_result = sync_result;
@@ -1049,12 +1104,25 @@ static bool data_buffered(LDAP *ld)
 	       sb && ber_sockbuf_ctrl(sb, LBER_SB_OPT_DATA_READY, NULL) > 0;
 }
 
-/* What the persistent search brought, without blocking. */
+static bool fd_readable(LDAP *ld)
+{
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+
+	return ldap_get_option(ld, LDAP_OPT_DESC, &p.fd) == LDAP_OPT_SUCCESS &&
+	       p.fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* What the persistent search brought: called when its socket is
+ * readable, and reads on while more is there. */
 static int follow_read(struct mxg_fleet_sync *f)
 {
 	for (unsigned i = 0; i < FOLLOW_BATCH; i++) {
 		uint64_t before = f->progress;
-		int rc = ldap_sync_poll(&f->ls);
+		int rc;
+
+		if (i && !data_buffered(f->fol.ld) && !fd_readable(f->fol.ld))
+			break;
+		rc = ldap_sync_poll(&f->ls);
 
 		if (rc != LDAP_SUCCESS || f->ended) {
 			mxg_ldap_error(f->fol.error, sizeof(f->fol.error),
@@ -1203,15 +1271,47 @@ static int own_load(struct mxg_fleet_sync *f)
 	return 0;
 }
 
+/*
+ * Does the server take RFC 2589's refresh? The root DSE may say so, but
+ * slapo-dds registers the operation hidden from it: a refresh of an entry
+ * that does not exist then tells, without side effects (noSuchObject with
+ * dds, "unsupported extended operation" without).
+ */
+static int dds_offered(struct mxg_fleet_sync *f, bool *found)
+{
+	char dn[1024], probe[1200];
+	struct berval bdn;
+	ber_int_t ttl = 0;
+	int ret, rc;
+
+	ret = mxg_ldap_root_dse_lists(f->pub.ld, "supportedExtension",
+				      LDAP_EXOP_REFRESH, found, f->pub.error,
+				      sizeof(f->pub.error));
+	if (ret || *found)
+		return ret;
+	if (mxg_fleet_host_dn(f->cfg.host, f->cfg.conn.base, dn, sizeof(dn)))
+		return 0;
+	snprintf(probe, sizeof(probe), "cn=mxguard-refresh-probe,%s", dn);
+	bdn = (struct berval){ strlen(probe), probe };
+	rc = ldap_refresh_s(f->pub.ld, &bdn, 1, &ttl, NULL, NULL);
+	if (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_TIMEOUT) {
+		mxg_ldap_error(f->pub.error, sizeof(f->pub.error), f->pub.ld, rc,
+			       "connect");
+		return -EIO;
+	}
+	*found = rc != LDAP_PROTOCOL_ERROR && rc != LDAP_UNAVAILABLE &&
+		 rc != LDAP_UNWILLING_TO_PERFORM && rc != LDAP_OTHER;
+	return 0;
+}
+
 static int publish_start(struct mxg_fleet_sync *f)
 {
 	int ret = session_open(f, &f->pub);
 
 	if (ret)
 		return ret;
-	ret = mxg_ldap_root_dse_lists(f->pub.ld, "supportedExtension",
-				      LDAP_EXOP_REFRESH, &f->dds, f->pub.error,
-				      sizeof(f->pub.error));
+	if (f->cfg.publish)
+		ret = dds_offered(f, &f->dds);
 	if (!ret && f->cfg.publish)
 		ret = own_load(f);
 	return ret;
@@ -1313,6 +1413,8 @@ static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 			wf->what = "delete";
 			return -EIO;
 		}
+		if (rc == LDAP_SUCCESS && f->cfg.follow)
+			s->own_deletes++;
 		s->in_dir = false;
 		s->recorded = false;
 		record_del_published(f, &s->key);
@@ -1327,6 +1429,8 @@ static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 			wf->what = "delete";
 			return -EIO;
 		}
+		if (rc == LDAP_SUCCESS && f->cfg.follow)
+			s->own_deletes++;
 		s->in_dir = false;
 	}
 	if (!s->in_dir) {
@@ -1392,6 +1496,16 @@ static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 		if (rc == LDAP_NO_SUCH_OBJECT) {
 			s->in_dir = false;
 			return 0;	/* the next tick adds it */
+		}
+		if (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_UNWILLING_TO_PERFORM ||
+		    rc == LDAP_PROTOCOL_ERROR || rc == LDAP_SIZELIMIT_EXCEEDED) {
+			/* An entry the directory would expire on its own
+			 * schedule, not the ban's, is worse than a static
+			 * one: static from now on (docs/fleet.md). */
+			mxg_err("fleet: the directory refuses to refresh the TTL of %s (%s; the bind DN needs manage access to entryTtl): publishing static entries",
+				dn, ldap_err2string(rc));
+			f->dds = false;
+			return write_slot(f, s, wf);
 		}
 		if (rc != LDAP_SUCCESS) {
 			wf->rc = rc;
