@@ -1566,12 +1566,13 @@ static void publish_failed(struct mxg_fleet_sync *f, const struct write_fail *wf
 	f->pub.next_ns = mxg_now_ns() + (uint64_t)f->pub.backoff_ms * MSEC;
 }
 
-/* The writes due, for at most WRITE_BUDGET_NS. */
-static void publish_work(struct mxg_fleet_sync *f)
+/* The writes due, for at most WRITE_BUDGET_NS; true when some are left
+ * for the next round. */
+static bool publish_work(struct mxg_fleet_sync *f)
 {
 	uint64_t start = mxg_now_ns(), now_s = real_ns() / NSEC;
 	struct write_fail wf = { 0 };
-	bool wrote = false;
+	bool wrote = false, left = false;
 
 	if (f->pending_deletes) {
 		FOR_EACH_PEER(f, p, nx) {
@@ -1583,10 +1584,12 @@ static void publish_work(struct mxg_fleet_sync *f)
 		}
 	}
 	FOR_EACH_SLOT(f, s, nx) {
-		if (atomic_load(&f->stop) || mxg_now_ns() - start > WRITE_BUDGET_NS)
-			break;
 		if (!needs_write(f, s, now_s))
 			continue;
+		if (atomic_load(&f->stop) || mxg_now_ns() - start > WRITE_BUDGET_NS) {
+			left = true;
+			break;
+		}
 		if (write_slot(f, s, &wf))
 			goto failed;
 		wrote = true;
@@ -1599,9 +1602,10 @@ static void publish_work(struct mxg_fleet_sync *f)
 	}
 	if (wrote)
 		f->pub.backoff_ms = 0;
-	return;
+	return left;
 failed:
 	publish_failed(f, &wf);
+	return false;
 }
 
 /* ---- the penalty box ----------------------------------------------- */
@@ -1804,22 +1808,23 @@ static void follow_tick(struct mxg_fleet_sync *f, bool readable)
 	}
 }
 
-static void publish_tick(struct mxg_fleet_sync *f)
+/* True when writes are left for the next round. */
+static bool publish_tick(struct mxg_fleet_sync *f)
 {
 	uint64_t now = mxg_now_ns();
 	int ret;
 
 	if (!f->cfg.publish && !f->pending_deletes)
-		return;
+		return false;
 	if (now < f->pub.next_ns)
-		return;
+		return false;
 	if (!f->pub.ld) {
 		ret = publish_start(f);
 		if (ret) {
 			if (!atomic_load(&f->stop))
 				session_failed(f, &f->pub, "cannot publish to",
 					       "local bans keep working");
-			return;
+			return false;
 		}
 		if (f->pub.failing && !f->npending) {
 			mxg_info("fleet: publishing to %s works again", f->pub.server);
@@ -1827,13 +1832,13 @@ static void publish_tick(struct mxg_fleet_sync *f)
 			f->pub.logged[0] = '\0';
 		}
 	}
-	publish_work(f);
+	return publish_work(f);
 }
 
 static void *fleet_main(void *arg)
 {
 	struct mxg_fleet_sync *f = arg;
-	bool readable = false;
+	bool readable = false, left;
 	uint64_t next_tick = 0;
 
 	rules_read(f, true);
@@ -1849,12 +1854,16 @@ static void *fleet_main(void *arg)
 			if (now - f->rules_ns >= RULES_NS)
 				rules_read(f, false);
 			scan(f);
-			publish_tick(f);
+			left = publish_tick(f);
 			/* A penalty box of thousands costs a walk of
 			 * thousands of keys: at most a tenth of the time. */
 			cost = mxg_now_ns() - now;
 			next_tick = now + (cost * 10 > TICK_MS * MSEC ? cost * 10 :
 							     TICK_MS * MSEC);
+			/* Writes left: on with them once what is followed
+			 * has been read. */
+			if (left)
+				next_tick = mxg_now_ns();
 		}
 		record_state(f);
 		readable = wait_tick(f, next_tick);
