@@ -111,7 +111,10 @@ struct slot {
 	 * not shown yet: any other delete was someone else's. */
 	unsigned own_deletes;
 	uint32_t dir_origin, dir_mask;
-	uint64_t dir_expires_s, dir_ttl_end_s, dir_ttl_s;
+	uint64_t dir_expires_s;
+	/* The entry's TTL as last set (0: not yet, the directory's default
+	 * applies), when it runs out, and the expiry it was set for. */
+	uint64_t dir_ttl_s, dir_ttl_end_s, dir_ttl_for_s;
 };
 
 struct session {
@@ -765,12 +768,14 @@ static void own_deleted(struct mxg_fleet_sync *f, struct peer *p)
 	char cidr[MXG_CIDR_STRLEN];
 	struct mxg_ban b;
 
-	if (!s || !s->in_dir)
+	if (!s)
 		return;
 	if (s->own_deletes) {
 		s->own_deletes--;
 		return;
 	}
+	if (!s->in_dir)
+		return;
 	mxg_format_cidr(&s->key, cidr, sizeof(cidr));
 	mxg_info("fleet: this host's ban on %s was deleted from the directory: deleting it here too",
 		 cidr);
@@ -807,12 +812,17 @@ static void refresh_begin(struct mxg_fleet_sync *f)
 }
 
 /* The whole subtree is read: what it lacks goes, and mxg_bans is made
- * equal to it. */
+ * equal to it. One of this host's entries that went while away (or
+ * between two polls) went as a delete seen live would have. */
 static void refresh_done(struct mxg_fleet_sync *f)
 {
-	FOR_EACH_PEER(f, p, nx)
-		if (p->gen != f->gen)
-			peer_drop(f, p);
+	FOR_EACH_PEER(f, p, nx) {
+		if (p->gen == f->gen)
+			continue;
+		if (p->own)
+			own_deleted(f, p);
+		peer_drop(f, p);
+	}
 	f->refreshing = false;
 	settle_all(f);
 	drop_strays(f);
@@ -1183,15 +1193,31 @@ static bool ttl_due(const struct slot *s, uint64_t now_s)
 	       now_s + s->dir_ttl_s / 2 >= s->dir_ttl_end_s;
 }
 
-static bool needs_write(struct mxg_fleet_sync *f, const struct slot *s,
-			uint64_t now_s)
+/* The entry differs from the ban (or should not be there). */
+static bool needs_entry_write(struct mxg_fleet_sync *f, const struct slot *s)
 {
 	if (!wanted(f, s))
 		return s->in_dir;
 	return !s->in_dir || s->dir_mask != (s->want_mask & f->used_mask) ||
 	       s->dir_expires_s != s->want_expires_s ||
 	       s->dir_origin != s->want_origin ||
-	       s->dir_dynamic != want_dynamic(f, s) || ttl_due(s, now_s);
+	       s->dir_dynamic != want_dynamic(f, s);
+}
+
+/* A dynamic entry as it should be whose TTL is to be set: new, its ban's
+ * expiry changed, or a capped TTL half run down. */
+static bool needs_ttl(struct mxg_fleet_sync *f, const struct slot *s,
+		      uint64_t now_s)
+{
+	return wanted(f, s) && s->in_dir && s->dir_dynamic &&
+	       (!s->dir_ttl_s || s->dir_ttl_for_s != s->want_expires_s ||
+		ttl_due(s, now_s));
+}
+
+static bool needs_write(struct mxg_fleet_sync *f, const struct slot *s,
+			uint64_t now_s)
+{
+	return needs_entry_write(f, s) || needs_ttl(f, s, now_s);
 }
 
 /* This host's entries as the directory holds them, read at each connect:
@@ -1397,7 +1423,6 @@ static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 		      struct write_fail *wf)
 {
 	struct mxg_fleet_entry e = { .key = s->key };
-	uint64_t now_s = real_ns() / NSEC;
 	struct entry_mods m;
 	char dn[1024];
 	bool dynamic;
@@ -1485,36 +1510,52 @@ static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 	record_put(f, &s->key, f->cfg.host, mxg_name_of(&mxg_origins, s->want_origin),
 		   s->want_expires_s, MXG_FLEET_PUBLISHED);
 	s->recorded = true;
-	if (dynamic && (!s->dir_ttl_s || ttl_due(s, now_s) ||
-			s->dir_ttl_end_s < s->want_expires_s + TTL_GRACE_S)) {
-		struct berval bdn = { strlen(dn), dn };
-		uint64_t left = s->want_expires_s > now_s ? s->want_expires_s - now_s : 0;
-		ber_int_t ttl = (ber_int_t)(left + TTL_GRACE_S > TTL_MAX_S ?
-					    TTL_MAX_S : left + TTL_GRACE_S), granted = 0;
+	return 0;
+}
 
-		rc = ldap_refresh_s(f->pub.ld, &bdn, ttl, &granted, NULL, NULL);
-		if (rc == LDAP_NO_SUCH_OBJECT) {
-			s->in_dir = false;
-			return 0;	/* the next tick adds it */
-		}
-		if (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_UNWILLING_TO_PERFORM ||
-		    rc == LDAP_PROTOCOL_ERROR || rc == LDAP_SIZELIMIT_EXCEEDED) {
-			/* An entry the directory would expire on its own
-			 * schedule, not the ban's, is worse than a static
-			 * one: static from now on (docs/fleet.md). */
-			mxg_err("fleet: the directory refuses to refresh the TTL of %s (%s; the bind DN needs manage access to entryTtl): publishing static entries",
-				dn, ldap_err2string(rc));
-			f->dds = false;
-			return write_slot(f, s, wf);
-		}
-		if (rc != LDAP_SUCCESS) {
-			wf->rc = rc;
-			wf->what = "refresh the TTL of";
-			return -EIO;
-		}
-		s->dir_ttl_s = granted > 0 ? (uint64_t)granted : (uint64_t)ttl;
-		s->dir_ttl_end_s = now_s + s->dir_ttl_s;
+/* Set a dynamic entry's TTL to its ban's remaining time and a grace: after
+ * the entry writes of a round, since until then the directory's default
+ * TTL holds it and the peers wait for the entries, not their TTLs. */
+static int refresh_ttl(struct mxg_fleet_sync *f, struct slot *s,
+		       struct write_fail *wf)
+{
+	struct mxg_fleet_entry e = { .key = s->key };
+	uint64_t now_s = real_ns() / NSEC, left;
+	struct berval bdn;
+	ber_int_t ttl, granted = 0;
+	char dn[1024];
+	int rc;
+
+	snprintf(e.host, sizeof(e.host), "%s", f->cfg.host);
+	if (mxg_fleet_entry_dn(&e, f->cfg.conn.base, dn, sizeof(dn)))
+		return 0;
+	bdn = (struct berval){ strlen(dn), dn };
+	left = s->want_expires_s > now_s ? s->want_expires_s - now_s : 0;
+	ttl = (ber_int_t)(left + TTL_GRACE_S > TTL_MAX_S ? TTL_MAX_S :
+						    left + TTL_GRACE_S);
+	rc = ldap_refresh_s(f->pub.ld, &bdn, ttl, &granted, NULL, NULL);
+	if (rc == LDAP_NO_SUCH_OBJECT) {
+		s->in_dir = false;
+		return 0;	/* the next round adds it */
 	}
+	if (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_UNWILLING_TO_PERFORM ||
+	    rc == LDAP_PROTOCOL_ERROR || rc == LDAP_SIZELIMIT_EXCEEDED) {
+		/* An entry the directory would expire on its own
+		 * schedule, not the ban's, is worse than a static
+		 * one: static from now on (docs/fleet.md). */
+		mxg_err("fleet: the directory refuses to refresh the TTL of %s (%s; the bind DN needs manage access to entryTtl): publishing static entries",
+			dn, ldap_err2string(rc));
+		f->dds = false;
+		return write_slot(f, s, wf);
+	}
+	if (rc != LDAP_SUCCESS) {
+		wf->rc = rc;
+		wf->what = "refresh the TTL of";
+		return -EIO;
+	}
+	s->dir_ttl_s = granted > 0 ? (uint64_t)granted : (uint64_t)ttl;
+	s->dir_ttl_end_s = now_s + s->dir_ttl_s;
+	s->dir_ttl_for_s = s->want_expires_s;
 	return 0;
 }
 
@@ -1583,17 +1624,21 @@ static bool publish_work(struct mxg_fleet_sync *f)
 			wrote = true;
 		}
 	}
-	FOR_EACH_SLOT(f, s, nx) {
-		if (!needs_write(f, s, now_s))
-			continue;
-		if (atomic_load(&f->stop) || mxg_now_ns() - start > WRITE_BUDGET_NS) {
-			left = true;
-			break;
+	/* The entries first, what the peers wait for; then the TTLs. */
+	for (int pass = 0; pass < 2 && !left; pass++) {
+		FOR_EACH_SLOT(f, s, nx) {
+			if (pass ? !needs_ttl(f, s, now_s) : !needs_entry_write(f, s))
+				continue;
+			if (atomic_load(&f->stop) ||
+			    mxg_now_ns() - start > WRITE_BUDGET_NS) {
+				left = true;
+				break;
+			}
+			if (pass ? refresh_ttl(f, s, &wf) : write_slot(f, s, &wf))
+				goto failed;
+			wrote = true;
+			slot_release(f, s);
 		}
-		if (write_slot(f, s, &wf))
-			goto failed;
-		wrote = true;
-		slot_release(f, s);
 	}
 	if (wrote && f->pub.failing) {
 		mxg_info("fleet: publishing to %s works again", f->pub.server);
