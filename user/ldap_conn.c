@@ -133,7 +133,8 @@ static struct timeval timeval_of(uint64_t ns)
 	struct timeval tv = { (time_t)(ns / 1000000000ULL),
 			      (suseconds_t)(ns % 1000000000ULL / 1000) };
 
-	/* libldap reads a zero timeout as "poll": at least 1 ms. */
+	/* libldap reads a zero timeout as "its default" (no bound at all for
+	 * most calls), not as "poll": at least 1 ms. */
 	if (!tv.tv_sec && tv.tv_usec < 1000)
 		tv.tv_usec = 1000;
 	return tv;
