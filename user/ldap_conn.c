@@ -177,20 +177,32 @@ static const char *step_name(const char *step, int rc)
 	return step;
 }
 
-int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
-		     const struct mxg_ldap_timeouts *t, LDAP **out, char *err,
-		     size_t errlen)
+unsigned mxg_ldap_uri_count(const char *list)
+{
+	unsigned n = 0;
+
+	for (const char *p = list; *p; p += strcspn(p, " ")) {
+		p += strspn(p, " ");
+		n += *p != '\0';
+	}
+	return n;
+}
+
+/* One server: the session as cfg says, with uri (one URI) in place of
+ * cfg->uri and pw read already. Same returns as mxg_ldap_connect. */
+static int connect_one(const struct mxg_ldap_config *cfg, const char *uri,
+		       struct berval *pw, const struct mxg_ldap_timeouts *t,
+		       bool connect_now, uint64_t start_ns, LDAP **out,
+		       char *err, size_t errlen)
 {
 	int version = LDAP_VERSION3, rc, zero = 0, idle = 10, probes = 3, intvl = 5;
-	uint64_t start_ns = mxg_now_ns();
-	struct berval pw = { 0, NULL };
 	LDAP *ld = NULL;
 	int ret;
 
 	*out = NULL;
-	rc = ldap_initialize(&ld, cfg->uri);
+	rc = ldap_initialize(&ld, uri);
 	if (rc != LDAP_SUCCESS) {
-		mxg_ldap_error(err, errlen, NULL, rc, cfg->uri);
+		mxg_ldap_error(err, errlen, NULL, rc, uri);
 		return -EINVAL;
 	}
 	ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
@@ -212,7 +224,7 @@ int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
 		mxg_ldap_error(err, errlen, NULL, LDAP_TIMEOUT, "connect");
 		goto fail;
 	}
-	if (t->connect_now) {
+	if (connect_now) {
 		rc = ldap_connect(ld);
 		if (rc != LDAP_SUCCESS) {
 			mxg_ldap_error(err, errlen, ld, rc, "connect");
@@ -234,21 +246,14 @@ int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
 		}
 	}
 	if (cfg->bind_dn[0]) {
-		ret = read_password(cfg->bind_password_file, &pw, err, errlen);
-		if (ret)
-			goto fail;
 		ret = set_timeouts(ld, t, start_ns);
-		if (!ret) {
-			rc = ldap_sasl_bind_s(ld, cfg->bind_dn, LDAP_SASL_SIMPLE,
-					      &pw, NULL, NULL, NULL);
-		}
-		memset(pw.bv_val, 0, pw.bv_len);
-		free(pw.bv_val);
 		if (ret) {
 			mxg_ldap_error(err, errlen, NULL, LDAP_TIMEOUT,
 				       step_name("bind as the bind_dn", LDAP_TIMEOUT));
 			goto fail;
 		}
+		rc = ldap_sasl_bind_s(ld, cfg->bind_dn, LDAP_SASL_SIMPLE,
+				      pw, NULL, NULL, NULL);
 		if (rc != LDAP_SUCCESS) {
 			mxg_ldap_error(err, errlen, ld, rc,
 				       step_name("bind as the bind_dn", rc));
@@ -261,4 +266,92 @@ int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
 fail:
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	return ret;
+}
+
+int mxg_ldap_connect_first(const struct mxg_ldap_config *cfg,
+			   const struct mxg_ldap_timeouts *t, LDAP **out,
+			   char *server, size_t serverlen, char *err,
+			   size_t errlen)
+{
+	unsigned nuris = mxg_ldap_uri_count(cfg->uri);
+	uint64_t start_ns = mxg_now_ns();
+	struct berval pw = { 0, NULL };
+	char uri[sizeof(cfg->uri)], why[512];
+	size_t used = 0;
+	int ret = -EINVAL, telling = 0;
+
+	*out = NULL;
+	if (serverlen)
+		server[0] = '\0';
+	if (errlen)
+		err[0] = '\0';
+	/* The password is the config's, not a server's: a file that cannot
+	 * be read fails every URI alike, so it is read once, before any. */
+	if (cfg->bind_dn[0]) {
+		ret = read_password(cfg->bind_password_file, &pw, err, errlen);
+		if (ret)
+			return ret;
+	}
+	if (nuris <= 1) {
+		/* One URI: as it always was (libldap may still try several
+		 * addresses of its host name). */
+		ret = connect_one(cfg, cfg->uri, &pw, t, t->connect_now,
+				  start_ns, out, err, errlen);
+		if (!ret && serverlen)
+			snprintf(server, serverlen, "%s", cfg->uri);
+		goto out;
+	}
+	/*
+	 * Several: each in turn, in order, the whole of connect, StartTLS and
+	 * bind, so that the session is known to be on one server, which is
+	 * named to the caller (libldap's own list would connect to the first
+	 * that takes TCP and not say which), and a server that takes the
+	 * connection but refuses the bind is skipped too. Connected at once:
+	 * a list is tried for real, never left to the first request.
+	 */
+	for (const char *p = cfg->uri; *p;) {
+		size_t len;
+
+		p += strspn(p, " ");
+		len = strcspn(p, " ");
+		if (!len)
+			break;
+		snprintf(uri, sizeof(uri), "%.*s", (int)len, p);
+		p += len;
+		ret = connect_one(cfg, uri, &pw, t, true, start_ns, out, why,
+				  sizeof(why));
+		if (!ret) {
+			if (serverlen)
+				snprintf(server, serverlen, "%s", uri);
+			/* What the servers before it said is for nobody. */
+			if (errlen)
+				err[0] = '\0';
+			goto out;
+		}
+		/* "URI: why; URI: why" */
+		if (used < errlen)
+			used += (size_t)snprintf(err + used, errlen - used, "%s%s: %s",
+						 used ? "; " : "", uri, why);
+		/* A server that answered, slowly or with a refusal, says more
+		 * than one that is gone. */
+		if (!telling && ret != -EIO)
+			telling = ret;
+		if (t->total_ns && mxg_now_ns() - start_ns >= t->total_ns)
+			break;
+	}
+	if (telling)
+		ret = telling;
+out:
+	if (pw.bv_val) {
+		memset(pw.bv_val, 0, pw.bv_len);
+		free(pw.bv_val);
+	}
+	return ret;
+}
+
+int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
+		     const struct mxg_ldap_timeouts *t, LDAP **out, char *err,
+		     size_t errlen)
+{
+	return mxg_ldap_connect_first(cfg, t, out, NULL, 0, err, errlen);
 }

@@ -2,7 +2,8 @@
 /*
  * One connection to the [ldap] directory as configured: ldap_initialize,
  * the options, StartTLS, and a simple bind with the first line of the
- * password file. The recipient mirror (mirror_ldap.c) and the tuner's
+ * password file; with several URIs, to the first server that completes
+ * all of it, named to the caller (failover). The recipient mirror (mirror_ldap.c) and the tuner's
  * latency probe (tuner_signals.c) each open their own sessions through
  * it, so both reach the directory the same way and say the same thing
  * when they cannot.
@@ -37,7 +38,8 @@ struct mxg_ldap_timeouts {
 };
 
 /*
- * Connect as cfg says. 0 with *out a session for ldap_unbind_ext_s(), or
+ * Connect as cfg says (several URIs: the first that answers, see
+ * mxg_ldap_connect_first). 0 with *out a session for ldap_unbind_ext_s(), or
  * -errno with one line in err and nothing left open:
  *   -EINVAL     the URI is refused ("URI: Bad parameter to an ldap routine")
  *   -errno      the password file cannot be read, or its first line is
@@ -54,6 +56,27 @@ struct mxg_ldap_timeouts {
 int mxg_ldap_connect(const struct mxg_ldap_config *cfg,
 		     const struct mxg_ldap_timeouts *t, LDAP **out, char *err,
 		     size_t errlen);
+
+/*
+ * mxg_ldap_connect, naming the server reached: server (serverlen bytes,
+ * may be NULL with 0) gets the URI of the session, as written in cfg->uri.
+ * With several URIs (blank-separated) each is tried in turn, in order,
+ * with the whole of connect, StartTLS and bind (connected at once, whatever
+ * connect_now says), and the first that completes them is the session;
+ * total_ns, when set, bounds all of the attempts together. When none
+ * does, err names each with its reason ("URI: connect: Can't contact LDAP
+ * server; URI: bind as the bind_dn: Invalid credentials") and the return
+ * is the first failure of a server that answered (-ETIMEDOUT, -EACCES,
+ * ...), else -EIO. With one URI, err and the return are as for
+ * mxg_ldap_connect. The password file is read once, before any server.
+ */
+int mxg_ldap_connect_first(const struct mxg_ldap_config *cfg,
+			   const struct mxg_ldap_timeouts *t, LDAP **out,
+			   char *server, size_t serverlen, char *err,
+			   size_t errlen);
+
+/* The URIs in a blank-separated list (a config's uri). */
+unsigned mxg_ldap_uri_count(const char *list);
 
 /* "WHAT: libldap's message (the server's diagnostic)" into err. */
 void mxg_ldap_error(char *err, size_t errlen, LDAP *ld, int rc,

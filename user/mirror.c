@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "ldap_conn.h"
 #include "log.h"
 #include "mirror.h"
 #include "mirror_ldap.h"
@@ -68,39 +69,81 @@ static int follow(struct mxg_mirror_writer *w)
 	if (ret)
 		return ret;
 	mxg_mirror_record_mode(&w->store.maps, mode);
-	return mode == MXG_SYNC_SYNCREPL ? mxg_mirror_follow_syncrepl(&w->session) :
-					   run_poll(w);
+	if (mode == MXG_SYNC_SYNCREPL)
+		return mxg_mirror_follow_syncrepl(&w->session);
+	/* With syncrepl asked for, session_mode said why it polls. */
+	if (w->session.cfg.sync == MXG_SYNC_POLL)
+		mxg_info("recipient mirror: polling %s every %llu s", w->session.server,
+			 (unsigned long long)(w->session.cfg.poll_interval_ns / 1000000000ULL));
+	return run_poll(w);
+}
+
+/* The line for a failure: the server of a session that ended, else the
+ * configured URI (one), else nothing more (several: last_error names
+ * each with its reason). */
+static void failure_line(struct mxg_mirror_writer *w, bool opened, char *line,
+			 size_t len)
+{
+	const struct mxg_mirror_session *s = &w->session;
+
+	if (opened)
+		snprintf(line, len, "%s: %s", s->server, s->last_error);
+	else if (mxg_ldap_uri_count(s->cfg.uri) <= 1)
+		snprintf(line, len, "%s: %s", s->cfg.uri, s->last_error);
+	else
+		snprintf(line, len, "no server answers: %s", s->last_error);
 }
 
 static void *writer_main(void *arg)
 {
 	struct mxg_mirror_writer *w = arg;
-	const char *why = w->session.last_error;
-	char logged[sizeof(w->session.last_error)] = "";
+	/* The server followed last, to say when the next is another. */
+	char followed[sizeof(w->session.server)] = "";
+	char line[sizeof(w->session.server) + sizeof(w->session.last_error) + 32];
+	char logged[sizeof(line)] = "";
 	int backoff = BACKOFF_MIN_MS, ret;
 
 	while (!atomic_load(&w->stop)) {
-		uint64_t start = mxg_now_ns();
+		uint64_t start = mxg_now_ns(), swaps = w->store.swaps;
+		bool opened;
 
 		w->session.last_error[0] = '\0';
 		ret = mxg_mirror_session_open(&w->session);
-		if (!ret) {
+		opened = !ret;
+		if (opened) {
+			/* Failover (or back): which server the mirror follows
+			 * now, since the directory's replicas may lag. */
+			if (followed[0] && strcmp(followed, w->session.server))
+				mxg_info("recipient mirror: switched from %s to %s",
+					 followed, w->session.server);
+			memcpy(followed, w->session.server, sizeof(followed));
 			ret = follow(w);
 			mxg_mirror_session_close(&w->session);
 			if (!ret || atomic_load(&w->stop))
 				break;
-			/* A session that lasted: its end is news, retry soon. */
-			if (mxg_now_ns() - start > SESSION_LASTED_NS) {
+			/*
+			 * A session that lasted, or that gave a whole mirror:
+			 * its server worked, so its end is news: retry soon
+			 * (the next URI that answers, when it is gone), and
+			 * say the next failure even if it reads the same.
+			 * The mirror keeps answering meanwhile, up to
+			 * max_age: a failover within it is never seen.
+			 */
+			if (mxg_now_ns() - start > SESSION_LASTED_NS ||
+			    w->store.swaps != swaps) {
 				backoff = BACKOFF_MIN_MS;
 				logged[0] = '\0';
 			}
 		}
 		mxg_mirror_record_disconnected(&w->store.maps);
 		/* One line per distinct failure, not one per retry. */
-		if (why[0] && strcmp(logged, why)) {
-			mxg_err("recipient mirror: %s: %s (keeping the last mirror, retrying)",
-				w->session.cfg.uri, why);
-			memcpy(logged, why, sizeof(logged));
+		if (w->session.last_error[0]) {
+			failure_line(w, opened, line, sizeof(line));
+			if (strcmp(logged, line)) {
+				mxg_err("recipient mirror: %s (keeping the last mirror, retrying)",
+					line);
+				memcpy(logged, line, sizeof(logged));
+			}
 		}
 		if (!nap(w, backoff))
 			break;

@@ -146,8 +146,9 @@ int mxg_mirror_session_open(struct mxg_mirror_session *s)
 		.keepalive = true,
 	};
 	LDAP *ld;
-	int ret = mxg_ldap_connect(&s->cfg, &t, &ld, s->last_error,
-				   sizeof(s->last_error));
+	int ret = mxg_ldap_connect_first(&s->cfg, &t, &ld, s->server,
+					 sizeof(s->server), s->last_error,
+					 sizeof(s->last_error));
 
 	if (ret)
 		return ret;
@@ -196,7 +197,7 @@ int mxg_mirror_session_mode(struct mxg_mirror_session *s, uint32_t *mode)
 		return ret;
 	if (s->cfg.sync == MXG_SYNC_SYNCREPL && !syncrepl)
 		mxg_info("recipient mirror: %s does not offer syncrepl (RFC 4533): polling every %llu s",
-			 s->cfg.uri,
+			 s->server,
 			 (unsigned long long)(s->cfg.poll_interval_ns / 1000000000ULL));
 	*mode = s->cfg.sync == MXG_SYNC_SYNCREPL && syncrepl ? MXG_SYNC_SYNCREPL :
 								 MXG_SYNC_POLL;
@@ -325,6 +326,18 @@ static int sync_intermediate(ldap_sync_t *ls, LDAPMessage *msg,
 	return LDAP_SUCCESS;
 }
 
+/* A SearchResultDone with success and the Sync Done control: the server
+ * ended the search. libldap's poll then returns success and would go on
+ * waiting on a search that is over, with the mirror stamped current every
+ * second: the session ends here instead, and the next one refreshes. */
+static int sync_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
+{
+	struct mxg_mirror_session *s = ls->ls_private;
+
+	s->search_ended = true;
+	return LDAP_SUCCESS;
+}
+
 int mxg_mirror_follow_syncrepl(struct mxg_mirror_session *s)
 {
 	char *attrs[MXG_LDAP_MAX_ATTRS + 1];
@@ -345,7 +358,9 @@ int mxg_mirror_follow_syncrepl(struct mxg_mirror_session *s)
 	ls.ls_timeout = SYNC_POLL_S;
 	ls.ls_search_entry = sync_entry;
 	ls.ls_intermediate = sync_intermediate;
+	ls.ls_search_result = sync_result;
 	ls.ls_private = s;
+	s->search_ended = false;
 
 	rc = ldap_sync_init_refresh_and_persist(&ls);
 	if (rc != LDAP_SUCCESS) {
@@ -359,10 +374,17 @@ int mxg_mirror_follow_syncrepl(struct mxg_mirror_session *s)
 		ret = -EIO;
 		goto out;
 	}
-	mxg_info("recipient mirror: following %s with syncrepl", s->cfg.uri);
+	mxg_info("recipient mirror: following %s with syncrepl", s->server);
 	while (!atomic_load(s->stop)) {
 		uint64_t now;
 
+		/* Also when the refresh itself was ended so. */
+		if (s->search_ended) {
+			snprintf(s->last_error, sizeof(s->last_error),
+				 "syncrepl session ended: the server ended the search");
+			ret = -EIO;
+			break;
+		}
 		rc = ldap_sync_poll(&ls);
 		if (rc != LDAP_SUCCESS) {
 			set_error(s, s->ld, rc < 0 ? LDAP_SERVER_DOWN : rc,

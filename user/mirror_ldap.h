@@ -28,8 +28,15 @@ struct mxg_mirror_session {
 	pthread_mutex_t lock;		/* guards ld against the stopper */
 	LDAP *ld;			/* NULL between sessions */
 	uint64_t skipped_logged, last_skip_log_ns;
-	/* Why the last session failed, for the thread's log line. */
-	char last_error[512];
+	/* The URI of the open session (one of cfg.uri's), "" before one
+	 * opened; kept after it closes, for the line that says why. */
+	char server[sizeof(((struct mxg_ldap_config *)0)->uri)];
+	/* The server ended the persistent search (with success): the
+	 * session no longer follows anything. */
+	bool search_ended;
+	/* Why the last session failed, for the thread's log line; with
+	 * several URIs and none answering, it names each. */
+	char last_error[1024];
 };
 
 void mxg_mirror_session_init(struct mxg_mirror_session *s,
@@ -38,8 +45,9 @@ void mxg_mirror_session_init(struct mxg_mirror_session *s,
 			     const atomic_bool *stop);
 void mxg_mirror_session_destroy(struct mxg_mirror_session *s);
 
-/* Connect, StartTLS and bind as configured (ldap_conn.h). 0, or -errno
- * with last_error set. */
+/* Connect, StartTLS and bind as configured (ldap_conn.h): with several
+ * URIs, to the first server that answers, named in server. 0, or -errno
+ * with last_error set (and server ""). */
 int mxg_mirror_session_open(struct mxg_mirror_session *s);
 void mxg_mirror_session_close(struct mxg_mirror_session *s);
 
