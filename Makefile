@@ -128,8 +128,9 @@ deps:
 	$(Q)tools/deps.sh
 
 # The integration suite drives the lab with the load generators too, and
-# reads the tuner's signals with tuner-signals.
-LAB_TOOLS := $(addprefix $(BUILD)/tools/,legit synflood connflood tuner-signals)
+# reads the tuner's signals with tuner-signals; lookup-watch checks the
+# lookup socket's answers through a directory failover.
+LAB_TOOLS := $(addprefix $(BUILD)/tools/,legit synflood connflood tuner-signals lookup-watch)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS)
@@ -166,7 +167,7 @@ demo: deps
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench $(BUILD)/tools/mirror-bench \
-		$(BUILD)/tools/lookup-bench $(addprefix $(BUILD)/tools/,synflood connflood smtpflood legit metrics-fill)
+		$(BUILD)/tools/lookup-bench $(addprefix $(BUILD)/tools/,synflood connflood smtpflood legit metrics-fill lookup-watch)
 	$(Q)tools/bench.sh $(BUILD)
 
 vmlinux:

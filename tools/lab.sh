@@ -1059,6 +1059,109 @@ slapd_fd_errors() {
 # slapd_accepts ADDR: connections slapd accepted from ADDR.
 slapd_accepts() { grep -c "ACCEPT from IP=$1:" "$SLAPD_LOG" 2>/dev/null || true; }
 
+# ------------------------------------ a replicated directory: provider and consumer
+#
+# A provider (syncprov) and a consumer that replicates it with syncrepl
+# refreshAndPersist and serves it again through its own syncprov overlay,
+# so that a client that follows the directory (mxguardd's mirror, the
+# fleet) can fail over to it. Both are ordinary named instances (slapd_run,
+# slapd_kill, slapd_uri); run them on other ports of the same directory
+# host. SLAPD_MODULES_OF / SLAPD_EXTRA_OF of either still apply (the
+# consumer's stanza is added after its own lines).
+
+# slapd_consumer_create NAME PROVIDER [BASE]: a fresh, empty instance
+# NAME that replicates BASE (default the lab's suffix, all of it) from
+# PROVIDER (an instance name whose port is set, by slapd_run or
+# SLAPD_PORT_OF, or a URI), bound as the rootdn, retrying every second
+# while the provider is away; with syncprov for its own clients. Start it
+# with slapd_run; slapd_consumer_wait tells when it holds the provider's
+# state.
+slapd_consumer_create() {
+	local name=$1 provider=$2 base=${3:-$SLAPD_SUFFIX} uri
+	if [[ $provider == *://* ]]; then
+		uri=$provider
+	else
+		[[ -n ${SLAPD_PORT_OF[$provider]:-} ]] ||
+			die "slapd_consumer_create: no port for provider $provider (slapd_run it first or set SLAPD_PORT_OF)"
+		uri=$(slapd_uri "$provider")
+	fi
+	local own=${SLAPD_EXTRA_OF[$name]:-}
+	# rid: any number unique in this consumer. retry "1 +": every second,
+	# forever (a provider that comes back is picked up at once).
+	# Everything, operational attributes included, as a replica keeps it.
+	SLAPD_EXTRA_OF[$name]="${own:+$own
+}syncrepl rid=001
+  provider=$uri
+  type=refreshAndPersist
+  retry=\"1 +\"
+  searchbase=\"$base\"
+  scope=sub
+  attrs=\"*,+\"
+  bindmethod=simple
+  binddn=\"$SLAPD_ROOTDN\"
+  credentials=$SLAPD_ROOTPW
+  timeout=3
+  network-timeout=3"
+	# Empty: everything it holds comes from the provider (slapadd would
+	# give the same entries other entryUUIDs and CSNs).
+	: >"$LAB_TMP/$name.empty.ldif"
+	slapd_create "$name" 1 "$LAB_TMP/$name.empty.ldif"
+	SLAPD_EXTRA_OF[$name]=$own
+}
+
+# slapd_context_csn NAME [BASE]: the contextCSN values of BASE (default
+# the suffix) on the running instance, sorted, one line; nothing when it
+# has none (yet) or does not answer.
+slapd_context_csn() {
+	in_server_net timeout 3 ldapsearch -x -LLL -H "$(slapd_uri "$1")" -o nettimeout=2 \
+		-D "$SLAPD_ROOTDN" -w "$SLAPD_ROOTPW" -s base -b "${2:-$SLAPD_SUFFIX}" contextCSN 2>/dev/null |
+		sed -n 's/^contextCSN: //p' | sort | tr '\n' ' '
+}
+
+# slapd_consumer_synced CONSUMER PROVIDER [BASE]: the consumer holds the
+# provider's state: the same contextCSN (every change replicated).
+slapd_consumer_synced() {
+	local c p
+	p=$(slapd_context_csn "$2" "${3:-}") && [[ -n $p ]] || return 1
+	c=$(slapd_context_csn "$1" "${3:-}") && [[ $c == "$p" ]]
+}
+
+# slapd_consumer_wait CONSUMER PROVIDER SECS [BASE]: wait (bounded) for
+# slapd_consumer_synced; false with both CSNs logged after SECS.
+slapd_consumer_wait() {
+	wait_until "$3" slapd_consumer_synced "$1" "$2" "${4:-}" && return 0
+	log "consumer $1 not in sync with $2 after $3 s: contextCSN '$(slapd_context_csn "$1" "${4:-}")' vs '$(slapd_context_csn "$2" "${4:-}")'"
+	return 1
+}
+
+# slapd_crash NAME: the instance killed with SIGKILL (no goodbye to its
+# clients, as a host that dies), reaped. slapd_run starts it again on the
+# same database (mdb survives a crash).
+slapd_crash() {
+	local pid=${SLAPD_PID_OF[$1]:-}
+	[[ -n $pid ]] || return 0
+	{
+		kill -KILL "$pid"
+		wait_pid_gone "$pid" 10
+		wait "$pid"
+	} 2>/dev/null || true
+	unset "SLAPD_PID_OF[$1]"
+	[[ $1 != slapd ]] || LAB_SLAPD_PID=""
+}
+
+# slapd_pair_up PROVIDER PPORT CONSUMER CPORT LDIF: the pair at once: the
+# provider (syncprov) loaded from LDIF on PPORT, the consumer on CPORT,
+# and a wait (60 s) until the consumer holds all of it.
+slapd_pair_up() {
+	local prov=$1 pport=$2 cons=$3 cport=$4 ldif=$5
+	slapd_create "$prov" 1 "$ldif"
+	slapd_run "$prov" "$pport" 1024
+	slapd_consumer_create "$cons" "$prov"
+	slapd_run "$cons" "$cport" 1024
+	slapd_consumer_wait "$cons" "$prov" 60 ||
+		die "consumer $cons did not replicate $prov: $(tail -20 "$LAB_TMP/$cons/slapd.log")"
+}
+
 # ------------------------------------------ a directory in trouble, on purpose
 #
 # The tuner's tests, the demo and the bench make slapd slow and fast
