@@ -14,6 +14,9 @@
 #      latency and lookups against a real slapd with each of
 #      MXG_BENCH_MIRROR_SIZES users (default "100000 1000000");
 #   4. recipient lookups for the MTA (tools/lookup-bench.sh);
+#      failover: the lookups while the mirror's directory server dies and
+#      it moves to a replica: time answering TEMP, wrong answers, time to
+#      follow the replica (tools/failover-bench.sh);
 #   5. kernels: each program's verified instructions on each kernel of the
 #      matrix (Debian 12's 6.1 and 6.12, tools/test-kernels.sh -p: a fresh
 #      boot under qemu that only runs `mxguardd --probe`) beside the
@@ -46,17 +49,18 @@
 # with the date, kernel and CPU), so they are there even when part 10 is
 # skipped or fails.
 #
-# Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup kernels
-# newsrc postfix tuner metrics compare": the parts to run, in that order), MXG_BENCH_OUT
+# Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup failover
+# kernels newsrc postfix tuner metrics compare": the parts to run, in that
+# order), MXG_BENCH_OUT
 # (docs/bench), and each part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS,
 # MXG_BENCH_MIRROR_*, MXG_BENCH_USERS/_LOOKUPS/_CONNS/_REPEAT, the kernel
 # matrix's MXG_KERNELS/_CACHE/_TIMEOUT, MXG_NEWSRC_*, MXG_BENCH_PF_*,
-# MXG_BENCH_TUNER_*, MXG_BENCH_METRICS_*, MXG_COMPARE_*).
+# MXG_BENCH_TUNER_*, MXG_BENCH_METRICS_*, MXG_BENCH_FAILOVER_*, MXG_COMPARE_*).
 set -euo pipefail
 
 build=${1:-build}
 tools=$(cd "$(dirname "$0")" && pwd)
-all_parts="admission conns mirror lookup kernels newsrc postfix tuner metrics compare"
+all_parts="admission conns mirror lookup failover kernels newsrc postfix tuner metrics compare"
 parts=${MXG_BENCH_PARTS:-$all_parts}
 outdir=${MXG_BENCH_OUT:-$tools/../docs/bench}
 for p in $parts; do
@@ -95,6 +99,12 @@ fi
 #    own ldap: table against the same slapd (exits 77 without postfix-ldap).
 if want lookup; then
 	"$tools/lookup-bench.sh" "$build" || [[ $? == 77 ]]
+fi
+
+# failover: the mirror's directory server killed under a lookup load
+#    (exits 77 without slapd).
+if want failover; then
+	"$tools/failover-bench.sh" "$build" || [[ $? == 77 ]]
 fi
 
 # 5. the verifier's count of each program on each kernel of the matrix,

@@ -23,6 +23,7 @@ PART_TITLES = {
     "conns": "Connection counter (a listener on loopback, without and with it)",
     "mirror": "Recipient mirror (tools/mirror-bench.sh: slapd with syncprov, mxguardd with syncrepl)",
     "lookup": "Recipient lookups for the MTA (tools/lookup-bench.sh)",
+    "failover": "The mirror's directory server killed under a lookup load, the replica taking over (tools/failover-bench.sh)",
     "kernels": "Verified instructions per program on each kernel of the matrix (make test-kernels' probe boot), against the verifier's limit",
     "newsrc": "A new source during a spoofed SYN flood, beside a known one (tools/newsrc-bench.sh)",
     "postfix": "Postfix's throughput without and with the guard (tools/postfix-bench.sh: smtp-source, socketmap, observe)",

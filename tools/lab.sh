@@ -1090,7 +1090,10 @@ slapd_consumer_create() {
 	# forever (a provider that comes back is picked up at once).
 	# Everything, operational attributes included, as a replica keeps it.
 	SLAPD_EXTRA_OF[$name]="${own:+$own
-}syncrepl rid=001
+}# One transaction per replicated entry: no fsync each (a lab directory;
+# a killed slapd loses nothing, only a host crash would).
+dbnosync
+syncrepl rid=001
   provider=$uri
   type=refreshAndPersist
   retry=\"1 +\"
