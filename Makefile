@@ -132,8 +132,13 @@ deps:
 # lookup socket's answers through a directory failover.
 LAB_TOOLS := $(addprefix $(BUILD)/tools/,legit synflood connflood tuner-signals lookup-watch)
 
+# make bench's own programs: built by make test too, so that one no longer
+# compiling is found by CI, not at the next bench.
+BENCH_TOOLS := $(addprefix $(BUILD)/tools/,mxg-bench mirror-bench lookup-bench \
+	synflood connflood smtpflood legit metrics-fill lookup-watch)
+
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFT_BINS) $(LAB_TOOLS) $(BENCH_TOOLS)
 	$(Q)tests/run.sh $(BUILD)
 
 test-unit: $(BUILD)/mxguardctl $(UNIT_BINS)
@@ -166,8 +171,7 @@ demo: deps
 	$(Q)tools/demo.sh $(BUILD)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tools/mxg-bench $(BUILD)/tools/mirror-bench \
-		$(BUILD)/tools/lookup-bench $(addprefix $(BUILD)/tools/,synflood connflood smtpflood legit metrics-fill lookup-watch)
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_TOOLS)
 	$(Q)tools/bench.sh $(BUILD)
 
 vmlinux:

@@ -145,7 +145,7 @@ static int cmd_mem(char **argv)
 
 	if (open_maps(argv[0], &m))
 		return 1;
-	fd = mxg_rcpt_inner_fd(&m);
+	fd = mxg_rcpt_inner_fd(&(struct mxg_rcpt_reader){ &m, argv[0] });
 	if (fd < 0 || mxg_mirror_read(&m, &rec) ||
 	    bpf_obj_get_info_by_fd(fd, &info, &len)) {
 		fprintf(stderr, "mirror-bench: no live inner map\n");
@@ -273,7 +273,7 @@ static void make_mix(const struct dir *d, struct probe *mix)
 	}
 }
 
-static double lookups_mirror(const struct mxg_maps *m, const struct probe *mix,
+static double lookups_mirror(const struct mxg_rcpt_reader *m, const struct probe *mix,
 			     uint64_t ms, uint64_t *wrong)
 {
 	uint64_t start = now_ns(CLOCK_MONOTONIC), end = start + ms * 1000000ULL;
@@ -346,7 +346,7 @@ static int cmd_lookups(char **argv)
 		mxg_maps_close(&m);
 		return 1;
 	}
-	mirror = lookups_mirror(&m, mix, ms, &wrong_m);
+	mirror = lookups_mirror(&(struct mxg_rcpt_reader){ &m, argv[0] }, mix, ms, &wrong_m);
 	dir = lookups_ldap(ld, &d, mix, ms, &wrong_l);
 	printf("mirror_per_s=%.0f\n", mirror);
 	printf("mirror_wrong=%llu\n", (unsigned long long)wrong_m);
@@ -416,7 +416,8 @@ static int cmd_latency(char **argv)
 			goto out;
 		t0 = now_ns(CLOCK_MONOTONIC);
 		for (;;) {
-			bool known = !mxg_rcpt_check(&m, addr, &ans, &why) && ans.known;
+			bool known = !mxg_rcpt_check(&(struct mxg_rcpt_reader){ &m, argv[0] },
+						     addr, &ans, &why) && ans.known;
 
 			/* After the check: a change already applied when the
 			 * modify returns costs one check, not zero. */
