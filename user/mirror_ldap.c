@@ -15,6 +15,19 @@
 #define OP_TIMEOUT_S 30
 #define SYNC_POLL_S 1		/* how often the writer looks up from a sync */
 #define SKIP_LOG_INTERVAL_NS (60ULL * 1000000000ULL)
+/*
+ * A persistent search says nothing while nothing changes, so a server that
+ * hangs with the connection open (its host's TCP still acknowledges, and
+ * keepalive never fires) would look alive for ever. A liveness search of
+ * the root DSE on the same session every LIVENESS_EVERY_NS tells: while one
+ * is unanswered for LIVENESS_STALL_NS the mirror is no longer stamped
+ * current, and after LIVENESS_TIMEOUT_NS the session counts as lost (the
+ * next server is tried). The same session, not a new connection: a
+ * directory out of descriptors still serves the one it has.
+ */
+#define LIVENESS_EVERY_NS (5ULL * 1000000000ULL)
+#define LIVENESS_STALL_NS (2ULL * 1000000000ULL)
+#define LIVENESS_TIMEOUT_NS (10ULL * 1000000000ULL)
 
 void mxg_mirror_session_init(struct mxg_mirror_session *s,
 			     const struct mxg_ldap_config *cfg,
@@ -338,8 +351,57 @@ static int sync_result(ldap_sync_t *ls, LDAPMessage *msg, int refresh_deletes)
 	return LDAP_SUCCESS;
 }
 
+/* The liveness search: one at a time, its id in *msgid (-1: none). */
+struct liveness {
+	int msgid;
+	uint64_t sent_ns;	/* when the outstanding one was sent */
+	uint64_t answered_ns;	/* when the last one was answered */
+};
+
+/* 0 while the server answers in time; -EIO (and last_error) when not. */
+static int liveness_check(struct mxg_mirror_session *s, struct liveness *l,
+			  uint64_t now)
+{
+	static char *no_attrs[] = { LDAP_NO_ATTRS, NULL };
+	struct timeval tv = { 0, 1000 };	/* 0 would be libldap's default */
+	LDAPMessage *res = NULL;
+	int rc;
+
+	if (l->msgid < 0) {
+		if (now - l->answered_ns < LIVENESS_EVERY_NS)
+			return 0;
+		rc = ldap_search_ext(s->ld, "", LDAP_SCOPE_BASE, "(objectClass=*)",
+				     no_attrs, 0, NULL, NULL, NULL, 1, &l->msgid);
+		if (rc != LDAP_SUCCESS) {
+			set_error(s, s->ld, rc, "syncrepl session: liveness search");
+			return -EIO;
+		}
+		l->sent_ns = now;
+		return 0;
+	}
+	/* Its answer was read, and queued, while the poll waited. */
+	rc = ldap_result(s->ld, l->msgid, LDAP_MSG_ALL, &tv, &res);
+	ldap_msgfree(res);
+	if (rc > 0) {
+		l->msgid = -1;
+		l->answered_ns = now;
+		return 0;
+	}
+	if (rc < 0) {
+		set_error(s, s->ld, LDAP_SERVER_DOWN, "syncrepl session: liveness search");
+		return -EIO;
+	}
+	if (now - l->sent_ns < LIVENESS_TIMEOUT_NS)
+		return 0;
+	snprintf(s->last_error, sizeof(s->last_error),
+		 "syncrepl session ended: %.200s has not answered a search in %llu s",
+		 s->server, LIVENESS_TIMEOUT_NS / 1000000000ULL);
+	return -EIO;
+}
+
 int mxg_mirror_follow_syncrepl(struct mxg_mirror_session *s)
 {
+	struct liveness live = { .msgid = -1 };
 	char *attrs[MXG_LDAP_MAX_ATTRS + 1];
 	uint64_t last_mark = 0;
 	ldap_sync_t ls;
@@ -375,6 +437,7 @@ int mxg_mirror_follow_syncrepl(struct mxg_mirror_session *s)
 		goto out;
 	}
 	mxg_info("recipient mirror: following %s with syncrepl", s->server);
+	live.answered_ns = mxg_now_ns();
 	while (!atomic_load(s->stop)) {
 		uint64_t now;
 
@@ -392,9 +455,14 @@ int mxg_mirror_follow_syncrepl(struct mxg_mirror_session *s)
 			ret = -EIO;
 			break;
 		}
-		/* While the persistent search lives, the mirror is current. */
 		now = mxg_now_ns();
-		if (now - last_mark >= 1000000000ULL) {
+		ret = liveness_check(s, &live, now);
+		if (ret)
+			break;
+		/* While the persistent search lives and the server answers,
+		 * the mirror is current. */
+		if (now - last_mark >= 1000000000ULL &&
+		    (live.msgid < 0 || now - live.sent_ns < LIVENESS_STALL_NS)) {
 			mxg_mirror_store_synced(s->store);
 			last_mark = now;
 		}

@@ -26,7 +26,11 @@
 #       consumer again: no wrong answer, no TEMP;
 #   (g) both down: the last mirror answers right until max_age, TEMP
 #       after it and never a wrong answer; (h) the provider back: ready
-#       again, right answers.
+#       again, right answers;
+#   (i) the provider hangs (SIGSTOP: its TCP still acknowledges, the
+#       persistent search looks alive): the mirror's liveness search goes
+#       unanswered, the session counts as lost, and the mirror switches
+#       to the consumer; not one wrong answer.
 # Every wait is bounded; nothing sleeps and then asserts.
 #
 # Usage: tests/integration/test_failover.sh BUILD   (root; exit 77 = skip)
@@ -321,6 +325,24 @@ watch_start h 30
 load_more 1000
 watch_stop
 watch_clean "(h) the provider back"
+
+# ============================================================ (i) a hung provider
+slapd_run cons "$CPORT" 1024
+slapd_consumer_wait cons prov 60 || die "(i) the consumer did not resync"
+switches=$(log_count "recipient mirror: switched from $PROV to $CONS")
+watch_start i 90
+kill -STOP "${SLAPD_PID_OF[prov]}"
+# 10 s for the liveness search, then up to 30 s for the bind the hung
+# provider takes and never answers at the reconnect, before the consumer.
+check "(i) a hung provider is left for the consumer" \
+	wait_within 70 log_count_above "recipient mirror: switched from $PROV to $CONS" "$switches"
+log "(i) switched to the consumer ${WAITED} s after the provider hung"
+check "(i) the lost session says why" log_has "$PROV has not answered a search in 10 s"
+check "(i) ready again" wait_until 20 stat_is ready True
+watch_stop
+kill -CONT "${SLAPD_PID_OF[prov]}"
+check "(i) no wrong answer while the provider hung ($(watch_get first_wrong))" test "$(watch_get wrong)" -eq 0
+check "(i) right answers ($(watch_get right))" test "$(watch_get right)" -gt 0
 
 check "mxguardd still runs" kill -0 "$MXGD_PID"
 rc=0
