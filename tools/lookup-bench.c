@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "socketmap.h"
 
 #define MAX_CONNS 256
 #define MAX_KEYS 1000000
@@ -39,35 +40,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One netstring reply into buf (payload NUL-terminated); 0 or -1. With
- * one request in flight the reply is all there is to read, so it is read
- * in as few calls as it arrives in, as an MTA's buffered client does. */
-static int read_reply(int fd, char *buf, size_t size)
-{
-	size_t got = 0, len = 0, i;
-
-	for (;;) {
-		char *colon;
-		ssize_t n = read(fd, buf + got, size - 1 - got);
-
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		colon = memchr(buf, ':', got);
-		if (!colon)
-			continue;
-		for (len = 0, i = 0; buf + i < colon; i++)
-			len = len * 10 + (size_t)(buf[i] - '0');
-		if (got >= (size_t)(colon - buf) + len + 2) {
-			memmove(buf, colon + 1, len);
-			buf[len] = '\0';
-			return 0;
-		}
-		if (got >= size - 1)
-			return -1;
-	}
-}
-
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -88,7 +60,7 @@ static void *work(void *arg)
 					 strlen(key) + 5, key);
 
 			if (write(fd, req, (size_t)n) != n ||
-			    read_reply(fd, reply, sizeof(reply))) {
+			    socketmap_read_reply(fd, reply, sizeof(reply))) {
 				w->errors++;
 				goto out;
 			}

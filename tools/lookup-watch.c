@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "socketmap.h"
 
 #define MAX_KEYS 100000
 #define KEY_MAX 512
@@ -83,38 +84,6 @@ static int open_socket(const char *path)
 		fd = -1;
 	}
 	return fd;
-}
-
-/* One netstring reply into buf (payload NUL-terminated); 0 or -1. */
-static int read_reply(int fd, char *buf, size_t size)
-{
-	size_t got = 0, len, i;
-
-	for (;;) {
-		char *colon;
-		ssize_t n = read(fd, buf + got, size - 1 - got);
-
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		colon = memchr(buf, ':', got);
-		if (!colon)
-			continue;
-		for (len = 0, i = 0; buf + i < colon; i++) {
-			if (buf[i] < '0' || buf[i] > '9')
-				return -1;
-			len = len * 10 + (size_t)(buf[i] - '0');
-		}
-		if (len > size / 2)
-			return -1;
-		if (got >= (size_t)(colon - buf) + len + 2) {
-			memmove(buf, colon + 1, len);
-			buf[len] = '\0';
-			return 0;
-		}
-		if (got >= size - 1)
-			return -1;
-	}
 }
 
 static void json_string(const char *s)
@@ -216,7 +185,7 @@ int main(int argc, char **argv)
 		}
 		i++;
 		n = snprintf(req, sizeof(req), "%zu:rcpt %s,", strlen(k->addr) + 5, k->addr);
-		if (write(fd, req, (size_t)n) != n || read_reply(fd, reply, sizeof(reply))) {
+		if (write(fd, req, (size_t)n) != n || socketmap_read_reply(fd, reply, sizeof(reply))) {
 			if (stopping)
 				break;
 			errors++;

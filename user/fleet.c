@@ -1418,6 +1418,26 @@ static void mods_build(struct mxg_fleet_sync *f, const struct slot *s, int op,
 	m->mods[k] = NULL;
 }
 
+/* Delete this host's entry of s; one it does not find is gone already.
+ * 0, or -EIO with wf set. */
+static int delete_own(struct mxg_fleet_sync *f, struct slot *s,
+		      const char *dn, struct write_fail *wf)
+{
+	int rc = ldap_delete_ext_s(f->pub.ld, dn, NULL, NULL);
+
+	if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+		wf->rc = rc;
+		wf->what = "delete";
+		return -EIO;
+	}
+	/* The follow session will see it go: counted, so as not to take
+	 * it for someone else's delete of this host's ban. */
+	if (rc == LDAP_SUCCESS && f->cfg.follow)
+		s->own_deletes++;
+	s->in_dir = false;
+	return 0;
+}
+
 /* Bring one entry to what the map says. 0, or -EIO with wf set. */
 static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 		      struct write_fail *wf)
@@ -1432,15 +1452,8 @@ static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 	if (mxg_fleet_entry_dn(&e, f->cfg.conn.base, dn, sizeof(dn)))
 		return 0;	/* cannot be named: never published */
 	if (!wanted(f, s)) {
-		rc = ldap_delete_ext_s(f->pub.ld, dn, NULL, NULL);
-		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
-			wf->rc = rc;
-			wf->what = "delete";
+		if (delete_own(f, s, dn, wf))
 			return -EIO;
-		}
-		if (rc == LDAP_SUCCESS && f->cfg.follow)
-			s->own_deletes++;
-		s->in_dir = false;
 		s->recorded = false;
 		record_del_published(f, &s->key);
 		return 0;
@@ -1448,15 +1461,8 @@ static int write_slot(struct mxg_fleet_sync *f, struct slot *s,
 	dynamic = want_dynamic(f, s);
 	if (s->in_dir && s->dir_dynamic != dynamic) {
 		/* dynamicObject cannot be taken off (RFC 2589): again. */
-		rc = ldap_delete_ext_s(f->pub.ld, dn, NULL, NULL);
-		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
-			wf->rc = rc;
-			wf->what = "delete";
+		if (delete_own(f, s, dn, wf))
 			return -EIO;
-		}
-		if (rc == LDAP_SUCCESS && f->cfg.follow)
-			s->own_deletes++;
-		s->in_dir = false;
 	}
 	if (!s->in_dir) {
 		mods_build(f, s, LDAP_MOD_ADD, dynamic, &m);
