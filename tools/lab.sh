@@ -1418,6 +1418,216 @@ print(len(t) - f, f, fmt(pct(0.5)), fmt(pct(0.99)), fmt(t[-1]))
 EOF
 }
 
+# ---------------------------------------------------------------- the fleet
+#
+# The fleet's directory (docs/fleet.md): guards share the penalty box as
+# entries below LAB_FLEET_BASE, one container cn=HOST per guard host,
+# each written by that host's own bind account cn=HOST,ou=services. A lab
+# slapd for it has syncprov (the guards follow the subtree with
+# syncrepl) and slapo-dds (RFC 2589: expiring bans are dynamic objects
+# the directory deletes itself when their host stops refreshing them).
+
+LAB_FLEET_BASE="ou=fleet,$SLAPD_SUFFIX"
+# The guards' accounts are its members (groupOfNames).
+LAB_FLEET_GROUP="cn=fleet-guards,ou=services,$SLAPD_SUFFIX"
+# slapo-dds's timer: how often it looks for expired entries (its default,
+# an hour, would outlive every test). dds-max-ttl cannot go below a day;
+# dds-min-ttl 1 s lets a ban of a few seconds keep its own TTL.
+LAB_FLEET_DDS_INTERVAL=${LAB_FLEET_DDS_INTERVAL:-1}
+# The refresh extended operation of RFC 2589. slapd 2.5's slapo-dds
+# serves it but does not list it in the root DSE's supportedExtension;
+# what it lists is dynamicSubtrees (RFC 2589 section 5), the naming
+# contexts that hold dynamic objects.
+LAB_DDS_REFRESH_OID=1.3.6.1.4.1.1466.101.119.1
+
+# slapd_fleet_account_dn HOST, slapd_fleet_password HOST: a guard host's
+# bind account (lab-only passwords, one per host).
+slapd_fleet_account_dn() { echo "cn=$1,ou=services,$SLAPD_SUFFIX"; }
+slapd_fleet_password() { echo "lab-fleet-$1-$$"; }
+# slapd_fleet_secret HOST FILE: the account's password in FILE (0600), as
+# bind_password_file reads it.
+slapd_fleet_secret() {
+	(umask 077 && slapd_fleet_password "$1" >"$2")
+}
+
+# slapd_fleet_acl: the ACL of docs/fleet.md for the lab's suffix, in
+# slapd.conf form. Adding an entry takes write on its parent's children
+# and on the entry itself: so a host's account may add its container
+# below the base, and add, change and delete entries in it, but add or
+# change nothing of another host's. Deleting takes only "delete" on both:
+# every guard's account may delete the others' bans (not their
+# containers), since `mxguardctl ban del` of a peer's ban is fleet-wide.
+# "Every guard" is the group LAB_FLEET_GROUP, so that other accounts of
+# ou=services (the mirror's read-only one) write nothing there.
+# Refreshing a dynamic entry's TTL (slapo-dds) takes manage on entryTtl.
+# Everyone reads. Before the lab's own ACLs (slapd takes the first that
+# matches) and only on the fleet's subtree, so the accounts still bind
+# through the lab's "anonymous auth".
+slapd_fleet_acl() {
+	local base=$LAB_FLEET_BASE svc="ou=services,$SLAPD_SUFFIX"
+	local guards="group.exact=\"$LAB_FLEET_GROUP\""
+	cat <<EOF
+access to dn.base="$base" attrs=children
+	by $guards write
+	by * read
+access to dn.regex="^(.+,)?cn=([^,]+),$base\$" attrs=entryTtl
+	by dn.exact,expand="cn=\$2,$svc" manage
+	by * read
+access to dn.regex="^cn=([^,]+),$base\$" attrs=children
+	by dn.exact,expand="cn=\$1,$svc" write
+	by $guards delete
+	by * read
+access to dn.regex="^cn=[^,]+,cn=([^,]+),$base\$" attrs=entry
+	by dn.exact,expand="cn=\$1,$svc" write
+	by $guards delete
+	by * read
+access to dn.regex="^(.+,)?cn=([^,]+),$base\$"
+	by dn.exact,expand="cn=\$2,$svc" write
+	by * read
+limits group="$LAB_FLEET_GROUP" size=unlimited time=unlimited
+EOF
+}
+
+# slapd_fleet_create NAME NUSERS HOST...: a fresh instance for the fleet
+# (not started): syncprov, slapo-dds (small min TTL and timer, see
+# above), the ACL of slapd_fleet_acl, the base entries of slapd_base_ldif
+# (with the lab's read-only account, which may read the fleet but write
+# nothing there), NUSERS people (user1.. as slapd_start's, for a guard's
+# recipient mirror; 0 for none), the fleet's base, one bind account per
+# HOST and the group of them all (LAB_FLEET_GROUP). The hosts' containers are not created: each guard creates its
+# own.
+slapd_fleet_create() {
+	local name=$1 nusers=$2 ldif=$LAB_TMP/$1-data.ldif h
+	shift 2
+	SLAPD_MODULES_OF[$name]="dds"
+	SLAPD_EXTRA_OF[$name]="$(slapd_fleet_acl)
+overlay dds
+dds-max-ttl 1d
+dds-min-ttl 1s
+dds-default-ttl 1h
+dds-interval ${LAB_FLEET_DDS_INTERVAL}s
+index entryExpireTimestamp eq"
+	{
+		slapd_base_ldif
+		((nusers == 0)) || slapd_people_ldif "$nusers" same
+		printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: fleet\n\n' "$LAB_FLEET_BASE"
+		for h in "$@"; do
+			printf 'dn: %s\nobjectClass: top\nobjectClass: person\ncn: %s\nsn: %s\nuserPassword: %s\n\n' \
+				"$(slapd_fleet_account_dn "$h")" "$h" "$h" "$(slapd_fleet_password "$h")"
+		done
+		printf 'dn: %s\nobjectClass: top\nobjectClass: groupOfNames\ncn: fleet-guards\n' "$LAB_FLEET_GROUP"
+		for h in "$@"; do
+			printf 'member: %s\n' "$(slapd_fleet_account_dn "$h")"
+		done
+		printf '\n'
+	} >"$ldif"
+	slapd_create "$name" 1 "$ldif"
+	slaptest -u -f "$LAB_TMP/$name/slapd.conf" >"$LAB_TMP/$name/slaptest.log" 2>&1 ||
+		die "slaptest refuses the fleet's slapd.conf ($name): $(cat "$LAB_TMP/$name/slaptest.log")"
+}
+
+# slapd_fleet_start NAME PORT NUSERS HOST...: slapd_fleet_create, then run
+# it (slapd_run, 1024 descriptors) and check that slapo-dds is live: the
+# root DSE offers the refresh operation.
+slapd_fleet_start() {
+	local name=$1 port=$2
+	shift 2
+	slapd_fleet_create "$name" "$@"
+	slapd_run "$name" "$port" 1024
+	slapd_fleet_has_dds "$name" ||
+		die "slapd $name has no dynamic subtree (slapo-dds): $(tail -5 "$LAB_TMP/$name/slapd.log")"
+}
+
+# slapd_fleet_has_dds NAME: the root DSE names the lab's suffix in
+# dynamicSubtrees.
+slapd_fleet_has_dds() {
+	in_server_net timeout 5 ldapsearch -x -LLL -H "$(slapd_uri "$1")" -o nettimeout=3 \
+		-s base -b "" dynamicSubtrees 2>/dev/null |
+		grep -qix "dynamicSubtrees: $SLAPD_SUFFIX"
+}
+
+# slapd_fleet_offers_refresh NAME: the root DSE lists the refresh
+# operation in supportedExtension (what RFC 2589 asks; not slapd 2.5).
+slapd_fleet_offers_refresh() {
+	in_server_net timeout 5 ldapsearch -x -LLL -H "$(slapd_uri "$1")" -o nettimeout=3 \
+		-s base -b "" supportedExtension 2>/dev/null |
+		grep -q "^supportedExtension: $LAB_DDS_REFRESH_OID\$"
+}
+
+# slapd_fleet_search NAME [BASE [FILTER [ATTR...]]]: an anonymous search of
+# the fleet's subtree (default: every ban, DNs only), LDIF unwrapped.
+slapd_fleet_search() {
+	local name=$1 base=${2:-$LAB_FLEET_BASE} filter=${3:-(objectClass=mxguardBan)}
+	shift $(($# < 3 ? $# : 3))
+	in_server_net timeout 10 ldapsearch -x -LLL -o ldif-wrap=no -H "$(slapd_uri "$name")" \
+		-o nettimeout=3 -b "$base" "$filter" "${@:-1.1}"
+}
+
+# slapd_fleet_bans NAME [HOST]: the DNs of the bans in the directory (of
+# HOST's container only, if given), one a line, lower-cased; nothing when
+# there are none (a missing container included).
+slapd_fleet_bans() {
+	local base=$LAB_FLEET_BASE out rc=0
+	[[ -z ${2:-} ]] || base="cn=$2,$LAB_FLEET_BASE"
+	out=$(slapd_fleet_search "$1" "$base") || rc=$?
+	# 32: noSuchObject, the host has no container (yet, or any more).
+	((rc == 0 || rc == 32)) || { log "ldapsearch of $base failed (rc $rc)"; return 1; }
+	sed -n 's/^dn: //p' <<<"$out" | tr 'A-Z' 'a-z'
+}
+
+# slapd_fleet_ban_dn HOST CIDR: the DN a guard writes for CIDR
+# (user/fleet_entry.h), lower-cased as slapd_fleet_bans prints it.
+slapd_fleet_ban_dn() { echo "cn=$2,cn=$1,$LAB_FLEET_BASE" | tr 'A-Z' 'a-z'; }
+
+# slapd_fleet_has NAME HOST CIDR: HOST's entry for CIDR is in the directory.
+slapd_fleet_has() {
+	local dns
+	dns=$(slapd_fleet_bans "$1" "$2") || return 1
+	grep -qxF "$(slapd_fleet_ban_dn "$2" "$3")" <<<"$dns"
+}
+
+# fleet_conf FILE PIN IFACES [lines...]: a guard's config for the fleet's
+# tests and bench: conf_write's [global] with its own pin dir and
+# interfaces (two guards run at once), on_exit $LAB_ON_EXIT (default
+# detach), and smtp without a rate limit, so that only bans drop its SYNs;
+# then the lines given ([fleet] ...).
+fleet_conf() {
+	local f=$1 pin=$2 ifaces=$3 line
+	shift 3
+	{
+		printf '# mxguard fleet config for %s (pid %s)\n' "$LAB_NAME" "$$"
+		printf '[global]\ninterfaces = %s\nattach = %s\npin_dir = %s\n' \
+			"$ifaces" "${LAB_ATTACH:-auto}" "$pin"
+		printf 'max_sources = 4096\non_exit = %s\n[class smtp]\nrate = off\n' "${LAB_ON_EXIT:-detach}"
+		for line in "$@"; do
+			printf '%s\n' "$line"
+		done
+	} >"$f"
+}
+
+# fleet_section NAME HOST [key = value...]: the [fleet] lines of a guard
+# HOST following the instance NAME, bound as HOST's account (its password
+# file in $LAB_TMP), syncrepl; more keys after.
+fleet_section() {
+	local name=$1 host=$2 pw=$LAB_TMP/fleet-$2.secret
+	shift 2
+	[[ -e $pw ]] || slapd_fleet_secret "$host" "$pw"
+	printf '%s\n' "[fleet]" "base = $LAB_FLEET_BASE" "host = $host" \
+		"uri = $(slapd_uri "$name")" "bind_dn = $(slapd_fleet_account_dn "$host")" \
+		"bind_password_file = $pw" "$@"
+}
+
+# lab_sink NS ADDR: a listener on ADDR:25 in NS that accepts and answers
+# (Postfix's smtp-sink, bounded by the run), where a guard's drops are
+# seen from a client as failed connects; waits until it accepts.
+lab_sink() {
+	ip netns exec "$1" timeout 3600 smtp-sink -u nobody "$2:25" 1024 \
+		>"$LAB_TMP/smtp-sink-$2.log" 2>&1 &
+	LAB_BG_PIDS+=($!)
+	wait_until 10 smtp_banner_ok "$LAB_NS_C1" "$2" ||
+		die "smtp-sink does not answer on $2:25: $(cat "$LAB_TMP/smtp-sink-$2.log")"
+}
+
 # ---------------------------------------------------------------- the tuner
 
 # tuner_get PATH: a value of `mxguardctl -j tuner` (json_get's PATH:
