@@ -37,30 +37,34 @@
 #   9. metrics: one scrape of mxguardd's /metrics (ms, bytes) at 0 and
 #      1,000,000 sources tracked, beside `mxguardctl -j status`, which
 #      walks the source map (tools/metrics-bench.sh);
-#  10. side by side under a spoofed SYN flood on a veth pair
+#  10. fleet: a ban's propagation from one guard of the fleet to the
+#      other's first dropped SYN through a real slapd (syncrepl), p50 and
+#      p99 over 100 bans (tools/fleet-bench.sh);
+#  11. side by side under a spoofed SYN flood on a veth pair
 #      (tools/compare-bench.sh): no filter, iptables raw, hashlimit and
 #      connlimit, nftables meter and ct count, mxguard on XDP and on TC, at
 #      1,000 and 1,000,000 sources; tables and plot in docs/bench/.
 #
-# Parts 1-9 print their figures and also append them as JSON lines to a
-# file this script passes in MXG_BENCH_FIGURES; before part 10 they are
+# Parts 1-10 (and failover) print their figures and also append them as JSON lines to a
+# file this script passes in MXG_BENCH_FIGURES; before part 11 they are
 # written to docs/bench/figures.json and figures.md (tools/figures-report.py:
 # each figure with its target from docs/design.md and whether it is met,
-# with the date, kernel and CPU), so they are there even when part 10 is
+# with the date, kernel and CPU), so they are there even when part 11 is
 # skipped or fails.
 #
 # Knobs: MXG_BENCH_PARTS (default "admission conns mirror lookup failover
-# kernels newsrc postfix tuner metrics compare": the parts to run, in that
+# kernels newsrc postfix tuner metrics fleet compare": the parts to run, in that
 # order), MXG_BENCH_OUT
 # (docs/bench), and each part's own (MXG_BENCH_SOURCES, MXG_BENCH_CONN_MS,
 # MXG_BENCH_MIRROR_*, MXG_BENCH_USERS/_LOOKUPS/_CONNS/_REPEAT, the kernel
 # matrix's MXG_KERNELS/_CACHE/_TIMEOUT, MXG_NEWSRC_*, MXG_BENCH_PF_*,
-# MXG_BENCH_TUNER_*, MXG_BENCH_METRICS_*, MXG_BENCH_FAILOVER_*, MXG_COMPARE_*).
+# MXG_BENCH_TUNER_*, MXG_BENCH_METRICS_*, MXG_BENCH_FAILOVER_*,
+# MXG_BENCH_FLEET_*, MXG_COMPARE_*).
 set -euo pipefail
 
 build=${1:-build}
 tools=$(cd "$(dirname "$0")" && pwd)
-all_parts="admission conns mirror lookup failover kernels newsrc postfix tuner metrics compare"
+all_parts="admission conns mirror lookup failover kernels newsrc postfix tuner metrics fleet compare"
 parts=${MXG_BENCH_PARTS:-$all_parts}
 outdir=${MXG_BENCH_OUT:-$tools/../docs/bench}
 for p in $parts; do
@@ -171,6 +175,12 @@ if want metrics; then
 	"$tools/metrics-bench.sh" "$build" || [[ $? == 77 ]]
 fi
 
+# 10. the fleet: a ban from one guard to the other's first dropped SYN
+#     (exits 77 without slapd or smtp-sink).
+if want fleet; then
+	"$tools/fleet-bench.sh" "$build" || [[ $? == 77 ]]
+fi
+
 ran=()
 for p in $all_parts; do
 	[[ $p != compare ]] && want "$p" && ran+=("$p")
@@ -180,7 +190,7 @@ if ((${#ran[@]})); then
 	echo "bench: figures of ${ran[*]} written to $outdir/figures.json and figures.md"
 fi
 
-# 9. the receive path under a spoofed SYN flood, mxguard beside iptables
+# 11. the receive path under a spoofed SYN flood, mxguard beside iptables
 #    and nftables (writes docs/bench/compare.{json,md,png}).
 if want compare; then
 	"$tools/compare-bench.sh" "$build"

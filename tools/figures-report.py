@@ -28,6 +28,7 @@ PART_TITLES = {
     "newsrc": "A new source during a spoofed SYN flood, beside a known one (tools/newsrc-bench.sh)",
     "postfix": "Postfix's throughput without and with the guard (tools/postfix-bench.sh: smtp-source, socketmap, observe)",
     "metrics": "One scrape of mxguardd's /metrics at 0 and 1,000,000 sources, beside mxguardctl -j status, which walks the source map (tools/metrics-bench.sh)",
+    "fleet": "The fleet: a ban from one guard to the first dropped SYN on the other, through a real slapd with syncrepl (tools/fleet-bench.sh)",
     "tuner": "The tuner: reaction to a slow directory (tools/tuner-bench.sh), and the 2013 incident without the guard beside the tuner alone (tools/incident.sh)",
 }
 
