@@ -1422,14 +1422,14 @@ EOF
 #
 # The fleet's directory (docs/fleet.md): guards share the penalty box as
 # entries below LAB_FLEET_BASE, one container cn=HOST per guard host,
-# each written by that host's own bind account cn=HOST,ou=services. A lab
+# each written by that host's own bind account cn=HOST,ou=guards. A lab
 # slapd for it has syncprov (the guards follow the subtree with
 # syncrepl) and slapo-dds (RFC 2589: expiring bans are dynamic objects
 # the directory deletes itself when their host stops refreshing them).
 
 LAB_FLEET_BASE="ou=fleet,$SLAPD_SUFFIX"
-# The guards' accounts are its members (groupOfNames).
-LAB_FLEET_GROUP="cn=fleet-guards,ou=services,$SLAPD_SUFFIX"
+# The guards' bind accounts (docs/fleet.md).
+LAB_FLEET_GUARDS="ou=guards,$SLAPD_SUFFIX"
 # slapo-dds's timer: how often it looks for expired entries (its default,
 # an hour, would outlive every test). dds-max-ttl cannot go below a day;
 # dds-min-ttl 1 s lets a ban of a few seconds keep its own TTL.
@@ -1441,8 +1441,9 @@ LAB_FLEET_DDS_INTERVAL=${LAB_FLEET_DDS_INTERVAL:-1}
 LAB_DDS_REFRESH_OID=1.3.6.1.4.1.1466.101.119.1
 
 # slapd_fleet_account_dn HOST, slapd_fleet_password HOST: a guard host's
-# bind account (lab-only passwords, one per host).
-slapd_fleet_account_dn() { echo "cn=$1,ou=services,$SLAPD_SUFFIX"; }
+# bind account under LAB_FLEET_GUARDS, as docs/fleet.md lays them out
+# (lab-only passwords, one per host).
+slapd_fleet_account_dn() { echo "cn=$1,$LAB_FLEET_GUARDS"; }
 slapd_fleet_password() { echo "lab-fleet-$1-$$"; }
 # slapd_fleet_secret HOST FILE: the account's password in FILE (0600), as
 # bind_password_file reads it.
@@ -1450,42 +1451,24 @@ slapd_fleet_secret() {
 	(umask 077 && slapd_fleet_password "$1" >"$2")
 }
 
-# slapd_fleet_acl: the ACL of docs/fleet.md for the lab's suffix, in
-# slapd.conf form. Adding an entry takes write on its parent's children
-# and on the entry itself: so a host's account may add its container
-# below the base, and add, change and delete entries in it, but add or
-# change nothing of another host's. Deleting takes only "delete" on both:
-# every guard's account may delete the others' bans (not their
-# containers), since `mxguardctl ban del` of a peer's ban is fleet-wide.
-# "Every guard" is the group LAB_FLEET_GROUP, so that other accounts of
-# ou=services (the mirror's read-only one) write nothing there.
-# Refreshing a dynamic entry's TTL (slapo-dds) takes manage on entryTtl.
-# Everyone reads. Before the lab's own ACLs (slapd takes the first that
-# matches) and only on the fleet's subtree, so the accounts still bind
-# through the lab's "anonymous auth".
+# slapd_fleet_acl: the ACL of docs/fleet.md ("The ACL: each guard writes
+# its own container only"), taken from the page itself with the lab's
+# suffix for dc=example,dc=org, so that the tests check what operators
+# are told to load: a guard's account may add its container below the
+# base and write below it, nothing of another host's but deleting a ban
+# (the fleet-wide `ban del`); manage on its entries' entryTtl (slapo-dds's
+# refresh); bound users read (the lab's read-only account too: it reads
+# the fleet and writes nothing there). Then the size limit the page
+# gives the guards. Placed before the lab's own ACLs (slapd takes the
+# first that matches); they cover only the fleet's subtree, so the
+# accounts still bind through the lab's "anonymous auth".
 slapd_fleet_acl() {
-	local base=$LAB_FLEET_BASE svc="ou=services,$SLAPD_SUFFIX"
-	local guards="group.exact=\"$LAB_FLEET_GROUP\""
-	cat <<EOF
-access to dn.base="$base" attrs=children
-	by $guards write
-	by * read
-access to dn.regex="^(.+,)?cn=([^,]+),$base\$" attrs=entryTtl
-	by dn.exact,expand="cn=\$2,$svc" manage
-	by * read
-access to dn.regex="^cn=([^,]+),$base\$" attrs=children
-	by dn.exact,expand="cn=\$1,$svc" write
-	by $guards delete
-	by * read
-access to dn.regex="^cn=[^,]+,cn=([^,]+),$base\$" attrs=entry
-	by dn.exact,expand="cn=\$1,$svc" write
-	by $guards delete
-	by * read
-access to dn.regex="^(.+,)?cn=([^,]+),$base\$"
-	by dn.exact,expand="cn=\$2,$svc" write
-	by * read
-limits group="$LAB_FLEET_GROUP" size=unlimited time=unlimited
-EOF
+	local page acl
+	page=$(dirname "$LAB_SCHEMA")/fleet.md
+	acl=$(awk '/^### The ACL/ { on = 1 } on && /^```text/ { inb = 1; next } inb && /^```/ { exit } inb' "$page")
+	[[ $acl == *"access to"* ]] || die "no ACL found in $page (### The ACL ..., a text block)"
+	printf '%s\n' "$acl" | sed "s/dc=example,dc=org/$SLAPD_SUFFIX/g"
+	printf 'limits dn.regex="^cn=[^,]+,%s$" size=unlimited time=unlimited\n' "$LAB_FLEET_GUARDS"
 }
 
 # slapd_fleet_create NAME NUSERS HOST...: a fresh instance for the fleet
@@ -1493,8 +1476,8 @@ EOF
 # above), the ACL of slapd_fleet_acl, the base entries of slapd_base_ldif
 # (with the lab's read-only account, which may read the fleet but write
 # nothing there), NUSERS people (user1.. as slapd_start's, for a guard's
-# recipient mirror; 0 for none), the fleet's base, one bind account per
-# HOST and the group of them all (LAB_FLEET_GROUP). The hosts' containers are not created: each guard creates its
+# recipient mirror; 0 for none), the fleet's base and one bind account
+# per HOST. The hosts' containers are not created: each guard creates its
 # own.
 slapd_fleet_create() {
 	local name=$1 nusers=$2 ldif=$LAB_TMP/$1-data.ldif h
@@ -1511,15 +1494,11 @@ index entryExpireTimestamp eq"
 		slapd_base_ldif
 		((nusers == 0)) || slapd_people_ldif "$nusers" same
 		printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: fleet\n\n' "$LAB_FLEET_BASE"
+		printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: guards\n\n' "$LAB_FLEET_GUARDS"
 		for h in "$@"; do
 			printf 'dn: %s\nobjectClass: top\nobjectClass: person\ncn: %s\nsn: %s\nuserPassword: %s\n\n' \
 				"$(slapd_fleet_account_dn "$h")" "$h" "$h" "$(slapd_fleet_password "$h")"
 		done
-		printf 'dn: %s\nobjectClass: top\nobjectClass: groupOfNames\ncn: fleet-guards\n' "$LAB_FLEET_GROUP"
-		for h in "$@"; do
-			printf 'member: %s\n' "$(slapd_fleet_account_dn "$h")"
-		done
-		printf '\n'
 	} >"$ldif"
 	slapd_create "$name" 1 "$ldif"
 	slaptest -u -f "$LAB_TMP/$name/slapd.conf" >"$LAB_TMP/$name/slaptest.log" 2>&1 ||
@@ -1554,13 +1533,14 @@ slapd_fleet_offers_refresh() {
 		grep -q "^supportedExtension: $LAB_DDS_REFRESH_OID\$"
 }
 
-# slapd_fleet_search NAME [BASE [FILTER [ATTR...]]]: an anonymous search of
-# the fleet's subtree (default: every ban, DNs only), LDIF unwrapped.
+# slapd_fleet_search NAME [BASE [FILTER [ATTR...]]]: a search of the
+# fleet's subtree as the rootdn (the ACL lets only bound users read it;
+# default: every ban, DNs only), LDIF unwrapped.
 slapd_fleet_search() {
 	local name=$1 base=${2:-$LAB_FLEET_BASE} filter=${3:-(objectClass=mxguardBan)}
 	shift $(($# < 3 ? $# : 3))
 	in_server_net timeout 10 ldapsearch -x -LLL -o ldif-wrap=no -H "$(slapd_uri "$name")" \
-		-o nettimeout=3 -b "$base" "$filter" "${@:-1.1}"
+		-o nettimeout=3 -D "$SLAPD_ROOTDN" -w "$SLAPD_ROOTPW" -b "$base" "$filter" "${@:-1.1}"
 }
 
 # slapd_fleet_bans NAME [HOST]: the DNs of the bans in the directory (of

@@ -484,8 +484,8 @@ attempt_fails() {
 		else print $n }' /proc/net/snmp
 }
 fails0=$(attempt_fails)
-retried() { (($(attempt_fails) >= fails0 + 4)); }
-within "(i) ... retried while it is down (4 failed connects of B)" 30 retried
+retried() { (($(attempt_fails) >= fails0 + 3)); }
+within "(i) ... retried while it is down (3 failed connects of B)" 40 retried
 new_fail_lines() { tail -n +$((mark + 1)) "$LOG_B" | grep -i 'cannot publish' || true; }
 log "  B's new lines: $(new_fail_lines | sed 's/^mxguardd: //' | paste -sd'|')"
 soft check "(i) ... B reported it, each distinct failure once ($(new_fail_lines | wc -l) lines)" \
