@@ -81,7 +81,7 @@ ctl_at() { "$MXGCTL" --pin-dir "$1" "${@:2}"; }
 ctl_json_at() { "$MXGCTL" -j --pin-dir "$1" "${@:2}"; }
 pin_of() { [[ $1 == A ]] && echo "$PIN_A" || echo "$PIN_B"; }
 
-# conf_a, conf_b [fleet lines...]: the guards' configs. A: mxs1 only, the
+# conf_a, conf_b: the guards' configs. A: mxs1 only, the
 # recipient mirror of the lab's people, the lookup socket and the SMTP
 # inspector (penalize past 3 unknown recipients). B: its eth0, an allow
 # list. Both with [fleet] on the same slapd, each as its own account.
@@ -93,15 +93,16 @@ conf_a() {
 		"[lookup]" "socket = $SOCK" \
 		"[smtp_inspect]" "mode = penalize" "unknown_threshold = 3" \
 		"window = 10m" "penalty = 10m" \
-		"$(fleet_section fleet "$HA" "$@")"
+		"$(fleet_section fleet "$HA")"
 }
 conf_b() {
 	LAB_ON_EXIT=${B_ON_EXIT:-detach} fleet_conf "$CONF_B" "$PIN_B" eth0 "[allow]" "cidr = $ALLOW_B" \
-		"$(fleet_section fleet "$HB" "$@")"
+		"$(fleet_section fleet "$HB")"
 }
 PID_A="" PID_B=""
 # A restarted guard's log starts anew; the last one is kept as LOG.N.
-keep_log() { [[ ! -e $1 ]] || mv "$1" "$1.$(ls "$1"* | wc -l)"; }
+LOG_N=0
+keep_log() { [[ ! -e $1 ]] || mv "$1" "$1.$((++LOG_N))"; }
 start_a() { keep_log "$LOG_A"; MXGD_NS="" mxgd_start "$CONF_A" "$LOG_A"; PID_A=$MXGD_PID; }
 start_b() { keep_log "$LOG_B"; MXGD_NS=$LAB_NS_M2 mxgd_start "$CONF_B" "$LOG_B"; PID_B=$MXGD_PID; }
 # stop_guard A|B: SIGTERM, bounded.
