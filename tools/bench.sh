@@ -45,7 +45,7 @@
 #      connlimit, nftables meter and ct count, mxguard on XDP and on TC, at
 #      1,000 and 1,000,000 sources; tables and plot in docs/bench/.
 #
-# Parts 1-10 (and failover) print their figures and also append them as JSON lines to a
+# Parts 1-10 print their figures and also append them as JSON lines to a
 # file this script passes in MXG_BENCH_FIGURES; before part 11 they are
 # written to docs/bench/figures.json and figures.md (tools/figures-report.py:
 # each figure with its target from docs/design.md and whether it is met,
