@@ -228,19 +228,27 @@ lab_netns_up() {
 	wait_until 10 lab_reachable || die "lab network did not come up"
 }
 
+# lab_bridge_host_add NS PORT ADDR4 ADDR6: a host namespace NS on the
+# server's bridge (bridge port PORT, its own interface eth0 with the two
+# addresses). The caller records NS first, so cleanup finds it.
+lab_bridge_host_add() {
+	local s=$LAB_NS_S ns=$1
+	ip netns add "$ns"
+	ip -n "$s" link add "$2" type veth peer name eth0 netns "$ns"
+	ip -n "$s" link set "$2" master br0 up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$3/24" dev eth0
+	ip -n "$ns" addr add "$4/64" dev eth0 nodad
+	ip -n "$ns" link set eth0 up
+}
+
 # lab_directory_host_up: a third host on the bridge for the directory
 # (198.18.0.3, 2001:db8::3): slapd_run starts slapd there from now on, and
 # the mail host reaches it over the lab network, as in the 2013 setup.
 lab_directory_host_up() {
-	local s=$LAB_NS_S d=${LAB_NS_S%s-*}d-$$
-	ip netns add "$d"
+	local d=${LAB_NS_S%s-*}d-$$
 	LAB_NS_D=$d
-	ip -n "$s" link add "$LAB_DIR_SPORT" type veth peer name eth0 netns "$d"
-	ip -n "$s" link set "$LAB_DIR_SPORT" master br0 up
-	ip -n "$d" link set lo up
-	ip -n "$d" addr add 198.18.0.3/24 dev eth0
-	ip -n "$d" addr add 2001:db8::3/64 dev eth0 nodad
-	ip -n "$d" link set eth0 up
+	lab_bridge_host_add "$d" "$LAB_DIR_SPORT" 198.18.0.3 2001:db8::3
 	LAB_NS_DIR=$d LAB_DIR4=198.18.0.3 LAB_DIR6=2001:db8::3
 	wait_until 10 addr_reachable "$LAB_NS_S" "$LAB_DIR4" ||
 		die "the directory host did not come up"
@@ -252,15 +260,9 @@ lab_directory_host_up() {
 # crosses only the bridge port mxs2, so a first guard attached to mxs1
 # alone never judges it.
 lab_mx2_up() {
-	local s=$LAB_NS_S m=${LAB_NS_S%s-*}m2-$$
-	ip netns add "$m"
+	local m=${LAB_NS_S%s-*}m2-$$
 	LAB_NS_M2=$m
-	ip -n "$s" link add "$LAB_MX2_SPORT" type veth peer name eth0 netns "$m"
-	ip -n "$s" link set "$LAB_MX2_SPORT" master br0 up
-	ip -n "$m" link set lo up
-	ip -n "$m" addr add "$LAB_MX2_4/24" dev eth0
-	ip -n "$m" addr add "$LAB_MX2_6/64" dev eth0 nodad
-	ip -n "$m" link set eth0 up
+	lab_bridge_host_add "$m" "$LAB_MX2_SPORT" "$LAB_MX2_4" "$LAB_MX2_6"
 	wait_until 10 addr_reachable "$LAB_NS_C2" "$LAB_MX2_4" ||
 		die "the second mail host did not come up"
 }
