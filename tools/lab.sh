@@ -43,7 +43,10 @@ LAB_RCPT_DOMAIN=lab.example
 LAB_RCPTS=(alice bob carol)
 
 LAB_NS_S="" LAB_NS_C1="" LAB_NS_C2="" LAB_NS_D="" LAB_NS_DIR="" LAB_NS_M2=""
-LAB_TMP="" LAB_PIN="" LAB_PF_DIR="" LAB_PF_ADDED=0 LAB_PF_STARTED=0
+LAB_TMP="" LAB_PIN="" LAB_PF_DIR=""
+# Every Postfix instance of the run (pf_start's and pf_mx2_start's), each
+# stopped and taken out of alternate_config_directories at cleanup.
+LAB_PF_DIRS=()
 LAB_MXGD_PIDS=()
 LAB_BG_PIDS=()
 # Pin dirs of a second mxguardd (the directory host's, in the incident's
@@ -136,12 +139,11 @@ lab_cleanup() {
 	for pid in "${LAB_MXGD_PIDS[@]}"; do
 		wait_pid_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null
 	done
-	if [[ -n $LAB_PF_DIR ]] && ((LAB_PF_STARTED)); then
-		timeout 20 postfix -c "$LAB_PF_DIR" stop >/dev/null 2>&1
-	fi
-	if ((LAB_PF_ADDED)); then
-		pf_alt_dir_del "$LAB_PF_DIR"
-	fi
+	local pfd
+	for pfd in "${LAB_PF_DIRS[@]}"; do
+		timeout 20 postfix -c "$pfd" stop >/dev/null 2>&1
+		pf_alt_dir_del "$pfd"
+	done
 	lab_netns_kill
 	# Detach and unpin through the CLI first: a sock_ops program attached
 	# to the cgroup root outlives the namespaces.
@@ -395,9 +397,21 @@ pf_alt_dir_del() {
 # namespace that relays $LAB_RCPT_DOMAIN to discard: and knows the
 # recipients in LAB_RCPTS. Its log is $PF_LOG.
 pf_start() {
-	local d=$LAB_TMP/postfix r
-	LAB_PF_DIR=$d
-	PF_LOG=$d/log/maillog
+	LAB_PF_DIR=$LAB_TMP/postfix
+	PF_LOG=$LAB_PF_DIR/log/maillog
+	pf_instance_start "$LAB_PF_DIR" "$LAB_NS_S" "$LAB_SERVER4" "$LAB_SERVER6" mx "$@"
+}
+
+# pf_instance_start DIR NS ADDR4 ADDR6 HOST [EXTRA main.cf lines...]: a
+# private Postfix instance in DIR (queue, data, log below it), running in
+# namespace NS on ADDR4 and [ADDR6] port 25 as HOST.$LAB_RCPT_DOMAIN, as
+# pf_start describes; EXTRA lines come last in main.cf, so they override
+# the lab's defaults. Instances in several namespaces run side by side:
+# each has its own queue directory (master.pid, private sockets) and its
+# own entry in alternate_config_directories.
+pf_instance_start() {
+	local d=$1 ns=$2 a4=$3 a6=$4 host=$5 r
+	shift 5
 	mkdir -p "$d/queue" "$d/data" "$d/log"
 	chown postfix: "$d/data"
 	for r in "${LAB_RCPTS[@]}"; do
@@ -414,14 +428,14 @@ shlib_directory = /usr/lib/postfix
 meta_directory = /etc/postfix
 mail_owner = postfix
 setgid_group = postdrop
-syslog_name = mxg-postfix-$$
-maillog_file = $PF_LOG
+syslog_name = mxg-postfix-$host-$$
+maillog_file = $d/log/maillog
 maillog_file_prefixes = /var, /dev/stdout, $d/log
-myhostname = mx.$LAB_RCPT_DOMAIN
+myhostname = $host.$LAB_RCPT_DOMAIN
 mydomain = $LAB_RCPT_DOMAIN
 mydestination =
 inet_protocols = all
-inet_interfaces = $LAB_SERVER4, [$LAB_SERVER6]
+inet_interfaces = $a4, [$a6]
 mynetworks = 198.18.0.0/15, [2001:db8::]/32
 relay_domains = $LAB_RCPT_DOMAIN
 relay_recipient_maps = hash:$d/recipients
@@ -438,24 +452,28 @@ smtpd_junk_command_limit = 1000
 smtpd_client_connection_count_limit = 0
 biff = no
 EOF
-	local line
+	# An EXTRA line replaces the lab's line for its key (postconf would
+	# take the last one too, with a warning per command).
+	local line key
 	for line in "$@"; do
+		key=${line%%=*}
+		key=${key//[[:space:]]/}
+		[[ -z $key ]] || sed -i "/^$key[[:space:]]*=/d" "$d/main.cf"
 		printf '%s\n' "$line" >>"$d/main.cf"
 	done
 	cp /etc/postfix/master.cf "$d/master.cf"
 	# Debian chroots smtpd into the queue directory; the lab needs none.
 	# Postfix commands check inet_interfaces against the local addresses:
 	# run them where the server address exists.
-	ip netns exec "$LAB_NS_S" postconf -c "$d" -F '*/*/chroot = n'
-	ip netns exec "$LAB_NS_S" postmap -c "$d" "hash:$d/recipients" || die "postmap failed"
+	ip netns exec "$ns" postconf -c "$d" -F '*/*/chroot = n'
+	ip netns exec "$ns" postmap -c "$d" "hash:$d/recipients" || die "postmap failed"
 	pf_alt_dir_add "$d" || die "cannot add $d to alternate_config_directories"
-	LAB_PF_ADDED=1
-	ip netns exec "$LAB_NS_S" postfix -c "$d" check >"$LAB_TMP/postfix-check.log" 2>&1 || true
-	LAB_PF_STARTED=1
-	ip netns exec "$LAB_NS_S" postfix -c "$d" start >"$LAB_TMP/postfix-start.log" 2>&1 ||
-		die "postfix start failed: $(cat "$LAB_TMP/postfix-start.log" "$PF_LOG" 2>/dev/null)"
-	wait_until 30 smtp_banner_ok "$LAB_NS_C1" "$LAB_SERVER4" ||
-		die "postfix does not answer on $LAB_SERVER4:25: $(tail -20 "$PF_LOG" 2>/dev/null)"
+	LAB_PF_DIRS+=("$d")
+	ip netns exec "$ns" postfix -c "$d" check >"$d/check.log" 2>&1 || true
+	ip netns exec "$ns" postfix -c "$d" start >"$d/start.log" 2>&1 ||
+		die "postfix start ($host) failed: $(cat "$d/start.log" "$d/log/maillog" 2>/dev/null)"
+	wait_until 30 smtp_banner_ok "$LAB_NS_C1" "$a4" ||
+		die "postfix ($host) does not answer on $a4:25: $(tail -20 "$d/log/maillog" 2>/dev/null)"
 }
 
 # smtp_banner_ok NS ADDR: Postfix greets with 220 within 2 s.
@@ -482,13 +500,14 @@ send_mail() {
 }
 
 # rcpt_codes TO...: one swaks session from the lab's client 1 to its
-# server with these recipients and a null sender; prints the SMTP code
+# server (LAB_RCPT_SERVER, if set: another mail host) with these
+# recipients and a null sender; prints the SMTP code
 # each RCPT got, one per line. The transcript is kept in
 # $LAB_TMP/swaks.last and appended to $LAB_TMP/swaks.all.
 rcpt_codes() {
 	local to out
 	to=$(IFS=,; echo "$*")
-	out=$(send_mail "$LAB_NS_C1" "$LAB_SERVER4" "$to" --from '<>') || true
+	out=$(send_mail "$LAB_NS_C1" "${LAB_RCPT_SERVER:-$LAB_SERVER4}" "$to" --from '<>') || true
 	printf '%s\n' "$out" >"$LAB_TMP/swaks.last"
 	printf '%s\n' "$out" >>"$LAB_TMP/swaks.all"
 	awk '/-> RCPT TO:/ { want = 1; next }
@@ -544,16 +563,17 @@ print(s.get("transactions", 0), ok, lat("p50_ms"), lat("p99_ms"), *s.get("queue_
 # ---------------------------------------------------------------- mxguard
 
 # conf_write FILE ON_EXIT [extra lines...]: a config for the lab: the two
-# server-side ports, a per-run pin dir.
+# server-side ports, a per-run pin dir (LAB_CONF_IFACES and LAB_CONF_PIN,
+# if set, name others: a guard on the second mail host).
 conf_write() {
 	local f=$1 on_exit=$2 line
 	shift 2
 	{
 		printf '# mxguard lab config for %s (pid %s)\n' "$LAB_NAME" "$$"
 		printf '[global]\n'
-		printf 'interfaces = %s, %s\n' "${LAB_SPORTS[0]}" "${LAB_SPORTS[1]}"
+		printf 'interfaces = %s\n' "${LAB_CONF_IFACES:-${LAB_SPORTS[0]}, ${LAB_SPORTS[1]}}"
 		printf 'attach = %s\n' "${LAB_ATTACH:-auto}"
-		printf 'pin_dir = %s\n' "$LAB_PIN"
+		printf 'pin_dir = %s\n' "${LAB_CONF_PIN:-$LAB_PIN}"
 		printf 'max_sources = 4096\n'
 		printf 'on_exit = %s\n' "$on_exit"
 		for line in "$@"; do
@@ -1740,16 +1760,39 @@ pf_use_socketmap() {
 
 # pf_set "KEY = VALUE"...: change the running lab Postfix's main.cf and
 # reload it; the reload is done when a new smtpd answers.
-pf_set() {
-	local kv
+pf_set() { pf_instance_set "$LAB_PF_DIR" "$LAB_NS_S" "$LAB_SERVER4" "$@"; }
+
+# pf_instance_set DIR NS ADDR4 "KEY = VALUE"...: pf_set for the instance
+# in DIR (pf_instance_start's arguments).
+pf_instance_set() {
+	local d=$1 ns=$2 a4=$3 kv
+	shift 3
 	for kv in "$@"; do
-		ip netns exec "$LAB_NS_S" postconf -c "$LAB_PF_DIR" -e "$kv" ||
-			die "postconf -e '$kv' failed"
+		ip netns exec "$ns" postconf -c "$d" -e "$kv" || die "postconf -e '$kv' failed"
 	done
-	ip netns exec "$LAB_NS_S" postfix -c "$LAB_PF_DIR" reload >/dev/null 2>&1 ||
-		die "postfix reload failed: $(tail -5 "$PF_LOG")"
-	wait_until 30 smtp_banner_ok "$LAB_NS_C2" "$LAB_SERVER4" ||
-		die "postfix does not answer after a reload: $(tail -20 "$PF_LOG")"
+	ip netns exec "$ns" postfix -c "$d" reload >/dev/null 2>&1 ||
+		die "postfix reload failed: $(tail -5 "$d/log/maillog")"
+	wait_until 30 smtp_banner_ok "$LAB_NS_C2" "$a4" ||
+		die "postfix does not answer after a reload: $(tail -20 "$d/log/maillog")"
+}
+
+# pf_mx2_start [EXTRA main.cf lines...]: a second Postfix, on the second
+# mail host (after lab_mx2_up): namespace $LAB_NS_M2, $LAB_MX2_4 port 25,
+# mx2.$LAB_RCPT_DOMAIN, instance dir $LAB_PF2_DIR, log $PF2_LOG; otherwise
+# as pf_start, beside it. pf_mx2_set changes it as pf_set does the first.
+LAB_PF2_DIR="" PF2_LOG=""
+pf_mx2_start() {
+	[[ -n $LAB_NS_M2 ]] || die "pf_mx2_start: no second mail host (call lab_mx2_up)"
+	LAB_PF2_DIR=$LAB_TMP/postfix-mx2
+	PF2_LOG=$LAB_PF2_DIR/log/maillog
+	pf_instance_start "$LAB_PF2_DIR" "$LAB_NS_M2" "$LAB_MX2_4" "$LAB_MX2_6" mx2 "$@"
+}
+pf_mx2_set() { pf_instance_set "$LAB_PF2_DIR" "$LAB_NS_M2" "$LAB_MX2_4" "$@"; }
+
+# pf_queue_files DIR: messages in the instance's queue (incoming, active,
+# deferred, hold, maildrop): what it accepted and has not delivered yet.
+pf_queue_files() {
+	find "$1"/queue/{maildrop,incoming,active,deferred,hold} -type f 2>/dev/null | wc -l
 }
 
 # smtp_script NS ADDR PORT: a raw SMTP client (python3) for what swaks
