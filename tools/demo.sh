@@ -52,6 +52,10 @@ BS_PAR=2
 BS_MAX=200
 BS_THRESHOLD=5
 
+# DEMO_SCENES: the scenes to run, in this order (default all of them).
+DEMO_SCENES=${DEMO_SCENES:-mail directory backscatter fleet}
+scene() { [[ " $DEMO_SCENES " == *" $1 "* ]]; }
+
 lab_init "${1:?usage: $0 BUILD}" demo
 log "setting up the lab (namespaces $LAB_NS_S, $LAB_NS_C1, $LAB_NS_C2)"
 lab_netns_up
@@ -136,14 +140,15 @@ import json, sys
 print(sum(json.load(sys.stdin)["classes"]["smtp"]["dropped"].values()))'
 }
 
-run_phase "no guard"
-
 conf=$LAB_TMP/mxguard.conf
-conf_write "$conf" detach "[class smtp]" "ports = 25" "rate = $GUARD_RATE" "burst = $GUARD_BURST"
-log "starting mxguardd (smtp: rate $GUARD_RATE, burst $GUARD_BURST per source)"
-mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
-run_phase "mxguardd"
-guard_down
+if scene mail; then
+	run_phase "no guard"
+	conf_write "$conf" detach "[class smtp]" "ports = 25" "rate = $GUARD_RATE" "burst = $GUARD_BURST"
+	log "starting mxguardd (smtp: rate $GUARD_RATE, burst $GUARD_BURST per source)"
+	mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
+	run_phase "mxguardd"
+	guard_down
+fi
 
 # ---------------------------------------------------------------- directory
 
@@ -199,13 +204,14 @@ run_ldap_phase() {
 }
 
 SLAPD_ERR_SAMPLE=""
-run_ldap_phase "no guard"
-
-conf_write "$conf" detach "[class ldap]" "source_conns = $LDAP_SOURCE" "total_conns = $LDAP_TOTAL"
-log "starting mxguardd (ldap: total_conns $LDAP_TOTAL, source_conns $LDAP_SOURCE)"
-mxgd_start "$conf" "$LAB_TMP/mxguardd.ldap.log"
-run_ldap_phase "mxguardd"
-guard_down
+if scene directory; then
+	run_ldap_phase "no guard"
+	conf_write "$conf" detach "[class ldap]" "source_conns = $LDAP_SOURCE" "total_conns = $LDAP_TOTAL"
+	log "starting mxguardd (ldap: total_conns $LDAP_TOTAL, source_conns $LDAP_SOURCE)"
+	mxgd_start "$conf" "$LAB_TMP/mxguardd.ldap.log"
+	run_ldap_phase "mxguardd"
+	guard_down
+fi
 
 # -------------------------------------------------------------- backscatter
 
@@ -269,23 +275,34 @@ print(*(d[k] for k in ("sessions", "completed", "failed", "rcpt_ok", "rcpt_temp"
 		"$sessions" "$completed" "$failed" "$c2" "$c5" "$c4" "$s0 -> $s1" "$sent" "$delivered" "$p50" "$p99")")
 }
 
-log "backscatter: a fresh slapd with $SLAPD_USERS users; Postfix validates recipients through ldap:"
-slapd_start 1024 "$SLAPD_USERS"
-pf_use_ldap_table
-run_bs_phase "no guard" "ldap:"
+if scene backscatter; then
+	log "backscatter: a fresh slapd with $SLAPD_USERS users; Postfix validates recipients through ldap:"
+	slapd_start 1024 "$SLAPD_USERS"
+	pf_use_ldap_table
+	run_bs_phase "no guard" "ldap:"
 
-log "starting mxguardd (mirror of slapd, lookup socket, smtp_inspect penalize, threshold $BS_THRESHOLD)"
-guard_backscatter_start "$conf" "$LAB_TMP/mxguardd.bs.log" "$BS_THRESHOLD"
-BS_COUNTERS0=$(rcpt_counters)
-run_bs_phase "mxguardd" "socketmap"
-BS_COUNTERS=$(rcpt_counters)
-BS_BAN=$(ctl ban list 2>&1 | grep -F "$BS_ADDR" || true)
-# The daemon logs penalties aggregated, at most one line per 10 s.
-wait_until 15 grep -q 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true
-BS_EVENT=$(grep -m1 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true)
-guard_down
-slapd_stop
+	log "starting mxguardd (mirror of slapd, lookup socket, smtp_inspect penalize, threshold $BS_THRESHOLD)"
+	guard_backscatter_start "$conf" "$LAB_TMP/mxguardd.bs.log" "$BS_THRESHOLD"
+	BS_COUNTERS0=$(rcpt_counters)
+	run_bs_phase "mxguardd" "socketmap"
+	BS_COUNTERS=$(rcpt_counters)
+	BS_BAN=$(ctl ban list 2>&1 | grep -F "$BS_ADDR" || true)
+	# The daemon logs penalties aggregated, at most one line per 10 s.
+	wait_until 15 grep -q 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true
+	BS_EVENT=$(grep -m1 'penalty box: put' "$LAB_TMP/mxguardd.bs.log" || true)
+	guard_down
+	slapd_stop
+fi
 
+# -------------------------------------------------------------------- fleet
+
+# The scene and its report are in tools/demo-fleet.sh.
+. "$SRC/tools/demo-fleet.sh"
+if scene fleet; then
+	fleet_scene
+fi
+
+if scene mail; then
 echo
 echo "mail: Postfix (20 smtpd processes) under a connection flood"
 printf '%-10s %12s %12s %14s %10s %10s %7s %7s %12s\n' phase "flood SYNs" "flood conns" \
@@ -296,6 +313,8 @@ echo "flood SYNs: connection attempts by the flooder (one SYN each); flood conns
 echo "handshakes it completed; Postfix accept: its smtpd 'connect from' lines;"
 echo "mails sent/delivered: the legitimate sender's mails (tools/legit -s) / status=sent;"
 echo "p50/p99 ms: their transaction latency, connect to the 250 after the dot."
+fi
+if scene directory; then
 echo
 echo "directory: slapd (ulimit -n $SLAPD_FDLIMIT) under a connection flood"
 printf '%-10s %10s %10s %8s %8s %10s %12s %18s\n' phase "flood SYNs" "flood conns" \
@@ -311,6 +330,8 @@ echo "guard: [class ldap] total_conns = $LDAP_TOTAL, source_conns = $LDAP_SOURCE
 if [[ -n $SLAPD_ERR_SAMPLE ]]; then
 	echo "slapd without the guard logged: ${SLAPD_ERR_SAMPLE#* * }"
 fi
+fi
+if scene backscatter; then
 echo
 echo "backscatter: bounces (MAIL FROM:<>) to random local recipients; Postfix validates at RCPT"
 printf '%-10s %-10s %9s %9s %9s %6s %6s %6s %14s %6s %9s %7s %7s\n' phase lookups sessions \
@@ -330,3 +351,7 @@ echo "rcpt counters before: $BS_COUNTERS0"
 echo "rcpt counters after:  $BS_COUNTERS"
 if [[ -n $BS_BAN ]]; then echo "mxguardctl ban list: $(xargs <<<"$BS_BAN")"; fi
 if [[ -n $BS_EVENT ]]; then echo "mxguardd logged: $BS_EVENT"; fi
+fi
+if scene fleet; then
+	fleet_report
+fi
