@@ -360,6 +360,14 @@ fleet_scene() {
 		done
 		FLEET_DELIVERED+=("$n")
 	done
+	# DEMO_KEEP_LOGS=DIR keeps the scene's logs there (the lab's own
+	# temp dir goes at exit).
+	if [[ -n ${DEMO_KEEP_LOGS:-} ]]; then
+		mkdir -p "$DEMO_KEEP_LOGS"
+		cp "$LAB_TMP"/mxguardd.mx?.log "$LAB_TMP"/fleet.* "$LAB_TMP"/fleet-mx?.conf "$PF2_LOG" \
+			"$LAB_TMP/prov/slapd.log" "$DEMO_KEEP_LOGS/" 2>/dev/null || true
+		cp "$LAB_TMP/cons/slapd.log" "$DEMO_KEEP_LOGS/cons-slapd.log" 2>/dev/null || true
+	fi
 	# Both guards down: mx2's first (guard_down knows one daemon, one pin
 	# dir at a time).
 	MXGD_PID=$FLEET_PID2 LAB_PIN_SAVED=$LAB_PIN

@@ -19,10 +19,16 @@
 #              second (legit -s again): first through Postfix's own
 #              ldap: table (one LDAP search per RCPT, as in 2013), then
 #              through mxguard's socketmap with the SMTP inspector
-#              penalising the source.
-# Each part runs twice, without and with mxguardd, and prints a table.
+#              penalising the source;
+#   fleet      two MX hosts, each with Postfix and mxguardd, sharing the
+#              penalty box through a provider and a consumer slapd: a
+#              backscatter source moves from mx1 to mx2 once refused, the
+#              provider is killed mid-run (tools/demo-fleet.sh).
+# The first three parts run twice, without and with mxguardd, and print a
+# table; the fleet runs once and prints its timeline.
 #
-# Usage: tools/demo.sh BUILD   (root; about three minutes; cleans up on exit)
+# Usage: tools/demo.sh BUILD   (root; about five minutes; cleans up on exit)
+#        DEMO_SCENES="fleet" tools/demo.sh BUILD   runs only those scenes
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # The demo runs in the lab under its own names.
