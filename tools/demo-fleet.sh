@@ -21,11 +21,11 @@
 #              moves to mx2 once mx1 refuses it; a legitimate sender
 #              (client 2, build/tools/legit -s) with one mail every
 #              FLEET_LEGIT_MS to each MX the whole time.
-# The provider is killed once the source has moved. fleet_report prints
+# The provider is killed once the source has moved. demo_fleet_report prints
 # the timeline and the figures.
 
 FLEET_USERS=100
-FLEET_BASE="ou=fleet,$SLAPD_SUFFIX"
+FLEET_BASE=${LAB_FLEET_BASE:-ou=fleet,$SLAPD_SUFFIX}
 FLEET_THRESHOLD=5
 FLEET_LEGIT=20
 FLEET_LEGIT_MS=2000
@@ -39,54 +39,73 @@ FLEET_CONS_PORT=390
 FLEET_PIN2=""
 FLEET_T0=""
 
-# fleet_ms EPOCHREALTIME: milliseconds since FLEET_T0.
-fleet_ms() { awk -v t="$1" -v t0="$FLEET_T0" 'BEGIN { printf "%d", (t - t0) * 1000 + 0.5 }'; }
-# ctl2: mxguardctl on mx2's pins.
-ctl2() { "$MXGCTL" --pin-dir "$FLEET_PIN2" "$@"; }
+# demo_fleet_ms EPOCHREALTIME: milliseconds since FLEET_T0.
+demo_fleet_ms() { awk -v t="$1" -v t0="$FLEET_T0" 'BEGIN { printf "%d", (t - t0) * 1000 + 0.5 }'; }
+# demo_ctl2: mxguardctl on mx2's pins.
+demo_ctl2() { "$MXGCTL" --pin-dir "$FLEET_PIN2" "$@"; }
 
-# fleet_people_on NAME: the instance holds all FLEET_USERS people and the
-# fleet's container (a consumer that has replicated the provider).
-fleet_people_on() {
+# demo_fleet_people_on NAME: the instance holds all FLEET_USERS people and
+# the fleet's container (a consumer that has replicated the provider).
+demo_fleet_people_on() {
 	local n
 	n=$(in_server_net timeout 5 ldapsearch -x -LLL -H "$(slapd_uri "$1")" -o nettimeout=2 \
 		-b "$SLAPD_SUFFIX" '(|(objectClass=inetOrgPerson)(ou=fleet))' dn 2>/dev/null | grep -c '^dn:') || return 1
 	((n == FLEET_USERS + 1))
 }
 
-# fleet_directory_up: the provider and the consumer, replicated. With
-# the lab's slapd_pair_up when it has one, else (older lab.sh) the same
-# with the consumer's syncrepl stanza written here.
-fleet_directory_up() {
-	local ldif=$LAB_TMP/fleet.ldif acl
+# demo_fleet_directory_up: the provider and the consumer, replicated, on a
+# directory host of their own. The provider is the lab's fleet directory
+# (slapd_fleet_create: syncprov, slapo-dds, docs/fleet.md's ACL, one
+# account per guard host) with FLEET_USERS people; the consumer
+# (slapd_consumer_create) replicates all of it and has the same ACL and
+# slapo-dds with dds-state FALSE (it keeps the provider's dynamic entries
+# and their TTLs as replicated; only the provider expires them). Where
+# lab.sh has neither yet, the same without dds and with one shared
+# account (FLEET_SHARED_ACCOUNT=1), the consumer's syncrepl stanza
+# written here.
+FLEET_SHARED_ACCOUNT=0
+demo_fleet_directory_up() {
 	lab_directory_host_up
-	{
-		slapd_base_ldif
-		slapd_people_ldif "$FLEET_USERS" same
-		printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: fleet\n\n' "$FLEET_BASE"
-	} >"$ldif"
-	# The guards' read-only account of the lab may write the fleet's
-	# subtree (both guards share it here; docs/fleet.md gives each its own
-	# and its own container). The consumer refuses writes: a replica.
-	acl="access to dn.subtree=\"$FLEET_BASE\" by dn.exact=\"$SLAPD_BIND_DN\" write by * read"
-	SLAPD_EXTRA_OF[prov]=$acl
-	SLAPD_EXTRA_OF[cons]=$acl
-	if declare -F slapd_pair_up >/dev/null; then
-		slapd_pair_up prov "$FLEET_PROV_PORT" cons "$FLEET_CONS_PORT" "$ldif"
+	if declare -F slapd_fleet_create >/dev/null; then
+		slapd_fleet_create prov "$FLEET_USERS" mx1 mx2
+		SLAPD_MODULES_OF[cons]=${SLAPD_MODULES_OF[prov]}
+		SLAPD_EXTRA_OF[cons]="${SLAPD_EXTRA_OF[prov]}
+dds-state FALSE"
 	else
+		FLEET_SHARED_ACCOUNT=1
+		local ldif=$LAB_TMP/fleet.ldif
+		{
+			slapd_base_ldif
+			slapd_people_ldif "$FLEET_USERS" same
+			printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: fleet\n\n' "$FLEET_BASE"
+		} >"$ldif"
+		SLAPD_EXTRA_OF[prov]="access to dn.subtree=\"$FLEET_BASE\" by dn.exact=\"$SLAPD_BIND_DN\" write by * read"
+		SLAPD_EXTRA_OF[cons]=${SLAPD_EXTRA_OF[prov]}
 		slapd_create prov 1 "$ldif"
-		slapd_run prov "$FLEET_PROV_PORT" 1024
+	fi
+	slapd_run prov "$FLEET_PROV_PORT" 1024
+	if declare -F slapd_consumer_create >/dev/null; then
+		slapd_consumer_create cons prov
+	else
 		SLAPD_EXTRA_OF[cons]+=$'\n'"syncrepl rid=001 provider=$(slapd_uri prov) type=refreshAndPersist retry=\"1 +\" searchbase=\"$SLAPD_SUFFIX\" scope=sub attrs=\"*,+\" bindmethod=simple binddn=\"$SLAPD_ROOTDN\" credentials=$SLAPD_ROOTPW timeout=3 network-timeout=3"
 		: >"$LAB_TMP/cons.empty.ldif"
 		slapd_create cons 1 "$LAB_TMP/cons.empty.ldif"
-		slapd_run cons "$FLEET_CONS_PORT" 1024
 	fi
-	wait_until 60 fleet_people_on cons ||
+	slapd_run cons "$FLEET_CONS_PORT" 1024
+	wait_until 60 demo_fleet_people_on cons ||
 		die "the consumer did not replicate the provider: $(tail -5 "$LAB_TMP/cons/slapd.log")"
 }
 
-# fleet_conf FILE HOST IFACES PIN SOCKET: a guard of the fleet, as
-# docs/mta.md's "Secondary MX" has it.
-fleet_conf() {
+# demo_fleet_conf FILE HOST IFACES PIN SOCKET: a guard of the fleet, as
+# docs/mta.md's "Secondary MX" has it: [fleet] binds with HOST's own
+# account (or, FLEET_SHARED_ACCOUNT, takes [ldap]'s).
+demo_fleet_conf() {
+	local account=()
+	if ((!FLEET_SHARED_ACCOUNT)); then
+		slapd_fleet_secret "$2" "$LAB_TMP/fleet-$2.secret"
+		account=("bind_dn = $(slapd_fleet_account_dn "$2")"
+			"bind_password_file = $LAB_TMP/fleet-$2.secret")
+	fi
 	LAB_CONF_IFACES=$3 LAB_CONF_PIN=$4 conf_write "$1" detach \
 		"[class smtp]" "rate = off" \
 		"[ldap]" "uri = $(slapd_uri prov), $(slapd_uri cons)" "base = $SLAPD_PEOPLE" \
@@ -96,20 +115,20 @@ fleet_conf() {
 		"[lookup]" "socket = $5" \
 		"[smtp_inspect]" "mode = penalize" "unknown_threshold = $FLEET_THRESHOLD" \
 		"window = 10m" "penalty = 10m" \
-		"[fleet]" "base = $FLEET_BASE" "host = $2"
+		"[fleet]" "base = $FLEET_BASE" "host = $2" "${account[@]}"
 }
 
-# fleet_ready PIN: that guard's mirror is ready.
-fleet_ready() {
+# demo_fleet_ready PIN: that guard's mirror is ready.
+demo_fleet_ready() {
 	local v
 	v=$("$MXGCTL" -j --pin-dir "$1" rcpt check "probe@$LAB_RCPT_DOMAIN" | json_get mirror_ready) || return 1
 	[[ $v == True ]]
 }
 
-# fleet_guards_up: both guards, their mirrors ready, both Postfix asking
+# demo_fleet_guards_up: both guards, their mirrors ready, both Postfix asking
 # their sockets.
 FLEET_SOCK1="" FLEET_SOCK2=""
-fleet_guards_up() {
+demo_fleet_guards_up() {
 	local run=$LAB_TMP/run
 	mkdir -p "$run"
 	chmod 755 "$run"
@@ -117,25 +136,25 @@ fleet_guards_up() {
 	FLEET_PIN2=$LAB_PIN-mx2
 	LAB_PINS_MORE+=("$FLEET_PIN2")
 	(umask 077 && printf '%s\n' "$SLAPD_BIND_PW" >"$LAB_TMP/ldap.secret")
-	fleet_conf "$LAB_TMP/fleet-mx1.conf" mx1 br0 "$LAB_PIN" "$FLEET_SOCK1"
-	fleet_conf "$LAB_TMP/fleet-mx2.conf" mx2 eth0 "$FLEET_PIN2" "$FLEET_SOCK2"
+	demo_fleet_conf "$LAB_TMP/fleet-mx1.conf" mx1 br0 "$LAB_PIN" "$FLEET_SOCK1"
+	demo_fleet_conf "$LAB_TMP/fleet-mx2.conf" mx2 eth0 "$FLEET_PIN2" "$FLEET_SOCK2"
 	mxgd_start "$LAB_TMP/fleet-mx1.conf" "$LAB_TMP/mxguardd.mx1.log"
 	FLEET_PID1=$MXGD_PID
 	MXGD_NS=$LAB_NS_M2 mxgd_start "$LAB_TMP/fleet-mx2.conf" "$LAB_TMP/mxguardd.mx2.log"
 	FLEET_PID2=$MXGD_PID
-	wait_until 60 fleet_ready "$LAB_PIN" || die "mx1's mirror is not ready: $(tail -5 "$LAB_TMP/mxguardd.mx1.log")"
-	wait_until 60 fleet_ready "$FLEET_PIN2" || die "mx2's mirror is not ready: $(tail -5 "$LAB_TMP/mxguardd.mx2.log")"
+	wait_until 60 demo_fleet_ready "$LAB_PIN" || die "mx1's mirror is not ready: $(tail -5 "$LAB_TMP/mxguardd.mx1.log")"
+	wait_until 60 demo_fleet_ready "$FLEET_PIN2" || die "mx2's mirror is not ready: $(tail -5 "$LAB_TMP/mxguardd.mx2.log")"
 	pf_set "relay_recipient_maps = socketmap:unix:$FLEET_SOCK1:rcpt"
 	pf_mx2_start "relay_recipient_maps = socketmap:unix:$FLEET_SOCK2:rcpt" \
 		"relay_transport = relay:[$LAB_SERVER4]:25"
 }
 
-# fleet_watch SECS: one python process that polls both guards every
+# demo_fleet_watch SECS: one python process that polls both guards every
 # 20 ms (mxguardctl -j) and mx2's queue until SECS have passed; prints
 # "EVENT EPOCH [DETAIL]" lines as things first happen (mx1's penalty for
 # the source, mx2's fleet ban for it, mx2's first SYN dropped for the
 # penalty box) and at the end "queue_max N".
-fleet_watch() {
+demo_fleet_watch() {
 	python3 - "$MXGCTL" "$LAB_PIN" "$FLEET_PIN2" "$BS_ADDR/32" "$LAB_PF2_DIR/queue" "$1" <<'EOF'
 import json, os, subprocess, sys, time
 ctl, pin1, pin2, cidr, queue, secs = sys.argv[1:7]
@@ -189,10 +208,10 @@ print("queue_max", qmax, flush=True)
 EOF
 }
 
-# fleet_source: the backscatter source: rounds at mx1 until one has a
+# demo_fleet_source: the backscatter source: rounds at mx1 until one has a
 # failed session (mx1 refuses it), then FLEET_ROUNDS_MX2 rounds at mx2.
 # Prints "HOST EPOCH JSON" per round and "moved EPOCH".
-fleet_source() {
+demo_fleet_source() {
 	local host=mx1 addr=$LAB_SERVER4 out failed rounds=0 i
 	for ((i = 0; i < 100 && rounds < FLEET_ROUNDS_MX2; i++)); do
 		out=$(ip netns exec "$LAB_NS_C1" timeout 30 "$BUILD/tools/smtpflood" -d "$addr" \
@@ -210,10 +229,10 @@ fleet_source() {
 	done
 }
 
-# fleet_probe SECS: both lookup sockets asked every 100 ms for a known
+# demo_fleet_probe SECS: both lookup sockets asked every 100 ms for a known
 # and an unknown address, as Postfix asks; prints per MX "MX OK NOTFOUND
 # TEMP WRONG OTHER" (WRONG: a known address not OK or an unknown one OK).
-fleet_probe() {
+demo_fleet_probe() {
 	timeout $(($1 + 10)) python3 - "$FLEET_SOCK1" "$FLEET_SOCK2" "$1" "user1@$LAB_RCPT_DOMAIN" \
 		"nobody.$$@$LAB_RCPT_DOMAIN" <<'EOF'
 import socket, sys, time
@@ -257,18 +276,18 @@ for name, p in zip(("mx1", "mx2"), socks):
 EOF
 }
 
-# fleet_consumer_accepts ADDR: connections the consumer accepted from ADDR.
-fleet_consumer_accepts() { grep -c "ACCEPT from IP=$1:" "$LAB_TMP/cons/slapd.log" 2>/dev/null || true; }
-fleet_consumer_accepted_more() { (($(fleet_consumer_accepts "$1") > $2)); }
+# demo_fleet_consumer_accepts ADDR: connections the consumer accepted from ADDR.
+demo_fleet_consumer_accepts() { grep -c "ACCEPT from IP=$1:" "$LAB_TMP/cons/slapd.log" 2>/dev/null || true; }
+demo_fleet_consumer_accepted_more() { (($(demo_fleet_consumer_accepts "$1") > $2)); }
 
-# fleet_scene: set up, run, collect (fleet_report prints).
+# demo_fleet_scene: set up, run, collect (demo_fleet_report prints).
 FLEET_EVENTS=() FLEET_SRC=() FLEET_LEGIT_OUT=() FLEET_PROBE="" FLEET_QMAX=-
 FLEET_SRC_QUEUED=- FLEET_MIRROR_LINES=()
-fleet_scene() {
+demo_fleet_scene() {
 	lab_mx2_up
 	log "fleet: provider and consumer slapd, a second MX ($LAB_NS_M2), a guard on each MX"
-	fleet_directory_up
-	fleet_guards_up
+	demo_fleet_directory_up
+	demo_fleet_guards_up
 	local watch_pid legit1 legit2 src_pid probe_pid acc1 acc2 t line
 	local rcpts=() i
 	for ((i = 1; i <= 8; i++)); do
@@ -277,7 +296,7 @@ fleet_scene() {
 	local run_secs=$((FLEET_LEGIT * FLEET_LEGIT_MS / 1000 + 5))
 	FLEET_T0=$EPOCHREALTIME
 	log "fleet: one mail every ${FLEET_LEGIT_MS} ms to each MX from ${LAB_CLIENT4[1]}; the source $BS_ADDR at mx1"
-	fleet_watch "$run_secs" >"$LAB_TMP/fleet.watch" &
+	demo_fleet_watch "$run_secs" >"$LAB_TMP/fleet.watch" &
 	watch_pid=$!
 	LAB_BG_PIDS+=("$watch_pid")
 	legit_mail "$LAB_NS_C2" "$LAB_SERVER4" "$FLEET_LEGIT" "$FLEET_LEGIT_MS" "${rcpts[@]}" \
@@ -287,35 +306,44 @@ fleet_scene() {
 		>"$LAB_TMP/fleet.legit2" 2>&1 &
 	legit2=$!
 	LAB_BG_PIDS+=("$legit1" "$legit2")
-	FLEET_EVENTS+=("$(fleet_ms "$EPOCHREALTIME") legitimate mail starts: ${LAB_CLIENT4[1]} sends $FLEET_LEGIT mails to each MX, one every ${FLEET_LEGIT_MS} ms")
+	FLEET_EVENTS+=("$(demo_fleet_ms "$EPOCHREALTIME") legitimate mail starts: ${LAB_CLIENT4[1]} sends $FLEET_LEGIT mails to each MX, one every ${FLEET_LEGIT_MS} ms")
 	sleep 1	# the demo's pacing: the source starts a second into the run
-	FLEET_EVENTS+=("$(fleet_ms "$EPOCHREALTIME") the source $BS_ADDR starts: bounces to random recipients at mx1, $FLEET_ROUND sessions a round, 2 at once")
-	fleet_source >"$LAB_TMP/fleet.source" &
+	FLEET_EVENTS+=("$(demo_fleet_ms "$EPOCHREALTIME") the source $BS_ADDR starts: bounces to random recipients at mx1, $FLEET_ROUND sessions a round, 2 at once")
+	demo_fleet_source >"$LAB_TMP/fleet.source" &
 	src_pid=$!
 	LAB_BG_PIDS+=("$src_pid")
 	wait "$src_pid" || true
 
 	# The provider dies with both guards following it.
-	acc1=$(fleet_consumer_accepts "$LAB_SERVER4")
-	acc2=$(fleet_consumer_accepts "$LAB_MX2_4")
-	fleet_probe 10 >"$LAB_TMP/fleet.probe" &
+	acc1=$(demo_fleet_consumer_accepts "$LAB_SERVER4")
+	acc2=$(demo_fleet_consumer_accepts "$LAB_MX2_4")
+	demo_fleet_probe 10 >"$LAB_TMP/fleet.probe" &
 	probe_pid=$!
 	LAB_BG_PIDS+=("$probe_pid")
 	sleep 0.5	# the probe's first answers come from the provider's state
 	t=$EPOCHREALTIME
 	if declare -F slapd_crash >/dev/null; then slapd_crash prov; else slapd_kill prov; fi
-	FLEET_EVENTS+=("$(fleet_ms "$t") the provider slapd killed")
+	FLEET_EVENTS+=("$(demo_fleet_ms "$t") the provider slapd killed")
 	local who addr before
 	for who in mx1 mx2; do
 		if [[ $who == mx1 ]]; then addr=$LAB_SERVER4 before=$acc1; else addr=$LAB_MX2_4 before=$acc2; fi
-		if wait_within 70 fleet_consumer_accepted_more "$addr" "$before"; then
-			FLEET_EVENTS+=("$(fleet_ms "$EPOCHREALTIME") the consumer accepts a connection from $who's guard ($addr), $WAITED s after the kill")
+		if wait_within 70 demo_fleet_consumer_accepted_more "$addr" "$before"; then
+			FLEET_EVENTS+=("$(demo_fleet_ms "$EPOCHREALTIME") the consumer accepts a connection from $who's guard ($addr), $WAITED s after the kill")
 		else
 			FLEET_EVENTS+=("- $who's guard did not connect to the consumer within 70 s")
 		fi
 	done
 	wait "$probe_pid" || true
 	FLEET_PROBE=$(cat "$LAB_TMP/fleet.probe")
+	# After the failover: the bans the consumer holds, and whether mx2
+	# still has the source's (its fleet refreshed from the consumer).
+	FLEET_CONS_BANS=$(in_server_net timeout 5 ldapsearch -x -LLL -H "$(slapd_uri cons)" -o nettimeout=2 \
+		-b "$FLEET_BASE" '(objectClass=mxguardBan)' 1.1 2>/dev/null | grep -c '^dn:' || true)
+	FLEET_END_BAN2=$("$MXGCTL" -j --pin-dir "$FLEET_PIN2" ban list | python3 -c '
+import json, sys
+for b in json.load(sys.stdin)["bans"]:
+    if b["cidr"] == sys.argv[1]:
+        print(b["reason"], b.get("peer", "-"), b.get("expires_in_s", "-"))' "$BS_ADDR/32" || true)
 	wait "$legit1" || true
 	wait "$legit2" || true
 	wait "$watch_pid" || true
@@ -326,28 +354,31 @@ fleet_scene() {
 	while read -r ev t rest; do
 		case $ev in
 		penalty) FLEET_T_PEN=$t
-			FLEET_EVENTS+=("$(fleet_ms "$t") mx1 puts the source in its penalty box ($rest)") ;;
+			FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx1 puts the source in its penalty box ($rest)") ;;
 		fleet)
 			if [[ $rest == fleet* ]]; then
 				FLEET_T_FLEET=$t
-				FLEET_EVENTS+=("$(fleet_ms "$t") mx2 has the source's ban from the fleet (origin, peer: $rest)")
+				FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 has the source's ban from the fleet (origin, peer: $rest)")
 			else
-				FLEET_EVENTS+=("$(fleet_ms "$t") mx2 bans the source itself (origin: $rest), no ban came from the fleet")
+				FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 bans the source itself (origin: $rest), no ban came from the fleet")
 			fi ;;
-		drop2) FLEET_EVENTS+=("$(fleet_ms "$t") mx2 drops the source's first SYN (penalty box)") ;;
+		drop2) FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 drops the source's first SYN (penalty box)") ;;
 		queue_max) FLEET_QMAX=$t ;;
 		esac
 	done <"$LAB_TMP/fleet.watch"
 	while read -r ev t rest; do
 		case $ev in
-		moved) FLEET_EVENTS+=("$(fleet_ms "$t") the source, refused at mx1, moves to mx2") ;;
+		moved) FLEET_EVENTS+=("$(demo_fleet_ms "$t") the source, refused at mx1, moves to mx2") ;;
 		mx1 | mx2) FLEET_SRC+=("$ev $rest") ;;
 		esac
 	done <"$LAB_TMP/fleet.source"
 	FLEET_SRC_QUEUED=$(grep -cE "smtpd\[[0-9]+\]: [0-9A-F]+: client=[^ ]*\[$BS_ADDR\]" "$PF2_LOG" || true)
+	local what
 	for who in mx1 mx2; do
-		line=$(grep -E ":$FLEET_CONS_PORT" "$LAB_TMP/mxguardd.$who.log" | tail -1 || true)
-		[[ -z $line ]] || FLEET_MIRROR_LINES+=("$who: $line")
+		for what in "recipient mirror" fleet; do
+			line=$(grep -E "$what: .*:$FLEET_CONS_PORT/" "$LAB_TMP/mxguardd.$who.log" | tail -1 || true)
+			[[ -z $line ]] || FLEET_MIRROR_LINES+=("$who: ${line#mxguardd: }")
+		done
 	done
 	# Delivered: mx1 discards (status=sent), mx2 relays to mx1 (status=sent).
 	FLEET_DELIVERED=()
@@ -377,14 +408,19 @@ fleet_scene() {
 	guard_down
 }
 
-# fleet_report: what fleet_scene saw.
-fleet_report() {
+# demo_fleet_report: what demo_fleet_scene saw.
+demo_fleet_report() {
 	echo
 	echo "fleet: two MX hosts sharing the penalty box through a replicated directory"
 	echo "mx1 $LAB_SERVER4 (Postfix, mxguardd on br0), mx2 $LAB_MX2_4 (Postfix relaying to mx1,"
 	echo "mxguardd on eth0); provider slapd $LAB_DIR4:$FLEET_PROV_PORT (syncprov), consumer"
 	echo "$LAB_DIR4:$FLEET_CONS_PORT (syncrepl from the provider, syncprov); both guards:"
 	echo "[ldap] and [fleet] uri = provider, consumer; smtp_inspect penalize past $FLEET_THRESHOLD unknown."
+	if ((FLEET_SHARED_ACCOUNT)); then
+		echo "The guards share [ldap]'s account for [fleet] (this lab.sh has no slapd_fleet_create)."
+	else
+		echo "The directory as docs/fleet.md sets it up: slapo-dds, an account per guard host, its ACL."
+	fi
 	printf '%9s  %s\n' "t ms" "event"
 	printf '%s\n' "${FLEET_EVENTS[@]}" | sort -n -k1,1 | while read -r t rest; do
 		printf '%9s  %s\n' "$t" "$rest"
@@ -424,6 +460,8 @@ print("  %-4s %8d %9d %7d %6d %6d %6d" % (h, t["sessions"], t["completed"], t["f
 		printf '  %-4s %6s %9s %6s %6s %6s\n' "$mx" "$ok" "$nf" "$tp" "$wr" "$ot"
 	done <<<"$FLEET_PROBE"
 	[[ ${#FLEET_MIRROR_LINES[@]} -eq 0 ]] || printf 'guard logged: %s\n' "${FLEET_MIRROR_LINES[@]}"
+	echo "after the failover: the consumer holds $FLEET_CONS_BANS ban(s) of the fleet; mx2's ban on"
+	echo "$BS_ADDR (origin, peer, expires in s): ${FLEET_END_BAN2:-none}"
 	echo
 	echo "legitimate mail (tools/legit -s from ${LAB_CLIENT4[1]}, through the whole run):"
 	printf '  %-4s %6s %9s %10s %7s %7s\n' MX sent accepted delivered "p50 ms" "p99 ms"

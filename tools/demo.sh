@@ -305,7 +305,7 @@ fi
 # The scene and its report are in tools/demo-fleet.sh.
 . "$SRC/tools/demo-fleet.sh"
 if scene fleet; then
-	fleet_scene
+	demo_fleet_scene
 fi
 
 if scene mail; then
@@ -359,5 +359,5 @@ if [[ -n $BS_BAN ]]; then echo "mxguardctl ban list: $(xargs <<<"$BS_BAN")"; fi
 if [[ -n $BS_EVENT ]]; then echo "mxguardd logged: $BS_EVENT"; fi
 fi
 if scene fleet; then
-	fleet_report
+	demo_fleet_report
 fi
