@@ -172,6 +172,9 @@ def ban(pin):
         if b.get("cidr") == cidr:
             return b
     return None
+# "origin" (mxguardctl since the fleet; "reason" before).
+def origin(b):
+    return b.get("origin") or b.get("reason")
 def penalty_drops(pin):
     d = j(pin, "stats")
     try:
@@ -191,14 +194,14 @@ while time.time() < end:
         b = ban(pin1)
         if b:
             seen["penalty"] = 1
-            print("penalty", time.time(), b.get("reason"), flush=True)
+            print("penalty", time.time(), origin(b), flush=True)
     dropped = "drop2" not in seen and penalty_drops(pin2) > drops0
     # After the drops, so that a ban that came meanwhile is printed first.
     if "fleet" not in seen:
         b = ban(pin2)
         if b:
             seen["fleet"] = 1
-            print("fleet", time.time(), b.get("reason"), b.get("peer", "-"), flush=True)
+            print("fleet", time.time(), origin(b), b.get("peer") or "-", flush=True)
     if dropped:
         seen["drop2"] = 1
         print("drop2", time.time(), flush=True)
@@ -343,7 +346,7 @@ demo_fleet_scene() {
 import json, sys
 for b in json.load(sys.stdin)["bans"]:
     if b["cidr"] == sys.argv[1]:
-        print(b["reason"], b.get("peer", "-"), b.get("expires_in_s", "-"))' "$BS_ADDR/32" || true)
+        print(b.get("origin") or b.get("reason"), b.get("peer") or "-", b.get("expires_in_s", "-"))' "$BS_ADDR/32" || true)
 	wait "$legit1" || true
 	wait "$legit2" || true
 	wait "$watch_pid" || true
@@ -354,13 +357,13 @@ for b in json.load(sys.stdin)["bans"]:
 	while read -r ev t rest; do
 		case $ev in
 		penalty) FLEET_T_PEN=$t
-			FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx1 puts the source in its penalty box ($rest)") ;;
+			FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx1 puts the source in its penalty box (origin $rest)") ;;
 		fleet)
 			if [[ $rest == fleet* ]]; then
 				FLEET_T_FLEET=$t
-				FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 has the source's ban from the fleet (origin, peer: $rest)")
+				FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 has the source's ban from the fleet (origin ${rest% *}, peer ${rest#* })")
 			else
-				FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 bans the source itself (origin: $rest), no ban came from the fleet")
+				FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 bans the source itself (origin ${rest% *}): no ban came from the fleet")
 			fi ;;
 		drop2) FLEET_EVENTS+=("$(demo_fleet_ms "$t") mx2 drops the source's first SYN (penalty box)") ;;
 		queue_max) FLEET_QMAX=$t ;;
@@ -461,7 +464,9 @@ print("  %-4s %8d %9d %7d %6d %6d %6d" % (h, t["sessions"], t["completed"], t["f
 	done <<<"$FLEET_PROBE"
 	[[ ${#FLEET_MIRROR_LINES[@]} -eq 0 ]] || printf 'guard logged: %s\n' "${FLEET_MIRROR_LINES[@]}"
 	echo "after the failover: the consumer holds $FLEET_CONS_BANS ban(s) of the fleet; mx2's ban on"
-	echo "$BS_ADDR (origin, peer, expires in s): ${FLEET_END_BAN2:-none}"
+	local o p e
+	read -r o p e <<<"${FLEET_END_BAN2:-none - -}"
+	echo "$BS_ADDR: origin $o, peer $p, expires in $e s"
 	echo
 	echo "legitimate mail (tools/legit -s from ${LAB_CLIENT4[1]}, through the whole run):"
 	printf '  %-4s %6s %9s %10s %7s %7s\n' MX sent accepted delivered "p50 ms" "p99 ms"
