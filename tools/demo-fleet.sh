@@ -324,6 +324,10 @@ demo_fleet_scene() {
 	probe_pid=$!
 	LAB_BG_PIDS+=("$probe_pid")
 	sleep 0.5	# the probe's first answers come from the provider's state
+	# The guards' log lines from here on tell of the failover.
+	local lines1 lines2
+	lines1=$(wc -l <"$LAB_TMP/mxguardd.mx1.log")
+	lines2=$(wc -l <"$LAB_TMP/mxguardd.mx2.log")
 	t=$EPOCHREALTIME
 	if declare -F slapd_crash >/dev/null; then slapd_crash prov; else slapd_kill prov; fi
 	FLEET_EVENTS+=("$(demo_fleet_ms "$t") the provider slapd killed")
@@ -331,7 +335,7 @@ demo_fleet_scene() {
 	for who in mx1 mx2; do
 		if [[ $who == mx1 ]]; then addr=$LAB_SERVER4 before=$acc1; else addr=$LAB_MX2_4 before=$acc2; fi
 		if wait_within 70 demo_fleet_consumer_accepted_more "$addr" "$before"; then
-			FLEET_EVENTS+=("$(demo_fleet_ms "$EPOCHREALTIME") the consumer accepts a connection from $who's guard ($addr), $WAITED s after the kill")
+			FLEET_EVENTS+=("$(demo_fleet_ms "$EPOCHREALTIME") the consumer accepts a connection from $who's guard ($addr), $(($(demo_fleet_ms "$EPOCHREALTIME") - $(demo_fleet_ms "$t"))) ms after the kill")
 		else
 			FLEET_EVENTS+=("- $who's guard did not connect to the consumer within 70 s")
 		fi
@@ -376,10 +380,12 @@ for b in json.load(sys.stdin)["bans"]:
 		esac
 	done <"$LAB_TMP/fleet.source"
 	FLEET_SRC_QUEUED=$(grep -cE "smtpd\[[0-9]+\]: [0-9A-F]+: client=[^ ]*\[$BS_ADDR\]" "$PF2_LOG" || true)
-	local what
+	local what from
 	for who in mx1 mx2; do
+		if [[ $who == mx1 ]]; then from=$lines1; else from=$lines2; fi
 		for what in "recipient mirror" fleet; do
-			line=$(grep -E "$what: .*:$FLEET_CONS_PORT/" "$LAB_TMP/mxguardd.$who.log" | tail -1 || true)
+			line=$(tail -n +"$((from + 1))" "$LAB_TMP/mxguardd.$who.log" |
+				grep -E "$what: .*:$FLEET_CONS_PORT/" | tail -1 || true)
 			[[ -z $line ]] || FLEET_MIRROR_LINES+=("$who: ${line#mxguardd: }")
 		done
 	done
