@@ -68,8 +68,8 @@ demo_fleet_directory_up() {
 	lab_directory_host_up
 	if declare -F slapd_fleet_create >/dev/null; then
 		slapd_fleet_create prov "$FLEET_USERS" mx1 mx2
-		SLAPD_MODULES_OF[cons]=${SLAPD_MODULES_OF[prov]}
-		SLAPD_EXTRA_OF[cons]="${SLAPD_EXTRA_OF[prov]}
+		SLAPD_MODULES_OF["cons"]=${SLAPD_MODULES_OF["prov"]}
+		SLAPD_EXTRA_OF["cons"]="${SLAPD_EXTRA_OF["prov"]}
 dds-state FALSE"
 	else
 		FLEET_SHARED_ACCOUNT=1
@@ -79,15 +79,15 @@ dds-state FALSE"
 			slapd_people_ldif "$FLEET_USERS" same
 			printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: fleet\n\n' "$FLEET_BASE"
 		} >"$ldif"
-		SLAPD_EXTRA_OF[prov]="access to dn.subtree=\"$FLEET_BASE\" by dn.exact=\"$SLAPD_BIND_DN\" write by * read"
-		SLAPD_EXTRA_OF[cons]=${SLAPD_EXTRA_OF[prov]}
+		SLAPD_EXTRA_OF["prov"]="access to dn.subtree=\"$FLEET_BASE\" by dn.exact=\"$SLAPD_BIND_DN\" write by * read"
+		SLAPD_EXTRA_OF["cons"]=${SLAPD_EXTRA_OF["prov"]}
 		slapd_create prov 1 "$ldif"
 	fi
 	slapd_run prov "$FLEET_PROV_PORT" 1024
 	if declare -F slapd_consumer_create >/dev/null; then
 		slapd_consumer_create cons prov
 	else
-		SLAPD_EXTRA_OF[cons]+=$'\n'"syncrepl rid=001 provider=$(slapd_uri prov) type=refreshAndPersist retry=\"1 +\" searchbase=\"$SLAPD_SUFFIX\" scope=sub attrs=\"*,+\" bindmethod=simple binddn=\"$SLAPD_ROOTDN\" credentials=$SLAPD_ROOTPW timeout=3 network-timeout=3"
+		SLAPD_EXTRA_OF["cons"]+=$'\n'"syncrepl rid=001 provider=$(slapd_uri prov) type=refreshAndPersist retry=\"1 +\" searchbase=\"$SLAPD_SUFFIX\" scope=sub attrs=\"*,+\" bindmethod=simple binddn=\"$SLAPD_ROOTDN\" credentials=$SLAPD_ROOTPW timeout=3 network-timeout=3"
 		: >"$LAB_TMP/cons.empty.ldif"
 		slapd_create cons 1 "$LAB_TMP/cons.empty.ldif"
 	fi

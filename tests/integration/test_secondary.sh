@@ -59,6 +59,7 @@ LAB_CONF_IFACES=eth0 conf_write "$conf" detach \
 	"[lookup]" "socket = $SOCK"
 MXGD_NS=$LAB_NS_M2 mxgd_start "$conf" "$LAB_TMP/mxguardd.log"
 
+# shellcheck disable=SC2034 # rcpt_codes reads it
 LAB_RCPT_SERVER=$LAB_MX2_4
 rcpt_diagnosis() { echo "secondary's log ends: $(tail -3 "$PF2_LOG")"; }
 # sessions_queued: queue files the secondary's smtpd created so far (it
