@@ -48,7 +48,9 @@ demo_ctl2() { "$MXGCTL" --pin-dir "$FLEET_PIN2" "$@"; }
 # the fleet's container (a consumer that has replicated the provider).
 demo_fleet_people_on() {
 	local n
+	# As the rootdn: the fleet's ACL may hide its base from anonymous.
 	n=$(in_server_net timeout 5 ldapsearch -x -LLL -H "$(slapd_uri "$1")" -o nettimeout=2 \
+		-D "$SLAPD_ROOTDN" -w "$SLAPD_ROOTPW" \
 		-b "$SLAPD_SUFFIX" '(|(objectClass=inetOrgPerson)(ou=fleet))' dn 2>/dev/null | grep -c '^dn:') || return 1
 	((n == FLEET_USERS + 1))
 }
@@ -345,7 +347,7 @@ demo_fleet_scene() {
 	# After the failover: the bans the consumer holds, and whether mx2
 	# still has the source's (its fleet refreshed from the consumer).
 	FLEET_CONS_BANS=$(in_server_net timeout 5 ldapsearch -x -LLL -H "$(slapd_uri cons)" -o nettimeout=2 \
-		-b "$FLEET_BASE" '(objectClass=mxguardBan)' 1.1 2>/dev/null | grep -c '^dn:' || true)
+		-D "$SLAPD_ROOTDN" -w "$SLAPD_ROOTPW" -b "$FLEET_BASE" '(objectClass=mxguardBan)' 1.1 2>/dev/null | grep -c '^dn:' || true)
 	FLEET_END_BAN2=$("$MXGCTL" -j --pin-dir "$FLEET_PIN2" ban list | python3 -c '
 import json, sys
 for b in json.load(sys.stdin)["bans"]:
