@@ -61,38 +61,15 @@ demo_fleet_people_on() {
 # account per guard host) with FLEET_USERS people; the consumer
 # (slapd_consumer_create) replicates all of it and has the same ACL and
 # slapo-dds with dds-state FALSE (it keeps the provider's dynamic entries
-# and their TTLs as replicated; only the provider expires them). Where
-# lab.sh has neither yet, the same without dds and with one shared
-# account (FLEET_SHARED_ACCOUNT=1), the consumer's syncrepl stanza
-# written here.
-FLEET_SHARED_ACCOUNT=0
+# and their TTLs as replicated; only the provider expires them).
 demo_fleet_directory_up() {
 	lab_directory_host_up
-	if declare -F slapd_fleet_create >/dev/null; then
-		slapd_fleet_create prov "$FLEET_USERS" mx1 mx2
-		SLAPD_MODULES_OF["cons"]=${SLAPD_MODULES_OF["prov"]}
-		SLAPD_EXTRA_OF["cons"]="${SLAPD_EXTRA_OF["prov"]}
+	slapd_fleet_create prov "$FLEET_USERS" mx1 mx2
+	SLAPD_MODULES_OF["cons"]=${SLAPD_MODULES_OF["prov"]}
+	SLAPD_EXTRA_OF["cons"]="${SLAPD_EXTRA_OF["prov"]}
 dds-state FALSE"
-	else
-		FLEET_SHARED_ACCOUNT=1
-		local ldif=$LAB_TMP/fleet.ldif
-		{
-			slapd_base_ldif
-			slapd_people_ldif "$FLEET_USERS" same
-			printf 'dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: fleet\n\n' "$FLEET_BASE"
-		} >"$ldif"
-		SLAPD_EXTRA_OF["prov"]="access to dn.subtree=\"$FLEET_BASE\" by dn.exact=\"$SLAPD_BIND_DN\" write by * read"
-		SLAPD_EXTRA_OF["cons"]=${SLAPD_EXTRA_OF["prov"]}
-		slapd_create prov 1 "$ldif"
-	fi
 	slapd_run prov "$FLEET_PROV_PORT" 1024
-	if declare -F slapd_consumer_create >/dev/null; then
-		slapd_consumer_create cons prov
-	else
-		SLAPD_EXTRA_OF["cons"]+=$'\n'"syncrepl rid=001 provider=$(slapd_uri prov) type=refreshAndPersist retry=\"1 +\" searchbase=\"$SLAPD_SUFFIX\" scope=sub attrs=\"*,+\" bindmethod=simple binddn=\"$SLAPD_ROOTDN\" credentials=$SLAPD_ROOTPW timeout=3 network-timeout=3"
-		: >"$LAB_TMP/cons.empty.ldif"
-		slapd_create cons 1 "$LAB_TMP/cons.empty.ldif"
-	fi
+	slapd_consumer_create cons prov
 	slapd_run cons "$FLEET_CONS_PORT" 1024
 	wait_until 60 demo_fleet_people_on cons ||
 		die "the consumer did not replicate the provider: $(tail -5 "$LAB_TMP/cons/slapd.log")"
@@ -100,14 +77,9 @@ dds-state FALSE"
 
 # demo_fleet_conf FILE HOST IFACES PIN SOCKET: a guard of the fleet, as
 # docs/mta.md's "Secondary MX" has it: [fleet] binds with HOST's own
-# account (or, FLEET_SHARED_ACCOUNT, takes [ldap]'s).
+# account.
 demo_fleet_conf() {
-	local account=()
-	if ((!FLEET_SHARED_ACCOUNT)); then
-		slapd_fleet_secret "$2" "$LAB_TMP/fleet-$2.secret"
-		account=("bind_dn = $(slapd_fleet_account_dn "$2")"
-			"bind_password_file = $LAB_TMP/fleet-$2.secret")
-	fi
+	slapd_fleet_secret "$2" "$LAB_TMP/fleet-$2.secret"
 	LAB_CONF_IFACES=$3 LAB_CONF_PIN=$4 conf_write "$1" detach \
 		"[class smtp]" "rate = off" \
 		"[ldap]" "uri = $(slapd_uri prov), $(slapd_uri cons)" "base = $SLAPD_PEOPLE" \
@@ -117,7 +89,9 @@ demo_fleet_conf() {
 		"[lookup]" "socket = $5" \
 		"[smtp_inspect]" "mode = penalize" "unknown_threshold = $FLEET_THRESHOLD" \
 		"window = 10m" "penalty = 10m" \
-		"[fleet]" "base = $FLEET_BASE" "host = $2" "${account[@]}"
+		"[fleet]" "base = $FLEET_BASE" "host = $2" \
+		"bind_dn = $(slapd_fleet_account_dn "$2")" \
+		"bind_password_file = $LAB_TMP/fleet-$2.secret"
 }
 
 # demo_fleet_ready PIN: that guard's mirror is ready.
@@ -331,7 +305,7 @@ demo_fleet_scene() {
 	lines1=$(wc -l <"$LAB_TMP/mxguardd.mx1.log")
 	lines2=$(wc -l <"$LAB_TMP/mxguardd.mx2.log")
 	t=$EPOCHREALTIME
-	if declare -F slapd_crash >/dev/null; then slapd_crash prov; else slapd_kill prov; fi
+	slapd_crash prov
 	FLEET_EVENTS+=("$(demo_fleet_ms "$t") the provider slapd killed")
 	local who addr before
 	for who in mx1 mx2; do
@@ -427,11 +401,7 @@ demo_fleet_report() {
 	echo "mxguardd on eth0); provider slapd $LAB_DIR4:$FLEET_PROV_PORT (syncprov), consumer"
 	echo "$LAB_DIR4:$FLEET_CONS_PORT (syncrepl from the provider, syncprov); both guards:"
 	echo "[ldap] and [fleet] uri = provider, consumer; smtp_inspect penalize past $FLEET_THRESHOLD unknown."
-	if ((FLEET_SHARED_ACCOUNT)); then
-		echo "The guards share [ldap]'s account for [fleet] (this lab.sh has no slapd_fleet_create)."
-	else
-		echo "The directory as docs/fleet.md sets it up: slapo-dds, an account per guard host, its ACL."
-	fi
+	echo "The directory as docs/fleet.md sets it up: slapo-dds, an account per guard host, its ACL."
 	printf '%9s  %s\n' "t ms" "event"
 	printf '%s\n' "${FLEET_EVENTS[@]}" | sort -n -k1,1 | while read -r t rest; do
 		printf '%9s  %s\n' "$t" "$rest"
